@@ -1,0 +1,54 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+
+.PHONY: install system-deps postgres run test bench clean
+
+install: $(STAMP) system-deps
+
+# The venv is rebuilt only when the dependency list or its pins change.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the project needs: a CJK font embedded in the PDF reports.
+system-deps:
+	@if ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" && [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  echo "installing fonts-wqy-microhei (CJK font for PDF reports)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	fi
+
+# PostgreSQL must be up for the test suite's PostgreSQL half.
+postgres:
+	@if ! pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n 1) main start; \
+	fi
+	@for i in $$(seq 1 30); do pg_isready -q -h $(PG_HOST) -p $(PG_PORT) && exit 0; sleep 1; done; \
+	  echo "PostgreSQL did not come up on $(PG_HOST):$(PG_PORT)"; exit 1
+
+test: install postgres
+	$(BIN)/python -m pytest
+
+run: install
+	mkdir -p var
+	$(BIN)/homecare migrate
+	$(BIN)/homecare seed guandu
+	@echo "admin token:    $$($(BIN)/homecare token create --role admin --name demo-admin)"
+	@echo "operator token: $$($(BIN)/homecare token create --role operator --name demo-operator)"
+	@echo "provider 1 token: $$($(BIN)/homecare token create --role provider --provider 1 --name demo-provider-1)"
+	@echo "regulator token (Guandu 530111): $$($(BIN)/homecare token create --role regulator --area 530111 --name demo-regulator)"
+	$(BIN)/homecare serve --host 127.0.0.1 --port 8000
+
+bench: install postgres
+	$(BIN)/python -m benchmarks.dispatch
+
+clean:
+	rm -rf $(VENV) var
