@@ -1,0 +1,62 @@
+"""The application factory: one FastAPI app per settings object."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.areas.router import router as areas_router
+from service.db import make_engine, make_sessionmaker
+from service.dispatching.router import router as plans_router
+from service.elders.router import router as elders_router
+from service.errors import install_error_handlers
+from service.followups.router import router as followups_router
+from service.ops import Metrics, configure_logging, install_request_metrics
+from service.ops import router as ops_router
+from service.provider_app.router import router as provider_app_router
+from service.providers.router import router as providers_router
+from service.quality.router import router as quality_router
+from service.reports.router import router as reports_router
+from service.requests.router import router as requests_router
+from service.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, run_scheduler: bool = False) -> FastAPI:
+    """Build the app. The scheduler runs inside it only when asked (embedded `homecare serve`)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        scheduler = None
+        if run_scheduler:
+            from service.scheduler import start_scheduler
+
+            scheduler = await start_scheduler(app)
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            for task in list(app.state.background):
+                task.cancel()
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="homecare-dispatch",
+        version="1.0",
+        summary="Dispatch and supervision of government-funded home-care visits for elders",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.sessions = make_sessionmaker(app.state.engine)
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    install_request_metrics(app)
+    app.state.background = set()  # plans started on demand, kept referenced until they finish
+    for router in (ops_router, areas_router, elders_router, providers_router, requests_router, plans_router,
+                   provider_app_router, followups_router, reports_router, quality_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,48 @@
+"""The providers the engine may use, loaded from the registry in the engine's terms."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.months import first_day, next_month
+from service.providers.models import Provider, ProviderArea, Station
+
+
+@dataclass(frozen=True)
+class ContractedProvider:
+    id: int
+    quota: int
+    services: list[str]
+    areas: list[str]
+    stations: list[tuple[float, float]]
+    contract_start: date
+    contract_end: date
+
+
+async def eligible_providers(session: AsyncSession, month_start: date) -> list[ContractedProvider]:
+    """Active providers under contract for at least part of the month that starts on `month_start`."""
+    month_end = first_day(next_month(month_start.strftime("%Y-%m")))
+    providers = (await session.exec(select(Provider).where(
+        Provider.status == "active", col(Provider.contract_start) < month_end,
+        col(Provider.contract_end) >= month_start).order_by(Provider.id))).all()
+    ids = [p.id for p in providers]
+    stations: dict[int, list] = defaultdict(list)
+    areas: dict[int, list] = defaultdict(list)
+    for s in (await session.exec(select(Station).where(col(Station.provider_id).in_(ids)))).all():
+        stations[s.provider_id].append((s.lat, s.lon))
+    for a in (await session.exec(select(ProviderArea).where(col(ProviderArea.provider_id).in_(ids)))).all():
+        areas[a.provider_id].append(a.area_code)
+    return [ContractedProvider(p.id, p.monthly_quota, list(p.services), areas[p.id], stations[p.id],
+                               p.contract_start, p.contract_end) for p in providers if stations[p.id]]
+
+
+def provider_dicts(providers: list[ContractedProvider], used: dict[int, int]) -> list[dict]:
+    """spec/dispatch.md's provider records, with the quota that is still free this month."""
+    return [{"id": str(p.id), "quota": max(0, p.quota - used.get(p.id, 0)), "services": p.services,
+             "areas": p.areas, "stations": [{"lat": lat, "lon": lon} for lat, lon in p.stations]}
+            for p in providers]

@@ -1,0 +1,130 @@
+"""Idempotency-Key for creating POSTs (spec/api.md § Conventions).
+
+The same key with the same body replays the first response byte for byte; with another body it is
+422; while the first request with that key is still running it is 409. The key is claimed in its own
+committed transaction (so a concurrent twin sees it), the response is stored after the work commits,
+and a failed first attempt releases the key so the client can retry. All of it goes through the
+request's own session: a second connection would wait behind the first on SQLite's write lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.auth import AnyRole
+from service.db import utcnow
+from service.deps import SessionDep
+from service.errors import Conflict, Invalid
+from service.idempotency.models import IdempotencyRecord
+
+# A claim whose request died (process killed mid-way) stops blocking the key after this long.
+ABANDONED_AFTER = timedelta(minutes=2)
+# Clients retry within minutes, an offline phone within a day or two: keys are kept this long.
+KEPT_FOR = timedelta(days=7)
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255,
+           description="Retry-safe key: the same key and body replay the first response"),
+]
+
+
+class Idempotency:
+    def __init__(self, request: Request, session: AsyncSession, principal_id: int, key: str | None) -> None:
+        self._session = session
+        self._principal = str(principal_id)
+        self._key = key
+        self._route = f"{request.method} {request.url.path}"
+
+    def _fingerprint(self, body: BaseModel | dict[str, Any]) -> str:
+        data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+        canonical = json.dumps([self._route, data], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    async def run(
+        self, body: BaseModel | dict[str, Any], action: Callable[[], Awaitable[Any]],
+        response_model: Any, status_code: int | Callable[[], int] = 201,
+    ) -> JSONResponse:
+        """`status_code` may be a function, asked after the action, when the action decides it."""
+        adapter = TypeAdapter(response_model)
+
+        def final_status() -> int:
+            return status_code() if callable(status_code) else status_code
+
+        if self._key is None:
+            result = adapter.dump_python(await action(), mode="json")
+            return JSONResponse(result, status_code=final_status())
+        fingerprint = self._fingerprint(body)
+        replay = await self._claim(fingerprint)
+        if replay is not None:
+            return replay
+        try:
+            result = adapter.dump_python(await action(), mode="json")
+        except BaseException:
+            await self._release()
+            raise
+        final = final_status()
+        await self._session.exec(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.principal == self._principal, IdempotencyRecord.key == self._key)
+            .values(state="done", status_code=final, response=result)
+        )
+        await self._session.commit()
+        return JSONResponse(result, status_code=final)
+
+    async def _claim(self, fingerprint: str) -> JSONResponse | None:
+        session = self._session
+        session.add(IdempotencyRecord(principal=self._principal, key=self._key, fingerprint=fingerprint))
+        try:
+            await session.commit()
+            return None
+        except IntegrityError:
+            await session.rollback()
+        existing = (await session.exec(select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == self._principal, IdempotencyRecord.key == self._key))).first()
+        if existing is None:  # released between our insert and our read: claim again
+            return await self._claim(fingerprint)
+        if existing.fingerprint != fingerprint:
+            raise Invalid.field("Idempotency-Key", "was already used with a different request body")
+        if existing.state == "running":
+            if utcnow() - existing.created_at > ABANDONED_AFTER:
+                await session.delete(existing)
+                await session.commit()
+                return await self._claim(fingerprint)
+            raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly")
+        return JSONResponse(existing.response, status_code=existing.status_code)
+
+    async def _release(self) -> None:
+        await self._session.rollback()
+        await self._session.exec(delete(IdempotencyRecord).where(
+            IdempotencyRecord.principal == self._principal, IdempotencyRecord.key == self._key,
+            IdempotencyRecord.state == "running"))
+        await self._session.commit()
+
+
+async def forget_old_keys(session: AsyncSession, *, now) -> int:
+    result = await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < now - KEPT_FOR)
+                                .returning(IdempotencyRecord.id))
+    forgotten = len(result.all())
+    await session.commit()
+    return forgotten
+
+
+def _idempotency(request: Request, session: SessionDep, principal: AnyRole,
+                 key: IdempotencyKeyHeader = None) -> Idempotency:
+    return Idempotency(request, session, principal.token_id, key)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

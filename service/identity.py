@@ -1,0 +1,63 @@
+"""Chinese identity data: resident ID numbers (GB 11643-1999) and mainland mobile numbers.
+
+Pure functions shared by the registry's validation, masking and the seed generator.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CHARS = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_MOBILE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def id_check_char(first17: str) -> str:
+    """The GB 11643 check character (ISO 7064 MOD 11-2) for the first 17 digits."""
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    return _ID_CHECK_CHARS[total % 11]
+
+
+def id_number_problem(id_number: str) -> str | None:
+    """None when the 18-character resident ID number is valid, otherwise why it is not."""
+    if not _ID_SHAPE.match(id_number):
+        return "must be 17 digits followed by a digit or X"
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return "contains an impossible birth date"
+    if born.year < 1890:
+        return "contains an impossible birth date"
+    if id_check_char(id_number[:17]) != id_number[17]:
+        return "check digit does not match (GB 11643)"
+    return None
+
+
+def birth_date(id_number: str) -> date:
+    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def normalise_phone(phone: str) -> str:
+    """Strip spaces, dashes and a +86/0086 country prefix."""
+    digits = re.sub(r"[\s-]", "", phone)
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix):]
+    return digits
+
+
+def mobile_problem(phone: str) -> str | None:
+    if not _MOBILE_SHAPE.match(phone):
+        return "must be an 11-digit mainland mobile number starting 13-19"
+    return None
+
+
+def mask_id_number(id_number: str) -> str:
+    """Keep the region (first 6) and the last 4: enough for an operator to confirm with the elder."""
+    return id_number[:6] + "*" * 8 + id_number[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "*" * len(phone)

@@ -1,0 +1,105 @@
+"""The provider app's API (role provider; only its own objects — others' are 404)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.auth import AUTH_RESPONSES, ProviderApp
+from service.db import utcnow
+from service.deps import SessionDep, SettingsDep
+from service.dispatching import offers
+from service.dispatching.wakeup import wake_dispatcher
+from service.elders.models import Elder
+from service.pagination import CursorQuery, LimitQuery, decode_cursor
+from service.provider_app.feed import ProviderAssignment, parse_position, pull, to_view
+from service.requests.models import ServiceRequest
+from service.visits import service as visits
+from service.visits.schemas import BatchResponse, CheckOut, VisitPublic, VisitStart
+
+router = APIRouter(prefix="/api/v1/provider", tags=["provider app"], responses=AUTH_RESPONSES)
+NOT_FOUND = {404: {"description": "No such object of yours"}}
+CONFLICT = {409: {"description": "The offer expired, was cancelled, or another caregiver took it"}}
+INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
+
+
+class AssignmentFeed(BaseModel):
+    items: list[ProviderAssignment]
+    next_cursor: str = Field(description="Pass back to get only what changed since this pull")
+
+
+class AcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    caregiver: str = Field(min_length=1, max_length=50)
+
+
+class DeclineBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class VisitBatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    visits: list[dict[str, Any]] = Field(min_length=1, max_length=200,
+                                         description="Items shaped like POST /provider/visits plus optional check_out")
+
+
+async def _view(session, assignment) -> ProviderAssignment:
+    request = await session.get(ServiceRequest, assignment.request_id)
+    return to_view(assignment, request, await session.get(Elder, request.elder_id))
+
+
+@router.get("/assignments", response_model=AssignmentFeed, responses=INVALID)
+async def list_assignments(
+    session: SessionDep, principal: ProviderApp,
+    status: Annotated[str | None, Query(pattern="^(offered|accepted|declined|expired|cancelled|completed)$")] = None,
+    cursor: CursorQuery = None, limit: LimitQuery = 50,
+) -> AssignmentFeed:
+    since = parse_position(decode_cursor(cursor))
+    items, next_cursor = await pull(session, principal.provider_id, status=status, since=since, limit=limit)
+    return AssignmentFeed(items=items, next_cursor=next_cursor)
+
+
+@router.post("/assignments/{assignment_id}/accept", response_model=ProviderAssignment,
+             responses={**NOT_FOUND, **CONFLICT, **INVALID})
+async def accept(assignment_id: int, body: AcceptBody, session: SessionDep, principal: ProviderApp):
+    assignment = await offers.accept(session, assignment_id, principal.provider_id, body.caregiver,
+                                     actor=principal.actor, now=utcnow())
+    return await _view(session, assignment)
+
+
+@router.post("/assignments/{assignment_id}/decline", response_model=ProviderAssignment,
+             responses={**NOT_FOUND, **CONFLICT, **INVALID})
+async def decline(assignment_id: int, body: DeclineBody, request: Request, session: SessionDep,
+                  principal: ProviderApp, settings: SettingsDep):
+    assignment = await offers.decline(session, assignment_id, principal.provider_id, body.reason,
+                                      actor=principal.actor, now=utcnow(), settings=settings)
+    wake_dispatcher(request.app)
+    return await _view(session, assignment)
+
+
+@router.post("/visits", response_model=VisitPublic, status_code=201,
+             responses={200: {"description": "The same client_visit_id again: the first visit", "model": VisitPublic},
+                        409: {"description": "client_visit_id used for another assignment"}, **INVALID})
+async def start_visit(body: VisitStart, session: SessionDep, principal: ProviderApp, settings: SettingsDep):
+    visit, created = await visits.check_in(session, principal.provider_id, body, principal, settings)
+    public = await visits.public(session, visit)
+    return JSONResponse(public.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.post("/visits/{visit_id}/check-out", response_model=VisitPublic,
+             responses={**NOT_FOUND, 409: {"description": "Already checked out at another time"}, **INVALID})
+async def check_out(visit_id: int, body: CheckOut, session: SessionDep, principal: ProviderApp,
+                    settings: SettingsDep) -> VisitPublic:
+    visit = await visits.check_out(session, principal.provider_id, visit_id, body, principal, settings)
+    return await visits.public(session, visit)
+
+
+@router.post("/visits:batch", response_model=BatchResponse, responses=INVALID)
+async def upload_batch(body: Annotated[VisitBatchBody, Body()], session: SessionDep, principal: ProviderApp,
+                       settings: SettingsDep) -> BatchResponse:
+    results = await visits.upload_batch(session, principal.provider_id, body.visits, principal, settings)
+    return BatchResponse(results=results)

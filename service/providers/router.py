@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.auth import AUTH_RESPONSES, Admin, RegistryReader
+from service.catalogue import ProviderStatus
+from service.deps import SessionDep
+from service.idempotency.service import IdempotencyDep
+from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
+from service.providers import service
+from service.providers.schemas import ProviderCreate, ProviderPublic, ProviderUpdate
+from service.schemas import Page
+
+router = APIRouter(prefix="/api/v1/providers", tags=["registry"], responses=AUTH_RESPONSES)
+NOT_FOUND = {404: {"description": "No such provider"}}
+INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
+
+
+@router.get("", response_model=Page[ProviderPublic], responses=INVALID)
+async def list_providers(
+    session: SessionDep, _: RegistryReader,
+    area: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$",
+                                      description="Providers contracted in or under this area")] = None,
+    status: ProviderStatus | None = None, limit: LimitQuery = 50, cursor: CursorQuery = None,
+) -> Page[ProviderPublic]:
+    position = decode_cursor(cursor, "after")
+    rows = await service.list_providers(session, area=area, status=status,
+                                        after=position["after"] if position else None, limit=limit)
+    return Page(items=await service.public_many(session, rows[:limit]), next_cursor=next_cursor(rows, limit))
+
+
+@router.post("", status_code=201, response_model=ProviderPublic,
+             responses={**INVALID, 409: {"description": "Name taken, or the Idempotency-Key is in flight"}})
+async def create_provider(body: ProviderCreate, session: SessionDep, principal: Admin, idempotency: IdempotencyDep):
+    return await idempotency.run(body, lambda: service.create_provider(session, body, principal), ProviderPublic)
+
+
+@router.get("/{provider_id}", response_model=ProviderPublic, responses=NOT_FOUND)
+async def get_provider(provider_id: int, session: SessionDep, _: RegistryReader) -> ProviderPublic:
+    return await service.public_one(session, await service.get_provider(session, provider_id))
+
+
+@router.patch("/{provider_id}", response_model=ProviderPublic,
+              responses={**NOT_FOUND, **INVALID, 409: {"description": "Name taken"}})
+async def update_provider(provider_id: int, body: ProviderUpdate, session: SessionDep,
+                          principal: Admin) -> ProviderPublic:
+    return await service.update_provider(session, provider_id, body, principal)

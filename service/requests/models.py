@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from service.catalogue import (
+    ACTIVE_ASSIGNMENT_STATUSES,
+    ASSIGNMENT_STATUSES,
+    CHANNELS,
+    REQUEST_KINDS,
+    REQUEST_STATUSES,
+    URGENCIES,
+    sql_in,
+)
+from service.db import UTCDateTime, utcnow
+
+
+class ServiceRequest(SQLModel, table=True):
+    """One need of one elder (工单): a planned monthly visit or an ad-hoc call or alert."""
+
+    __tablename__ = "service_request"
+    __table_args__ = (
+        # Running the monthly plan twice can never create a second "visit 1 of December".
+        UniqueConstraint("elder_id", "month", "seq", name="uq_planned_request"),
+        CheckConstraint(sql_in("urgency", URGENCIES), name="request_urgency"),
+        CheckConstraint(sql_in("channel", CHANNELS), name="request_channel"),
+        CheckConstraint(sql_in("kind", REQUEST_KINDS), name="request_kind"),
+        CheckConstraint(sql_in("status", REQUEST_STATUSES), name="request_status"),
+        CheckConstraint("(kind = 'planned') = (seq IS NOT NULL)", name="request_planned_has_seq"),
+        Index("ix_request_status_urgency", "status", "urgency"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    elder_id: int = Field(foreign_key="elder.id", index=True)
+    service: str = Field(max_length=20)
+    urgency: str = Field(default="routine", max_length=10)
+    kind: str = Field(default="ad_hoc", max_length=10)
+    channel: str = Field(default="phone", max_length=10)
+    status: str = Field(default="open", max_length=12)
+    month: str = Field(max_length=7, index=True)
+    seq: int | None = None
+    window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    planned_date: date | None = None
+    note: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    cancel_reason: str | None = Field(default=None, max_length=200)
+    # Why the last dispatch decision went the way it did (provider chosen and runner-up, or why nobody).
+    explanation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Assignment(SQLModel, table=True):
+    """A request offered to one provider (派单), and what became of the offer."""
+
+    __table_args__ = (
+        CheckConstraint(sql_in("status", ASSIGNMENT_STATUSES), name="assignment_status"),
+        # At most one live offer per request, whatever two dispatchers race to do.
+        Index(
+            "uq_assignment_active_per_request",
+            "request_id",
+            unique=True,
+            postgresql_where=text(sql_in("status", ACTIVE_ASSIGNMENT_STATUSES)),
+            sqlite_where=text(sql_in("status", ACTIVE_ASSIGNMENT_STATUSES)),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="service_request.id", index=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    status: str = Field(default="offered", max_length=10)
+    km: float | None = None
+    offered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    responded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    caregiver: str | None = Field(default=None, max_length=50)
+    reason: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,0 +1,85 @@
+"""Operators' requests and devices' alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from service.auth import AUTH_RESPONSES, Staff
+from service.catalogue import Urgency
+from service.deps import SessionDep, SettingsDep
+from service.dispatching.wakeup import wake_dispatcher
+from service.idempotency.service import IdempotencyDep
+from service.months import Month
+from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
+from service.requests import service
+from service.requests.schemas import AlertCreate, CancelBody, Explanation, RequestCreate, RequestDetail, RequestPublic
+from service.schemas import Page
+
+router = APIRouter(prefix="/api/v1", tags=["requests"], responses=AUTH_RESPONSES)
+NOT_FOUND = {404: {"description": "No such request"}}
+INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
+IN_FLIGHT = {409: {"description": "The Idempotency-Key's first request is still running"}}
+StatusQuery = Annotated[str | None, Query(
+    pattern="^(open|assigned|accepted|in_progress|completed|cancelled|unassignable|missed)$")]
+
+
+@router.post("/requests", status_code=201, response_model=RequestDetail, responses={**INVALID, **IN_FLIGHT})
+async def create_request(body: RequestCreate, request: Request, session: SessionDep, principal: Staff,
+                         settings: SettingsDep, idempotency: IdempotencyDep):
+    async def create():
+        row = await service.create_request(session, body, principal, settings)
+        return await service.request_detail(session, row)
+
+    response = await idempotency.run(body, create, RequestDetail)
+    wake_dispatcher(request.app)
+    return response
+
+
+@router.get("/requests", response_model=Page[RequestPublic], responses=INVALID)
+async def list_requests(
+    session: SessionDep, _: Staff, status: StatusQuery = None,
+    elder_id: Annotated[int | None, Query(ge=1)] = None, month: Annotated[Month | None, Query()] = None,
+    urgency: Urgency | None = None, limit: LimitQuery = 50, cursor: CursorQuery = None,
+) -> Page[RequestPublic]:
+    position = decode_cursor(cursor, "after")
+    rows = await service.list_requests(session, status=status, elder_id=elder_id, month=month, urgency=urgency,
+                                       after=position["after"] if position else None, limit=limit)
+    items = [RequestPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    return Page(items=items, next_cursor=next_cursor(rows, limit))
+
+
+@router.get("/requests/{request_id}", response_model=RequestDetail, responses=NOT_FOUND)
+async def get_request(request_id: int, session: SessionDep, _: Staff) -> RequestDetail:
+    return await service.request_detail(session, await service.get_request(session, request_id))
+
+
+@router.post("/requests/{request_id}/cancel", response_model=RequestDetail,
+             responses={**NOT_FOUND, **INVALID, 409: {"description": "Already under way, done or cancelled"}})
+async def cancel_request(request_id: int, body: CancelBody, session: SessionDep, principal: Staff) -> RequestDetail:
+    row = await service.cancel_request(session, request_id, body.reason, principal)
+    return await service.request_detail(session, row)
+
+
+@router.get("/requests/{request_id}/explanation", response_model=Explanation, responses=NOT_FOUND)
+async def explain(request_id: int, session: SessionDep, _: Staff) -> Explanation:
+    row = await service.get_request(session, request_id)
+    return Explanation(request_id=row.id, status=row.status, decision=row.explanation)
+
+
+@router.post("/alerts", status_code=201, response_model=RequestDetail,
+             responses={200: {"description": "The elder already has live emergency help: that request",
+                              "model": RequestDetail}, **INVALID, **IN_FLIGHT})
+async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, principal: Staff,
+                      settings: SettingsDep, idempotency: IdempotencyDep):
+    created = True
+
+    async def create():
+        nonlocal created
+        row, created = await service.raise_alert(session, body, principal, settings)
+        return await service.request_detail(session, row)
+
+    response = await idempotency.run(body, create, RequestDetail, status_code=lambda: 201 if created else 200)
+    wake_dispatcher(request.app)
+    return response

@@ -1,0 +1,173 @@
+"""Service requests (工单): intake by operators and devices, status changes, the timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.audit.models import AuditEvent
+from service.audit.service import record_change
+from service.db import utcnow
+from service.dispatching.wakeup import notify
+from service.elders.models import Elder
+from service.errors import Conflict, Invalid, NotFound
+from service.months import month_of
+from service.requests.models import Assignment, ServiceRequest
+from service.requests.schemas import (
+    AlertCreate,
+    AssignmentPublic,
+    RequestCreate,
+    RequestDetail,
+    RequestPublic,
+    TimelineEntry,
+    VisitSummary,
+)
+from service.settings import Settings
+from service.tokens.service import Principal
+from service.visits.models import Visit
+
+LIVE_STATUSES = ("open", "assigned", "accepted", "in_progress")
+CANCELLABLE = ("open", "assigned", "accepted")
+# A second press of the same elder's button while help is already on its way joins that request.
+ALERT_MERGE_WINDOW = timedelta(minutes=30)
+
+
+async def transition(session: AsyncSession, request_id: int, *, from_: tuple[str, ...], to: str, actor: str,
+                     now: datetime, **values) -> bool:
+    """Move a request between statuses with one conditional UPDATE; False if it was not in `from_`."""
+    result = await session.exec(
+        update(ServiceRequest)
+        .where(ServiceRequest.id == request_id, col(ServiceRequest.status).in_(from_))
+        .values(status=to, updated_at=now, **values)
+        .returning(ServiceRequest.id)
+    )
+    if result.first() is None:
+        return False
+    record_change(session, actor=actor, action="request.status", entity="service_request", entity_id=request_id,
+                  after={"status": to, **{k: v for k, v in values.items() if k != "explanation"}}, at=now)
+    if to == "open":
+        await notify(session)
+    return True
+
+
+async def get_request(session: AsyncSession, request_id: int) -> ServiceRequest:
+    row = await session.get(ServiceRequest, request_id)
+    if row is None:
+        raise NotFound(f"request {request_id} does not exist")
+    return row
+
+
+async def _elder_for_request(session: AsyncSession, elder_id: int) -> Elder:
+    elder = await session.get(Elder, elder_id)
+    if elder is None:
+        raise Invalid.field("elder_id", f"elder {elder_id} does not exist")
+    if elder.status in ("deceased", "moved"):
+        raise Invalid.field("elder_id", f"elder {elder_id} is {elder.status}; no service can be sent")
+    return elder
+
+
+async def _insert(session: AsyncSession, row: ServiceRequest, actor: str) -> ServiceRequest:
+    session.add(row)
+    await session.flush()
+    record_change(session, actor=actor, action="request.create", entity="service_request", entity_id=row.id,
+                  after={"status": row.status, "service": row.service, "urgency": row.urgency,
+                         "elder_id": row.elder_id, "channel": row.channel}, at=row.created_at)
+    if row.status == "open":
+        await notify(session)
+    await session.commit()
+    return row
+
+
+async def create_request(session: AsyncSession, data: RequestCreate, principal: Principal,
+                         settings: Settings) -> ServiceRequest:
+    await _elder_for_request(session, data.elder_id)
+    now = utcnow()
+    row = ServiceRequest(
+        **data.model_dump(), kind="ad_hoc", status="open",
+        month=month_of(data.window_start or now, settings.tz), created_by=principal.actor,
+        created_at=now, updated_at=now,
+    )
+    return await _insert(session, row, principal.actor)
+
+
+async def raise_alert(session: AsyncSession, data: AlertCreate, principal: Principal,
+                      settings: Settings) -> tuple[ServiceRequest, bool]:
+    """An emergency request from a device; (request, created) — an alert joins a live one if any."""
+    if data.device_id is not None:
+        elder = (await session.exec(select(Elder).where(Elder.device_id == data.device_id))).first()
+        if elder is None:
+            raise Invalid.field("device_id", "no elder has this device")
+    else:
+        elder = await _elder_for_request(session, data.elder_id)
+    now = utcnow()
+    if data.at > now + timedelta(seconds=settings.clock_skew_s):
+        raise Invalid.field("at", "is in the future beyond the allowed clock skew")
+    live = (await session.exec(
+        select(ServiceRequest).where(
+            ServiceRequest.elder_id == elder.id, ServiceRequest.urgency == "emergency",
+            col(ServiceRequest.status).in_(LIVE_STATUSES), ServiceRequest.created_at >= now - ALERT_MERGE_WINDOW,
+        ).order_by(col(ServiceRequest.id).desc())
+    )).first()
+    if live is not None:
+        record_change(session, actor=principal.actor, action="request.alert_merged", entity="service_request",
+                      entity_id=live.id, after={"kind": data.kind, "at": data.at})
+        await session.commit()
+        return live, False
+    row = ServiceRequest(
+        elder_id=elder.id, service="emergency", urgency="emergency", kind="ad_hoc", channel="one_touch",
+        status="open", month=month_of(now, settings.tz), created_by=principal.actor,
+        note=f"alert {data.kind} at {data.at.isoformat()}", created_at=now, updated_at=now,
+    )
+    return await _insert(session, row, principal.actor), True
+
+
+async def list_requests(session: AsyncSession, *, status: str | None, elder_id: int | None, month: str | None,
+                        urgency: str | None, after: int | None, limit: int) -> list[ServiceRequest]:
+    query = select(ServiceRequest).order_by(ServiceRequest.id).limit(limit + 1)
+    if status:
+        query = query.where(ServiceRequest.status == status)
+    if elder_id:
+        query = query.where(ServiceRequest.elder_id == elder_id)
+    if month:
+        query = query.where(ServiceRequest.month == month)
+    if urgency:
+        query = query.where(ServiceRequest.urgency == urgency)
+    if after is not None:
+        query = query.where(ServiceRequest.id > after)
+    return list((await session.exec(query)).all())
+
+
+async def request_detail(session: AsyncSession, row: ServiceRequest) -> RequestDetail:
+    assignments = (await session.exec(
+        select(Assignment).where(Assignment.request_id == row.id).order_by(Assignment.id))).all()
+    visit = None
+    if assignments:
+        visit = (await session.exec(select(Visit).where(
+            col(Visit.assignment_id).in_([a.id for a in assignments])).order_by(col(Visit.id).desc()))).first()
+    events = (await session.exec(select(AuditEvent).where(
+        AuditEvent.entity == "service_request", AuditEvent.entity_id == str(row.id),
+        col(AuditEvent.action).in_(("request.create", "request.status"))).order_by(AuditEvent.id))).all()
+    return RequestDetail(
+        **RequestPublic.model_validate(row, from_attributes=True).model_dump(),
+        assignments=[AssignmentPublic.model_validate(a, from_attributes=True) for a in assignments],
+        visit=VisitSummary.model_validate(visit, from_attributes=True) if visit else None,
+        timeline=[TimelineEntry(status=e.after["status"], at=e.at, by=e.actor) for e in events],
+    )
+
+
+async def cancel_request(session: AsyncSession, request_id: int, reason: str, principal: Principal) -> ServiceRequest:
+    from service.dispatching import offers  # offers builds on this module's transitions
+
+    row = await get_request(session, request_id)
+    now = utcnow()
+    if not await transition(session, row.id, from_=CANCELLABLE, to="cancelled", actor=principal.actor, now=now,
+                            cancel_reason=reason):
+        await session.rollback()
+        current = await get_request(session, request_id)
+        raise Conflict(f"request {request_id} is {current.status} and can no longer be cancelled")
+    await offers.withdraw_active(session, row, actor=principal.actor, now=now, reason=reason)
+    await session.commit()
+    return await session.get(ServiceRequest, row.id, populate_existing=True)

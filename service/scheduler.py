@@ -1,0 +1,129 @@
+"""The scheduler's jobs (APScheduler 3.11), in the API process (embedded) or a leader process.
+
+All jobs are safe to run twice: every change they make is a conditional UPDATE or an insert
+guarded by a unique constraint. The dispatch tick also runs the moment new work appears (poke).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from service.db import utcnow
+from service.dispatching import offers, sweeps
+from service.dispatching.instant import dispatch_open_requests
+from service.dispatching.plans import run_plan
+from service.idempotency.service import forget_old_keys
+from service.months import month_of, previous_month
+from service.quality.service import assess_month
+from service.settings import Settings
+
+log = logging.getLogger("homecare.scheduler")
+
+
+class Dispatcher:
+    """Runs the dispatch tick, never twice at once; a poke during a run schedules one more run."""
+
+    def __init__(self, sessions: async_sessionmaker, settings: Settings) -> None:
+        self._sessions, self._settings = sessions, settings
+        self._lock = asyncio.Lock()
+        self._again = False
+        self._tasks: set[asyncio.Task] = set()
+
+    async def tick(self) -> int:
+        if self._lock.locked():
+            self._again = True
+            return 0
+        dispatched = 0
+        async with self._lock:
+            while True:
+                self._again = False
+                try:
+                    dispatched += await dispatch_open_requests(self._sessions, self._settings, now=utcnow())
+                except Exception:  # a failed tick must not stop the next one
+                    log.exception("dispatch tick failed")
+                if not self._again:
+                    return dispatched
+
+    def poke(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.tick())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class Jobs:
+    def __init__(self, sessions: async_sessionmaker, settings: Settings) -> None:
+        self.sessions, self.settings = sessions, settings
+
+    async def _guarded(self, name: str, work) -> None:
+        try:
+            async with self.sessions() as session:
+                result = await work(session)
+            if result:
+                log.info("%s: %s", name, result)
+        except Exception:
+            log.exception("job %s failed", name)
+
+    async def expire_offers(self) -> None:
+        await self._guarded("offer expiry", lambda s: offers.expire_offers(s, now=utcnow(), settings=self.settings))
+
+    async def sweep_check_outs(self) -> None:
+        await self._guarded("missing check-outs",
+                            lambda s: sweeps.flag_missing_check_outs(s, now=utcnow(), settings=self.settings))
+
+    async def forget_idempotency_keys(self) -> None:
+        await self._guarded("idempotency keys", lambda s: forget_old_keys(s, now=utcnow()))
+
+    async def close_last_month(self) -> None:
+        month = previous_month(month_of(utcnow(), self.settings.tz))
+        await self._guarded("missed visits", lambda s: sweeps.mark_missed(s, month, now=utcnow()))
+
+    async def assess_provider_quality(self) -> None:
+        month = previous_month(month_of(utcnow(), self.settings.tz))
+
+        async def assess(session) -> str:
+            rows = await assess_month(session, month, self.settings, now=utcnow())
+            return f"{month}: {len(rows)} providers scored, {sum(r.suspended for r in rows)} suspended"
+
+        await self._guarded("provider quality", assess)
+
+    async def plan_this_month(self, at: datetime | None = None) -> None:
+        month = month_of(at or utcnow(), self.settings.tz)
+        try:
+            await run_plan(self.sessions, self.settings, month, actor="scheduler")
+        except Exception:
+            log.exception("monthly plan for %s failed", month)
+
+
+def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher: Dispatcher) -> AsyncIOScheduler:
+    jobs = Jobs(sessions, settings)
+    scheduler = AsyncIOScheduler(
+        timezone=settings.tz,
+        # The default misfire grace is 1 s and applies only through job_defaults.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+    scheduler.add_job(dispatcher.tick, "interval", seconds=settings.dispatch_tick_s, id="dispatch_tick")
+    scheduler.add_job(jobs.expire_offers, "interval", seconds=15, id="offer_expiry")
+    scheduler.add_job(jobs.sweep_check_outs, "interval", minutes=5, id="missing_check_out")
+    scheduler.add_job(jobs.forget_idempotency_keys, "cron", hour=3, minute=30, id="idempotency_keys")
+    scheduler.add_job(jobs.close_last_month, "cron", day=1, hour=0, minute=5, id="missed_visits")
+    scheduler.add_job(jobs.plan_this_month, "cron", day=1, hour=0, minute=10, id="monthly_plan")
+    # On the 2nd: late uploads from phones that were offline at the month's end have come in by then.
+    scheduler.add_job(jobs.assess_provider_quality, "cron", day=2, hour=1, minute=0, id="provider_quality")
+    return scheduler
+
+
+async def start_scheduler(app) -> AsyncIOScheduler:
+    """The embedded set-up: jobs in the API process, woken directly by the API's routes."""
+    dispatcher = Dispatcher(app.state.sessions, app.state.settings)
+    app.state.dispatcher = dispatcher
+    scheduler = build_scheduler(app.state.sessions, app.state.settings, dispatcher)
+    scheduler.start()
+    return scheduler
+
+
+

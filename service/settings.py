@@ -1,0 +1,93 @@
+"""One settings object for the whole service, read from HOMECARE_* environment variables.
+
+Bad settings stop the process at start with a message naming the variable, never later at run time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/homecare.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOMECARE_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    timezone: str = "Asia/Shanghai"
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    # Dispatch policy
+    max_km: float = Field(default=8.0, gt=0, le=100)
+    continuity_bonus_km: float = Field(default=1.5, ge=0, le=50)
+    offer_timeout_emergency_s: int = Field(default=300, ge=10)
+    offer_timeout_urgent_s: int = Field(default=3600, ge=10)
+    offer_timeout_routine_s: int = Field(default=86400, ge=10)
+    max_dispatch_attempts: int = Field(default=5, ge=1, le=50)
+    dispatch_tick_s: float = Field(default=1.0, gt=0, le=60)
+
+    # Electronic visit verification
+    geofence_m: float = Field(default=300.0, gt=0, le=5000)
+    clock_skew_s: int = Field(default=120, ge=0, le=3600)
+    missing_check_out_after_h: float = Field(default=12.0, gt=0)
+    # Faster than this between one visit's check-out and the next check-in is not a real journey.
+    max_travel_kmh: float = Field(default=40.0, gt=0, le=200)
+
+    # Placing visits on days: a provider's daily capacity is caregivers x working minutes / (visit + travel)
+    default_caregivers: int = Field(default=10, ge=1, le=10000, description="When a provider lists none")
+    visit_minutes: int = Field(default=60, ge=30, le=480)
+    travel_minutes: int = Field(default=30, ge=0, le=240)
+    working_minutes: int = Field(default=480, ge=60, le=960)
+
+    # Supervision: provider quality (dynamic entry/exit) and the follow-up call queue
+    quality_threshold: float = Field(default=60.0, ge=0, le=100,
+                                     description="A monthly score below this counts towards suspension")
+    quality_low_months: int = Field(default=2, ge=1, le=12, description="Low months running before suspension")
+    emergency_target_minutes: float = Field(default=30.0, gt=0, le=1440,
+                                            description="An emergency answered within this is on time")
+    follow_up_sample_rate: float = Field(default=0.1, ge=0, le=1, description="Share of ordinary visits called back")
+    new_provider_months: int = Field(default=3, ge=1, le=24, description="A provider is new for its first months")
+    report_font: str | None = Field(default=None, description="A TrueType CJK font for PDF reports")
+
+    scheduler_enabled: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// (embedded) or postgresql+asyncpg:// (production)"
+            )
+        return url
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {name!r}") from exc
+        return name
+
+    @model_validator(mode="after")
+    def _timeouts_ordered(self) -> "Settings":
+        if not self.offer_timeout_emergency_s <= self.offer_timeout_urgent_s <= self.offer_timeout_routine_s:
+            raise ValueError("offer timeouts must grow from emergency to urgent to routine")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint
+from sqlmodel import Field, SQLModel
+
+from service.catalogue import ROLES, sql_in
+from service.db import UTCDateTime, utcnow
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once at creation."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        CheckConstraint(sql_in("role", ROLES), name="token_role"),
+        CheckConstraint("(role = 'provider') = (provider_id IS NOT NULL)", name="token_provider_binding"),
+        CheckConstraint("(role = 'regulator') = (area_code IS NOT NULL)", name="token_area_binding"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=10)
+    provider_id: int | None = Field(default=None, foreign_key="provider.id")
+    area_code: str | None = Field(default=None, foreign_key="area.code", max_length=12)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

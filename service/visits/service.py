@@ -1,0 +1,198 @@
+"""Check-in and check-out at the elder's home, idempotent by the phone's client_visit_id."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.audit.service import record_change
+from service.db import utcnow
+from service.dispatching.offers import move_assignment
+from service.elders.models import Elder
+from service.errors import Conflict, DomainError, Invalid, NotFound, problem_body
+from service.months import month_bounds
+from service.requests.models import Assignment, ServiceRequest
+from service.requests.service import transition
+from service.schemas import StoredLocation
+from service.settings import Settings
+from service.tokens.service import Principal
+from service.visits import verification
+from service.visits.models import Visit
+from service.visits.schemas import (
+    BatchItem,
+    BatchResult,
+    CheckOut,
+    Fix,
+    Verification,
+    VisitPublic,
+    VisitStart,
+)
+from service.visits.verification import OtherVisit, Point, VisitFacts
+
+# How far around a visit to look for the same caregiver's other visits (overlap, travel).
+NEIGHBOURHOOD = timedelta(hours=24)
+
+
+def to_public(visit: Visit, request_id: int) -> VisitPublic:
+    check_out = None
+    if visit.check_out_at is not None:
+        check_out = Fix(at=visit.check_out_at, location=StoredLocation(lat=visit.check_out_lat, lon=visit.check_out_lon),
+                        distance_m=visit.check_out_distance_m)
+    return VisitPublic(
+        id=visit.id, assignment_id=visit.assignment_id, request_id=request_id, client_visit_id=visit.client_visit_id,
+        caregiver=visit.caregiver,
+        check_in=Fix(at=visit.check_in_at, location=StoredLocation(lat=visit.check_in_lat, lon=visit.check_in_lon),
+                     distance_m=visit.check_in_distance_m),
+        check_out=check_out, tasks=visit.tasks, note=visit.note, duration_minutes=visit.duration_minutes,
+        verification=Verification(status=visit.status, exceptions=visit.exceptions), created_at=visit.created_at,
+    )
+
+
+async def public(session: AsyncSession, visit: Visit) -> VisitPublic:
+    assignment = await session.get(Assignment, visit.assignment_id)
+    return to_public(visit, assignment.request_id)
+
+
+def _not_in_future(at: datetime, now: datetime, settings: Settings, field: str) -> None:
+    if at > now + timedelta(seconds=settings.clock_skew_s):
+        raise Invalid.field(field, f"is in the future (more than {settings.clock_skew_s} s of clock skew)")
+
+
+async def _by_client_id(session: AsyncSession, provider_id: int, client_visit_id: str) -> Visit | None:
+    return (await session.exec(select(Visit).where(
+        Visit.provider_id == provider_id, Visit.client_visit_id == client_visit_id))).first()
+
+
+async def check_in(session: AsyncSession, provider_id: int, data: VisitStart, principal: Principal,
+                   settings: Settings) -> tuple[Visit, bool]:
+    """(visit, created). The same client_visit_id again returns the first visit unchanged."""
+    client_id = str(data.client_visit_id)
+    existing = await _by_client_id(session, provider_id, client_id)
+    if existing is not None:
+        if existing.assignment_id != data.assignment_id:
+            raise Conflict(f"client_visit_id {client_id} was already used for assignment {existing.assignment_id}")
+        return existing, False
+    assignment = await session.get(Assignment, data.assignment_id)
+    if assignment is None or assignment.provider_id != provider_id or assignment.status != "accepted":
+        raise Invalid.field("assignment_id", "is not an assignment you have accepted")
+    request = await session.get(ServiceRequest, assignment.request_id)
+    now = utcnow()
+    _not_in_future(data.check_in.at, now, settings, "check_in.at")
+    month_start, _ = month_bounds(request.month, settings.tz)
+    if data.check_in.at < month_start:
+        raise Invalid.field("check_in.at", f"is before the start of the request's month {request.month}")
+    elder = await session.get(Elder, request.elder_id)
+    lat, lon = data.check_in.location.wgs84()
+    visit = Visit(
+        assignment_id=assignment.id, provider_id=provider_id, client_visit_id=client_id, caregiver=assignment.caregiver,
+        check_in_at=data.check_in.at, check_in_lat=lat, check_in_lon=lon,
+        check_in_distance_m=verification.metres(Point(lat, lon), Point(elder.lat, elder.lon)), elder_id=elder.id,
+        created_at=now, updated_at=now,
+    )
+    session.add(visit)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A twin upload won the race (same client id), or the assignment already has a visit.
+        await session.rollback()
+        twin = await _by_client_id(session, provider_id, client_id)
+        if twin is not None and twin.assignment_id == data.assignment_id:
+            return twin, False
+        raise Conflict(f"assignment {data.assignment_id} already has a visit") from None
+    await transition(session, request.id, from_=("accepted",), to="in_progress", actor=principal.actor, now=now)
+    record_change(session, actor=principal.actor, action="visit.check_in", entity="visit", entity_id=visit.id,
+                  after={"assignment_id": assignment.id, "at": data.check_in.at, "distance_m": visit.check_in_distance_m})
+    await session.commit()
+    return visit, True
+
+
+async def _own_visit(session: AsyncSession, visit_id: int, provider_id: int) -> Visit:
+    visit = await session.get(Visit, visit_id, populate_existing=True)
+    if visit is None or visit.provider_id != provider_id:
+        raise NotFound(f"visit {visit_id} does not exist")
+    return visit
+
+
+async def _caregiver_neighbours(session: AsyncSession, visit: Visit, end: datetime) -> list[OtherVisit]:
+    if not visit.caregiver:
+        return []
+    rows = (await session.exec(select(Visit).where(
+        Visit.provider_id == visit.provider_id, Visit.caregiver == visit.caregiver, Visit.id != visit.id,
+        col(Visit.check_in_at) >= visit.check_in_at - NEIGHBOURHOOD, col(Visit.check_in_at) <= end + NEIGHBOURHOOD,
+    ))).all()
+    return [OtherVisit(v.check_in_at, Point(v.check_in_lat, v.check_in_lon), v.check_out_at,
+                       Point(v.check_out_lat, v.check_out_lon) if v.check_out_at else None) for v in rows]
+
+
+async def check_out(session: AsyncSession, provider_id: int, visit_id: int, data: CheckOut, principal: Principal,
+                    settings: Settings) -> Visit:
+    visit = await _own_visit(session, visit_id, provider_id)
+    if visit.check_out_at is not None:
+        if visit.check_out_at == data.at:
+            return visit  # the phone retried the same check-out
+        raise Conflict(f"visit {visit_id} was already checked out at {visit.check_out_at.isoformat()}")
+    now = utcnow()
+    _not_in_future(data.at, now, settings, "at")
+    if data.at < visit.check_in_at:
+        raise Invalid.field("at", f"check-out is before the check-in at {visit.check_in_at.isoformat()}")
+    assignment = await session.get(Assignment, visit.assignment_id)
+    request = await session.get(ServiceRequest, assignment.request_id)
+    elder = await session.get(Elder, request.elder_id)
+    lat, lon = data.location.wgs84()
+    home = Point(elder.lat, elder.lon)
+    if request.window_start and request.window_end:
+        window = (request.window_start, request.window_end)
+    else:
+        window = month_bounds(request.month, settings.tz)
+    facts = VisitFacts(visit.check_in_at, Point(visit.check_in_lat, visit.check_in_lon), data.at, Point(lat, lon),
+                       home, elder.min_minutes, *window)
+    exceptions = verification.verify(facts, await _caregiver_neighbours(session, visit, data.at),
+                                     geofence_m=settings.geofence_m, max_kmh=settings.max_travel_kmh)
+    status = "exception" if exceptions else "verified"
+    values = dict(check_out_at=data.at, check_out_lat=lat, check_out_lon=lon,
+                  check_out_distance_m=verification.metres(Point(lat, lon), home), tasks=list(data.tasks),
+                  note=data.note, duration_minutes=round(verification.duration_minutes(facts), 2), status=status,
+                  exceptions=exceptions, updated_at=now)
+    result = await session.exec(update(Visit).where(Visit.id == visit.id, col(Visit.check_out_at).is_(None))
+                                .values(**values).returning(Visit.id))
+    if result.first() is None:  # a twin check-out landed first
+        await session.rollback()
+        return await check_out(session, provider_id, visit_id, data, principal, settings)
+    await move_assignment(session, assignment.id, from_=("accepted",), to="completed", actor=principal.actor, now=now)
+    await transition(session, request.id, from_=("in_progress", "accepted"), to="completed", actor=principal.actor,
+                     now=now)
+    record_change(session, actor=principal.actor, action="visit.check_out", entity="visit", entity_id=visit.id,
+                  after={"at": data.at, "status": status, "exceptions": exceptions,
+                         "duration_minutes": values["duration_minutes"]})
+    await session.commit()
+    return await _own_visit(session, visit_id, provider_id)
+
+
+async def upload_batch(session: AsyncSession, provider_id: int, items: list[dict], principal: Principal,
+                       settings: Settings) -> list[BatchResult]:
+    """Each item stands alone: good ones are stored, a bad one is reported by its index."""
+    results = []
+    for index, raw in enumerate(items):
+        client_id = raw.get("client_visit_id") if isinstance(raw, dict) else None
+        try:
+            item = BatchItem.model_validate(raw)
+            visit, _ = await check_in(session, provider_id, item, principal, settings)
+            if item.check_out is not None:
+                visit = await check_out(session, provider_id, visit.id, item.check_out, principal, settings)
+            results.append(BatchResult(index=index, client_visit_id=str(item.client_visit_id), ok=True,
+                                       visit=await public(session, visit)))
+        except ValidationError as exc:
+            await session.rollback()
+            errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
+            results.append(BatchResult(index=index, client_visit_id=str(client_id) if client_id else None, ok=False,
+                                       error=problem_body(422, "the item is invalid", errors=errors)))
+        except DomainError as exc:
+            await session.rollback()
+            results.append(BatchResult(index=index, client_visit_id=str(client_id) if client_id else None, ok=False,
+                                       error=problem_body(exc.status, exc.detail, title=exc.title, errors=exc.errors)))
+    return results

@@ -1,0 +1,63 @@
+"""The `homecare` command line, in-process on a scratch SQLite database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.settings import get_settings
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOMECARE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_token_create_prints_only_the_token(cli):
+    result = cli.invoke(app, ["token", "create", "--role", "operator", "--name", "seat-12"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().startswith("hc_") and len(result.stdout.strip().splitlines()) == 1
+
+
+def test_token_create_refuses_bad_bindings(cli):
+    for args in (["--role", "provider", "--name", "x"], ["--role", "regulator", "--name", "x"],
+                 ["--role", "wizard", "--name", "x"], ["--role", "regulator", "--area", "999999", "--name", "x"]):
+        result = cli.invoke(app, ["token", "create", *args])
+        assert result.exit_code == 2 and result.stdout == "", (args, result.output)
+
+
+def test_seed_guandu_then_plan_a_month(cli):
+    seeded = cli.invoke(app, ["seed", "guandu", "--elders", "120"])
+    assert seeded.exit_code == 0, seeded.output
+    again = cli.invoke(app, ["seed", "guandu", "--elders", "120"])
+    assert again.exit_code == 0
+    planned = cli.invoke(app, ["plan", "--month", "2026-12"])
+    assert planned.exit_code == 0, planned.output
+    summary = json.loads(planned.stdout)
+    assert summary["elders_planned"] == 120 and summary["visits_assigned"] > 0
+    assert cli.invoke(app, ["plan", "--month", "2026-13"]).exit_code == 2
+    assert cli.invoke(app, ["seed", "atlantis"]).exit_code == 2
+
+
+def test_seed_scale_writes_an_instance_the_solver_and_checker_accept(cli, tmp_path):
+    instance, plan = tmp_path / "instance.json", tmp_path / "plan.json"
+    written = cli.invoke(app, ["seed", "scale", "--elders", "500", "--providers", "8", "-o", str(instance)])
+    assert written.exit_code == 0, written.output
+    assert len(json.loads(instance.read_text())["elders"]) == 500
+    solved = cli.invoke(app, ["dispatch", "solve", str(instance), "-o", str(plan)])
+    assert solved.exit_code == 0, solved.output
+    checked = cli.invoke(app, ["dispatch", "check", str(instance), str(plan)])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_bad_settings_stop_with_a_message(cli, monkeypatch):
+    monkeypatch.setenv("HOMECARE_GEOFENCE_M", "-1")
+    get_settings.cache_clear()
+    result = cli.invoke(app, ["migrate"])
+    assert result.exit_code == 2 and "HOMECARE_GEOFENCE_M" in result.output

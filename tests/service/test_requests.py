@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.service.helpers import build_world, new_request, offer_to
+from tests.service.test_elders import problem_fields
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_operator_creates_reads_lists_and_cancels(client, token, db):
+    world = await build_world(client, token)
+    created = await new_request(client, world, note="老人说厨房需要打扫")
+    assert created["status"] == "open" and created["kind"] == "ad_hoc" and created["assignments"] == []
+    assert [t["status"] for t in created["timeline"]] == ["open"]
+    assert created["timeline"][0]["by"] == "operator:test-operator"
+
+    assignment_id = await offer_to(db, created["id"], world.provider_id)
+    detail = (await client.get(f"/api/v1/requests/{created['id']}", headers=world.operator)).json()
+    assert detail["status"] == "assigned"
+    assert [(a["id"], a["provider_id"], a["status"]) for a in detail["assignments"]] == [
+        (assignment_id, world.provider_id, "offered")]
+
+    listed = (await client.get("/api/v1/requests", params={"status": "assigned", "elder_id": world.elder_id},
+                               headers=world.operator)).json()
+    assert [r["id"] for r in listed["items"]] == [created["id"]]
+
+    cancelled = await client.post(f"/api/v1/requests/{created['id']}/cancel", json={"reason": "家属已处理"},
+                                  headers=world.operator)
+    assert cancelled.status_code == 200
+    body = cancelled.json()
+    assert body["status"] == "cancelled" and body["cancel_reason"] == "家属已处理"
+    assert body["assignments"][-1]["status"] == "cancelled"
+    assert [t["status"] for t in body["timeline"]] == ["open", "assigned", "cancelled"]
+    again = await client.post(f"/api/v1/requests/{created['id']}/cancel", json={"reason": "x"}, headers=world.operator)
+    assert again.status_code == 409
+    # The provider's app sees the offer withdrawn, and accepting it now is a conflict.
+    accept = await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "王"},
+                               headers=world.provider)
+    assert accept.status_code == 409
+
+
+async def test_idempotent_request_creation(client, token):
+    world = await build_world(client, token)
+    body = {"elder_id": world.elder_id, "service": "meal"}
+    headers = {**world.operator, "Idempotency-Key": "call-20261203-0001"}
+    first = await client.post("/api/v1/requests", json=body, headers=headers)
+    second = await client.post("/api/v1/requests", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201 and first.json() == second.json()
+    other = await client.post("/api/v1/requests", json={**body, "service": "clean"}, headers=headers)
+    assert other.status_code == 422
+    listed = (await client.get("/api/v1/requests", headers=world.operator)).json()
+    assert len(listed["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"elder_id": 999999}, "elder_id"),
+        ({"service": "spa"}, "service"),
+        ({"urgency": "whenever"}, "urgency"),
+        ({"channel": "fax"}, "channel"),
+        ({"window_start": "2026-12-03T09:30:00"}, "window_start"),  # no offset
+        ({"window_start": "2026-12-03T10:00:00+08:00", "window_end": "2026-12-03T09:00:00+08:00"}, "body"),
+        ({"note": "x" * 501}, "note"),
+    ],
+)
+async def test_bad_requests_are_422(client, token, override, field):
+    world = await build_world(client, token)
+    body = {"elder_id": world.elder_id, "service": "clean", **override}
+    response = await client.post("/api/v1/requests", json=body, headers=world.operator)
+    assert response.status_code == 422, response.text
+    assert field in problem_fields(response)
+    assert (await client.get("/api/v1/requests", headers=world.operator)).json()["items"] == []
+
+
+async def test_request_for_a_moved_elder_is_refused(client, token):
+    world = await build_world(client, token)
+    await client.patch(f"/api/v1/elders/{world.elder_id}", json={"status": "moved"}, headers=world.admin)
+    response = await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"},
+                                 headers=world.operator)
+    assert response.status_code == 422 and "elder_id" in problem_fields(response)
+
+
+async def test_unknown_request_and_wrong_roles(client, token):
+    world = await build_world(client, token)
+    assert (await client.get("/api/v1/requests/424242", headers=world.operator)).status_code == 404
+    assert (await client.post("/api/v1/requests/424242/cancel", json={"reason": "x"},
+                              headers=world.operator)).status_code == 404
+    assert (await client.get("/api/v1/requests/424242/explanation", headers=world.operator)).status_code == 404
+    request = await new_request(client, world)
+    for headers in (world.provider, await token("regulator", area_code="530111")):
+        assert (await client.get(f"/api/v1/requests/{request['id']}", headers=headers)).status_code == 403
+        assert (await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"},
+                                  headers=headers)).status_code == 403
+    assert (await client.get("/api/v1/requests")).status_code == 401
+    bad_filter = await client.get("/api/v1/requests", params={"month": "2026-13"}, headers=world.operator)
+    assert bad_filter.status_code == 422 and "month" in problem_fields(bad_filter)
+
+
+async def test_alerts_create_one_emergency_and_merge_repeats(client, token):
+    world = await build_world(client, token, device_id="YJT-0001")
+    alert = {"device_id": "YJT-0001", "kind": "fall", "at": "2026-11-20T08:00:00+08:00"}
+    first = await client.post("/api/v1/alerts", json=alert, headers=world.operator)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["urgency"] == "emergency" and body["service"] == "emergency" and body["channel"] == "one_touch"
+    assert body["elder_id"] == world.elder_id
+    repeat = await client.post("/api/v1/alerts", json={**alert, "kind": "sos"}, headers=world.operator)
+    assert repeat.status_code == 200 and repeat.json()["id"] == body["id"]
+    by_elder = await client.post("/api/v1/alerts", json={"elder_id": world.elder_id, "kind": "sos",
+                                                         "at": "2026-11-20T08:01:00+08:00"}, headers=world.operator)
+    assert by_elder.status_code == 200 and by_elder.json()["id"] == body["id"]
+
+
+@pytest.mark.parametrize(
+    ("alert", "field"),
+    [
+        ({"device_id": "NOPE", "kind": "sos", "at": "2026-11-20T08:00:00+08:00"}, "device_id"),
+        ({"kind": "sos", "at": "2026-11-20T08:00:00+08:00"}, "body"),
+        ({"device_id": "YJT-0002", "elder_id": 1, "kind": "sos", "at": "2026-11-20T08:00:00+08:00"}, "body"),
+        ({"device_id": "YJT-0002", "kind": "alien", "at": "2026-11-20T08:00:00+08:00"}, "kind"),
+        ({"device_id": "YJT-0002", "kind": "sos", "at": "2026-11-20T08:00:00"}, "at"),
+        ({"device_id": "YJT-0002", "kind": "sos", "at": "2099-01-01T08:00:00+08:00"}, "at"),
+    ],
+)
+async def test_bad_alerts(client, token, alert, field):
+    world = await build_world(client, token, device_id="YJT-0002")
+    response = await client.post("/api/v1/alerts", json=alert, headers=world.operator)
+    assert response.status_code == 422, response.text
+    assert field in problem_fields(response)
+    assert (await client.get("/api/v1/requests", headers=world.operator)).json()["items"] == []

@@ -1,0 +1,92 @@
+"""The scheduler: job settings, the poked dispatcher, and one leader among scheduler processes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from service.leader import LOCK_KEY, acquire_leadership, asyncpg_dsn, run_scheduler_process
+from service.scheduler import Dispatcher, build_scheduler
+from tests.service.helpers import build_world, new_request
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_jobs_and_their_defaults(app, settings):
+    scheduler = build_scheduler(app.state.sessions, settings, Dispatcher(app.state.sessions, settings))
+    scheduler.start(paused=True)  # defaults are applied to jobs when the scheduler starts
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    scheduler.shutdown(wait=False)
+    assert set(jobs) == {"dispatch_tick", "offer_expiry", "missing_check_out", "missed_visits", "monthly_plan",
+                         "provider_quality", "idempotency_keys"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 300
+    plan = str(jobs["monthly_plan"].trigger)
+    assert "day='1'" in plan and "hour='0'" in plan and "minute='10'" in plan
+    assert str(scheduler.timezone) == "Asia/Shanghai"
+
+
+async def test_a_new_emergency_pokes_the_embedded_dispatcher(client, token, db, app, settings):
+    world = await build_world(client, token)
+    app.state.dispatcher = Dispatcher(app.state.sessions, settings)
+    try:
+        request = await new_request(client, world, service="emergency", urgency="emergency")
+        for _ in range(100):  # the poke runs as a task; no tick is scheduled in this test
+            await asyncio.sleep(0.02)
+            detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
+            if detail["status"] == "assigned":
+                break
+        assert detail["status"] == "assigned"
+    finally:
+        del app.state.dispatcher
+
+
+async def test_pokes_during_a_tick_run_it_once_more(app, settings):
+    dispatcher = Dispatcher(app.state.sessions, settings)
+    runs = []
+
+    async def slow_tick(*_args, **_kwargs):
+        runs.append(1)
+        await asyncio.sleep(0.05)
+        return 0
+
+    import service.scheduler as module
+
+    original = module.dispatch_open_requests
+    module.dispatch_open_requests = slow_tick
+    try:
+        first = asyncio.create_task(dispatcher.tick())
+        await asyncio.sleep(0.01)
+        dispatcher.poke()
+        dispatcher.poke()
+        await first
+        await asyncio.sleep(0.01)
+    finally:
+        module.dispatch_open_requests = original
+    assert len(runs) == 2  # the running tick, then exactly one more for both pokes
+
+
+async def test_only_one_scheduler_process_leads(settings):
+    if settings.is_sqlite:
+        pytest.skip("leadership is a PostgreSQL advisory lock; SQLite runs one embedded scheduler")
+    dsn = asyncpg_dsn(settings.database_url)
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(run_scheduler_process(settings, stop_first))
+    await asyncio.sleep(0.5)
+    # While the first leads, another contender cannot take the lock …
+    contender = await asyncpg.connect(dsn)
+    try:
+        assert await contender.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY) is False
+    finally:
+        await contender.close()
+    second = asyncio.create_task(acquire_leadership(dsn, stop_second))
+    await asyncio.sleep(0.3)
+    assert not second.done()
+    # … and takes over once the leader stops.
+    stop_first.set()
+    await first
+    connection = await asyncio.wait_for(second, timeout=10)
+    assert connection is not None
+    await connection.close()
