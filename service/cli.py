@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from service.cli_dispatch import dispatch_app
+from service.cli_report import report
 from service.cli_simulate import simulate
 
 app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True)
@@ -17,6 +18,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
 # The provider's side of the wire: it speaks only HTTP to a running service, like a provider's app.
 app.command()(simulate)
+# The regulator's monthly summary written to a file, as the API would serve it.
+app.command()(report)
 
 
 def _settings():

@@ -7,25 +7,15 @@ import json
 
 import openpyxl
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from service.areas.models import Area
-from service.cli_report import report
+from service.cli import app as homecare
 from service.db import make_engine, make_sessionmaker
 from service.migrate import migrate
 from service.settings import get_settings
 from tests.conftest import AREAS
 from tests.reports.month import MONTH, build_october
-
-homecare = typer.Typer()
-homecare.command()(report)
-
-
-@homecare.callback()
-def _root() -> None:
-    """Stands in for `homecare`, where the lead registers `report`."""
-
 
 async def _october(url: str) -> None:
     engine = make_engine(url)
