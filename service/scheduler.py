@@ -26,7 +26,8 @@ log = logging.getLogger("homecare.scheduler")
 
 
 class Dispatcher:
-    """Runs the dispatch tick, never twice at once; a poke during a run schedules one more run."""
+    """Runs the dispatch tick, never twice at once; a poke during a run, or a tick that ran out of
+    its time budget, runs it once more."""
 
     def __init__(self, sessions: async_sessionmaker, settings: Settings) -> None:
         self._sessions, self._settings = sessions, settings
@@ -42,11 +43,13 @@ class Dispatcher:
         async with self._lock:
             while True:
                 self._again = False
+                unfinished = False
                 try:
-                    dispatched += await dispatch_open_requests(self._sessions, self._settings, now=utcnow())
+                    tick = await dispatch_open_requests(self._sessions, self._settings)
+                    dispatched, unfinished = dispatched + tick.offered, tick.unfinished
                 except Exception:  # a failed tick must not stop the next one
                     log.exception("dispatch tick failed")
-                if not self._again:
+                if not (self._again or unfinished):
                     return dispatched
 
     def poke(self) -> None:

@@ -4,10 +4,17 @@ Emergencies first, then urgent, then routine, oldest first. Each request is deci
 transaction, claimed with a conditional UPDATE (open -> assigned) and a quota unit taken by the
 database, so two ticks racing (two scheduler processes by mistake) never dispatch a request twice.
 Planned requests never tried belong to the monthly batch and are left alone here.
+
+A tick stops after TICK_BUDGET_S and says it left work behind, so the next one selects again: an
+emergency that arrives while a long queue of routine requests drains waits for at most one budget,
+not for the whole queue. Each offer is stamped by the clock when its own transaction runs, so it
+commits within moments of its `updated_at` and the providers' feed (provider_app/feed.py) sees it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,13 +27,21 @@ from dispatch.model import Policy, Provider, Station
 from service.dispatching import offers, quota
 from service.dispatching.world import ContractedProvider, eligible_providers
 from service.elders.models import Elder
+from service.db import utcnow
 from service.months import first_day
 from service.requests.models import ServiceRequest
 from service.requests.service import transition
 from service.settings import Settings
 
 TICK_BATCH = 200
+TICK_BUDGET_S = 0.5
 _URGENCY_ORDER = case((ServiceRequest.urgency == "emergency", 0), (ServiceRequest.urgency == "urgent", 1), else_=2)
+
+
+@dataclass(frozen=True)
+class Tick:
+    offered: int
+    unfinished: bool  # the budget ran out with requests still selected: run again at once
 
 
 @dataclass
@@ -68,8 +83,10 @@ def _need(request: ServiceRequest, elder: Elder, declined: set[int]) -> InstantR
                           declined=frozenset(str(p) for p in declined))
 
 
-async def dispatch_open_requests(sessions: async_sessionmaker, settings: Settings, *, now: datetime) -> int:
-    """One tick; returns how many requests were offered. Safe to run twice, or twice at once."""
+async def dispatch_open_requests(sessions: async_sessionmaker, settings: Settings, *,
+                                 clock: Callable[[], datetime] = utcnow, budget_s: float = TICK_BUDGET_S) -> Tick:
+    """One tick. Safe to run twice, or twice at once."""
+    started = time.monotonic()
     async with sessions() as session:
         rows = (await session.exec(
             select(ServiceRequest, Elder).join(Elder, Elder.id == ServiceRequest.elder_id)
@@ -78,22 +95,24 @@ async def dispatch_open_requests(sessions: async_sessionmaker, settings: Setting
             .order_by(_URGENCY_ORDER, col(ServiceRequest.created_at), col(ServiceRequest.id))
             .limit(TICK_BATCH))).all()
         if not rows:
-            return 0
+            return Tick(0, False)
         supplies = {month: await _supply(session, month, settings) for month in {r.month for r, _ in rows}}
         await session.commit()
 
     offered = 0
-    for request, elder in rows:
-        supply = supplies[request.month]
+    for done, (request, elder) in enumerate(rows):
+        if done and time.monotonic() - started > budget_s:
+            return Tick(offered, True)
         async with sessions() as session:
-            if await _dispatch_one(session, request, elder, supply, settings, now):
+            if await _dispatch_one(session, request, elder, supplies[request.month], settings, clock()):
                 offered += 1
-    return offered
+    return Tick(offered, len(rows) == TICK_BATCH)
 
 
 async def _dispatch_one(session, request: ServiceRequest, elder: Elder, supply: MonthSupply, settings: Settings,
                         now: datetime) -> bool:
-    declined = await offers.excluded_providers(session, request.id)
+    # A request never offered has nobody to exclude: spare the query on the common path.
+    declined = await offers.excluded_providers(session, request.id) if request.attempts else set()
     while True:
         choice = supply.index.assign(_need(request, elder, declined), supply.visits_left)
         if choice.provider is None:

@@ -19,7 +19,13 @@ async def _ensure_row(session: AsyncSession, provider_id: int, month: str) -> No
 
 async def take(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> bool:
     """Take `visits` units of the provider's quota for the month; False when they would exceed it."""
-    await _ensure_row(session, provider_id, month)
+    if await _take(session, provider_id, month, visits):
+        return True
+    await _ensure_row(session, provider_id, month)  # the month's first offer for this provider
+    return await _take(session, provider_id, month, visits)
+
+
+async def _take(session: AsyncSession, provider_id: int, month: str, visits: int) -> bool:
     quota = select(Provider.monthly_quota).where(Provider.id == provider_id).scalar_subquery()
     result = await session.exec(
         update(QuotaUsage)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlmodel import col, func, select
@@ -20,7 +21,7 @@ SETTINGS = Settings()
 
 
 async def tick(app) -> int:
-    return await dispatch_open_requests(app.state.sessions, SETTINGS, now=utcnow())
+    return (await dispatch_open_requests(app.state.sessions, SETTINGS)).offered
 
 
 async def test_emergency_goes_to_the_nearest_provider_offering_emergency_help(client, token, db, app):
@@ -37,6 +38,38 @@ async def test_emergency_goes_to_the_nearest_provider_offering_emergency_help(cl
     assert [(r["provider_id"], r["reason"]) for r in why["decision"]["nearer_rejected"]] == [
         (near["id"], "no_emergency_service")]
     assert await tick(app) == 0  # safe to run again
+
+
+async def test_a_tick_out_of_time_stops_and_the_next_one_takes_emergencies_first(client, token, db, app):
+    world = await build_world(client, token)
+    routine = [await new_request(client, world) for _ in range(3)]
+    first = await dispatch_open_requests(app.state.sessions, SETTINGS, budget_s=0.0)
+    assert (first.offered, first.unfinished) == (1, True)  # one request decided, then out of time
+    emergency = await new_request(client, world, service="emergency", urgency="emergency")
+    second = await dispatch_open_requests(app.state.sessions, SETTINGS, budget_s=0.0)
+    assert (second.offered, second.unfinished) == (1, True)
+    async with db() as session:
+        statuses = dict((await session.exec(select(ServiceRequest.id, ServiceRequest.status))).all())
+    assert statuses[emergency["id"]] == "assigned"  # it jumped the queue of routine requests
+    assert [statuses[r["id"]] for r in routine] == ["assigned", "open", "open"]
+    finished = await dispatch_open_requests(app.state.sessions, SETTINGS)
+    assert (finished.offered, finished.unfinished) == (2, False)
+
+
+async def test_each_offer_is_stamped_when_its_own_transaction_runs(client, token, db, app):
+    world = await build_world(client, token)
+    for _ in range(3):
+        await new_request(client, world)
+    start, calls = utcnow(), []
+
+    def clock():  # a slow tick: every offer a minute after the one before
+        calls.append(start + timedelta(minutes=len(calls)))
+        return calls[-1]
+
+    assert (await dispatch_open_requests(app.state.sessions, SETTINGS, clock=clock)).offered == 3
+    async with db() as session:
+        stamps = (await session.exec(select(Assignment.updated_at).order_by(col(Assignment.id)))).all()
+    assert stamps == calls  # not one time for the whole tick: the feed's cursor would pass them by
 
 
 async def test_declined_request_is_redispatched_elsewhere_then_nobody(client, token, db, app):

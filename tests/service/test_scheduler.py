@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from service.leader import LOCK_KEY, acquire_leadership, asyncpg_dsn, run_scheduler_process
+from service.dispatching.instant import Tick
 from service.scheduler import Dispatcher, build_scheduler
 from tests.service.helpers import build_world, new_request
 
@@ -50,7 +51,7 @@ async def test_pokes_during_a_tick_run_it_once_more(app, settings):
     async def slow_tick(*_args, **_kwargs):
         runs.append(1)
         await asyncio.sleep(0.05)
-        return 0
+        return Tick(0, False)
 
     import service.scheduler as module
 
@@ -66,6 +67,15 @@ async def test_pokes_during_a_tick_run_it_once_more(app, settings):
     finally:
         module.dispatch_open_requests = original
     assert len(runs) == 2  # the running tick, then exactly one more for both pokes
+
+
+async def test_a_tick_that_ran_out_of_time_runs_again_at_once(app, settings, monkeypatch):
+    import service.scheduler as module
+
+    results = [Tick(5, True), Tick(2, False), Tick(9, False)]
+    monkeypatch.setattr(module, "dispatch_open_requests", lambda *_a, **_k: asyncio.sleep(0, results.pop(0)))
+    assert await Dispatcher(app.state.sessions, settings).tick() == 7
+    assert len(results) == 1  # it stopped when the queue was done
 
 
 async def test_only_one_scheduler_process_leads(settings):
