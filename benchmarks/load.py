@@ -57,9 +57,11 @@ import httpx
 import numpy as np
 from fastapi import Body, FastAPI
 
+from benchmarks.pg import SERVER as PG
+from benchmarks.pg import recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-PG = "postgresql://postgres@127.0.0.1:5432"
 SERVICE_DB, BARE_DB = "homecare_bench_load", "homecare_bench_bare"
 SERVICE_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{SERVICE_DB}"
 OPERATOR_NAME = "bench-operator"
@@ -491,16 +493,6 @@ def stop_process(process: subprocess.Popen) -> None:
             process.wait(5)
     if process in CHILDREN:
         CHILDREN.remove(process)
-
-
-async def recreate_database(name: str, *, drop_only: bool = False) -> None:
-    connection = await asyncpg.connect(f"{PG}/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
 
 
 async def prepare_service_database(keep_quotas: bool):

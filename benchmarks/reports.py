@@ -27,11 +27,11 @@ import asyncpg
 import httpx
 import numpy as np
 
+from benchmarks.pg import SERVER, recreate_database
 from service.months import month_bounds, next_month, previous_month
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NAME = "homecare_bench_reports"
 MONTH = "2026-10"
 CODES = [(), ("short_duration",), ("off_site",), ("outside_window",), ("short_duration", "off_site"),
@@ -159,17 +159,6 @@ class Loader:
                                "operator:bench", out + timedelta(days=1)))
 
 
-async def recreate(drop_only: bool = False) -> str:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
-        if not drop_only:
-            await connection.execute(f'CREATE DATABASE "{NAME}"')
-    finally:
-        await connection.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{NAME}"
-
-
 async def load(dsn: str, elders: int, months: int) -> float:
     started = time.perf_counter()
     connection = await asyncpg.connect(dsn)
@@ -234,7 +223,7 @@ async def main() -> None:
     args = parser.parse_args()
     from service.migrate import migrate
 
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{NAME}" if args.reuse else await recreate()
+    dsn = f"{SERVER}/{NAME}" if args.reuse else await recreate_database(NAME)
     url = dsn.replace("postgresql://", "postgresql+asyncpg://")
     try:
         if not args.reuse:
@@ -247,7 +236,7 @@ async def main() -> None:
             print(f"| {label} | {median:.2f} | {fastest:.2f} | {size / 1024:,.0f} KiB |")
     finally:
         if not (args.keep or args.reuse):
-            await recreate(drop_only=True)
+            await recreate_database(NAME, drop_only=True)
 
 
 if __name__ == "__main__":

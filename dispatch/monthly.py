@@ -22,9 +22,9 @@ from dispatch.exact import SMALL_ENOUGH_PAIRS, exact_assignment
 from dispatch.explain import continuity_flags, runner_up, street_shortfall, unassigned_reasons
 from dispatch.flow import COST_UNITS_PER_KM, cost_units
 from dispatch.model import NO_ELIGIBLE_PROVIDER, UNASSIGNED_REASONS, Instance, Plan, Quality
+from dispatch.polish import polish
 from dispatch.reach import Candidates, Eligibility
 from dispatch.relax import guess_prices, solve_relaxation
-from dispatch.polish import polish
 from dispatch.repair import assigned_slot, settle
 
 # Six providers per elder, chosen at the LP's prices, hold every provider an optimal plan uses for

@@ -24,10 +24,10 @@ from sqlmodel import col, select
 
 from dispatch.instant import InstantChoice, InstantRequest, ProviderIndex
 from dispatch.model import Policy, Provider, Station
+from service.db import utcnow
 from service.dispatching import offers, quota
 from service.dispatching.world import ContractedProvider, eligible_providers
 from service.elders.models import Elder
-from service.db import utcnow
 from service.months import first_day
 from service.requests.models import ServiceRequest
 from service.requests.service import transition

@@ -31,8 +31,8 @@ from service.dispatching.models import DispatchPlan
 from service.dispatching.offers import offer_timeout
 from service.dispatching.world import eligible_providers, provider_dicts
 from service.elders.models import Elder
-from service.providers.models import Caregiver
 from service.months import days_of, first_day
+from service.providers.models import Caregiver
 from service.requests.models import Assignment, ServiceRequest
 from service.settings import Settings
 

@@ -17,6 +17,7 @@ from service.settings import get_settings
 from tests.conftest import AREAS
 from tests.reports.month import MONTH, build_october
 
+
 async def _october(url: str) -> None:
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)

@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from service.leader import LOCK_KEY, acquire_leadership, asyncpg_dsn, run_scheduler_process
 from service.dispatching.instant import Tick
+from service.leader import LOCK_KEY, acquire_leadership, asyncpg_dsn, run_scheduler_process
 from service.scheduler import Dispatcher, build_scheduler
 from tests.service.helpers import build_world, new_request
 

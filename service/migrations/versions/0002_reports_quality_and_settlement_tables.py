@@ -7,19 +7,19 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22
 """
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
+
 import service.db
 
-
 revision: str = '0002'
-down_revision: Union[str, None] = '0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 # Yuan per verified visit (a visit of at least the programme's 60 minutes; a meal is one delivery).
 DEFAULT_PRICES_YUAN = {
