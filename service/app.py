@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.areas.router import router as areas_router
+from service.auth import PrincipalCache
 from service.db import make_engine, make_sessionmaker
 from service.dispatching.router import router as plans_router
 from service.elders.router import router as elders_router
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.engine = make_engine(settings.database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
     app.state.metrics = Metrics()
+    app.state.principals = PrincipalCache(settings.token_cache_s)
     install_error_handlers(app)
     install_request_metrics(app)
     app.state.background = set()  # plans started on demand, kept referenced until they finish

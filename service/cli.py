@@ -124,8 +124,10 @@ def seed(
 def scheduler() -> None:
     """The production scheduler process (leader by PostgreSQL advisory lock)."""
     from service.leader import run_scheduler_process
+    from service.ops import configure_logging
 
     settings = _settings()
+    configure_logging(settings.log_level)  # as `serve` does (in create_app): same format, APScheduler quieted
     _migrate(settings)
     asyncio.run(run_scheduler_process(settings))
 

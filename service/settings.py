@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     new_provider_months: int = Field(default=3, ge=1, le=24, description="A provider is new for its first months")
     report_font: str | None = Field(default=None, description="A TrueType CJK font for PDF reports")
 
+    # Each API process remembers a token it has checked for this long instead of asking the database on
+    # every request: revoking a token takes effect within this many seconds. 0 checks every request.
+    token_cache_s: float = Field(default=5.0, ge=0, le=300)
+
     scheduler_enabled: bool = True
 
     @field_validator("database_url")

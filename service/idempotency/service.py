@@ -2,13 +2,15 @@
 
 The same key with the same body replays the first response byte for byte; with another body it is
 422; while the first request with that key is still running it is 409. The key is claimed in its own
-committed transaction (so a concurrent twin sees it), the response is stored after the work commits,
-and a failed first attempt releases the key so the client can retry. All of it goes through the
+committed transaction (so a concurrent twin sees it and gets 409 rather than waiting); the response
+is stored in the transaction that commits the work when the action leaves it open (else right after
+it), and a failed first attempt releases the key so the client can retry. All of it goes through the
 request's own session: a second connection would wait behind the first on SQLite's write lock.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -18,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +43,18 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+# The two statements every keyed request runs, built once on the table (not the ORM entity): the ORM's
+# per-call statement building, cache keys and session synchronisation cost more than the round trips.
+_RECORDS = IdempotencyRecord.__table__
+_CLAIM = insert(_RECORDS)
+_FINISH = (
+    update(_RECORDS)
+    .where(_RECORDS.c.principal == bindparam("the_principal"), _RECORDS.c.key == bindparam("the_key"))
+    .values(state="done", status_code=bindparam("the_status"),
+            response=bindparam("the_response", type_=_RECORDS.c.response.type))
+)
+
+
 class Idempotency:
     def __init__(self, request: Request, session: AsyncSession, principal_id: int, key: str | None) -> None:
         self._session = session
@@ -57,14 +71,21 @@ class Idempotency:
         self, body: BaseModel | dict[str, Any], action: Callable[[], Awaitable[Any]],
         response_model: Any, status_code: int | Callable[[], int] = 201,
     ) -> JSONResponse:
-        """`status_code` may be a function, asked after the action, when the action decides it."""
-        adapter = TypeAdapter(response_model)
+        """Run `action` once per key and answer with what it returns, committed.
+
+        `status_code` may be a function, asked after the action, when the action decides it. An action may
+        leave its work uncommitted: the key's answer is then stored in the same transaction as the work,
+        so the work can never be committed under a key that still looks unfinished (and would run again
+        once abandoned).
+        """
+        adapter = _adapter(response_model)
 
         def final_status() -> int:
             return status_code() if callable(status_code) else status_code
 
         if self._key is None:
             result = adapter.dump_python(await action(), mode="json")
+            await self._session.commit()
             return JSONResponse(result, status_code=final_status())
         fingerprint = self._fingerprint(body)
         replay = await self._claim(fingerprint)
@@ -72,22 +93,24 @@ class Idempotency:
             return replay
         try:
             result = adapter.dump_python(await action(), mode="json")
+            final = final_status()
+            await self._session.exec(_FINISH, params={"the_principal": self._principal, "the_key": self._key,
+                                                      "the_status": final, "the_response": result})
+            await self._session.commit()
         except BaseException:
             await self._release()
             raise
-        final = final_status()
-        await self._session.exec(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.principal == self._principal, IdempotencyRecord.key == self._key)
-            .values(state="done", status_code=final, response=result)
-        )
-        await self._session.commit()
         return JSONResponse(result, status_code=final)
 
     async def _claim(self, fingerprint: str) -> JSONResponse | None:
         session = self._session
-        session.add(IdempotencyRecord(principal=self._principal, key=self._key, fingerprint=fingerprint))
         try:
+            if session.bind.dialect.name == "postgresql" and not session.in_transaction():
+                # A single INSERT needs no BEGIN and COMMIT round trips around it: let it commit itself.
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            await session.exec(_CLAIM, params={"principal": self._principal, "key": self._key,
+                                               "fingerprint": fingerprint, "state": "running",
+                                               "created_at": utcnow()})
             await session.commit()
             return None
         except IntegrityError:
@@ -122,8 +145,14 @@ async def forget_old_keys(session: AsyncSession, *, now) -> int:
     return forgotten
 
 
-def _idempotency(request: Request, session: SessionDep, principal: AnyRole,
-                 key: IdempotencyKeyHeader = None) -> Idempotency:
+@functools.lru_cache(maxsize=64)
+def _adapter(response_model: Any) -> TypeAdapter:
+    """Building a TypeAdapter compiles a validator and serializer: once per response model, not per call."""
+    return TypeAdapter(response_model)
+
+
+async def _idempotency(request: Request, session: SessionDep, principal: AnyRole,
+                       key: IdempotencyKeyHeader = None) -> Idempotency:
     return Idempotency(request, session, principal.token_id, key)
 
 

@@ -30,9 +30,9 @@ async def create_request(body: RequestCreate, request: Request, session: Session
                          settings: SettingsDep, idempotency: IdempotencyDep):
     async def create():
         row = await service.create_request(session, body, principal, settings)
-        return await service.request_detail(session, row)
+        return service.new_request_detail(row)
 
-    response = await idempotency.run(body, create, RequestDetail)
+    response = await idempotency.run(body, create, RequestDetail)  # commits the request with the key
     wake_dispatcher(request.app)
     return response
 
@@ -78,7 +78,7 @@ async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, 
     async def create():
         nonlocal created
         row, created = await service.raise_alert(session, body, principal, settings)
-        return await service.request_detail(session, row)
+        return service.new_request_detail(row) if created else await service.request_detail(session, row)
 
     response = await idempotency.run(body, create, RequestDetail, status_code=lambda: 201 if created else 200)
     wake_dispatcher(request.app)

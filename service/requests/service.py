@@ -60,13 +60,14 @@ async def get_request(session: AsyncSession, request_id: int) -> ServiceRequest:
     return row
 
 
-async def _elder_for_request(session: AsyncSession, elder_id: int) -> Elder:
-    elder = await session.get(Elder, elder_id)
-    if elder is None:
+async def _serviceable_elder(session: AsyncSession, elder_id: int) -> int:
+    """The elder's id, if it exists and can still be served (only its status is read)."""
+    status = (await session.exec(select(Elder.status).where(Elder.id == elder_id))).first()
+    if status is None:
         raise Invalid.field("elder_id", f"elder {elder_id} does not exist")
-    if elder.status in ("deceased", "moved"):
-        raise Invalid.field("elder_id", f"elder {elder_id} is {elder.status}; no service can be sent")
-    return elder
+    if status in ("deceased", "moved"):
+        raise Invalid.field("elder_id", f"elder {elder_id} is {status}; no service can be sent")
+    return elder_id
 
 
 async def _insert(session: AsyncSession, row: ServiceRequest, actor: str) -> ServiceRequest:
@@ -77,13 +78,14 @@ async def _insert(session: AsyncSession, row: ServiceRequest, actor: str) -> Ser
                          "elder_id": row.elder_id, "channel": row.channel}, at=row.created_at)
     if row.status == "open":
         await notify(session)
-    await session.commit()
     return row
 
 
+# create_request and raise_alert leave their transaction open: the caller commits it together with the
+# Idempotency-Key's stored answer (Idempotency.run), so the work and the key's "done" land at once.
 async def create_request(session: AsyncSession, data: RequestCreate, principal: Principal,
                          settings: Settings) -> ServiceRequest:
-    await _elder_for_request(session, data.elder_id)
+    await _serviceable_elder(session, data.elder_id)
     now = utcnow()
     row = ServiceRequest(
         **data.model_dump(), kind="ad_hoc", status="open",
@@ -97,27 +99,26 @@ async def raise_alert(session: AsyncSession, data: AlertCreate, principal: Princ
                       settings: Settings) -> tuple[ServiceRequest, bool]:
     """An emergency request from a device; (request, created) — an alert joins a live one if any."""
     if data.device_id is not None:
-        elder = (await session.exec(select(Elder).where(Elder.device_id == data.device_id))).first()
-        if elder is None:
+        elder_id = (await session.exec(select(Elder.id).where(Elder.device_id == data.device_id))).first()
+        if elder_id is None:
             raise Invalid.field("device_id", "no elder has this device")
     else:
-        elder = await _elder_for_request(session, data.elder_id)
+        elder_id = await _serviceable_elder(session, data.elder_id)
     now = utcnow()
     if data.at > now + timedelta(seconds=settings.clock_skew_s):
         raise Invalid.field("at", "is in the future beyond the allowed clock skew")
     live = (await session.exec(
         select(ServiceRequest).where(
-            ServiceRequest.elder_id == elder.id, ServiceRequest.urgency == "emergency",
+            ServiceRequest.elder_id == elder_id, ServiceRequest.urgency == "emergency",
             col(ServiceRequest.status).in_(LIVE_STATUSES), ServiceRequest.created_at >= now - ALERT_MERGE_WINDOW,
         ).order_by(col(ServiceRequest.id).desc())
     )).first()
     if live is not None:
         record_change(session, actor=principal.actor, action="request.alert_merged", entity="service_request",
                       entity_id=live.id, after={"kind": data.kind, "at": data.at})
-        await session.commit()
         return live, False
     row = ServiceRequest(
-        elder_id=elder.id, service="emergency", urgency="emergency", kind="ad_hoc", channel="one_touch",
+        elder_id=elder_id, service="emergency", urgency="emergency", kind="ad_hoc", channel="one_touch",
         status="open", month=month_of(now, settings.tz), created_by=principal.actor,
         note=f"alert {data.kind} at {data.at.isoformat()}", created_at=now, updated_at=now,
     )
@@ -155,6 +156,16 @@ async def request_detail(session: AsyncSession, row: ServiceRequest) -> RequestD
         assignments=[AssignmentPublic.model_validate(a, from_attributes=True) for a in assignments],
         visit=VisitSummary.model_validate(visit, from_attributes=True) if visit else None,
         timeline=[TimelineEntry(status=e.after["status"], at=e.at, by=e.actor) for e in events],
+    )
+
+
+def new_request_detail(row: ServiceRequest) -> RequestDetail:
+    """What `request_detail` would read back for a request `_insert` has just written, without the
+    reads: no assignments, no visit, its creation (the audit event `_insert` wrote) the only timeline entry."""
+    return RequestDetail(
+        **RequestPublic.model_validate(row, from_attributes=True).model_dump(),
+        assignments=[], visit=None,
+        timeline=[TimelineEntry(status=row.status, at=row.created_at, by=row.created_by)],
     )
 
 

@@ -76,3 +76,70 @@ async def test_token_bindings_are_enforced(db):
             await create_token(session, role="provider", name="x", provider_id=999)
         with pytest.raises(NotFound):
             await create_token(session, role="regulator", name="x", area_code="110101")
+
+
+async def _revoke(db, headers: dict[str, str]) -> None:
+    from sqlalchemy import update
+
+    from service.db import utcnow
+    from service.tokens.models import ApiToken
+    from service.tokens.service import hash_token
+
+    token = headers["Authorization"].removeprefix("Bearer ")
+    async with db() as session:
+        await session.exec(update(ApiToken).where(ApiToken.token_hash == hash_token(token)).values(revoked_at=utcnow()))
+        await session.commit()
+
+
+async def test_a_revoked_token_stops_working_once_the_cache_ttl_has_passed(client, token, db, app, monkeypatch):
+    cache = app.state.principals
+    now = [1_000.0]
+    monkeypatch.setattr(cache, "clock", lambda: now[0])
+    headers = await token("operator")
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 200
+    await _revoke(db, headers)
+    # Documented: each API process trusts a token it has checked for token_cache_s seconds.
+    now[0] += cache.ttl / 2
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 200
+    now[0] += cache.ttl / 2 + 0.001
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
+    now[0] += cache.ttl * 10  # and it is not remembered as good again
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
+
+
+async def test_without_the_cache_revocation_is_immediate(client, token, db, app, monkeypatch):
+    monkeypatch.setattr(app.state.principals, "ttl", 0)  # HOMECARE_TOKEN_CACHE_S=0
+    headers = await token("operator")
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 200
+    await _revoke(db, headers)
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
+
+
+async def test_an_unknown_token_is_not_remembered(client, db):
+    from service.tokens.models import ApiToken
+    from service.tokens.service import hash_token
+
+    headers = {"Authorization": "Bearer hc_made-up-a-moment-too-early"}
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
+    async with db() as session:  # the token comes into existence: it works at once, no TTL to wait out
+        session.add(ApiToken(name="late", role="operator", token_hash=hash_token("hc_made-up-a-moment-too-early")))
+        await session.commit()
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 200
+
+
+async def test_the_principal_cache_stays_bounded():
+    from service.auth import PrincipalCache
+    from service.tokens.service import Principal
+
+    now = [0.0]
+    cache = PrincipalCache(5, clock=lambda: now[0])
+    cache.MAX_ENTRIES = 3
+    principal = Principal(1, "x", "operator")
+    for key in "abc":
+        cache.put(key, principal)
+    now[0] = 10.0  # all three expired: the next put sweeps them
+    cache.put("d", principal)
+    assert [cache.get(k) for k in "abcd"] == [None, None, None, principal]
+    for key in "efg":  # full of live entries: start over rather than grow
+        cache.put(key, principal)
+    assert len(cache._entries) <= cache.MAX_ENTRIES and cache.get("g") == principal

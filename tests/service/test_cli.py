@@ -61,3 +61,21 @@ def test_bad_settings_stop_with_a_message(cli, monkeypatch):
     get_settings.cache_clear()
     result = cli.invoke(app, ["migrate"])
     assert result.exit_code == 2 and "HOMECARE_GEOFENCE_M" in result.output
+
+
+def test_scheduler_configures_logging_as_serve_does(cli, monkeypatch):
+    import service.leader
+    import service.ops
+
+    calls = []
+    monkeypatch.setenv("HOMECARE_LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    monkeypatch.setattr(service.ops, "configure_logging", lambda level: calls.append(("logging", level)))
+
+    async def run_scheduler_process(settings):
+        calls.append(("scheduler", settings.log_level))
+
+    monkeypatch.setattr(service.leader, "run_scheduler_process", run_scheduler_process)
+    result = cli.invoke(app, ["scheduler"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("logging", "WARNING"), ("scheduler", "WARNING")]

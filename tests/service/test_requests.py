@@ -130,3 +130,113 @@ async def test_bad_alerts(client, token, alert, field):
     assert response.status_code == 422, response.text
     assert field in problem_fields(response)
     assert (await client.get("/api/v1/requests", headers=world.operator)).json()["items"] == []
+
+
+async def _stored(db, request_id: int):
+    """The request's audit events and the Idempotency-Key records, as committed."""
+    from sqlmodel import select
+
+    from service.audit.models import AuditEvent
+    from service.idempotency.models import IdempotencyRecord
+
+    async with db() as session:
+        events = (await session.exec(select(AuditEvent).where(
+            AuditEvent.entity == "service_request", AuditEvent.entity_id == str(request_id)))).all()
+        keys = (await session.exec(select(IdempotencyRecord))).all()
+        return [e.action for e in events], keys
+
+
+async def test_a_created_request_answers_exactly_what_is_stored(client, token, db):
+    world = await build_world(client, token)
+    body = {"elder_id": world.elder_id, "service": "meal", "urgency": "urgent", "note": "午饭",
+            "window_start": "2026-12-03T09:30:00+08:00", "window_end": "2026-12-03T11:30:00+08:00"}
+    created = await client.post("/api/v1/requests", json=body, headers={**world.operator, "Idempotency-Key": "k-1"})
+    assert created.status_code == 201, created.text
+    stored = await client.get(f"/api/v1/requests/{created.json()['id']}", headers=world.operator)
+    assert created.json() == stored.json()
+    actions, keys = await _stored(db, created.json()["id"])
+    assert actions == ["request.create"]
+    assert [(k.key, k.state, k.status_code, k.response) for k in keys] == [("k-1", "done", 201, created.json())]
+    unkeyed = await client.post("/api/v1/requests", json=body, headers=world.operator)
+    assert unkeyed.status_code == 201
+    assert unkeyed.json() == (await client.get(f"/api/v1/requests/{unkeyed.json()['id']}", headers=world.operator)).json()
+
+
+async def test_alerts_answer_what_is_stored_and_merges_are_audited(client, token, db):
+    world = await build_world(client, token)
+    alert = {"elder_id": world.elder_id, "kind": "fall", "at": "2026-11-20T08:00:00+08:00"}
+    first = await client.post("/api/v1/alerts", json=alert, headers={**world.operator, "Idempotency-Key": "a-1"})
+    assert first.status_code == 201
+    assert first.json() == (await client.get(f"/api/v1/requests/{first.json()['id']}", headers=world.operator)).json()
+    merged = await client.post("/api/v1/alerts", json={**alert, "kind": "sos"},
+                               headers={**world.operator, "Idempotency-Key": "a-2"})
+    assert merged.status_code == 200 and merged.json()["id"] == first.json()["id"]
+    actions, keys = await _stored(db, first.json()["id"])
+    assert actions == ["request.create", "request.alert_merged"]
+    assert {(k.key, k.state, k.status_code) for k in keys} == {("a-1", "done", 201), ("a-2", "done", 200)}
+
+
+async def test_a_create_that_fails_after_writing_leaves_nothing_and_frees_its_key(client, token, db, monkeypatch):
+    from service.errors import Invalid
+    from service.requests import service
+
+    world = await build_world(client, token)
+    body = {"elder_id": world.elder_id, "service": "clean"}
+    headers = {**world.operator, "Idempotency-Key": "k-fails"}
+    answer = service.new_request_detail
+
+    def fail_after_the_inserts(row):
+        raise Invalid.field("service", "failed on purpose, after the request and its audit event were flushed")
+
+    monkeypatch.setattr(service, "new_request_detail", fail_after_the_inserts)
+    assert (await client.post("/api/v1/requests", json=body, headers=headers)).status_code == 422
+    assert (await client.get("/api/v1/requests", headers=world.operator)).json()["items"] == []
+    async with db() as session:
+        from sqlmodel import func, select
+
+        from service.audit.models import AuditEvent
+        from service.idempotency.models import IdempotencyRecord
+
+        assert (await session.exec(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.entity == "service_request"))).one() == 0
+        assert (await session.exec(select(func.count()).select_from(IdempotencyRecord))).one() == 0
+    monkeypatch.setattr(service, "new_request_detail", answer)
+    retried = await client.post("/api/v1/requests", json=body, headers=headers)
+    assert retried.status_code == 201
+    assert len((await client.get("/api/v1/requests", headers=world.operator)).json()["items"]) == 1
+
+
+async def test_a_refused_create_frees_its_key(client, token):
+    world = await build_world(client, token)
+    body = {"elder_id": world.elder_id, "service": "clean"}
+    headers = {**world.operator, "Idempotency-Key": "k-moved"}
+    await client.patch(f"/api/v1/elders/{world.elder_id}", json={"status": "moved"}, headers=world.admin)
+    assert (await client.post("/api/v1/requests", json=body, headers=headers)).status_code == 422
+    await client.patch(f"/api/v1/elders/{world.elder_id}", json={"status": "active"}, headers=world.admin)
+    assert (await client.post("/api/v1/requests", json=body, headers=headers)).status_code == 201
+
+
+async def test_keyed_creates_return_no_connection_to_the_pool_in_autocommit(client, token, db, app, settings):
+    """PostgreSQL claims a key with one self-committing INSERT; the pool must not hand that mode on."""
+    import contextlib
+
+    from sqlalchemy import text
+
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL claims keys in autocommit")
+    world = await build_world(client, token)
+    for i in range(4):
+        response = await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"},
+                                     headers={**world.operator, "Idempotency-Key": f"k-{i}"})
+        assert response.status_code == 201
+    engine = app.state.engine
+    async with contextlib.AsyncExitStack() as stack:  # every idle connection at once, each writing and rolling back
+        connections = [await stack.enter_async_context(engine.connect())
+                       for _ in range(engine.sync_engine.pool.checkedin())]
+        for connection in connections:
+            await connection.execute(text("INSERT INTO audit_event (at, actor, action, entity, entity_id) "
+                                          "VALUES (now(), 'test', 'probe', 'probe', '1')"))
+            await connection.rollback()
+        assert connections
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM audit_event WHERE action = 'probe'"))).scalar() == 0
