@@ -16,7 +16,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from service.db import make_engine, make_sessionmaker
-from service.dispatching.wakeup import CHANNEL
+from service.dispatching.wakeup import CHANNEL, EMERGENCY
 from service.scheduler import Dispatcher, build_scheduler
 from service.settings import Settings
 
@@ -60,7 +60,7 @@ async def run_scheduler_process(settings: Settings, stop: asyncio.Event | None =
         if leader is None:
             await engine.dispose()
             return
-        await leader.add_listener(CHANNEL, lambda *_: dispatcher.poke())
+        await leader.add_listener(CHANNEL, lambda _c, _p, _ch, payload: dispatcher.poke(payload == EMERGENCY))
         leader.add_termination_listener(lambda _: stop.set())  # lost the lock: stop, let another lead
     log.info("scheduler is the leader")
     scheduler = build_scheduler(sessions, settings, dispatcher)

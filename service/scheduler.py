@@ -26,13 +26,14 @@ log = logging.getLogger("homecare.scheduler")
 
 
 class Dispatcher:
-    """Runs the dispatch tick, never twice at once; a poke during a run, or a tick that ran out of
-    its time budget, runs it once more."""
+    """Runs the dispatch tick, never twice at once; a poke during a run runs it once more, and a poke
+    for an emergency also cuts the running tick short so the emergency is selected next."""
 
     def __init__(self, sessions: async_sessionmaker, settings: Settings) -> None:
         self._sessions, self._settings = sessions, settings
         self._lock = asyncio.Lock()
         self._again = False
+        self._emergency = False
         self._tasks: set[asyncio.Task] = set()
 
     async def tick(self) -> int:
@@ -42,17 +43,19 @@ class Dispatcher:
         dispatched = 0
         async with self._lock:
             while True:
-                self._again = False
+                self._again = self._emergency = False
                 unfinished = False
                 try:
-                    tick = await dispatch_open_requests(self._sessions, self._settings)
+                    tick = await dispatch_open_requests(self._sessions, self._settings,
+                                                        interrupt=lambda: self._emergency)
                     dispatched, unfinished = dispatched + tick.offered, tick.unfinished
                 except Exception:  # a failed tick must not stop the next one
                     log.exception("dispatch tick failed")
                 if not (self._again or unfinished):
                     return dispatched
 
-    def poke(self) -> None:
+    def poke(self, emergency: bool = False) -> None:
+        self._emergency = self._emergency or emergency
         task = asyncio.get_running_loop().create_task(self.tick())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

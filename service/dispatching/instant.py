@@ -5,15 +5,15 @@ transaction, claimed with a conditional UPDATE (open -> assigned) and a quota un
 database, so two ticks racing (two scheduler processes by mistake) never dispatch a request twice.
 Planned requests never tried belong to the monthly batch and are left alone here.
 
-A tick stops after TICK_BUDGET_S and says it left work behind, so the next one selects again: an
-emergency that arrives while a long queue of routine requests drains waits for at most one budget,
-not for the whole queue. Each offer is stamped by the clock when its own transaction runs, so it
-commits within moments of its `updated_at` and the providers' feed (provider_app/feed.py) sees it.
+A tick stops early when told an emergency has arrived (`interrupt`, set by the dispatcher's poke) and
+says it left work behind, so the next one selects again, emergencies first: an emergency waits for the
+offer in progress, not for a whole queue of routine requests. Each offer is stamped by the clock when
+its own transaction runs, so it commits within moments of its `updated_at` and the providers' feed
+(provider_app/feed.py) sees it.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,14 +34,13 @@ from service.requests.service import transition
 from service.settings import Settings
 
 TICK_BATCH = 200
-TICK_BUDGET_S = 0.5
 _URGENCY_ORDER = case((ServiceRequest.urgency == "emergency", 0), (ServiceRequest.urgency == "urgent", 1), else_=2)
 
 
 @dataclass(frozen=True)
 class Tick:
     offered: int
-    unfinished: bool  # the budget ran out with requests still selected: run again at once
+    unfinished: bool  # interrupted, or the batch was full: run again at once
 
 
 @dataclass
@@ -83,10 +82,14 @@ def _need(request: ServiceRequest, elder: Elder, declined: set[int]) -> InstantR
                           declined=frozenset(str(p) for p in declined))
 
 
+def _never() -> bool:
+    return False
+
+
 async def dispatch_open_requests(sessions: async_sessionmaker, settings: Settings, *,
-                                 clock: Callable[[], datetime] = utcnow, budget_s: float = TICK_BUDGET_S) -> Tick:
+                                 clock: Callable[[], datetime] = utcnow,
+                                 interrupt: Callable[[], bool] = _never) -> Tick:
     """One tick. Safe to run twice, or twice at once."""
-    started = time.monotonic()
     async with sessions() as session:
         rows = (await session.exec(
             select(ServiceRequest, Elder).join(Elder, Elder.id == ServiceRequest.elder_id)
@@ -101,7 +104,7 @@ async def dispatch_open_requests(sessions: async_sessionmaker, settings: Setting
 
     offered = 0
     for done, (request, elder) in enumerate(rows):
-        if done and time.monotonic() - started > budget_s:
+        if done and interrupt():
             return Tick(offered, True)
         async with sessions() as session:
             if await _dispatch_one(session, request, elder, supplies[request.month], settings, clock()):

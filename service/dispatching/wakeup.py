@@ -14,12 +14,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 CHANNEL = "homecare_dispatch"
 
 
-async def notify(session: AsyncSession) -> None:
+EMERGENCY = "emergency"  # the payload of a notification about an emergency: it jumps the dispatcher's queue
+
+
+async def notify(session: AsyncSession, emergency: bool = False) -> None:
     if session.bind.dialect.name == "postgresql":
-        await session.exec(text(f"NOTIFY {CHANNEL}"))
+        await session.exec(text(f"NOTIFY {CHANNEL}, '{EMERGENCY}'" if emergency else f"NOTIFY {CHANNEL}"))
 
 
-def wake_dispatcher(app: FastAPI) -> None:
+def wake_dispatcher(app: FastAPI, emergency: bool = False) -> None:
     dispatcher = getattr(app.state, "dispatcher", None)
     if dispatcher is not None:
-        dispatcher.poke()
+        dispatcher.poke(emergency)

@@ -33,7 +33,7 @@ async def create_request(body: RequestCreate, request: Request, session: Session
         return service.new_request_detail(row)
 
     response = await idempotency.run(body, create, RequestDetail)  # commits the request with the key
-    wake_dispatcher(request.app)
+    wake_dispatcher(request.app, emergency=body.urgency == "emergency")
     return response
 
 
@@ -81,5 +81,5 @@ async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, 
         return service.new_request_detail(row) if created else await service.request_detail(session, row)
 
     response = await idempotency.run(body, create, RequestDetail, status_code=lambda: 201 if created else 200)
-    wake_dispatcher(request.app)
+    wake_dispatcher(request.app, emergency=True)
     return response

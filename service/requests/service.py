@@ -77,7 +77,7 @@ async def _insert(session: AsyncSession, row: ServiceRequest, actor: str) -> Ser
                   after={"status": row.status, "service": row.service, "urgency": row.urgency,
                          "elder_id": row.elder_id, "channel": row.channel}, at=row.created_at)
     if row.status == "open":
-        await notify(session)
+        await notify(session, emergency=row.urgency == "emergency")
     return row
 
 

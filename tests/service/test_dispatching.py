@@ -40,13 +40,13 @@ async def test_emergency_goes_to_the_nearest_provider_offering_emergency_help(cl
     assert await tick(app) == 0  # safe to run again
 
 
-async def test_a_tick_out_of_time_stops_and_the_next_one_takes_emergencies_first(client, token, db, app):
+async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_first(client, token, db, app):
     world = await build_world(client, token)
     routine = [await new_request(client, world) for _ in range(3)]
-    first = await dispatch_open_requests(app.state.sessions, SETTINGS, budget_s=0.0)
-    assert (first.offered, first.unfinished) == (1, True)  # one request decided, then out of time
+    first = await dispatch_open_requests(app.state.sessions, SETTINGS, interrupt=lambda: True)
+    assert (first.offered, first.unfinished) == (1, True)  # one request decided, then it gave way
     emergency = await new_request(client, world, service="emergency", urgency="emergency")
-    second = await dispatch_open_requests(app.state.sessions, SETTINGS, budget_s=0.0)
+    second = await dispatch_open_requests(app.state.sessions, SETTINGS, interrupt=lambda: True)
     assert (second.offered, second.unfinished) == (1, True)
     async with db() as session:
         statuses = dict((await session.exec(select(ServiceRequest.id, ServiceRequest.status))).all())

@@ -69,13 +69,25 @@ async def test_pokes_during_a_tick_run_it_once_more(app, settings):
     assert len(runs) == 2  # the running tick, then exactly one more for both pokes
 
 
-async def test_a_tick_that_ran_out_of_time_runs_again_at_once(app, settings, monkeypatch):
+async def test_an_emergency_poke_cuts_the_running_tick_short_and_it_runs_again(app, settings, monkeypatch):
     import service.scheduler as module
 
-    results = [Tick(5, True), Tick(2, False), Tick(9, False)]
-    monkeypatch.setattr(module, "dispatch_open_requests", lambda *_a, **_k: asyncio.sleep(0, results.pop(0)))
-    assert await Dispatcher(app.state.sessions, settings).tick() == 7
-    assert len(results) == 1  # it stopped when the queue was done
+    dispatcher = Dispatcher(app.state.sessions, settings)
+    seen = []
+
+    async def tick(*_args, interrupt, **_kwargs):
+        seen.append(interrupt())
+        if len(seen) == 1:
+            dispatcher.poke(emergency=True)  # an emergency arrives during the first tick …
+            seen.append(interrupt())  # … which is told to give way
+            await asyncio.sleep(0.01)
+            return Tick(5, True)
+        return Tick(2, False)
+
+    monkeypatch.setattr(module, "dispatch_open_requests", tick)
+    assert await dispatcher.tick() == 7
+    await asyncio.sleep(0.02)  # the poke's own task found the tick running and left it to loop
+    assert seen == [False, True, False]  # the second tick starts with the flag cleared
 
 
 async def test_only_one_scheduler_process_leads(settings):
