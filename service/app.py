@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -32,14 +33,16 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     async def lifespan(app: FastAPI):
         scheduler = None
         if run_scheduler:
-            from service.scheduler import start_scheduler
+            from service.scheduler import EmbeddedScheduler
 
-            scheduler = await start_scheduler(app)
+            scheduler = EmbeddedScheduler(settings)
+            await asyncio.to_thread(scheduler.start)
+            app.state.dispatcher = scheduler  # the routes poke it when there is new work
         try:
             yield
         finally:
             if scheduler is not None:
-                scheduler.shutdown(wait=False)
+                await asyncio.to_thread(scheduler.stop)
             for task in list(app.state.background):
                 task.cancel()
             await app.state.engine.dispose()

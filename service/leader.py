@@ -69,6 +69,7 @@ async def run_scheduler_process(settings: Settings, stop: asyncio.Event | None =
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+        await dispatcher.finish()
         if leader is not None:
             await leader.close()
         await engine.dispose()

@@ -7,13 +7,15 @@ guarded by a unique constraint. The dispatch tick also runs the moment new work 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from service.db import utcnow
+from service.db import make_engine, make_sessionmaker, utcnow
 from service.dispatching import offers, sweeps
 from service.dispatching.instant import dispatch_open_requests
 from service.dispatching.plans import run_plan
@@ -53,6 +55,12 @@ class Dispatcher:
                     log.exception("dispatch tick failed")
                 if not (self._again or unfinished):
                     return dispatched
+
+    async def finish(self, timeout_s: float = 10.0) -> None:
+        """At shutdown: let the tick in progress end its offer, rather than cancel it midway."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), self._lock:
+                pass
 
     def poke(self, emergency: bool = False) -> None:
         self._emergency = self._emergency or emergency
@@ -123,13 +131,50 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
     return scheduler
 
 
-async def start_scheduler(app) -> AsyncIOScheduler:
-    """The embedded set-up: jobs in the API process, woken directly by the API's routes."""
-    dispatcher = Dispatcher(app.state.sessions, app.state.settings)
-    app.state.dispatcher = dispatcher
-    scheduler = build_scheduler(app.state.sessions, app.state.settings, dispatcher)
-    scheduler.start()
-    return scheduler
+class EmbeddedScheduler:
+    """The scheduler inside the API process (`homecare serve`, `make run`), on a thread of its own with
+    its own event loop and database engine.
 
+    On the API's loop the dispatcher would wait its turn behind every request in flight, so under load
+    an emergency's offer took as long as the busiest minute; on its own loop it is only ever behind the
+    offer it is making. The API pokes it across threads (`poke`), as the leader process is poked by
+    NOTIFY in production.
+    """
 
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="homecare-scheduler",
+                                        daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.dispatcher: Dispatcher | None = None
 
+    def start(self, timeout_s: float = 30.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError("the embedded scheduler did not start")
+
+    def poke(self, emergency: bool = False) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.dispatcher.poke, emergency)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout_s)
+
+    async def _main(self) -> None:
+        engine = make_engine(self._settings.database_url)
+        sessions = make_sessionmaker(engine)
+        self.dispatcher = Dispatcher(sessions, self._settings)
+        scheduler = build_scheduler(sessions, self._settings, self.dispatcher)
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        scheduler.start()
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            await self.dispatcher.finish()
+            await engine.dispose()

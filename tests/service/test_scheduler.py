@@ -9,7 +9,7 @@ import pytest
 
 from service.dispatching.instant import Tick
 from service.leader import LOCK_KEY, acquire_leadership, asyncpg_dsn, run_scheduler_process
-from service.scheduler import Dispatcher, build_scheduler
+from service.scheduler import Dispatcher, EmbeddedScheduler, build_scheduler
 from tests.service.helpers import build_world, new_request
 
 pytestmark = pytest.mark.asyncio
@@ -42,6 +42,26 @@ async def test_a_new_emergency_pokes_the_embedded_dispatcher(client, token, db, 
         assert detail["status"] == "assigned"
     finally:
         del app.state.dispatcher
+
+
+async def test_the_embedded_scheduler_dispatches_on_its_own_thread_when_poked(client, token, db, app, settings):
+    world = await build_world(client, token)
+    # A tick interval far longer than the test: only the poke across threads can dispatch in time.
+    embedded = EmbeddedScheduler(settings.model_copy(update={"dispatch_tick_s": 60.0}))
+    await asyncio.to_thread(embedded.start)
+    app.state.dispatcher = embedded
+    try:
+        request = await new_request(client, world, service="emergency", urgency="emergency")
+        for _ in range(250):
+            await asyncio.sleep(0.02)
+            detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
+            if detail["status"] == "assigned":
+                break
+        assert detail["status"] == "assigned"
+    finally:
+        del app.state.dispatcher
+        await asyncio.to_thread(embedded.stop)
+    assert not embedded._thread.is_alive()
 
 
 async def test_pokes_during_a_tick_run_it_once_more(app, settings):
