@@ -39,7 +39,7 @@ class Invalid(DomainError):
     status, title = 422, "Unprocessable content"
 
     @classmethod
-    def field(cls, field: str, reason: str) -> "Invalid":
+    def field(cls, field: str, reason: str) -> Invalid:
         return cls(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
 
 
@@ -79,8 +79,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     errors = []
     for error in exc.errors():
         message = str(error.get("msg", "invalid"))
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+        message = message.removeprefix("Value error, ")
         errors.append({"field": _field_path(tuple(error.get("loc", ()))), "reason": message})
     return errors
 

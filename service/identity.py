@@ -43,8 +43,7 @@ def normalise_phone(phone: str) -> str:
     """Strip spaces, dashes and a +86/0086 country prefix."""
     digits = re.sub(r"[\s-]", "", phone)
     for prefix in ("+86", "0086"):
-        if digits.startswith(prefix):
-            digits = digits[len(prefix):]
+        digits = digits.removeprefix(prefix)
     return digits
 
 

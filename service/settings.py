@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         return name
 
     @model_validator(mode="after")
-    def _timeouts_ordered(self) -> "Settings":
+    def _timeouts_ordered(self) -> Settings:
         if not self.offer_timeout_emergency_s <= self.offer_timeout_urgent_s <= self.offer_timeout_routine_s:
             raise ValueError("offer timeouts must grow from emergency to urgent to routine")
         return self

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from service.areas import service
 from service.auth import AUTH_RESPONSES, AnyRole
 from service.catalogue import SERVICES
 from service.deps import SessionDep
-from service.areas import service
 from service.errors import Invalid
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.schemas import Page

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.areas.models import Area
 from service.errors import Invalid

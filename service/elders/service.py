@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import or_
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.areas.service import require_area
 from service.audit.service import record_change, snapshot

@@ -39,7 +39,7 @@ class ProviderCreate(BaseModel):
     status: ProviderStatus = "active"
 
     @model_validator(mode="after")
-    def _window(self) -> "ProviderCreate":
+    def _window(self) -> ProviderCreate:
         if self.contract_end < self.contract_start:
             raise ValueError("contract_end must not be before contract_start")
         return self

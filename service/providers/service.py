@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import delete, func, literal, or_
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.areas.service import require_area
-from service.audit.service import record_change, snapshot
+from service.audit.service import record_change
 from service.db import commit_or_conflict, utcnow
 from service.errors import Conflict, Invalid, NotFound
 from service.providers.models import Provider, ProviderArea, Station

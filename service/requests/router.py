@@ -14,7 +14,14 @@ from service.idempotency.service import IdempotencyDep
 from service.months import Month
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
 from service.requests import service
-from service.requests.schemas import AlertCreate, CancelBody, Explanation, RequestCreate, RequestDetail, RequestPublic
+from service.requests.schemas import (
+    AlertCreate,
+    CancelBody,
+    Explanation,
+    RequestCreate,
+    RequestDetail,
+    RequestPublic,
+)
 from service.schemas import Page
 
 router = APIRouter(prefix="/api/v1", tags=["requests"], responses=AUTH_RESPONSES)

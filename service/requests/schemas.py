@@ -21,7 +21,7 @@ class RequestCreate(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
-    def _window_order(self) -> "RequestCreate":
+    def _window_order(self) -> RequestCreate:
         if self.window_start and self.window_end and self.window_end <= self.window_start:
             raise ValueError("window_end must be after window_start")
         return self
@@ -46,7 +46,7 @@ class AlertCreate(BaseModel):
     location: Location | None = None
 
     @model_validator(mode="after")
-    def _one_subject(self) -> "AlertCreate":
+    def _one_subject(self) -> AlertCreate:
         if (self.device_id is None) == (self.elder_id is None):
             raise ValueError("give exactly one of device_id and elder_id")
         return self
