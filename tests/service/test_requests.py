@@ -141,7 +141,8 @@ async def _stored(db, request_id: int):
 
     async with db() as session:
         events = (await session.exec(select(AuditEvent).where(
-            AuditEvent.entity == "service_request", AuditEvent.entity_id == str(request_id)))).all()
+            AuditEvent.entity == "service_request", AuditEvent.entity_id == str(request_id))
+            .order_by(AuditEvent.id))).all()
         keys = (await session.exec(select(IdempotencyRecord))).all()
         return [e.action for e in events], keys
 
