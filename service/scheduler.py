@@ -36,9 +36,12 @@ class Dispatcher:
         self._lock = asyncio.Lock()
         self._again = False
         self._emergency = False
+        self._stopping = False
         self._tasks: set[asyncio.Task] = set()
 
     async def tick(self) -> int:
+        if self._stopping:
+            return 0
         if self._lock.locked():
             self._again = True
             return 0
@@ -49,15 +52,16 @@ class Dispatcher:
                 unfinished = False
                 try:
                     tick = await dispatch_open_requests(self._sessions, self._settings,
-                                                        interrupt=lambda: self._emergency)
+                                                        interrupt=lambda: self._emergency or self._stopping)
                     dispatched, unfinished = dispatched + tick.offered, tick.unfinished
                 except Exception:  # a failed tick must not stop the next one
                     log.exception("dispatch tick failed")
-                if not (self._again or unfinished):
+                if self._stopping or not (self._again or unfinished):
                     return dispatched
 
     async def finish(self, timeout_s: float = 10.0) -> None:
         """At shutdown: let the tick in progress end its offer, rather than cancel it midway."""
+        self._stopping = True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s), self._lock:
                 pass

@@ -110,6 +110,26 @@ async def test_an_emergency_poke_cuts_the_running_tick_short_and_it_runs_again(a
     assert seen == [False, True, False]  # the second tick starts with the flag cleared
 
 
+async def test_at_shutdown_the_tick_ends_its_offer_and_no_other_starts(app, settings, monkeypatch):
+    import service.scheduler as module
+
+    dispatcher = Dispatcher(app.state.sessions, settings)
+    calls = []
+
+    async def busy(*_args, interrupt, **_kwargs):  # a backlog that never ends
+        calls.append(1)
+        await asyncio.sleep(0.02)
+        return Tick(1, not interrupt())
+
+    monkeypatch.setattr(module, "dispatch_open_requests", busy)
+    running = asyncio.create_task(dispatcher.tick())
+    await asyncio.sleep(0.05)
+    await dispatcher.finish(timeout_s=2.0)
+    assert running.done() and not running.cancelled()
+    before = len(calls)
+    assert await dispatcher.tick() == 0 and len(calls) == before
+
+
 async def test_only_one_scheduler_process_leads(settings):
     if settings.is_sqlite:
         pytest.skip("leadership is a PostgreSQL advisory lock; SQLite runs one embedded scheduler")
