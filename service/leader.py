@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from service.db import make_engine, make_sessionmaker
 from service.dispatching.wakeup import CHANNEL, EMERGENCY
-from service.scheduler import Dispatcher, build_scheduler
+from service.scheduler import Dispatcher, build_scheduler, stop_jobs
 from service.settings import Settings
 
 log = logging.getLogger("homecare.leader")
@@ -68,8 +68,7 @@ async def run_scheduler_process(settings: Settings, stop: asyncio.Event | None =
     try:
         await stop.wait()
     finally:
-        scheduler.shutdown(wait=False)
-        await dispatcher.finish()
+        await stop_jobs(scheduler, dispatcher)
         if leader is not None:
             await leader.close()
         await engine.dispose()

@@ -135,6 +135,14 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
     return scheduler
 
 
+async def stop_jobs(scheduler: AsyncIOScheduler, dispatcher: Dispatcher) -> None:
+    """No new runs, the dispatch tick's offer in progress finished, then the rest shut down
+    (APScheduler cancels jobs still running at shutdown; each is a transaction and rolls back)."""
+    scheduler.pause()
+    await dispatcher.finish()
+    scheduler.shutdown(wait=False)
+
+
 class EmbeddedScheduler:
     """The scheduler inside the API process (`homecare serve`, `make run`), on a thread of its own with
     its own event loop and database engine.
@@ -160,8 +168,9 @@ class EmbeddedScheduler:
             raise RuntimeError("the embedded scheduler did not start")
 
     def poke(self, emergency: bool = False) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.dispatcher.poke, emergency)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed at shutdown: the tick would not run anyway
+                self._loop.call_soon_threadsafe(self.dispatcher.poke, emergency)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -179,6 +188,5 @@ class EmbeddedScheduler:
         try:
             await self._stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
-            await self.dispatcher.finish()
+            await stop_jobs(scheduler, self.dispatcher)
             await engine.dispose()

@@ -5,15 +5,17 @@ transaction, claimed with a conditional UPDATE (open -> assigned) and a quota un
 database, so two ticks racing (two scheduler processes by mistake) never dispatch a request twice.
 Planned requests never tried belong to the monthly batch and are left alone here.
 
-A tick stops early when told an emergency has arrived (`interrupt`, set by the dispatcher's poke) and
-says it left work behind, so the next one selects again, emergencies first: an emergency waits for the
-offer in progress, not for a whole queue of routine requests. Each offer is stamped by the clock when
+A tick stops early when told an emergency has arrived (`interrupt`, set by the dispatcher's poke), or
+after TICK_BUDGET_S in any case (an emergency re-opened where nobody pokes), and says it left work
+behind, so the next one selects again, emergencies first: an emergency waits for the offer in
+progress, not for a whole queue of routine requests. Each offer is stamped by the clock when
 its own transaction runs, so it commits within moments of its `updated_at` and the providers' feed
 (provider_app/feed.py) sees it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +36,7 @@ from service.requests.service import transition
 from service.settings import Settings
 
 TICK_BATCH = 200
+TICK_BUDGET_S = 2.0
 _URGENCY_ORDER = case((ServiceRequest.urgency == "emergency", 0), (ServiceRequest.urgency == "urgent", 1), else_=2)
 
 
@@ -90,6 +93,7 @@ async def dispatch_open_requests(sessions: async_sessionmaker, settings: Setting
                                  clock: Callable[[], datetime] = utcnow,
                                  interrupt: Callable[[], bool] = _never) -> Tick:
     """One tick. Safe to run twice, or twice at once."""
+    started = time.monotonic()
     async with sessions() as session:
         rows = (await session.exec(
             select(ServiceRequest, Elder).join(Elder, Elder.id == ServiceRequest.elder_id)
@@ -104,7 +108,7 @@ async def dispatch_open_requests(sessions: async_sessionmaker, settings: Setting
 
     offered = 0
     for done, (request, elder) in enumerate(rows):
-        if done and interrupt():
+        if done and (interrupt() or time.monotonic() - started > TICK_BUDGET_S):
             return Tick(offered, True)
         async with sessions() as session:
             if await _dispatch_one(session, request, elder, supplies[request.month], settings, clock()):

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, event, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -91,6 +91,15 @@ class Idempotency:
         replay = await self._claim(fingerprint)
         if replay is not None:
             return replay
+        # An action that commits its own work (most but the requests') must not have its key freed if
+        # storing the answer fails afterwards: a retry would run it a second time.
+        committed = []
+        sync_session = self._session.sync_session
+
+        def _committed(_session) -> None:
+            committed.append(True)
+
+        event.listen(sync_session, "after_commit", _committed)
         try:
             result = adapter.dump_python(await action(), mode="json")
             final = final_status()
@@ -98,8 +107,13 @@ class Idempotency:
                                                       "the_status": final, "the_response": result})
             await self._session.commit()
         except BaseException:
-            await self._release()
+            if committed:  # the work stands; the key stays "running" until it counts as abandoned
+                await self._session.rollback()
+            else:
+                await self._release()
             raise
+        finally:
+            event.remove(sync_session, "after_commit", _committed)
         return JSONResponse(result, status_code=final)
 
     async def _claim(self, fingerprint: str) -> JSONResponse | None:

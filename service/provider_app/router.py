@@ -77,8 +77,9 @@ async def decline(assignment_id: int, body: DeclineBody, request: Request, sessi
                   principal: ProviderApp, settings: SettingsDep):
     assignment = await offers.decline(session, assignment_id, principal.provider_id, body.reason,
                                       actor=principal.actor, now=utcnow(), settings=settings)
-    wake_dispatcher(request.app)
-    return await _view(session, assignment)
+    view = await _view(session, assignment)
+    wake_dispatcher(request.app, emergency=view.urgency == "emergency")
+    return view
 
 
 @router.post("/visits", response_model=VisitPublic, status_code=201,

@@ -35,12 +35,17 @@ StatusQuery = Annotated[str | None, Query(
 @router.post("/requests", status_code=201, response_model=RequestDetail, responses={**INVALID, **IN_FLIGHT})
 async def create_request(body: RequestCreate, request: Request, session: SessionDep, principal: Staff,
                          settings: SettingsDep, idempotency: IdempotencyDep):
+    created = False  # a replayed answer has nothing new to dispatch
+
     async def create():
+        nonlocal created
         row = await service.create_request(session, body, principal, settings)
+        created = True
         return service.new_request_detail(row)
 
     response = await idempotency.run(body, create, RequestDetail)  # commits the request with the key
-    wake_dispatcher(request.app, emergency=body.urgency == "emergency")
+    if created:
+        wake_dispatcher(request.app, emergency=body.urgency == "emergency")
     return response
 
 
@@ -80,7 +85,7 @@ async def explain(request_id: int, session: SessionDep, _: Staff) -> Explanation
                               "model": RequestDetail}, **INVALID, **IN_FLIGHT})
 async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, principal: Staff,
                       settings: SettingsDep, idempotency: IdempotencyDep):
-    created = True
+    created = False  # merged into a live emergency, or a replayed answer: nothing new to dispatch
 
     async def create():
         nonlocal created
@@ -88,5 +93,6 @@ async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, 
         return service.new_request_detail(row) if created else await service.request_detail(session, row)
 
     response = await idempotency.run(body, create, RequestDetail, status_code=lambda: 201 if created else 200)
-    wake_dispatcher(request.app, emergency=True)
+    if created:
+        wake_dispatcher(request.app, emergency=True)
     return response

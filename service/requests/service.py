@@ -42,14 +42,15 @@ async def transition(session: AsyncSession, request_id: int, *, from_: tuple[str
         update(ServiceRequest)
         .where(ServiceRequest.id == request_id, col(ServiceRequest.status).in_(from_))
         .values(status=to, updated_at=now, **values)
-        .returning(ServiceRequest.id)
+        .returning(ServiceRequest.id, ServiceRequest.urgency)
     )
-    if result.first() is None:
+    row = result.first()
+    if row is None:
         return False
     record_change(session, actor=actor, action="request.status", entity="service_request", entity_id=request_id,
                   after={"status": to, **{k: v for k, v in values.items() if k != "explanation"}}, at=now)
     if to == "open":
-        await notify(session)
+        await notify(session, emergency=row.urgency == "emergency")
     return True
 
 

@@ -187,3 +187,14 @@ async def test_plan_in_background_answers_202(client, token, db, app):
     await asyncio.gather(*app.state.background)
     done = (await client.get("/api/v1/plans/2026-12", headers=admin)).json()
     assert done["state"] == "done"
+
+
+async def test_a_tick_gives_way_after_its_time_budget(client, token, db, app, monkeypatch):
+    from service.dispatching import instant
+
+    world = await build_world(client, token)
+    for _ in range(3):
+        await new_request(client, world)
+    monkeypatch.setattr(instant, "TICK_BUDGET_S", 0.0)  # an emergency re-opened where nobody pokes
+    tick = await dispatch_open_requests(app.state.sessions, SETTINGS)
+    assert (tick.offered, tick.unfinished) == (1, True)

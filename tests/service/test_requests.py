@@ -241,3 +241,33 @@ async def test_keyed_creates_return_no_connection_to_the_pool_in_autocommit(clie
         assert connections
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT count(*) FROM audit_event WHERE action = 'probe'"))).scalar() == 0
+
+
+async def test_a_key_whose_work_committed_is_not_freed_when_its_answer_cannot_be_stored(client, token, db, monkeypatch):
+    """Elders commit their own work: if building the answer fails afterwards, a retry with the key must
+    not create the elder a second time (it waits for the key, 409), and the elder is stored once."""
+    from sqlmodel import func, select
+
+    from service.elders import service as elders
+    from service.elders.models import Elder
+    from service.idempotency.models import IdempotencyRecord
+    from tests.factories import elder_body
+
+    admin = await token("admin")
+    headers = {**admin, "Idempotency-Key": "e-1"}
+    answer = elders.to_public
+
+    def fail_after_the_commit(*_args):
+        raise RuntimeError("the answer could not be built")
+
+    monkeypatch.setattr(elders, "to_public", fail_after_the_commit)
+    body = elder_body()
+    with pytest.raises(RuntimeError):
+        await client.post("/api/v1/elders", json=body, headers=headers)
+    monkeypatch.setattr(elders, "to_public", answer)
+    retried = await client.post("/api/v1/elders", json=body, headers=headers)
+    assert retried.status_code == 409 and "still being processed" in retried.json()["detail"]
+    async with db() as session:
+        assert (await session.exec(select(func.count()).select_from(Elder))).one() == 1
+        [record] = (await session.exec(select(IdempotencyRecord))).all()
+        assert record.state == "running"

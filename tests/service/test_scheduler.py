@@ -152,3 +152,56 @@ async def test_only_one_scheduler_process_leads(settings):
     connection = await asyncio.wait_for(second, timeout=10)
     assert connection is not None
     await connection.close()
+
+
+class RecordingDispatcher:
+    def __init__(self) -> None:
+        self.pokes: list[bool] = []
+
+    def poke(self, emergency: bool = False) -> None:
+        self.pokes.append(emergency)
+
+
+async def test_who_pokes_the_dispatcher_and_for_what(client, token, db, app):
+    from tests.service.helpers import offer_to
+
+    world = await build_world(client, token)
+    app.state.dispatcher = recorder = RecordingDispatcher()
+    try:
+        keyed = {**world.operator, "Idempotency-Key": "p-1"}
+        body = {"elder_id": world.elder_id, "service": "clean", "urgency": "routine"}
+        assert (await client.post("/api/v1/requests", json=body, headers=keyed)).status_code == 201
+        assert (await client.post("/api/v1/requests", json=body, headers=keyed)).status_code == 201  # replayed
+        emergency = await new_request(client, world, service="emergency", urgency="emergency")
+        alert = {"elder_id": world.elder_id, "kind": "fall", "at": "2026-11-20T08:00:00+08:00"}
+        assert (await client.post("/api/v1/alerts", json=alert, headers=world.operator)).status_code == 200  # merged
+        assignment_id = await offer_to(db, emergency["id"], world.provider_id)
+        declined = await client.post(f"/api/v1/provider/assignments/{assignment_id}/decline",
+                                     json={"reason": "没有人手"}, headers=world.provider)
+        assert declined.status_code == 200
+        # new routine work, nothing for the replay, the emergency, nothing for the merged alert, the re-opened emergency
+        assert recorder.pokes == [False, True, True]
+    finally:
+        del app.state.dispatcher
+
+
+async def test_stopping_the_jobs_lets_the_running_tick_finish(app, settings, monkeypatch):
+    import service.scheduler as module
+
+    finished = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(*_args, **_kwargs):
+        started.set()
+        await asyncio.sleep(0.2)
+        finished.set()
+        return Tick(1, False)
+
+    monkeypatch.setattr(module, "dispatch_open_requests", slow)
+    dispatcher = Dispatcher(app.state.sessions, settings)
+    scheduler = build_scheduler(app.state.sessions, settings.model_copy(update={"dispatch_tick_s": 0.05}),
+                                dispatcher)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), 5)
+    await module.stop_jobs(scheduler, dispatcher)
+    assert finished.is_set()  # not cancelled midway by APScheduler's shutdown
