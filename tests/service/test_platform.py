@@ -125,3 +125,25 @@ async def test_areas_and_services_catalogue(client, token):
         response = await client.get("/api/v1/areas", params=params, headers=headers)
         assert response.status_code == 422, params
     assert (await client.get("/api/v1/areas")).status_code == 401
+
+
+async def test_no_free_database_connection_is_503_with_retry_after(settings):
+    """Overload is not a fault of the request: every pooled connection busy past the pool's timeout
+    answers 503 problem+json with Retry-After, not 500."""
+    import httpx
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from service.app import create_app
+    from service.db import make_sessionmaker
+
+    app = create_app(settings)
+    await app.state.engine.dispose()
+    app.state.engine = create_async_engine(settings.database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app.state.sessions = make_sessionmaker(app.state.engine)
+    async with app.state.engine.connect(), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t") as c:  # the only connection, held
+        response = await c.get("/api/v1/elders", headers={"Authorization": "Bearer hc_whoever"})
+    await app.state.engine.dispose()
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "too busy" in response.json()["detail"]
