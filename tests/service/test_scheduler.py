@@ -29,17 +29,22 @@ async def test_jobs_and_their_defaults(app, settings):
     assert str(scheduler.timezone) == "Asia/Shanghai"
 
 
+async def status_within(client, world, request_id: int, status: str, seconds: float) -> str:
+    """The request's status once it is `status`, or when `seconds` have passed."""
+    for _ in range(int(seconds / 0.02)):
+        await asyncio.sleep(0.02)
+        detail = (await client.get(f"/api/v1/requests/{request_id}", headers=world.operator)).json()
+        if detail["status"] == status:
+            break
+    return detail["status"]
+
+
 async def test_a_new_emergency_pokes_the_embedded_dispatcher(client, token, db, app, settings):
     world = await build_world(client, token)
     app.state.dispatcher = Dispatcher(app.state.sessions, settings)
-    try:
+    try:  # the poke runs as a task; no tick is scheduled in this test
         request = await new_request(client, world, service="emergency", urgency="emergency")
-        for _ in range(100):  # the poke runs as a task; no tick is scheduled in this test
-            await asyncio.sleep(0.02)
-            detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
-            if detail["status"] == "assigned":
-                break
-        assert detail["status"] == "assigned"
+        assert await status_within(client, world, request["id"], "assigned", seconds=2) == "assigned"
     finally:
         del app.state.dispatcher
 
@@ -52,12 +57,7 @@ async def test_the_embedded_scheduler_dispatches_on_its_own_thread_when_poked(cl
     app.state.dispatcher = embedded
     try:
         request = await new_request(client, world, service="emergency", urgency="emergency")
-        for _ in range(250):
-            await asyncio.sleep(0.02)
-            detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
-            if detail["status"] == "assigned":
-                break
-        assert detail["status"] == "assigned"
+        assert await status_within(client, world, request["id"], "assigned", seconds=5) == "assigned"
     finally:
         del app.state.dispatcher
         await asyncio.to_thread(embedded.stop)
