@@ -1,4 +1,4 @@
-"""The benchmarks' scratch PostgreSQL databases, on the local server the test suite also uses."""
+"""Scratch PostgreSQL databases for the benchmarks and the test suite, on the local server."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import asyncpg
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
-async def recreate_database(name: str, *, drop_only: bool = False) -> str:
+async def recreate_database(name: str, *, drop_only: bool = False, server: str = SERVER) -> str:
     """Drop `name` (closing its connections) and, unless drop_only, create it empty; its asyncpg DSN."""
-    connection = await asyncpg.connect(f"{SERVER}/postgres")
+    connection = await asyncpg.connect(f"{server}/postgres")
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop_only:
             await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
-    return f"{SERVER}/{name}"
+    return f"{server}/{name}"

@@ -11,11 +11,11 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import delete
 
+from benchmarks.pg import recreate_database
 from service.app import create_app
 from service.areas.models import Area
 from service.migrate import migrate
@@ -40,14 +40,8 @@ AREAS = [
 
 
 async def _recreate_pg_database(name: str, drop_only: bool = False) -> str:
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    dsn = await recreate_database(name, drop_only=drop_only, server=PG_ADMIN_DSN.rsplit("/", 1)[0])
+    return dsn.replace("postgresql://", "postgresql+asyncpg://")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
