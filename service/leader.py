@@ -15,9 +15,8 @@ import signal
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from service.db import make_engine, make_sessionmaker
 from service.dispatching.wakeup import CHANNEL, EMERGENCY
-from service.scheduler import Dispatcher, build_scheduler, stop_jobs
+from service.scheduler import running_jobs
 from service.settings import Settings
 
 log = logging.getLogger("homecare.leader")
@@ -51,24 +50,19 @@ async def run_scheduler_process(settings: Settings, stop: asyncio.Event | None =
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    dispatcher = Dispatcher(sessions, settings)
     leader = None
     if not settings.is_sqlite:
         leader = await acquire_leadership(asyncpg_dsn(settings.database_url), stop)
         if leader is None:
-            await engine.dispose()
             return
-        await leader.add_listener(CHANNEL, lambda _c, _p, _ch, payload: dispatcher.poke(payload == EMERGENCY))
         leader.add_termination_listener(lambda _: stop.set())  # lost the lock: stop, let another lead
     log.info("scheduler is the leader")
-    scheduler = build_scheduler(sessions, settings, dispatcher)
-    scheduler.start()
     try:
-        await stop.wait()
+        async with running_jobs(settings) as dispatcher:
+            if leader is not None:
+                await leader.add_listener(CHANNEL,
+                                          lambda _c, _p, _ch, payload: dispatcher.poke(payload == EMERGENCY))
+            await stop.wait()
     finally:
-        await stop_jobs(scheduler, dispatcher)
         if leader is not None:
             await leader.close()
-        await engine.dispose()

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -135,12 +136,25 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
     return scheduler
 
 
-async def stop_jobs(scheduler: AsyncIOScheduler, dispatcher: Dispatcher) -> None:
-    """No new runs, the dispatch tick's offer in progress finished, then the rest shut down
-    (APScheduler cancels jobs still running at shutdown; each is a transaction and rolls back)."""
-    scheduler.pause()
-    await dispatcher.finish()
-    scheduler.shutdown(wait=False)
+@contextlib.asynccontextmanager
+async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
+    """The jobs running on this event loop with an engine of their own; yields their dispatcher to poke.
+
+    On the way out: no new runs, the dispatch tick's offer in progress finished, then the rest shut
+    down (APScheduler cancels jobs still running at shutdown; each is a transaction and rolls back).
+    """
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    dispatcher = Dispatcher(sessions, settings)
+    scheduler = build_scheduler(sessions, settings, dispatcher)
+    scheduler.start()
+    try:
+        yield dispatcher
+    finally:
+        scheduler.pause()
+        await dispatcher.finish()
+        scheduler.shutdown(wait=False)
+        await engine.dispose()
 
 
 class EmbeddedScheduler:
@@ -178,15 +192,8 @@ class EmbeddedScheduler:
         self._thread.join(timeout_s)
 
     async def _main(self) -> None:
-        engine = make_engine(self._settings.database_url)
-        sessions = make_sessionmaker(engine)
-        self.dispatcher = Dispatcher(sessions, self._settings)
-        scheduler = build_scheduler(sessions, self._settings, self.dispatcher)
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        scheduler.start()
-        self._ready.set()
-        try:
+        async with running_jobs(self._settings) as dispatcher:
+            self.dispatcher = dispatcher
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            self._ready.set()
             await self._stop.wait()
-        finally:
-            await stop_jobs(scheduler, self.dispatcher)
-            await engine.dispose()

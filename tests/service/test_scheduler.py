@@ -185,7 +185,7 @@ async def test_who_pokes_the_dispatcher_and_for_what(client, token, db, app):
         del app.state.dispatcher
 
 
-async def test_stopping_the_jobs_lets_the_running_tick_finish(app, settings, monkeypatch):
+async def test_stopping_the_jobs_lets_the_running_tick_finish(settings, monkeypatch):
     import service.scheduler as module
 
     finished = asyncio.Event()
@@ -198,10 +198,6 @@ async def test_stopping_the_jobs_lets_the_running_tick_finish(app, settings, mon
         return Tick(1, False)
 
     monkeypatch.setattr(module, "dispatch_open_requests", slow)
-    dispatcher = Dispatcher(app.state.sessions, settings)
-    scheduler = build_scheduler(app.state.sessions, settings.model_copy(update={"dispatch_tick_s": 0.05}),
-                                dispatcher)
-    scheduler.start()
-    await asyncio.wait_for(started.wait(), 5)
-    await module.stop_jobs(scheduler, dispatcher)
+    async with module.running_jobs(settings.model_copy(update={"dispatch_tick_s": 0.05})):
+        await asyncio.wait_for(started.wait(), 5)
     assert finished.is_set()  # not cancelled midway by APScheduler's shutdown
