@@ -60,12 +60,10 @@ class ProviderIndex:
         self.providers = tuple(providers)
         self.policy = policy
         self.stations = StationIndex(self.providers)
-        self._all = np.arange(len(self.providers))
 
     def assign(self, request: InstantRequest, visits_left: Mapping[str, int]) -> InstantChoice:
         """visits_left: provider id -> quota still free this month (absent means none)."""
-        xyz = unit_vectors(request.lat, request.lon)
-        km = self.stations.nearest_km(xyz[None, :], self._all)
+        km = self.stations.nearest_km_of_one(unit_vectors(request.lat, request.lon))
         elder = Elder("request", request.lat, request.lon, request.area, request.visits, request.services)
         rejected = []
         for j in np.argsort(km, kind="stable").tolist():

@@ -47,3 +47,16 @@ def test_rejections_say_why():
     assert choice.provider is None
     assert {r.reason.rule for r in choice.rejected} == {"declined"}
     assert [r.km for r in choice.rejected] == sorted(r.km for r in choice.rejected)
+
+
+def test_one_request_gets_the_bulk_kilometres_to_the_last_bit():
+    from dispatch.geo import unit_vectors
+    from dispatch.reach import StationIndex
+
+    for seed in range(20):
+        instance = random_world(np.random.default_rng(seed), 20, 12, 0.1)
+        stations = StationIndex(instance.providers)
+        everyone = np.arange(len(instance.providers))
+        for elder in instance.elders:
+            xyz = unit_vectors(elder.lat, elder.lon)
+            assert np.array_equal(stations.nearest_km_of_one(xyz), stations.nearest_km(xyz[None, :], everyone))
