@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.db import make_engine, make_sessionmaker, utcnow
 from service.dispatching import offers, sweeps
-from service.dispatching.instant import dispatch_open_requests
+from service.dispatching.instant import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
 from service.idempotency.service import forget_old_keys
 from service.months import month_of, previous_month
@@ -28,9 +28,15 @@ from service.settings import Settings
 log = logging.getLogger("homecare.scheduler")
 
 
+# Work that arrives while a tick runs is gathered this long before the next tick, so that under load each
+# tick finds many requests to offer together; an emergency never waits for it.
+GATHER_S = 0.05
+
+
 class Dispatcher:
-    """Runs the dispatch tick, never twice at once; a poke during a run runs it once more, and a poke
-    for an emergency also cuts the running tick short so the emergency is selected next."""
+    """Runs the dispatch tick, never twice at once; a poke during a run runs it once more (after GATHER_S,
+    or at once for an emergency), and a poke for an emergency also cuts the running tick short so the
+    emergency is selected next."""
 
     def __init__(self, sessions: async_sessionmaker, settings: Settings) -> None:
         self._sessions, self._settings = sessions, settings
@@ -38,6 +44,8 @@ class Dispatcher:
         self._again = False
         self._emergency = False
         self._stopping = False
+        self._hurry = asyncio.Event()  # an emergency or the shutdown: stop gathering
+        self._registry = Registry(settings)
         self._tasks: set[asyncio.Task] = set()
 
     async def tick(self) -> int:
@@ -52,23 +60,34 @@ class Dispatcher:
                 self._again = self._emergency = False
                 unfinished = False
                 try:
-                    tick = await dispatch_open_requests(self._sessions, self._settings,
+                    tick = await dispatch_open_requests(self._sessions, self._settings, registry=self._registry,
                                                         interrupt=lambda: self._emergency or self._stopping)
                     dispatched, unfinished = dispatched + tick.offered, tick.unfinished
                 except Exception:  # a failed tick must not stop the next one
                     log.exception("dispatch tick failed")
                 if self._stopping or not (self._again or unfinished):
                     return dispatched
+                if not (unfinished or self._emergency):
+                    await self._gather()
+
+    async def _gather(self) -> None:
+        self._hurry.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(GATHER_S):
+                await self._hurry.wait()
 
     async def finish(self, timeout_s: float = 10.0) -> None:
         """At shutdown: let the tick in progress end its offer, rather than cancel it midway."""
         self._stopping = True
+        self._hurry.set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s), self._lock:
                 pass
 
     def poke(self, emergency: bool = False) -> None:
         self._emergency = self._emergency or emergency
+        if emergency:
+            self._hurry.set()
         task = asyncio.get_running_loop().create_task(self.tick())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

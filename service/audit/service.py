@@ -29,10 +29,16 @@ def snapshot(row: Any, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
     return _plain(data)
 
 
-def record_change(
-    session: AsyncSession, *, actor: str, action: str, entity: str, entity_id: Any,
+def audit_row(
+    *, actor: str, action: str, entity: str, entity_id: Any,
     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None, at: datetime | None = None,
-) -> None:
-    """`at`: the time the change took effect, when the caller stamped the row with it."""
-    session.add(AuditEvent(actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-                           before=_plain(before), after=_plain(after), at=at or utcnow()))
+) -> dict[str, Any]:
+    """An audit event's columns, for writing many at once; `at`: when the change took effect, when the
+    caller stamped the row with it."""
+    return {"actor": actor, "action": action, "entity": entity, "entity_id": str(entity_id),
+            "before": _plain(before), "after": _plain(after), "at": at or utcnow()}
+
+
+def record_change(session: AsyncSession, **change: Any) -> None:
+    """One audit event (see `audit_row`), written with the session's next flush."""
+    session.add(AuditEvent(**audit_row(**change)))

@@ -7,14 +7,17 @@ backs that up in the database.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import bindparam, exists, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.audit.service import record_change
+from service.audit.models import AuditEvent
+from service.audit.service import audit_row, record_change
 from service.dispatching import quota
 from service.errors import Conflict, NotFound
 from service.requests.models import Assignment, ServiceRequest
@@ -23,6 +26,7 @@ from service.settings import Settings
 from service.visits.models import Visit
 
 SPENT = ("declined", "expired")
+CHUNK = 5000  # rows per statement when writing many offers (the monthly plan writes a city's month)
 
 
 def offer_timeout(settings: Settings, urgency: str) -> timedelta:
@@ -48,29 +52,138 @@ async def move_assignment(session: AsyncSession, assignment_id: int, *, from_: t
 
 async def excluded_providers(session: AsyncSession, request_id: int) -> set[int]:
     """Providers that declined this request or let it expire: it never goes back to them."""
-    rows = await session.exec(select(Assignment.provider_id).where(
-        Assignment.request_id == request_id, col(Assignment.status).in_(SPENT)))
-    return set(rows.all())
+    return (await excluded_for(session, [request_id])).get(request_id, set())
+
+
+async def excluded_for(session: AsyncSession, request_ids: list[int]) -> dict[int, set[int]]:
+    """`excluded_providers` of several requests at once (those with none are left out)."""
+    excluded: dict[int, set[int]] = defaultdict(set)
+    for chunk in _chunks(request_ids):
+        rows = await session.exec(select(Assignment.request_id, Assignment.provider_id).where(
+            col(Assignment.request_id).in_(chunk), col(Assignment.status).in_(SPENT)))
+        for request_id, provider_id in rows.all():
+            excluded[request_id].add(provider_id)
+    return excluded
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One open request to offer to one provider, with the engine's reasons."""
+
+    request_id: int
+    provider_id: int
+    month: str
+    urgency: str
+    km: float | None
+    explanation: dict | None
+    planned_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Offered:
+    assignments: dict[int, int]  # request id -> its new assignment's id
+    full: set[tuple[str, int]]  # (month, provider) whose quota could not take its share: those offers not made
+
+
+async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, now: datetime,
+                     settings: Settings) -> Offered:
+    """Offer each request to its provider, in the session's transaction and a handful of statements
+    whatever their number: a provider's share of the quota is taken all at once or not at all (its offers
+    are then left out), and a request no longer open (cancelled, or taken by a twin dispatcher) is left
+    out and its unit given back. The caller commits.
+    """
+    by_quota: dict[str, Counter] = defaultdict(Counter)
+    for o in wanted:
+        by_quota[o.month][o.provider_id] += 1
+    granted = {(month, p) for month, visits in by_quota.items() for p in await quota.take_many(session, month, visits)}
+    full = {(month, p) for month, visits in by_quota.items() for p in visits} - granted
+    offers = [o for o in wanted if (o.month, o.provider_id) in granted]
+    attempts = await claim_open(session, [o.request_id for o in offers], to="assigned", now=now)
+    unclaimed = Counter((o.month, o.provider_id) for o in offers if o.request_id not in attempts)
+    for (month, provider_id), visits in unclaimed.items():
+        await quota.release(session, provider_id, month, visits)
+    offers = [o for o in offers if o.request_id in attempts]
+    if not offers:
+        return Offered({}, full)
+    await set_reasons(session, {o.request_id: o.explanation for o in offers},
+                      {o.request_id: o.planned_date for o in offers if o.planned_date})
+    connection = await session.connection()
+    assignments: dict[int, int] = {}
+    for chunk in _chunks(offers):
+        rows = await connection.execute(_NEW_ASSIGNMENTS, [
+            {"request_id": o.request_id, "provider_id": o.provider_id, "status": "offered", "km": o.km,
+             "offered_at": now, "expires_at": now + offer_timeout(settings, o.urgency), "updated_at": now}
+            for o in chunk])
+        assignments.update((request_id, assignment_id) for assignment_id, request_id in rows.all())
+    events = []
+    for o in offers:
+        events.append(audit_row(actor=actor, action="request.status", entity="service_request",
+                                entity_id=o.request_id, after={"status": "assigned", "attempts": attempts[o.request_id]},
+                                at=now))
+        events.append(audit_row(actor=actor, action="assignment.offered", entity="assignment",
+                                entity_id=assignments[o.request_id], at=now, after={
+                                    "status": "offered", "request_id": o.request_id, "provider_id": o.provider_id,
+                                    "km": o.km}))
+    for chunk in _chunks(events):
+        await connection.execute(_NEW_EVENTS, chunk)
+    return Offered(assignments, full)
+
+
+async def claim_open(session: AsyncSession, request_ids: list[int], *, to: str, now: datetime) -> dict[int, int]:
+    """Move the requests still open to `to`, as dispatch tries them: id -> tries so far, this one included,
+    of the requests moved (the others were no longer open)."""
+    connection = await session.connection()
+    attempts: dict[int, int] = {}
+    for chunk in _chunks(request_ids):
+        rows = await connection.execute(_CLAIM_OPEN, {"ids": chunk, "to": to, "now": now})
+        attempts.update(rows.all())
+    return attempts
+
+
+async def set_reasons(session: AsyncSession, explanations: dict[int, dict | None],
+                      days: dict[int, date] | None = None) -> None:
+    """Each request's dispatch explanation and, for planned visits, its day (a re-offer keeps the day it had)."""
+    days = days or {}
+    params = [{"request_id": r, "reason": why, "day": days.get(r)} for r, why in explanations.items()]
+    connection = await session.connection()
+    for chunk in _chunks(params):
+        await connection.execute(_SET_REASONS, chunk)
+
+
+# The statements of many offers, built once on the tables and run on the session's connection: through
+# the ORM session each cost several times as much, for nothing the ORM adds here.
+_REQUESTS = ServiceRequest.__table__
+_CLAIM_OPEN = (update(_REQUESTS)
+               .where(_REQUESTS.c.id.in_(bindparam("ids", expanding=True)), _REQUESTS.c.status == "open")
+               .values(status=bindparam("to"), attempts=_REQUESTS.c.attempts + 1,
+                       updated_at=bindparam("now", type_=_REQUESTS.c.updated_at.type))
+               .returning(_REQUESTS.c.id, _REQUESTS.c.attempts))
+# One statement sent with a row of parameters per request (executemany).
+_SET_REASONS = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"))
+                .values(explanation=bindparam("reason", type_=_REQUESTS.c.explanation.type),
+                        planned_date=func.coalesce(bindparam("day", type_=_REQUESTS.c.planned_date.type),
+                                                   _REQUESTS.c.planned_date)))
+_ASSIGNMENTS = Assignment.__table__
+_NEW_ASSIGNMENTS = insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id, _ASSIGNMENTS.c.request_id)
+_NEW_EVENTS = insert(AuditEvent.__table__)
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 async def offer(session: AsyncSession, request: ServiceRequest, provider_id: int, *, km: float | None,
                 explanation: dict | None, actor: str, now: datetime, settings: Settings) -> Assignment | None:
     """Claim an open request for a provider with quota left; None (nothing written) if either is gone.
 
-    The caller commits, or rolls back on None.
+    The caller commits.
     """
-    if not await transition(session, request.id, from_=("open",), to="assigned", actor=actor, now=now,
-                            attempts=request.attempts + 1, explanation=explanation):
+    offered = await offer_many(session, [Offer(request.id, provider_id, request.month, request.urgency, km,
+                                               explanation)], actor=actor, now=now, settings=settings)
+    if not offered.assignments:
         return None
-    if not await quota.take(session, provider_id, request.month):
-        return None
-    assignment = Assignment(request_id=request.id, provider_id=provider_id, status="offered", km=km,
-                            offered_at=now, expires_at=now + offer_timeout(settings, request.urgency), updated_at=now)
-    session.add(assignment)
-    await session.flush()
-    record_change(session, actor=actor, action="assignment.offered", entity="assignment", entity_id=assignment.id,
-                  after={"status": "offered", "request_id": request.id, "provider_id": provider_id, "km": km}, at=now)
-    return assignment
+    return await session.get(Assignment, offered.assignments[request.id])
 
 
 async def _own_assignment(session: AsyncSession, assignment_id: int, provider_id: int) -> Assignment:

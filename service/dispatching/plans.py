@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import anyio
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -25,15 +25,15 @@ from dispatch.days import DayRules, ProviderCalendar, VisitNeed, place_visits
 from dispatch.formats import instance_from_dict
 from dispatch.monthly import plan_month
 from service.audit.models import AuditEvent
+from service.audit.service import audit_row
 from service.db import utcnow
-from service.dispatching import quota
+from service.dispatching import offers, quota
 from service.dispatching.models import DispatchPlan
-from service.dispatching.offers import offer_timeout
 from service.dispatching.world import eligible_providers, provider_dicts
 from service.elders.models import Elder
 from service.months import days_of, first_day
 from service.providers.models import Caregiver
-from service.requests.models import Assignment, ServiceRequest
+from service.requests.models import ServiceRequest
 from service.settings import Settings
 
 # A plan left "running" this long was killed with its process; another run may take over.
@@ -75,8 +75,9 @@ async def create_planned_requests(session: AsyncSession, month: str, actor: str)
         Elder.status == "active", Elder.visits_per_month > 0))).all()
     now = utcnow()
     # A planned visit serves all the elder's needs; its request names the first (main) one.
-    rows = [dict(elder_id=elder_id, service=services[0], urgency="routine", kind="planned", channel="plan",
-                 status="open", month=month, seq=seq, attempts=0, created_by=actor, created_at=now, updated_at=now)
+    rows = [{"elder_id": elder_id, "service": services[0], "urgency": "routine", "kind": "planned",
+             "channel": "plan", "status": "open", "month": month, "seq": seq, "attempts": 0, "created_by": actor,
+             "created_at": now, "updated_at": now}
             for elder_id, visits, services in elders for seq in range(1, visits + 1)]
     insert_for = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     for chunk in _chunks(rows):
@@ -210,75 +211,34 @@ async def _plan(sessions: async_sessionmaker, settings: Settings, month: str, ac
 
 async def _offer_plan(session: AsyncSession, settings: Settings, month: str, plan, plannable: dict[int, list[int]],
                       days: dict[tuple[int, int], date], actor: str) -> int:
-    now = utcnow()
-    expires = now + offer_timeout(settings, "routine")
-    by_provider: dict[int, list] = defaultdict(list)
     explanations = {e.elder: e for e in plan.explanations}
+    wanted, continuity = [], []
     for a in plan.assignments:
-        by_provider[int(a.provider)].append(a)
-    offered = 0
-    for provider_id, assignments in by_provider.items():
-        visits = sum(a.visits for a in assignments)
-        if not await quota.take(session, provider_id, month, visits):
-            continue  # the tick used the room meanwhile; these stay open for the tick
-        request_rows, offer_rows, audit_rows, elder_rows = [], [], [], []
-        for a in assignments:
-            why = explanations[a.elder]
-            explanation = {"kind": "monthly_plan", "provider_id": provider_id, "km": round(a.km, 3),
-                           "runner_up_provider_id": int(why.runner_up) if why.runner_up else None,
-                           "runner_up_extra_km": None if why.runner_up_extra_km is None
-                           else round(why.runner_up_extra_km, 3),
-                           "continuity": why.continuity, "kept_by_continuity": why.kept_by_continuity}
-            elder_rows.append({"id": int(a.elder), "last_provider_id": provider_id})
-            for sequence, request_id in enumerate(plannable[int(a.elder)], start=1):
-                request_rows.append({"id": request_id, "status": "assigned", "explanation": explanation,
-                                     "updated_at": now, "planned_date": days.get((int(a.elder), sequence))})
-                offer_rows.append({"request_id": request_id, "provider_id": provider_id, "status": "offered",
-                                   "km": round(a.km, 3), "offered_at": now, "expires_at": expires, "updated_at": now})
-                audit_rows.append({"at": now, "actor": actor, "action": "request.status",
-                                   "entity": "service_request", "entity_id": str(request_id),
-                                   "after": {"status": "assigned", "provider_id": provider_id}})
-        claimed = await _claim_open(session, request_rows)
-        if len(claimed) < len(request_rows):  # an operator cancelled some meanwhile: give their room back
-            await quota.release(session, provider_id, month, len(request_rows) - len(claimed))
-        for chunk in _chunks(elder_rows):
-            await session.exec(update(Elder), params=chunk)
-        for chunk in _chunks([r for r in offer_rows if r["request_id"] in claimed]):
-            await session.exec(insert(Assignment), params=chunk)
-        for chunk in _chunks([r for r in audit_rows if int(r["entity_id"]) in claimed]):
-            await session.exec(insert(AuditEvent), params=chunk)
-        offered += len(claimed)
-    return offered
-
-
-async def _claim_open(session: AsyncSession, rows: list[dict]) -> set[int]:
-    """Move the batch's requests from open to their new state, skipping any no longer open."""
-    table = ServiceRequest.__table__
-    statement = (update(table).where(table.c.id == bindparam("request_id"), table.c.status == "open")
-                 .values(status=bindparam("new_status"), attempts=1, explanation=bindparam("new_explanation"),
-                         updated_at=bindparam("at"), planned_date=bindparam("day")))
-    params = [{"request_id": r["id"], "new_status": r["status"], "new_explanation": r["explanation"],
-               "at": r["updated_at"], "day": r.get("planned_date")} for r in rows]
-    for chunk in _chunks(params):
-        await (await session.connection()).execute(statement, chunk)
-    claimed: set[int] = set()
-    target = rows[0]["status"] if rows else None
-    for chunk in _chunks([r["id"] for r in rows]):
-        claimed.update((await session.exec(select(ServiceRequest.id).where(
-            col(ServiceRequest.id).in_(chunk), ServiceRequest.status == target))).all())
-    return claimed
+        why, provider_id = explanations[a.elder], int(a.provider)
+        explanation = {"kind": "monthly_plan", "provider_id": provider_id, "km": round(a.km, 3),
+                       "runner_up_provider_id": int(why.runner_up) if why.runner_up else None,
+                       "runner_up_extra_km": None if why.runner_up_extra_km is None
+                       else round(why.runner_up_extra_km, 3),
+                       "continuity": why.continuity, "kept_by_continuity": why.kept_by_continuity}
+        continuity.append({"id": int(a.elder), "last_provider_id": provider_id})
+        wanted += [offers.Offer(request_id, provider_id, month, "routine", round(a.km, 3), explanation,
+                                days.get((int(a.elder), sequence)))
+                   for sequence, request_id in enumerate(plannable[int(a.elder)], start=1)]
+    # A provider whose quota the tick used meanwhile gets none of its share: those requests stay open for the tick.
+    offered = await offers.offer_many(session, wanted, actor=actor, now=utcnow(), settings=settings)
+    for chunk in _chunks([e for e in continuity if (month, e["last_provider_id"]) not in offered.full]):
+        await session.exec(update(Elder), params=chunk)
+    return len(offered.assignments)
 
 
 async def _mark_unassignable(session: AsyncSession, plan, plannable: dict[int, list[int]], actor: str) -> list:
     now = utcnow()
-    rows, audit_rows = [], []
-    for u in plan.unassigned:
-        for request_id in plannable[int(u.elder)]:
-            rows.append({"id": request_id, "status": "unassignable", "updated_at": now,
-                         "explanation": {"kind": "monthly_plan", "reason": u.reason}})
-            audit_rows.append({"at": now, "actor": actor, "action": "request.status", "entity": "service_request",
-                               "entity_id": str(request_id), "after": {"status": "unassignable", "reason": u.reason}})
-    claimed = await _claim_open(session, rows)
-    for chunk in _chunks([r for r in audit_rows if int(r["entity_id"]) in claimed]):
+    reasons = {request_id: u.reason for u in plan.unassigned for request_id in plannable[int(u.elder)]}
+    moved = await offers.claim_open(session, list(reasons), to="unassignable", now=now)
+    await offers.set_reasons(session, {r: {"kind": "monthly_plan", "reason": reasons[r]} for r in moved})
+    events = [audit_row(actor=actor, action="request.status", entity="service_request", entity_id=r, at=now,
+                        after={"status": "unassignable", "attempts": attempts, "reason": reasons[r]})
+              for r, attempts in moved.items()]
+    for chunk in _chunks(events):
         await session.exec(insert(AuditEvent), params=chunk)
     return plan.unassigned

@@ -1,8 +1,10 @@
-"""Monthly quotas held by the database: a unit is taken with one conditional UPDATE or not at all."""
+"""Monthly quotas held by the database: units are taken with one conditional UPDATE or not at all."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Mapping
+
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,30 +13,46 @@ from service.dispatching.models import QuotaUsage
 from service.providers.models import Provider
 
 
-async def _ensure_row(session: AsyncSession, provider_id: int, month: str) -> None:
+async def _ensure_rows(session: AsyncSession, provider_ids: list[int], month: str) -> None:
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.exec(insert(QuotaUsage).values(provider_id=provider_id, month=month, used=0)
+    await session.exec(insert(QuotaUsage).values([{"provider_id": p, "month": month, "used": 0} for p in provider_ids])
                        .on_conflict_do_nothing())
+
+
+async def take_many(session: AsyncSession, month: str, visits: Mapping[int, int]) -> set[int]:
+    """Take `visits[p]` units of each provider p's quota for the month, all of them or none: the providers
+    whose units were taken (the others would have exceeded their quota)."""
+    if not visits:
+        return set()
+    granted = await _take(session, month, visits)
+    missing = [p for p in visits if p not in granted]
+    if missing:  # a provider's first offer of the month has no usage row yet
+        await _ensure_rows(session, missing, month)
+        granted |= await _take(session, month, {p: visits[p] for p in missing})
+    return granted
 
 
 async def take(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> bool:
     """Take `visits` units of the provider's quota for the month; False when they would exceed it."""
-    if await _take(session, provider_id, month, visits):
-        return True
-    await _ensure_row(session, provider_id, month)  # the month's first offer for this provider
-    return await _take(session, provider_id, month, visits)
+    return provider_id in await take_many(session, month, {provider_id: visits})
 
 
-async def _take(session: AsyncSession, provider_id: int, month: str, visits: int) -> bool:
-    quota = select(Provider.monthly_quota).where(Provider.id == provider_id).scalar_subquery()
-    result = await session.exec(
-        update(QuotaUsage)
-        .where(QuotaUsage.provider_id == provider_id, QuotaUsage.month == month,
-               QuotaUsage.used + visits <= quota)
-        .values(used=QuotaUsage.used + visits)
-        .returning(QuotaUsage.used)
+_USAGE = QuotaUsage.__table__
+_QUOTA = select(Provider.__table__.c.monthly_quota).where(Provider.__table__.c.id == _USAGE.c.provider_id)
+
+
+async def _take(session: AsyncSession, month: str, visits: Mapping[int, int]) -> set[int]:
+    # One statement for every provider of the batch (run on the connection: the ORM adds nothing here):
+    # each row moves only if all its units fit.
+    wanted = case(dict(visits), value=_USAGE.c.provider_id)
+    result = await (await session.connection()).execute(
+        update(_USAGE)
+        .where(_USAGE.c.month == month, _USAGE.c.provider_id.in_(list(visits)),
+               _USAGE.c.used + wanted <= _QUOTA.scalar_subquery())
+        .values(used=_USAGE.c.used + wanted)
+        .returning(_USAGE.c.provider_id)
     )
-    return result.first() is not None
+    return set(result.scalars().all())
 
 
 async def release(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> None:

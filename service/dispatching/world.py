@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.months import first_day, next_month
@@ -22,6 +22,13 @@ class ContractedProvider:
     stations: list[tuple[float, float]]
     contract_start: date
     contract_end: date
+
+
+async def registry_version(session: AsyncSession) -> tuple:
+    """Changes whenever a provider is added or changed (its stations, areas, status, quota, contract):
+    every such change stamps the provider's updated_at."""
+    return tuple((await session.exec(select(func.count(), func.max(Provider.id), func.max(Provider.updated_at))
+                                     .select_from(Provider))).one())
 
 
 async def eligible_providers(session: AsyncSession, month_start: date) -> list[ContractedProvider]:

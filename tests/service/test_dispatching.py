@@ -40,11 +40,15 @@ async def test_emergency_goes_to_the_nearest_provider_offering_emergency_help(cl
     assert await tick(app) == 0  # safe to run again
 
 
-async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_first(client, token, db, app):
+async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_first(client, token, db, app,
+                                                                                 monkeypatch):
+    from service.dispatching import instant
+
+    monkeypatch.setattr(instant, "OFFER_BATCH", 1)
     world = await build_world(client, token)
     routine = [await new_request(client, world) for _ in range(3)]
     first = await dispatch_open_requests(app.state.sessions, SETTINGS, interrupt=lambda: True)
-    assert (first.offered, first.unfinished) == (1, True)  # one request decided, then it gave way
+    assert (first.offered, first.unfinished) == (1, True)  # one batch decided, then it gave way
     emergency = await new_request(client, world, service="emergency", urgency="emergency")
     second = await dispatch_open_requests(app.state.sessions, SETTINGS, interrupt=lambda: True)
     assert (second.offered, second.unfinished) == (1, True)
@@ -56,20 +60,25 @@ async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_firs
     assert (finished.offered, finished.unfinished) == (2, False)
 
 
-async def test_each_offer_is_stamped_when_its_own_transaction_runs(client, token, db, app):
+async def test_each_batch_of_offers_is_stamped_when_its_own_transaction_runs(client, token, db, app, monkeypatch):
+    from service.dispatching import instant
+
+    monkeypatch.setattr(instant, "OFFER_BATCH", 2)
     world = await build_world(client, token)
-    for _ in range(3):
+    for _ in range(5):
         await new_request(client, world)
     start, calls = utcnow(), []
 
-    def clock():  # a slow tick: every offer a minute after the one before
+    def clock():  # a slow tick: every batch a minute after the one before
         calls.append(start + timedelta(minutes=len(calls)))
         return calls[-1]
 
-    assert (await dispatch_open_requests(app.state.sessions, SETTINGS, clock=clock)).offered == 3
+    assert (await dispatch_open_requests(app.state.sessions, SETTINGS, clock=clock)).offered == 5
     async with db() as session:
         stamps = (await session.exec(select(Assignment.updated_at).order_by(col(Assignment.id)))).all()
-    assert stamps == calls  # not one time for the whole tick: the feed's cursor would pass them by
+        requests = (await session.exec(select(ServiceRequest.updated_at).order_by(col(ServiceRequest.id)))).all()
+    # Not one time for the whole tick: the feed's cursor would pass them by.
+    assert len(calls) == 3 and stamps == requests == [calls[0], calls[0], calls[1], calls[1], calls[2]]
 
 
 async def test_declined_request_is_redispatched_elsewhere_then_nobody(client, token, db, app):
@@ -196,5 +205,31 @@ async def test_a_tick_gives_way_after_its_time_budget(client, token, db, app, mo
     for _ in range(3):
         await new_request(client, world)
     monkeypatch.setattr(instant, "TICK_BUDGET_S", 0.0)  # an emergency re-opened where nobody pokes
+    monkeypatch.setattr(instant, "OFFER_BATCH", 1)
     tick = await dispatch_open_requests(app.state.sessions, SETTINGS)
     assert (tick.offered, tick.unfinished) == (1, True)
+
+
+async def test_a_dispatcher_sees_registry_changes_at_its_next_tick(client, token, db, app):
+    """The dispatcher keeps the month's providers indexed between ticks, but never past a change."""
+    from service.dispatching.instant import Registry
+
+    world = await build_world(client, token)
+    registry = Registry(SETTINGS)
+
+    async def offered_to() -> int:
+        request = await new_request(client, world)
+        assert (await dispatch_open_requests(app.state.sessions, SETTINGS, registry=registry)).offered == 1
+        detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
+        return detail["assignments"][-1]["provider_id"]
+
+    assert await offered_to() == world.provider_id  # the nearer one
+    await client.patch(f"/api/v1/providers/{world.provider_id}", json={"status": "suspended"}, headers=world.admin)
+    assert await offered_to() == world.other_provider_id
+    await client.patch(f"/api/v1/providers/{world.provider_id}", json={"status": "active"}, headers=world.admin)
+    far = [{"name": "远站", "location": {"lat": 25.2, "lon": 102.9}}]
+    await client.patch(f"/api/v1/providers/{world.provider_id}", json={"stations": far}, headers=world.admin)
+    assert await offered_to() == world.other_provider_id  # its only station moved out of reach
+    nearest = (await client.post("/api/v1/providers", json=provider_body(
+        stations=[{"name": "门口站", "location": HOME}]), headers=world.admin)).json()
+    assert await offered_to() == nearest["id"]

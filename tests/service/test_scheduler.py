@@ -110,6 +110,45 @@ async def test_an_emergency_poke_cuts_the_running_tick_short_and_it_runs_again(a
     assert seen == [False, True, False]  # the second tick starts with the flag cleared
 
 
+async def test_routine_work_is_gathered_before_the_next_tick_but_an_emergency_is_not(app, settings, monkeypatch):
+    import service.scheduler as module
+
+    monkeypatch.setattr(module, "GATHER_S", 30.0)  # long enough that only a hurry ends it within the test
+    dispatcher = Dispatcher(app.state.sessions, settings)
+    started = []
+
+    async def tick(*_args, **_kwargs):
+        started.append(asyncio.get_running_loop().time())
+        if len(started) == 1:
+            dispatcher.poke()  # routine work arrives during the first tick
+            await asyncio.sleep(0.01)
+        return Tick(1, False)
+
+    monkeypatch.setattr(module, "dispatch_open_requests", tick)
+    running = asyncio.create_task(dispatcher.tick())
+    await asyncio.sleep(0.3)
+    assert len(started) == 1 and not running.done()  # gathering more work before the second tick
+    dispatcher.poke(emergency=True)
+    assert await asyncio.wait_for(running, 5) == 2  # the emergency ended the wait at once
+
+
+async def test_the_shutdown_ends_the_gathering(app, settings, monkeypatch):
+    import service.scheduler as module
+
+    monkeypatch.setattr(module, "GATHER_S", 30.0)
+    dispatcher = Dispatcher(app.state.sessions, settings)
+
+    async def tick(*_args, **_kwargs):
+        dispatcher.poke()
+        return Tick(1, False)
+
+    monkeypatch.setattr(module, "dispatch_open_requests", tick)
+    running = asyncio.create_task(dispatcher.tick())
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(dispatcher.finish(timeout_s=5.0), 5)
+    assert await asyncio.wait_for(running, 1) == 1
+
+
 async def test_at_shutdown_the_tick_ends_its_offer_and_no_other_starts(app, settings, monkeypatch):
     import service.scheduler as module
 
