@@ -11,6 +11,7 @@ from service.areas.router import router as areas_router
 from service.auth import PrincipalCache
 from service.db import make_engine, make_sessionmaker
 from service.dispatching.router import router as plans_router
+from service.dispatching.wakeup import Notifier
 from service.elders.router import router as elders_router
 from service.errors import install_error_handlers
 from service.followups.router import router as followups_router
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         finally:
             if scheduler is not None:
                 await asyncio.to_thread(scheduler.stop)
+            elif isinstance(app.state.dispatcher, Notifier):
+                await app.state.dispatcher.close()
             for task in list(app.state.background):
                 task.cancel()
             await app.state.engine.dispose()
@@ -58,6 +61,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.sessions = make_sessionmaker(app.state.engine)
     app.state.metrics = Metrics()
     app.state.principals = PrincipalCache(settings.token_cache_s)
+    # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
+    app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)
     install_error_handlers(app)
     install_request_metrics(app)
     app.state.background = set()  # plans started on demand, kept referenced until they finish

@@ -13,7 +13,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.deps import SessionDep
 from service.errors import Forbidden, Unauthorized
 from service.tokens.service import Principal, hash_token, principal_for
 
@@ -55,8 +54,7 @@ class PrincipalCache:
 
 
 async def current_principal(
-    request: Request, session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("a bearer token is required")
@@ -65,10 +63,11 @@ async def current_principal(
     principal = cache.get(token_hash)
     if principal is not None:
         return principal
-    principal = await principal_for(session, credentials.credentials)
-    # End the lookup's transaction: on SQLite every transaction holds the write lock, and the endpoint's
-    # own transactions (an Idempotency-Key claim first, on PostgreSQL in autocommit) start afresh.
-    await session.commit()
+    # A session of its own, only when the token is not remembered: a remembered token costs no session,
+    # and the lookup's transaction is over before the endpoint's own transactions begin (on SQLite
+    # every transaction holds the write lock).
+    async with request.app.state.sessions() as session:
+        principal = await principal_for(session, credentials.credentials)
     if principal is None:
         raise Unauthorized("unknown or revoked token")
     cache.put(token_hash, principal)

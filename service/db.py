@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import make_url
@@ -61,6 +64,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def asyncpg_dsn(database_url: str) -> str:
+    """The database URL as asyncpg's own connect() takes it, for connections outside the engine's pool."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def make_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -73,9 +81,26 @@ def make_engine(database_url: str) -> AsyncEngine:
     # more than the work of a small request. A connection the server dropped (restart, failover) fails the
     # request using it; SQLAlchemy then renews every older connection in the pool, and an Idempotency-Key
     # retry is safe. pool_recycle retires connections before idle timeouts of firewalls and proxies.
-    # 20 kept + 10 overflow (at most 30, as before): under steady load above 10 concurrent transactions,
-    # overflow connections were being opened and closed all the time.
-    return create_async_engine(url, pool_size=20, max_overflow=10, pool_recycle=1800)
+    # 30 connections kept, no overflow: SQLAlchemy closes an overflow connection as soon as it is returned,
+    # so under load above the pool's size connections were opened and closed many times a second (a new
+    # backend, its authentication and the driver's type introspection each time). Beyond 30 at once a
+    # request waits for a free connection (503 with Retry-After after pool_timeout, 30 s).
+    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800)
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The database driver's own connection (asyncpg's), from the engine's pool, outside any transaction:
+    for the few hot statements whose cost through SQLAlchemy would be several times their own. Each
+    statement on it commits by itself."""
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        try:
+            yield driver
+        except BaseException:
+            if driver.is_closed():  # the server dropped it: the pool must not hand it out again
+                await connection.invalidate()
+            raise
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -13,8 +13,8 @@ import logging
 import signal
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
+from service.db import asyncpg_dsn
 from service.dispatching.wakeup import CHANNEL, EMERGENCY
 from service.scheduler import running_jobs
 from service.settings import Settings
@@ -22,10 +22,6 @@ from service.settings import Settings
 log = logging.getLogger("homecare.leader")
 LOCK_KEY = 0x686F6D6563617265  # "homecare"
 RETRY_SECONDS = 5
-
-
-def asyncpg_dsn(database_url: str) -> str:
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def acquire_leadership(dsn: str, stop: asyncio.Event) -> asyncpg.Connection | None:

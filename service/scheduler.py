@@ -94,20 +94,25 @@ class Dispatcher:
 
 
 class Jobs:
-    def __init__(self, sessions: async_sessionmaker, settings: Settings) -> None:
-        self.sessions, self.settings = sessions, settings
+    def __init__(self, sessions: async_sessionmaker, settings: Settings, dispatcher: Dispatcher) -> None:
+        self.sessions, self.settings, self.dispatcher = sessions, settings, dispatcher
 
-    async def _guarded(self, name: str, work) -> None:
+    async def _guarded(self, name: str, work):
         try:
             async with self.sessions() as session:
                 result = await work(session)
             if result:
                 log.info("%s: %s", name, result)
+            return result
         except Exception:
             log.exception("job %s failed", name)
+            return None
 
     async def expire_offers(self) -> None:
-        await self._guarded("offer expiry", lambda s: offers.expire_offers(s, now=utcnow(), settings=self.settings))
+        expired = await self._guarded("offer expiry",
+                                      lambda s: offers.expire_offers(s, now=utcnow(), settings=self.settings))
+        if expired:  # their requests are open again; any of them may be an emergency's, so no gathering
+            self.dispatcher.poke(emergency=True)
 
     async def sweep_check_outs(self) -> None:
         await self._guarded("missing check-outs",
@@ -138,7 +143,7 @@ class Jobs:
 
 
 def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher: Dispatcher) -> AsyncIOScheduler:
-    jobs = Jobs(sessions, settings)
+    jobs = Jobs(sessions, settings, dispatcher)
     scheduler = AsyncIOScheduler(
         timezone=settings.tz,
         # The default misfire grace is 1 s and applies only through job_defaults.

@@ -55,17 +55,47 @@ _FINISH = (
 )
 
 
+def route_of(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
+
+
+def fingerprint(route: str, body: BaseModel | dict[str, Any]) -> str:
+    """What a key's first request asked for: a retry with the same key must ask for the same."""
+    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    canonical = json.dumps([route, data], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def find_record(session: AsyncSession, principal: str, key: str) -> IdempotencyRecord | None:
+    return (await session.exec(select(IdempotencyRecord).where(
+        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key))).first()
+
+
+async def settle(session: AsyncSession, existing: IdempotencyRecord, fingerprint: str) -> JSONResponse | None:
+    """The answer to a retry of a key already taken: the first response again, 422 for another body,
+    409 while the first request is still running; None once a claim was abandoned (it is deleted, and
+    the key may be claimed afresh)."""
+    if existing.fingerprint != fingerprint:
+        raise Invalid.field("Idempotency-Key", "was already used with a different request body")
+    if existing.state == "running":
+        if utcnow() - existing.created_at > ABANDONED_AFTER:
+            await session.delete(existing)
+            await session.commit()
+            return None
+        raise still_running()
+    return JSONResponse(existing.response, status_code=existing.status_code)
+
+
+def still_running() -> Conflict:
+    return Conflict("a request with this Idempotency-Key is still being processed; retry shortly")
+
+
 class Idempotency:
-    def __init__(self, request: Request, session: AsyncSession, principal_id: int, key: str | None) -> None:
+    def __init__(self, route: str, session: AsyncSession, principal_id: int, key: str | None) -> None:
         self._session = session
         self._principal = str(principal_id)
         self._key = key
-        self._route = f"{request.method} {request.url.path}"
-
-    def _fingerprint(self, body: BaseModel | dict[str, Any]) -> str:
-        data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
-        canonical = json.dumps([self._route, data], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        self._route = route
 
     async def run(
         self, body: BaseModel | dict[str, Any], action: Callable[[], Awaitable[Any]],
@@ -78,7 +108,7 @@ class Idempotency:
         so the work can never be committed under a key that still looks unfinished (and would run again
         once abandoned).
         """
-        adapter = _adapter(response_model)
+        adapter = response_adapter(response_model)
 
         def final_status() -> int:
             return status_code() if callable(status_code) else status_code
@@ -87,8 +117,7 @@ class Idempotency:
             result = adapter.dump_python(await action(), mode="json")
             await self._session.commit()
             return JSONResponse(result, status_code=final_status())
-        fingerprint = self._fingerprint(body)
-        replay = await self._claim(fingerprint)
+        replay = await self._claim(fingerprint(self._route, body))
         if replay is not None:
             return replay
         # An action that commits its own work (most but the requests') must not have its key freed if
@@ -129,19 +158,11 @@ class Idempotency:
             return None
         except IntegrityError:
             await session.rollback()
-        existing = (await session.exec(select(IdempotencyRecord).where(
-            IdempotencyRecord.principal == self._principal, IdempotencyRecord.key == self._key))).first()
-        if existing is None:  # released between our insert and our read: claim again
+        existing = await find_record(session, self._principal, self._key)
+        replay = None if existing is None else await settle(session, existing, fingerprint)
+        if replay is None:  # released or abandoned between our insert and our read: claim again
             return await self._claim(fingerprint)
-        if existing.fingerprint != fingerprint:
-            raise Invalid.field("Idempotency-Key", "was already used with a different request body")
-        if existing.state == "running":
-            if utcnow() - existing.created_at > ABANDONED_AFTER:
-                await session.delete(existing)
-                await session.commit()
-                return await self._claim(fingerprint)
-            raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly")
-        return JSONResponse(existing.response, status_code=existing.status_code)
+        return replay
 
     async def _release(self) -> None:
         await self._session.rollback()
@@ -160,14 +181,14 @@ async def forget_old_keys(session: AsyncSession, *, now) -> int:
 
 
 @functools.lru_cache(maxsize=64)
-def _adapter(response_model: Any) -> TypeAdapter:
+def response_adapter(response_model: Any) -> TypeAdapter:
     """Building a TypeAdapter compiles a validator and serializer: once per response model, not per call."""
     return TypeAdapter(response_model)
 
 
 async def _idempotency(request: Request, session: SessionDep, principal: AnyRole,
                        key: IdempotencyKeyHeader = None) -> Idempotency:
-    return Idempotency(request, session, principal.token_id, key)
+    return Idempotency(route_of(request), session, principal.token_id, key)
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]

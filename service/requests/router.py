@@ -10,10 +10,10 @@ from service.auth import AUTH_RESPONSES, Staff
 from service.catalogue import Urgency
 from service.deps import SessionDep, SettingsDep
 from service.dispatching.wakeup import wake_dispatcher
-from service.idempotency.service import IdempotencyDep
+from service.idempotency.service import IdempotencyDep, IdempotencyKeyHeader, route_of
 from service.months import Month
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
-from service.requests import service
+from service.requests import intake, service
 from service.requests.schemas import (
     AlertCreate,
     CancelBody,
@@ -33,17 +33,8 @@ StatusQuery = Annotated[str | None, Query(
 
 
 @router.post("/requests", status_code=201, response_model=RequestDetail, responses={**INVALID, **IN_FLIGHT})
-async def create_request(body: RequestCreate, request: Request, session: SessionDep, principal: Staff,
-                         settings: SettingsDep, idempotency: IdempotencyDep):
-    created = False  # a replayed answer has nothing new to dispatch
-
-    async def create():
-        nonlocal created
-        row = await service.create_request(session, body, principal, settings)
-        created = True
-        return service.new_request_detail(row)
-
-    response = await idempotency.run(body, create, RequestDetail)  # commits the request with the key
+async def create_request(body: RequestCreate, request: Request, principal: Staff, key: IdempotencyKeyHeader = None):
+    response, created = await intake.register(request.app.state, body, principal, key, route_of(request))
     if created:
         wake_dispatcher(request.app, emergency=body.urgency == "emergency")
     return response
@@ -90,7 +81,7 @@ async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, 
     async def create():
         nonlocal created
         row, created = await service.raise_alert(session, body, principal, settings)
-        return service.new_request_detail(row) if created else await service.request_detail(session, row)
+        return service.new_request_detail(row.model_dump()) if created else await service.request_detail(session, row)
 
     response = await idempotency.run(body, create, RequestDetail, status_code=lambda: 201 if created else 200)
     if created:

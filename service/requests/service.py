@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -11,7 +13,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.audit.models import AuditEvent
 from service.audit.service import record_change
 from service.db import utcnow
-from service.dispatching.wakeup import notify
 from service.elders.models import Elder
 from service.errors import Conflict, Invalid, NotFound
 from service.months import month_of
@@ -30,6 +31,7 @@ from service.tokens.service import Principal
 from service.visits.models import Visit
 
 LIVE_STATUSES = ("open", "assigned", "accepted", "in_progress")
+UNSERVICEABLE = ("deceased", "moved")  # elders' statuses under which nobody is sent
 CANCELLABLE = ("open", "assigned", "accepted")
 # A second press of the same elder's button while help is already on its way joins that request.
 ALERT_MERGE_WINDOW = timedelta(minutes=30)
@@ -42,15 +44,13 @@ async def transition(session: AsyncSession, request_id: int, *, from_: tuple[str
         update(ServiceRequest)
         .where(ServiceRequest.id == request_id, col(ServiceRequest.status).in_(from_))
         .values(status=to, updated_at=now, **values)
-        .returning(ServiceRequest.id, ServiceRequest.urgency)
+        .returning(ServiceRequest.id)
     )
     row = result.first()
     if row is None:
         return False
     record_change(session, actor=actor, action="request.status", entity="service_request", entity_id=request_id,
                   after={"status": to, **{k: v for k, v in values.items() if k != "explanation"}}, at=now)
-    if to == "open":
-        await notify(session, emergency=row.urgency == "emergency")
     return True
 
 
@@ -61,38 +61,48 @@ async def get_request(session: AsyncSession, request_id: int) -> ServiceRequest:
     return row
 
 
-async def _serviceable_elder(session: AsyncSession, elder_id: int) -> int:
-    """The elder's id, if it exists and can still be served (only its status is read)."""
-    status = (await session.exec(select(Elder.status).where(Elder.id == elder_id))).first()
+def refuse_unserviceable(elder_id: int, status: str | None) -> None:
+    """422 unless the elder exists (`status` not None) and can still be served."""
     if status is None:
         raise Invalid.field("elder_id", f"elder {elder_id} does not exist")
-    if status in ("deceased", "moved"):
+    if status in UNSERVICEABLE:
         raise Invalid.field("elder_id", f"elder {elder_id} is {status}; no service can be sent")
+
+
+async def _serviceable_elder(session: AsyncSession, elder_id: int) -> int:
+    """The elder's id, if it exists and can still be served (only its status is read)."""
+    refuse_unserviceable(elder_id, (await session.exec(select(Elder.status).where(Elder.id == elder_id))).first())
     return elder_id
+
+
+def new_request_values(data: RequestCreate, principal: Principal, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The columns of an operator's new request (all but its id)."""
+    return {**data.model_dump(), "kind": "ad_hoc", "status": "open", "seq": None, "planned_date": None,
+            "month": month_of(data.window_start or now, settings.tz), "attempts": 0, "cancel_reason": None,
+            "created_by": principal.actor, "created_at": now, "updated_at": now}
+
+
+def creation_audit(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What the audit event of a request's creation records of it."""
+    return {"status": values["status"], "service": values["service"], "urgency": values["urgency"],
+            "elder_id": values["elder_id"], "channel": values["channel"]}
 
 
 async def _insert(session: AsyncSession, row: ServiceRequest, actor: str) -> ServiceRequest:
     session.add(row)
     await session.flush()
     record_change(session, actor=actor, action="request.create", entity="service_request", entity_id=row.id,
-                  after={"status": row.status, "service": row.service, "urgency": row.urgency,
-                         "elder_id": row.elder_id, "channel": row.channel}, at=row.created_at)
-    if row.status == "open":
-        await notify(session, emergency=row.urgency == "emergency")
+                  after=creation_audit(row.model_dump()), at=row.created_at)
     return row
 
 
 # create_request and raise_alert leave their transaction open: the caller commits it together with the
 # Idempotency-Key's stored answer (Idempotency.run), so the work and the key's "done" land at once.
+# On PostgreSQL operators' requests are created by intake.py in one statement instead.
 async def create_request(session: AsyncSession, data: RequestCreate, principal: Principal,
                          settings: Settings) -> ServiceRequest:
     await _serviceable_elder(session, data.elder_id)
-    now = utcnow()
-    row = ServiceRequest(
-        **data.model_dump(), kind="ad_hoc", status="open",
-        month=month_of(data.window_start or now, settings.tz), created_by=principal.actor,
-        created_at=now, updated_at=now,
-    )
+    row = ServiceRequest(**new_request_values(data, principal, settings, utcnow()))
     return await _insert(session, row, principal.actor)
 
 
@@ -160,14 +170,13 @@ async def request_detail(session: AsyncSession, row: ServiceRequest) -> RequestD
     )
 
 
-def new_request_detail(row: ServiceRequest) -> RequestDetail:
-    """What `request_detail` would read back for a request `_insert` has just written, without the
-    reads: no assignments, no visit, its creation (the audit event `_insert` wrote) the only timeline entry."""
-    return RequestDetail(
-        **RequestPublic.model_validate(row, from_attributes=True).model_dump(),
-        assignments=[], visit=None,
-        timeline=[TimelineEntry(status=row.status, at=row.created_at, by=row.created_by)],
-    )
+def new_request_detail(values: Mapping[str, Any]) -> RequestDetail:
+    """What `request_detail` would read back for a request just written with these columns, without the
+    reads: no assignments, no visit, its creation (the audit event written with it) the only timeline entry."""
+    return RequestDetail.model_validate({
+        **values, "assignments": [], "visit": None,
+        "timeline": [{"status": values["status"], "at": values["created_at"], "by": values["created_by"]}],
+    })
 
 
 async def cancel_request(session: AsyncSession, request_id: int, reason: str, principal: Principal) -> ServiceRequest:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 import pytest
 
+from service.db import asyncpg_dsn
 from service.dispatching.instant import Tick
-from service.leader import LOCK_KEY, acquire_leadership, asyncpg_dsn, run_scheduler_process
+from service.leader import LOCK_KEY, acquire_leadership, run_scheduler_process
 from service.scheduler import Dispatcher, EmbeddedScheduler, build_scheduler
 from tests.service.helpers import build_world, new_request
 
@@ -39,14 +41,21 @@ async def status_within(client, world, request_id: int, status: str, seconds: fl
     return detail["status"]
 
 
+@contextlib.contextmanager
+def dispatcher_of(app, dispatcher):
+    """The app pokes `dispatcher` instead of its own for a while."""
+    own, app.state.dispatcher = app.state.dispatcher, dispatcher
+    try:
+        yield dispatcher
+    finally:
+        app.state.dispatcher = own
+
+
 async def test_a_new_emergency_pokes_the_embedded_dispatcher(client, token, db, app, settings):
     world = await build_world(client, token)
-    app.state.dispatcher = Dispatcher(app.state.sessions, settings)
-    try:  # the poke runs as a task; no tick is scheduled in this test
+    with dispatcher_of(app, Dispatcher(app.state.sessions, settings)):  # no tick is scheduled in this test
         request = await new_request(client, world, service="emergency", urgency="emergency")
         assert await status_within(client, world, request["id"], "assigned", seconds=2) == "assigned"
-    finally:
-        del app.state.dispatcher
 
 
 async def test_the_embedded_scheduler_dispatches_on_its_own_thread_when_poked(client, token, db, app, settings):
@@ -54,12 +63,11 @@ async def test_the_embedded_scheduler_dispatches_on_its_own_thread_when_poked(cl
     # A tick interval far longer than the test: only the poke across threads can dispatch in time.
     embedded = EmbeddedScheduler(settings.model_copy(update={"dispatch_tick_s": 60.0}))
     await asyncio.to_thread(embedded.start)
-    app.state.dispatcher = embedded
     try:
-        request = await new_request(client, world, service="emergency", urgency="emergency")
-        assert await status_within(client, world, request["id"], "assigned", seconds=5) == "assigned"
+        with dispatcher_of(app, embedded):
+            request = await new_request(client, world, service="emergency", urgency="emergency")
+            assert await status_within(client, world, request["id"], "assigned", seconds=5) == "assigned"
     finally:
-        del app.state.dispatcher
         await asyncio.to_thread(embedded.stop)
     assert not embedded._thread.is_alive()
 
@@ -205,8 +213,7 @@ async def test_who_pokes_the_dispatcher_and_for_what(client, token, db, app):
     from tests.service.helpers import offer_to
 
     world = await build_world(client, token)
-    app.state.dispatcher = recorder = RecordingDispatcher()
-    try:
+    with dispatcher_of(app, RecordingDispatcher()) as recorder:
         keyed = {**world.operator, "Idempotency-Key": "p-1"}
         body = {"elder_id": world.elder_id, "service": "clean", "urgency": "routine"}
         assert (await client.post("/api/v1/requests", json=body, headers=keyed)).status_code == 201
@@ -220,8 +227,6 @@ async def test_who_pokes_the_dispatcher_and_for_what(client, token, db, app):
         assert declined.status_code == 200
         # new routine work, nothing for the replay, the emergency, nothing for the merged alert, the re-opened emergency
         assert recorder.pokes == [False, True, True]
-    finally:
-        del app.state.dispatcher
 
 
 async def test_stopping_the_jobs_lets_the_running_tick_finish(settings, monkeypatch):
@@ -240,3 +245,30 @@ async def test_stopping_the_jobs_lets_the_running_tick_finish(settings, monkeypa
     async with module.running_jobs(settings.model_copy(update={"dispatch_tick_s": 0.05})):
         await asyncio.wait_for(started.wait(), 5)
     assert finished.is_set()  # not cancelled midway by APScheduler's shutdown
+
+
+async def test_offers_expired_by_the_job_wake_the_dispatcher_at_once(client, token, db, app, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from service.db import utcnow
+    from service.requests.models import Assignment
+    from service.scheduler import Jobs
+    from tests.service.helpers import offer_to
+
+    world = await build_world(client, token)
+    request = await new_request(client, world, service="emergency", urgency="emergency")
+    assignment_id = await offer_to(db, request["id"], world.provider_id)
+    recorder = RecordingDispatcher()
+    jobs = Jobs(app.state.sessions, settings, recorder)
+    await jobs.expire_offers()
+    assert recorder.pokes == []  # nothing expired yet
+    async with db() as session:
+        await session.exec(update(Assignment).where(Assignment.id == assignment_id)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.commit()
+    await jobs.expire_offers()
+    assert recorder.pokes == [True]
+    detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
+    assert detail["status"] == "open"
