@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.errors import Conflict
@@ -93,14 +94,16 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     """The database driver's own connection (asyncpg's), from the engine's pool, outside any transaction:
     for the few hot statements whose cost through SQLAlchemy would be several times their own. Each
     statement on it commits by itself."""
-    async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection
-        try:
-            yield driver
-        except BaseException:
-            if driver.is_closed():  # the server dropped it: the pool must not hand it out again
-                await connection.invalidate()
-            raise
+    pooled = await engine.raw_connection()
+    try:
+        yield pooled.driver_connection
+    except BaseException:
+        if pooled.driver_connection.is_closed():  # the server dropped it: the pool must not hand it out again
+            await greenlet_spawn(pooled.invalidate)
+        raise
+    finally:
+        # Back to the pool, in SQLAlchemy's async context: returning may have to close a connection.
+        await greenlet_spawn(pooled.close)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
