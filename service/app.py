@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     install_request_metrics(app)
     app.state.background = set()  # plans started on demand, kept referenced until they finish
     # Routers are matched in this order, route by route: the call centre's and the provider apps' come first.
-    for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router, providers_router,
-                   plans_router, followups_router, reports_router, quality_router):
+    for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router,
+                   providers_router, plans_router, followups_router, reports_router, quality_router):
         app.include_router(router)
     return app

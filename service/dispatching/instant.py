@@ -112,14 +112,16 @@ _OPEN = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, Se
                 ServiceRequest.urgency, ServiceRequest.attempts, Elder.lat, Elder.lon, Elder.area_code,
                 col(Elder.services).label("elder_services"))
          .join(Elder, Elder.id == ServiceRequest.elder_id)
-         .where(ServiceRequest.status == "open", not_(and_(ServiceRequest.kind == "planned", ServiceRequest.attempts == 0)))
+         .where(ServiceRequest.status == "open",
+                not_(and_(ServiceRequest.kind == "planned", ServiceRequest.attempts == 0)))
          .order_by(_URGENCY_ORDER, col(ServiceRequest.created_at), col(ServiceRequest.id))
          .limit(TICK_BATCH))
 
 
 async def dispatch_open_requests(sessions: async_sessionmaker, settings: Settings, *,
                                  clock: Callable[[], datetime] = utcnow,
-                                 interrupt: Callable[[], bool] = _never, registry: Registry | None = None) -> Tick:
+                                 interrupt: Callable[[], bool] = _never,
+                                 registry: Registry | None = None) -> Tick:
     """One tick. Safe to run twice, or twice at once. `registry`: the dispatcher's, kept between ticks."""
     started = time.monotonic()
     registry = registry or Registry(settings)

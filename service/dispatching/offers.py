@@ -95,7 +95,8 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
     by_quota: dict[str, Counter] = defaultdict(Counter)
     for o in wanted:
         by_quota[o.month][o.provider_id] += 1
-    granted = {(month, p) for month, visits in by_quota.items() for p in await quota.take_many(session, month, visits)}
+    granted = {(month, p) for month, visits in by_quota.items()
+               for p in await quota.take_many(session, month, visits)}
     full = {(month, p) for month, visits in by_quota.items() for p in visits} - granted
     offers = [o for o in wanted if (o.month, o.provider_id) in granted]
     attempts = await claim_open(session, [o.request_id for o in offers], to="assigned", now=now)
@@ -118,8 +119,8 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
     events = []
     for o in offers:
         events.append(audit_row(actor=actor, action="request.status", entity="service_request",
-                                entity_id=o.request_id, after={"status": "assigned", "attempts": attempts[o.request_id]},
-                                at=now))
+                                entity_id=o.request_id, at=now,
+                                after={"status": "assigned", "attempts": attempts[o.request_id]}))
         events.append(audit_row(actor=actor, action="assignment.offered", entity="assignment",
                                 entity_id=assignments[o.request_id], at=now, after={
                                     "status": "offered", "request_id": o.request_id, "provider_id": o.provider_id,
@@ -129,7 +130,8 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
     return Offered(assignments, full)
 
 
-async def claim_open(session: AsyncSession, request_ids: list[int], *, to: str, now: datetime) -> dict[int, int]:
+async def claim_open(session: AsyncSession, request_ids: list[int], *, to: str,
+                     now: datetime) -> dict[int, int]:
     """Move the requests still open to `to`, as dispatch tries them: id -> tries so far, this one included,
     of the requests moved (the others were no longer open)."""
     connection = await session.connection()
@@ -142,7 +144,8 @@ async def claim_open(session: AsyncSession, request_ids: list[int], *, to: str, 
 
 async def set_reasons(session: AsyncSession, explanations: dict[int, dict | None],
                       days: dict[int, date] | None = None) -> None:
-    """Each request's dispatch explanation and, for planned visits, its day (a re-offer keeps the day it had)."""
+    """Each request's dispatch explanation and, for planned visits, its day (a re-offer keeps the day
+    it had)."""
     days = days or {}
     params = [{"request_id": r, "reason": why, "day": days.get(r)} for r, why in explanations.items()]
     connection = await session.connection()

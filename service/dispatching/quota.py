@@ -15,8 +15,8 @@ from service.providers.models import Provider
 
 async def _ensure_rows(session: AsyncSession, provider_ids: list[int], month: str) -> None:
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    await session.exec(insert(QuotaUsage).values([{"provider_id": p, "month": month, "used": 0} for p in provider_ids])
-                       .on_conflict_do_nothing())
+    rows = [{"provider_id": p, "month": month, "used": 0} for p in provider_ids]
+    await session.exec(insert(QuotaUsage).values(rows).on_conflict_do_nothing())
 
 
 async def take_many(session: AsyncSession, month: str, visits: Mapping[int, int]) -> set[int]:

@@ -49,9 +49,11 @@ class Notifier:
             try:
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await asyncpg.connect(self._dsn)
-                await self._connection.execute("SELECT pg_notify($1, $2)", CHANNEL, EMERGENCY if emergency else "")
+                await self._connection.execute("SELECT pg_notify($1, $2)", CHANNEL,
+                                               EMERGENCY if emergency else "")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # the work is committed anyway
-                log.warning("could not notify the scheduler; it will find the work at its next tick", exc_info=True)
+                log.warning("could not notify the scheduler; it will find the work at its next tick",
+                            exc_info=True)
                 await self._drop_connection()
 
     async def _drop_connection(self) -> None:

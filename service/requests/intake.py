@@ -2,11 +2,12 @@
 
 Everything a create does — take the Idempotency-Key, check the elder, insert the request and its audit
 event, store the key's answer — is one SQL statement of data-modifying CTEs, sent in one round trip on
-the driver's own connection (taken from the engine's pool) and atomic as any single statement is: a create is either wholly written or not at all, and there is no moment in which a key is
-taken but its answer not yet stored. Through the ORM the same work cost eight round trips and five times
-the CPU (README, § The workflow under load). A twin request with the same key while the first is in flight
-finds the key's transaction-scoped advisory lock taken and gets 409, as the contract asks; once the first
-has committed, a twin is answered with its stored response.
+the driver's own connection (taken from the engine's pool) and atomic as any single statement is: a
+create is either wholly written or not at all, and there is no moment in which a key is taken but its
+answer not yet stored. Through the ORM the same work cost eight round trips and five times the CPU
+(README, § The workflow under load). A twin request with the same key while the first is in flight
+finds the key's transaction-scoped advisory lock taken and gets 409, as the contract asks; once the
+first has committed, a twin is answered with its stored response.
 
 The answer is rendered before the database assigns the request's id: the statement writes the id into
 the answer's first member, and so does the caller into the bytes it sends, so the stored answer and the
@@ -71,7 +72,8 @@ WITH free AS (
     INSERT INTO audit_event (at, actor, action, entity, entity_id, after)
     SELECT $8, $18, 'request.create', 'service_request', created.id::text, $19::json FROM created
 )
-SELECT (SELECT free FROM free) AS free, (SELECT status FROM elder) AS elder_status, (SELECT id FROM created) AS id
+SELECT (SELECT free FROM free) AS free, (SELECT status FROM elder) AS elder_status,
+       (SELECT id FROM created) AS id
 """
 
 
@@ -112,6 +114,7 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
                                      route: str) -> tuple[Response, bool] | None:
     """None when the statement lost a race it cannot tell apart from the state it left (try again)."""
     owner = str(principal.token_id)
+    asked = None if key is None else fingerprint(route, data)
     async with driver_connection(state.engine) as driver:
         # Stamped once a connection is ours: under load a request may wait for one, and its created_at is
         # when it was registered, not when it queued.
@@ -122,7 +125,7 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
         rest = rendered[len(_ID_PLACEHOLDER):]
         row = await driver.fetchrow(
             CREATE, None if key is None else key_lock(owner, key), data.elder_id, list(service.UNSERVICEABLE),
-            owner, key, None if key is None else fingerprint(route, data), rest.decode(), values["created_at"],
+            owner, key, asked, rest.decode(), values["created_at"],
             values["service"], values["urgency"], values["kind"], values["channel"], values["status"],
             values["month"], values["window_start"], values["window_end"], values["note"], values["created_by"],
             json.dumps(service.creation_audit(values)))
@@ -132,7 +135,7 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
         async with state.sessions() as session:
             existing = await find_record(session, owner, key)
             if existing is not None:
-                replay = await settle(session, existing, fingerprint(route, data))
+                replay = await settle(session, existing, asked)
                 return None if replay is None else (replay, False)
         if not row["free"]:
             raise still_running()
