@@ -183,3 +183,15 @@ async def test_pokes_while_a_notify_is_in_flight_fold_into_one(app, db, settings
             pytest.fail(f"one NOTIFY too many ({extra!r})")
     finally:
         await listener.close()
+
+
+async def test_a_notify_that_cannot_be_sent_is_logged_and_dropped(caplog):
+    """The work is committed before the poke: a scheduler out of reach finds it at its next tick."""
+    from service.dispatching.wakeup import Notifier
+
+    notifier = Notifier("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")  # nothing listens on port 9
+    with caplog.at_level("WARNING", logger="homecare.wakeup"):
+        notifier.poke(emergency=True)
+        await notifier.close()
+    assert "could not notify the scheduler" in caplog.text
+    assert notifier._connection is None
