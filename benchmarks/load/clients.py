@@ -269,14 +269,17 @@ async def run_phase(rec: Recorder, base_url: str, seconds: float, *, operators: 
         except Exception as exc:  # noqa: BLE001 - a client's surprise is an error of the run; the rest go on
             rec.note(name, f"client stopped: {exc!r}")
 
-    deadline = time.monotonic() + seconds
-    tasks = [guarded(f"operator {i}", operator(i, new_client(operator_token), operator_path, rec, ledger,
-                                                elders, deadline, seed, replay_share))
-             for i in range(operators)]
-    tasks += [guarded(f"app {j}", provider_app(j, new_client(token), rec, ledger, deadline, seed, tz, poll))
-              for j, token in enumerate(apps)]
-    watcher = asyncio.create_task(watch_database(watch, deadline)) if watch else None
+    # The clients first (each builds an SSL context: 150 take a second or two), then the phase's clock.
+    operator_clients = [new_client(operator_token) for _ in range(operators)]
+    app_clients = [new_client(token) for token in apps]
     started = time.monotonic()
+    deadline = started + seconds
+    tasks = [guarded(f"operator {i}", operator(i, client, operator_path, rec, ledger, elders, deadline, seed,
+                                                replay_share))
+             for i, client in enumerate(operator_clients)]
+    tasks += [guarded(f"app {j}", provider_app(j, client, rec, ledger, deadline, seed, tz, poll))
+              for j, client in enumerate(app_clients)]
+    watcher = asyncio.create_task(watch_database(watch, deadline)) if watch else None
     try:
         async with asyncio.timeout(seconds + PHASE_GRACE_S):
             await asyncio.gather(*tasks)
