@@ -32,11 +32,6 @@ async def take_many(session: AsyncSession, month: str, visits: Mapping[int, int]
     return granted
 
 
-async def take(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> bool:
-    """Take `visits` units of the provider's quota for the month; False when they would exceed it."""
-    return provider_id in await take_many(session, month, {provider_id: visits})
-
-
 _USAGE = QuotaUsage.__table__
 _QUOTA = select(Provider.__table__.c.monthly_quota).where(Provider.__table__.c.id == _USAGE.c.provider_id)
 
