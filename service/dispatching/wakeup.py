@@ -54,12 +54,9 @@ class Notifier:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # the work is committed anyway
                 log.warning("could not notify the scheduler; it will find the work at its next tick",
                             exc_info=True)
-                await self._drop_connection()
-
-    async def _drop_connection(self) -> None:
-        if self._connection is not None:
-            self._connection.terminate()
-            self._connection = None
+                if self._connection is not None:  # a fresh connection for the next NOTIFY
+                    self._connection.terminate()
+                    self._connection = None
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """At shutdown: let the NOTIFY in flight go out, then close the connection."""
