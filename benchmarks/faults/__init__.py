@@ -6,11 +6,12 @@
 
 Everything runs on 127.0.0.1, on a private PostgreSQL 15 cluster made for the run (`initdb` into a temporary
 directory as the `postgres` OS user, port 55432 or a free one) — the only database the benchmark may restart;
-it is stopped and deleted at the end. The service runs as in production: --api `homecare serve --no-scheduler`
-replicas (2, as docker-compose.yml) and `homecare scheduler` processes (the leader holds an advisory lock).
-Each client has its replica and, as a load balancer would, goes to the next one when its own refuses the
-connection. Guandu is seeded, quotas raised, as in the load benchmark (benchmarks/load), whose clients,
-database audit and feed audit are reused.
+it is stopped and deleted at the end, on failure and on Ctrl-C/SIGTERM (only a kill -9 of the benchmark
+itself leaves it running: `runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D DIR stop`). The
+service runs as in production: --api `homecare serve --no-scheduler` replicas (2, as docker-compose.yml) and
+`homecare scheduler` processes (the leader holds an advisory lock). Each client has its replica and, as a
+load balancer would, goes to the next one when its own refuses the connection. Guandu is seeded, quotas
+raised, as in the load benchmark (benchmarks/load), whose clients, database audit and feed audit are reused.
 
 Operators (each one create per --think seconds on average, 10 % emergencies) and provider apps (pull, race to
 accept, check in and out) run throughout, and retry every call the service did not really answer — connection
