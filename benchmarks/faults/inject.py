@@ -19,10 +19,9 @@ import httpx
 
 from benchmarks.faults.clients import Ledger, Run, Timeline, create
 from benchmarks.faults.cluster import PrivateCluster
-from benchmarks.faults.layout import Layout, Sampler, first_ready, offered_at, wait_for_log
+from benchmarks.faults.layout import LEADS, WAITS, Layout, Sampler, first_ready, offered_at, wait_for_log
 from benchmarks.faults.report import FaultResult
 
-LEADS, WAITS = "scheduler is the leader", "another scheduler is the leader; waiting"
 NAMES = {
     "api": "kill -9 of an API replica, restarted at once",
     "scheduler": "kill -9 of the scheduler, a new one started",

@@ -27,6 +27,9 @@ from benchmarks.load.common import CHILDREN, HOST
 from benchmarks.load.servers import free_port, start_process, wait_ready
 from service.leader import LOCK_KEY
 
+# What service/leader.py logs (INFO) when a scheduler takes the lead, and when it finds another leading.
+LEADS, WAITS = "scheduler is the leader", "another scheduler is the leader; waiting"
+
 # What a connection may raise while the database restarts under it (asyncpg's protocol can also be left
 # mid-operation: InternalClientError); the observers then reconnect.
 DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
@@ -100,7 +103,7 @@ class Layout:
     def leader(self) -> subprocess.Popen | None:
         """The live scheduler that has logged taking the lead (each process has a log of its own)."""
         for process, log in self.schedulers:
-            if process.poll() is None and "scheduler is the leader" in log.read_text(errors="replace"):
+            if process.poll() is None and LEADS in log.read_text(errors="replace"):
                 return process
         return None
 
