@@ -19,9 +19,10 @@ DRAIN_S = 60  # how long to wait for the dispatcher to empty its queue after a p
 
 # --------------------------------------------------------------------------- the database's view
 
-async def integrity(ledger: Ledger, recorders: list[Recorder]) -> list[tuple[str, int, int]]:
+async def integrity(ledger: Ledger, recorders: list[Recorder], dsn: str = f"{PG}/{SERVICE_DB}",
+                    ) -> list[tuple[str, int, int]]:
     """(check, expected, found), counted in the database after the run."""
-    connection = await asyncpg.connect(f"{PG}/{SERVICE_DB}")
+    connection = await asyncpg.connect(dsn)
     try:
         ids = list(ledger.created)
 
@@ -71,9 +72,9 @@ async def integrity(ledger: Ledger, recorders: list[Recorder]) -> list[tuple[str
     ]
 
 
-async def offer_latency(ids: list[int]) -> dict[str, Any]:
+async def offer_latency(ids: list[int], dsn: str = f"{PG}/{SERVICE_DB}") -> dict[str, Any]:
     """Per urgency: seconds from a request's created_at to its first assignment's offered_at."""
-    connection = await asyncpg.connect(f"{PG}/{SERVICE_DB}")
+    connection = await asyncpg.connect(dsn)
     try:
         rows = await connection.fetch(
             "SELECT r.urgency, extract(epoch FROM (min(a.offered_at) - r.created_at))::float8 AS s "
@@ -94,14 +95,14 @@ async def offer_latency(ids: list[int]) -> dict[str, Any]:
             "statuses": [(r["status"], r["count"]) for r in statuses]}
 
 
-async def drain() -> tuple[float, int]:
+async def drain(dsn: str = f"{PG}/{SERVICE_DB}", limit: float = DRAIN_S) -> tuple[float, int]:
     """Wait (bounded) until the dispatcher has looked at every open request; (seconds, still open)."""
-    connection = await asyncpg.connect(f"{PG}/{SERVICE_DB}")
+    connection = await asyncpg.connect(dsn)
     started = time.monotonic()
     try:
         while True:
             still = await connection.fetchval("SELECT count(*) FROM service_request WHERE status = 'open'")
-            if still == 0 or time.monotonic() - started > DRAIN_S:
+            if still == 0 or time.monotonic() - started > limit:
                 return time.monotonic() - started, still
             await asyncio.sleep(0.25)
     finally:

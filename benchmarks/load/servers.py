@@ -138,7 +138,7 @@ def stop_process(process: subprocess.Popen) -> None:
         CHILDREN.remove(process)
 
 
-async def prepare_service_database(keep_quotas: bool):
+async def prepare_service_database(keep_quotas: bool, url: str = SERVICE_URL):
     """Migrate, seed Guandu, make tokens; (operator token, [(provider id, token)], [(elder id, services)])."""
     from sqlalchemy import text
 
@@ -148,8 +148,8 @@ async def prepare_service_database(keep_quotas: bool):
     from service.migrate import migrate
     from service.tokens.service import create_token
 
-    await asyncio.to_thread(migrate, SERVICE_URL)
-    engine = make_engine(SERVICE_URL)
+    await asyncio.to_thread(migrate, url)
+    engine = make_engine(url)
     try:
         sessions = make_sessionmaker(engine)
         await load_world(sessions, generate_world("guandu"))
