@@ -8,28 +8,16 @@ work choked on, before the edge checked ids, texts, years, nulls and JSON types.
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import func, literal, select, union_all
 
-from service.app import create_app
 from service.db import utcnow
-from service.models import metadata
 from service.pagination import encode_cursor
-from service.settings import Settings
-from tests.conftest import clean_database, token_factory
 from tests.factories import elder_body, provider_body
-from tests.service.helpers import HOME, accepted_assignment, ago, build_world, check_in_body
-from tests.service.test_elders import problem_fields
-
-BIG = 2**31  # one past the largest id an INTEGER column holds on PostgreSQL
-NOW = "2026-11-20T08:00:00+08:00"
-AT_HOME = {**HOME, "coord_sys": "wgs84"}
+from tests.service.helpers import HOME
+from tests.service.hostile import BIG, NOW, check_out, refused, visit_start
 
 
 def window(start: str, end: str) -> dict[str, Any]:
@@ -38,15 +26,6 @@ def window(start: str, end: str) -> dict[str, Any]:
 
 def in_days(days: int, hour: int) -> str:
     return (utcnow() + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
-
-
-def visit_start(**check_in) -> dict[str, Any]:
-    return {"assignment_id": "{assignment}", "client_visit_id": str(uuid.uuid4()),
-            "check_in": {"at": NOW, "location": AT_HOME, **check_in}}
-
-
-def check_out(**overrides) -> dict[str, Any]:
-    return {"at": NOW, "location": AT_HOME, "tasks": ["clean"], **overrides}
 
 
 IDS = [
@@ -169,120 +148,26 @@ STRICT = [
 ]
 
 
-@pytest.fixture(scope="module")
-async def world(app):
-    """The small world the tables refer to, and each role's headers. Built once per backend: every case
-    is refused with nothing written (as each test checks), so the world stays as it was."""
-    sessions = await clean_database(app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        world = await build_world(client, token_factory(sessions))
-        request, assignment = await accepted_assignment(client, sessions, world)
-        visit = await client.post("/api/v1/provider/visits", json=check_in_body(assignment, ago(minutes=70)),
-                                  headers=world.provider)
-        assert visit.status_code == 201, visit.text
-        ids = {"elder": world.elder_id, "provider": world.provider_id, "request": request["id"],
-               "assignment": assignment, "visit": visit.json()["id"]}
-        roles = {"admin": world.admin, "operator": world.operator, "provider": world.provider}
-        yield client, sessions, ids, roles
-
-
-def fill(value: Any, ids: dict[str, int]) -> Any:
-    """Placeholders -> the world's ids: "{elder}" is the id itself, "{elder}-as-text" its digits as a string."""
-    if isinstance(value, dict):
-        return {k: fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, ids) for v in value]
-    if isinstance(value, str) and value.startswith("{") and value.endswith("}") and value[1:-1] in ids:
-        return ids[value[1:-1]]
-    if isinstance(value, str) and value.endswith("}-as-text"):
-        return str(ids[value[1:-len("}-as-text")]])
-    if isinstance(value, str):
-        return value.format(**ids) if "{" in value else value
-    return value
-
-
-async def row_counts(sessions) -> list[tuple[str, int]]:
-    """Every table's row count, in one statement."""
-    counts = union_all(*(select(literal(t.name), func.count()).select_from(t) for t in metadata.sorted_tables))
-    async with sessions() as session:
-        return sorted(tuple(row) for row in (await session.exec(counts)).all())
-
-
-async def _refused(world, role, method, path, body, field) -> None:
-    client, sessions, ids, roles = world
-    before = await row_counts(sessions)
-    response = await client.request(method, fill(path, ids), json=fill(body, ids), headers=roles[role])
-    assert response.status_code == 422, response.text
-    assert field in problem_fields(response), response.text
-    assert await row_counts(sessions) == before  # nothing written, not even an audit event
-
-
 @pytest.mark.parametrize(("role", "method", "path", "body", "field"), IDS)
-async def test_ids_out_of_range_are_422(world, role, method, path, body, field):
-    await _refused(world, role, method, path, body, field)
+async def test_ids_out_of_range_are_422(hostile_world, role, method, path, body, field):
+    await refused(hostile_world, role, method, path, body, field)
 
 
 @pytest.mark.parametrize(("role", "method", "path", "body", "field"), TEXTS)
-async def test_nul_and_control_characters_in_text_are_422(world, role, method, path, body, field):
-    await _refused(world, role, method, path, body, field)
+async def test_nul_and_control_characters_in_text_are_422(hostile_world, role, method, path, body, field):
+    await refused(hostile_world, role, method, path, body, field)
 
 
 @pytest.mark.parametrize(("role", "method", "path", "body", "field"), YEARS)
-async def test_times_days_and_months_outside_plausible_years_are_422(world, role, method, path, body, field):
-    await _refused(world, role, method, path, body, field)
+async def test_times_days_and_months_outside_plausible_years_are_422(hostile_world, role, method, path, body, field):
+    await refused(hostile_world, role, method, path, body, field)
 
 
 @pytest.mark.parametrize(("role", "method", "path", "body", "field"), NULLS)
-async def test_null_on_a_field_that_cannot_be_empty_is_422(world, role, method, path, body, field):
-    await _refused(world, role, method, path, body, field)
+async def test_null_on_a_field_that_cannot_be_empty_is_422(hostile_world, role, method, path, body, field):
+    await refused(hostile_world, role, method, path, body, field)
 
 
 @pytest.mark.parametrize(("role", "method", "path", "body", "field"), STRICT)
-async def test_json_types_are_strict(world, role, method, path, body, field):
-    await _refused(world, role, method, path, body, field)
-
-
-async def test_a_batch_reports_each_bad_item_and_echoes_only_real_client_ids(world):
-    client, sessions, ids, roles = world
-    before = await row_counts(sessions)
-    items = fill([{**visit_start(), "assignment_id": BIG}, {**visit_start(), "client_visit_id": "\ud800"},
-                  visit_start(at="0001-01-01T00:00:00Z")], ids)
-    response = await client.post("/api/v1/provider/visits:batch", content=json.dumps({"visits": items}),
-                                 headers={**roles["provider"], "content-type": "application/json"})
-    assert response.status_code == 200, response.text
-    results = response.json()["results"]
-    assert [r["ok"] for r in results] == [False, False, False]
-    assert [r["error"]["status"] for r in results] == [422, 422, 422]
-    assert [[e["field"] for e in r["error"]["errors"]] for r in results] == [
-        ["assignment_id"], ["client_visit_id"], ["check_in.at"]]
-    assert results[0]["client_visit_id"] == items[0]["client_visit_id"] and results[1]["client_visit_id"] is None
-    assert await row_counts(sessions) == before
-
-
-def test_the_openapi_document_states_the_bounds():
-    """Ids, months and PATCH nulls as the service checks them, so generated clients and tests stay inside."""
-    spec = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:")).openapi()
-    ids = [(path, p["name"], p["schema"]) for path, ops in spec["paths"].items() for op in ops.values()
-           for p in op.get("parameters", []) if p["name"].endswith("_id")]
-    assert len(ids) >= 14  # every path and query id
-    for path, name, schema in ids:
-        schema = next((s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer"), schema)
-        assert (schema["minimum"], schema["maximum"]) == (1, 2**31 - 1), (path, name)
-    months = [p["schema"] for ops in spec["paths"].values() for op in ops.values()
-              for p in op.get("parameters", []) if p["name"] == "month"]
-    assert months and all("20[0-9]{2}" in json.dumps(m) for m in months)
-    schemas = spec["components"]["schemas"]
-    assert schemas["RequestCreate"]["properties"]["elder_id"]["maximum"] == 2**31 - 1
-    elder_patch = schemas["ElderUpdate"]["properties"]
-    assert "null" not in json.dumps(elder_patch["services"]) and "default" not in elder_patch["services"]
-    assert {"type": "null"} in elder_patch["device_id"]["anyOf"]
-    assert "null" not in json.dumps(schemas["ProviderUpdate"]["properties"])
-
-
-async def test_a_nul_in_the_idempotency_key_is_422(world):
-    client, sessions, _, roles = world
-    before = await row_counts(sessions)
-    response = await client.post("/api/v1/elders", json=elder_body(),
-                                 headers={**roles["admin"], "Idempotency-Key": "call\x00-1"})
-    assert response.status_code == 422 and problem_fields(response) == ["Idempotency-Key"], response.text
-    assert await row_counts(sessions) == before
+async def test_json_types_are_strict(hostile_world, role, method, path, body, field):
+    await refused(hostile_world, role, method, path, body, field)
