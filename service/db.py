@@ -110,10 +110,20 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+def is_unique_violation(error: IntegrityError) -> bool:
+    """A unique index or primary key refused the row: a clash with another row, not a bad value."""
+    return getattr(error.orig, "pgcode", None) == "23505" or getattr(error.orig, "sqlite_errorname", None) in (
+        "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
 async def commit_or_conflict(session: AsyncSession, clash: str) -> None:
-    """Commit; a unique constraint that a racing writer won becomes a 409 saying what clashed."""
+    """Commit; a unique constraint that a racing writer won becomes a 409 saying what clashed. Any other
+    constraint (NOT NULL, CHECK) is a value the edge should have refused with a 422: it is not reported
+    as a clash (a null once came back as "ID number already registered") but raised as the bug it is."""
     try:
         await session.commit()
-    except IntegrityError:
+    except IntegrityError as error:
         await session.rollback()
+        if not is_unique_violation(error):
+            raise
         raise Conflict(clash) from None

@@ -73,16 +73,20 @@ def problem(status: int, detail: str, *, title: str | None = None, errors: list 
 def _field_path(loc: tuple[Any, ...]) -> str:
     # ("body", "location", "lat") -> "location.lat"; ("query", "limit") -> "limit"
     parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
-    return ".".join(parts) or str(loc[0] if loc else "body")
+    path = ".".join(parts) or str(loc[0] if loc else "body")
+    # A field's name is the client's own text (an unknown key): a lone surrogate in it would make the
+    # answer itself unencodable, a 500 in place of the 422.
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def field_errors(errors: list[Any]) -> list[dict[str, str]]:
+    """pydantic's errors as the problem's `errors`: the field's dotted path and the reason."""
+    return [{"field": _field_path(tuple(error.get("loc", ()))),
+             "reason": str(error.get("msg", "invalid")).removeprefix("Value error, ")} for error in errors]
 
 
 def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    errors = []
-    for error in exc.errors():
-        message = str(error.get("msg", "invalid"))
-        message = message.removeprefix("Value error, ")
-        errors.append({"field": _field_path(tuple(error.get("loc", ()))), "reason": message})
-    return errors
+    return field_errors(exc.errors())
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -95,7 +99,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return problem(422, detail or "invalid request", errors=errors)
+        return problem(422, detail or "invalid request", title=Invalid.title, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -6,12 +6,21 @@ Pure functions shared by the registry's validation, masking and the seed generat
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_MOBILE_SHAPE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: `\d` would also match fullwidth digits (５３０…), which int() reads as digits too, so one
+# ID number could be registered twice. Clients' input is normalised (NFKC) first, so fullwidth forms typed
+# with a Chinese input method are still accepted, as their ASCII spelling.
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_MOBILE_SHAPE = re.compile(r"^1[3-9][0-9]{9}$")
+
+
+def normalise_id_number(id_number: str) -> str:
+    """The one spelling stored and searched: fullwidth forms as ASCII, no surrounding blanks, X upper case."""
+    return unicodedata.normalize("NFKC", id_number).strip().upper()
 
 
 def id_check_char(first17: str) -> str:
@@ -22,7 +31,7 @@ def id_check_char(first17: str) -> str:
 
 def id_number_problem(id_number: str) -> str | None:
     """None when the 18-character resident ID number is valid, otherwise why it is not."""
-    if not _ID_SHAPE.match(id_number):
+    if not _ID_SHAPE.fullmatch(id_number):
         return "must be 17 digits followed by a digit or X"
     try:
         born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
@@ -40,15 +49,15 @@ def birth_date(id_number: str) -> date:
 
 
 def normalise_phone(phone: str) -> str:
-    """Strip spaces, dashes and a +86/0086 country prefix."""
-    digits = re.sub(r"[\s-]", "", phone)
+    """Fullwidth forms as ASCII; strip spaces, dashes and a +86/0086 country prefix."""
+    digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", phone))
     for prefix in ("+86", "0086"):
         digits = digits.removeprefix(prefix)
     return digits
 
 
 def mobile_problem(phone: str) -> str | None:
-    if not _MOBILE_SHAPE.match(phone):
+    if not _MOBILE_SHAPE.fullmatch(phone):
         return "must be an 11-digit mainland mobile number starting 13-19"
     return None
 

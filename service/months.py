@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
-
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-Month = Annotated[str, Field(pattern=MONTH_PATTERN, description="YYYY-MM, the calendar month in Asia/Shanghai")]
-_MONTH = re.compile(MONTH_PATTERN)
-
-
-def is_month(value: str) -> bool:
-    return bool(_MONTH.match(value))
+from service.validation import is_month  # noqa: F401  (the CLI's check of --month, same as the API's)
 
 
 def month_of(moment: datetime, tz: ZoneInfo) -> str:

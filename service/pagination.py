@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from service.errors import Invalid
+from service.validation import MAX_ID
 
 LimitQuery = Annotated[int, Query(ge=1, le=500, description="Page size (1-500)")]
 CursorQuery = Annotated[str | None, Query(max_length=200, description="Opaque cursor from next_cursor")]
@@ -18,13 +19,19 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+def _position_number(value: Any) -> bool:
+    # Every number a cursor holds is an id or smaller (bool is an int to Python, not to a cursor).
+    return type(value) is int and 0 <= value <= MAX_ID
+
+
 def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+    """The position a cursor holds; `keys` name the numbers it must hold (ids, ranks)."""
     if cursor is None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         position = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(position, dict) or any(not isinstance(position.get(k), int) for k in keys):
+        if not isinstance(position, dict) or not all(_position_number(position.get(k)) for k in keys):
             raise ValueError
     except (ValueError, UnicodeDecodeError):
         raise Invalid.field("cursor", "is not a cursor this service issued") from None

@@ -1,31 +1,19 @@
-"""Wire types shared by several domains: locations, aware times, pages."""
+"""Wire types shared by several domains: locations and pages (ids, times and texts: service/validation.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from dispatch.geo import to_wgs84
+from service.validation import Body
 
 T = TypeVar("T")
 
 
-def _require_offset(value: datetime) -> datetime:
-    """Refuse a time without an offset; keep every accepted one in UTC, as the database does."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("time must carry a UTC offset, e.g. 2026-12-03T09:30:00+08:00")
-    return value.astimezone(UTC)
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_require_offset)]
-
-
-class Location(BaseModel):
+class Location(Body):
     """A point as a client sends it; `coord_sys` defaults to WGS-84 on registry data."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)

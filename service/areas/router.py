@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,9 +13,10 @@ from service.deps import SessionDep
 from service.errors import Invalid
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.schemas import Page
+from service.validation import AREA_PATTERN, AreaCode
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], responses=AUTH_RESPONSES)
-AreaCodeQuery = Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$")]
+AreaCodeQuery = Annotated[AreaCode | None, Query()]
 
 
 class AreaPublic(BaseModel):
@@ -39,7 +41,7 @@ async def list_areas(
     if cursor is not None:
         position = decode_cursor(cursor)
         after = position.get("code") if position else None
-        if not isinstance(after, str):
+        if not isinstance(after, str) or not re.fullmatch(AREA_PATTERN, after):
             raise Invalid.field("cursor", "is not a cursor this service issued")
     rows = await service.list_areas(session, parent=parent, prefix=prefix, level=level, after=after, limit=limit)
     next_cursor = encode_cursor({"code": rows[limit - 1].code}) if len(rows) > limit else None

@@ -9,21 +9,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from service.auth import AUTH_RESPONSES, Admin, Staff
 from service.deps import SessionDep, SettingsDep
 from service.dispatching.models import DispatchPlan
 from service.dispatching.plans import run_plan
 from service.errors import NotFound
-from service.months import MONTH_PATTERN, Month
+from service.validation import Body, Month
 
 router = APIRouter(prefix="/api/v1/plans", tags=["dispatch"], responses=AUTH_RESPONSES)
 log = logging.getLogger("homecare.plans")
 
 
-class PlanRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlanRequest(Body):
     month: Month
 
 
@@ -70,7 +69,7 @@ async def start_plan(
 
 
 @router.get("/{month}", response_model=PlanPublic, responses={404: {"description": "No plan for this month"}})
-async def get_plan(month: Annotated[str, Path(pattern=MONTH_PATTERN)], session: SessionDep, _: Staff) -> PlanPublic:
+async def get_plan(month: Annotated[Month, Path()], session: SessionDep, _: Staff) -> PlanPublic:
     plan = await session.get(DispatchPlan, month)
     if plan is None:
         raise NotFound(f"no plan has been run for {month}")

@@ -12,6 +12,7 @@ from service.elders.schemas import ElderCreate, ElderPublic, ElderUpdate
 from service.idempotency.service import IdempotencyDep
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
 from service.schemas import Page
+from service.validation import AreaCode, IdPath, Text
 
 router = APIRouter(prefix="/api/v1/elders", tags=["registry"], responses=AUTH_RESPONSES)
 NOT_FOUND = {404: {"description": "No such elder"}}
@@ -21,9 +22,9 @@ INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
 @router.get("", response_model=Page[ElderPublic], responses=INVALID)
 async def list_elders(
     session: SessionDep, principal: Staff,
-    phone: Annotated[str | None, Query(max_length=20, description="Exact mobile number")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=50, description="Name fragment or ID number")] = None,
-    area: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$", description="Area code prefix")] = None,
+    phone: Annotated[Text | None, Query(max_length=20, description="Exact mobile number")] = None,
+    q: Annotated[Text | None, Query(min_length=1, max_length=50, description="Name fragment or ID number")] = None,
+    area: Annotated[AreaCode | None, Query(description="Area code prefix")] = None,
     status: ElderStatus | None = None,
     limit: LimitQuery = 50, cursor: CursorQuery = None,
 ) -> Page[ElderPublic]:
@@ -44,11 +45,11 @@ async def create_elder(body: ElderCreate, session: SessionDep, principal: Admin,
 
 
 @router.get("/{elder_id}", response_model=ElderPublic, responses=NOT_FOUND)
-async def get_elder(elder_id: int, session: SessionDep, principal: Staff) -> ElderPublic:
+async def get_elder(elder_id: IdPath, session: SessionDep, principal: Staff) -> ElderPublic:
     return service.to_public(await service.get_elder(session, elder_id), principal)
 
 
 @router.patch("/{elder_id}", response_model=ElderPublic,
               responses={**NOT_FOUND, **INVALID, 409: {"description": "ID number or device clash"}})
-async def update_elder(elder_id: int, body: ElderUpdate, session: SessionDep, principal: Admin) -> ElderPublic:
+async def update_elder(elder_id: IdPath, body: ElderUpdate, session: SessionDep, principal: Admin) -> ElderPublic:
     return service.to_public(await service.update_elder(session, elder_id, body, principal), principal)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from service.catalogue import ElderStatus, ServiceCode
-from service.identity import id_number_problem, mobile_problem, normalise_phone
+from service.identity import id_number_problem, mobile_problem, normalise_id_number, normalise_phone
 from service.schemas import Location, StoredLocation
+from service.validation import AreaCode, Body, Identifier, Patch, Text
 
 
 def _distinct(values: list) -> list:
@@ -17,7 +18,7 @@ def _distinct(values: list) -> list:
 
 
 def _valid_id_number(value: str) -> str:
-    value = value.strip().upper()
+    value = normalise_id_number(value)
     problem = id_number_problem(value)
     if problem:
         raise ValueError(f"not a valid resident ID number: {problem}")
@@ -32,30 +33,26 @@ def _valid_phone(value: str) -> str:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
 ServiceList = Annotated[list[ServiceCode], AfterValidator(_distinct)]
 Weekdays = Annotated[list[Annotated[int, Field(ge=0, le=6)]], AfterValidator(_distinct)]
 IdNumber = Annotated[str, Field(min_length=18, max_length=18), AfterValidator(_valid_id_number)]
 Phone = Annotated[str, Field(min_length=11, max_length=20), AfterValidator(_valid_phone)]
-AreaCode = Annotated[str, Field(pattern=r"^\d{6}(\d{3}){0,2}$", description="6, 9 or 12 digits")]
-Name = Annotated[str, Field(min_length=1, max_length=50)]
+Name = Annotated[Text, Field(min_length=1, max_length=50), AfterValidator(_not_blank)]
+Address = Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+DeviceId = Annotated[Identifier, Field(min_length=1, max_length=64)]
 
 
-class ElderWrite(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("name", "address", check_fields=False)
-    @classmethod
-    def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip() if value is not None else None
-
-
-class ElderCreate(ElderWrite):
+class ElderCreate(Body):
     name: Name
     id_number: IdNumber
     phone: Phone
-    address: str = Field(min_length=1, max_length=200)
+    address: Address
     location: Location
     area_code: AreaCode
     visits_per_month: int = Field(default=1, ge=0, le=2)
@@ -63,24 +60,26 @@ class ElderCreate(ElderWrite):
     services: ServiceList = Field(min_length=1)
     preferred_weekdays: Weekdays = Field(default_factory=list, description="0 = Monday … 6 = Sunday")
     living_alone: bool = False
-    device_id: str | None = Field(default=None, min_length=1, max_length=64)
+    device_id: DeviceId | None = None
     status: ElderStatus = "active"
 
 
-class ElderUpdate(ElderWrite):
-    name: Name | None = None
-    id_number: IdNumber | None = None
-    phone: Phone | None = None
-    address: str | None = Field(default=None, min_length=1, max_length=200)
-    location: Location | None = None
-    area_code: AreaCode | None = None
-    visits_per_month: int | None = Field(default=None, ge=0, le=2)
-    min_minutes: int | None = Field(default=None, ge=60, le=480)
-    services: ServiceList | None = Field(default=None, min_length=1)
-    preferred_weekdays: Weekdays | None = None
-    living_alone: bool | None = None
-    device_id: str | None = Field(default=None, min_length=1, max_length=64)
-    status: ElderStatus | None = None
+class ElderUpdate(Patch):
+    """Only the fields sent change; `device_id: null` unregisters the elder's device."""
+
+    name: Name = None
+    id_number: IdNumber = None
+    phone: Phone = None
+    address: Address = None
+    location: Location = None
+    area_code: AreaCode = None
+    visits_per_month: int = Field(default=None, ge=0, le=2)
+    min_minutes: int = Field(default=None, ge=60, le=480)
+    services: ServiceList = Field(default=None, min_length=1)
+    preferred_weekdays: Weekdays = None
+    living_alone: bool = None
+    device_id: DeviceId | None = None
+    status: ElderStatus = None
 
 
 class ElderPublic(BaseModel):

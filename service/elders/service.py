@@ -6,13 +6,14 @@ from sqlalchemy import or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.areas.extent import district_box, refuse_outside
 from service.areas.service import require_area
 from service.audit.service import record_change, snapshot
 from service.db import commit_or_conflict, utcnow
 from service.elders.models import Elder
 from service.elders.schemas import ElderCreate, ElderPublic, ElderUpdate
 from service.errors import Conflict, NotFound
-from service.identity import mask_id_number, mask_phone, normalise_phone
+from service.identity import mask_id_number, mask_phone, normalise_id_number, normalise_phone
 from service.schemas import StoredLocation
 from service.tokens.service import Principal
 
@@ -51,8 +52,9 @@ async def _refuse_duplicates(session: AsyncSession, values: dict, own_id: int | 
 async def create_elder(session: AsyncSession, data: ElderCreate, principal: Principal) -> Elder:
     await require_area(session, data.area_code, field="area_code", level="community")
     values = data.model_dump(exclude={"location"})
-    await _refuse_duplicates(session, values)
     lat, lon = data.location.wgs84()
+    refuse_outside(district_box(data.area_code), lat, lon, "location")
+    await _refuse_duplicates(session, values)
     elder = Elder(**values, lat=lat, lon=lon)
     session.add(elder)
     await session.flush()
@@ -67,12 +69,15 @@ async def update_elder(session: AsyncSession, elder_id: int, data: ElderUpdate, 
     changes = data.model_dump(exclude_unset=True, exclude={"location"})
     if data.area_code is not None:
         await require_area(session, data.area_code, field="area_code", level="community")
+    lat, lon = data.location.wgs84() if data.location is not None else (elder.lat, elder.lon)
+    if data.location is not None or data.area_code is not None:  # the home must stay in its district
+        refuse_outside(district_box(data.area_code or elder.area_code), lat, lon,
+                       "location" if data.location is not None else "area_code")
     await _refuse_duplicates(session, changes, own_id=elder.id)
     before = snapshot(elder)
     for field, value in changes.items():
         setattr(elder, field, value)
-    if data.location is not None:
-        elder.lat, elder.lon = data.location.wgs84()
+    elder.lat, elder.lon = lat, lon
     elder.updated_at = utcnow()
     record_change(session, actor=principal.actor, action="elder.update", entity="elder", entity_id=elder.id,
                   before=before, after=snapshot(elder))
@@ -89,7 +94,7 @@ async def list_elders(
         query = query.where(Elder.phone == normalise_phone(phone))
     if q:
         # A name fragment, or a whole ID number (operators read it off the elder's card).
-        query = query.where(or_(Elder.name.contains(q, autoescape=True), Elder.id_number == q.strip().upper()))
+        query = query.where(or_(Elder.name.contains(q, autoescape=True), Elder.id_number == normalise_id_number(q)))
     if area:
         query = query.where(Elder.area_code.startswith(area))
     if status:

@@ -14,14 +14,14 @@ from service.followups import service
 from service.followups.queue import follow_up_queue
 from service.followups.schemas import FollowUpCreate, FollowUpPublic, QueueItem
 from service.idempotency.service import IdempotencyDep
-from service.months import MONTH_PATTERN, month_of
+from service.months import month_of
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.reports.scope import AreaQuery, area_by_code
 from service.schemas import Page
+from service.validation import IdPath, Month
 
 router = APIRouter(prefix="/api/v1", tags=["follow-ups"], responses=AUTH_RESPONSES)
-QueueMonth = Annotated[str | None, Query(pattern=MONTH_PATTERN,
-                                         description="Visits of this month; by default the current one")]
+QueueMonth = Annotated[Month | None, Query(description="Visits of this month; by default the current one")]
 
 
 @router.post("/visits/{visit_id}/follow-up", status_code=201, response_model=FollowUpPublic, responses={
@@ -29,7 +29,7 @@ QueueMonth = Annotated[str | None, Query(pattern=MONTH_PATTERN,
     409: {"description": "The visit already has its follow-up, is still in progress, "
                          "or the Idempotency-Key is in flight"},
     422: {"description": "A field is invalid (named in `errors`)"}})
-async def record_follow_up(visit_id: int, body: FollowUpCreate, session: SessionDep, principal: Staff,
+async def record_follow_up(visit_id: IdPath, body: FollowUpCreate, session: SessionDep, principal: Staff,
                            idempotency: IdempotencyDep) -> JSONResponse:
     """Record the elder's satisfaction (1-5) and any complaint; one follow-up per visit."""
     return await idempotency.run(body, lambda: service.record_follow_up(session, visit_id, body, principal),

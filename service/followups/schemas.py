@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from service.validation import Body, Text
 
 
-class FollowUpCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FollowUpCreate(Body):
     satisfaction: int = Field(ge=1, le=5, description="1 very unhappy … 5 very satisfied")
-    complaint: str | None = Field(default=None, max_length=1000, description="What the elder complained of")
+    complaint: Text | None = Field(default=None, max_length=1000, description="What the elder complained of")
 
     @field_validator("complaint")
     @classmethod

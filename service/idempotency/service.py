@@ -30,6 +30,7 @@ from service.db import utcnow
 from service.deps import SessionDep
 from service.errors import Conflict, Invalid
 from service.idempotency.models import IdempotencyRecord
+from service.validation import Text
 
 # A claim whose request died (process killed mid-way) stops blocking the key after this long.
 ABANDONED_AFTER = timedelta(minutes=2)
@@ -37,7 +38,7 @@ ABANDONED_AFTER = timedelta(minutes=2)
 KEPT_FOR = timedelta(days=7)
 
 IdempotencyKeyHeader = Annotated[
-    str | None,
+    Text | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=255,
            description="Retry-safe key: the same key and body replay the first response"),
 ]

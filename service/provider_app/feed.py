@@ -21,6 +21,7 @@ from service.identity import mask_phone
 from service.pagination import encode_cursor
 from service.requests.models import Assignment, ServiceRequest
 from service.schemas import StoredLocation
+from service.validation import EARLIEST, END_OF_TIME, MAX_ID
 
 FEED_LAG = timedelta(seconds=10)
 
@@ -64,9 +65,12 @@ def parse_position(position: dict | None) -> tuple[datetime, int] | None:
     if position is None:
         return None
     try:
-        return datetime.fromtimestamp(position["t"] / 1_000_000, UTC), int(position["id"])
+        at, row_id = datetime.fromtimestamp(position["t"] / 1_000_000, UTC), position["id"]
+        if type(row_id) is not int or not 0 <= row_id <= MAX_ID or not EARLIEST <= at < END_OF_TIME:
+            raise ValueError
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         raise Invalid.field("cursor", "is not a cursor this service issued") from None
+    return at, row_id
 
 
 def _cursor(at: datetime, row_id: int) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from service.auth import AUTH_RESPONSES, ProviderApp
 from service.db import utcnow
@@ -17,6 +17,7 @@ from service.elders.models import Elder
 from service.pagination import CursorQuery, LimitQuery, decode_cursor
 from service.provider_app.feed import ProviderAssignment, parse_position, pull, to_view
 from service.requests.models import ServiceRequest
+from service.validation import Body, IdPath, Text
 from service.visits import service as visits
 from service.visits.schemas import BatchResponse, CheckOut, VisitPublic, VisitStart
 
@@ -31,18 +32,15 @@ class AssignmentFeed(BaseModel):
     next_cursor: str = Field(description="Pass back to get only what changed since this pull")
 
 
-class AcceptBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    caregiver: str = Field(min_length=1, max_length=50)
+class AcceptBody(Body):
+    caregiver: Text = Field(min_length=1, max_length=50)
 
 
-class DeclineBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=200)
+class DeclineBody(Body):
+    reason: Text = Field(min_length=1, max_length=200)
 
 
-class VisitBatchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class VisitBatchBody(Body):
     visits: list[dict[str, Any]] = Field(min_length=1, max_length=200,
                                          description="Items shaped like POST /provider/visits plus optional check_out")
 
@@ -65,7 +63,7 @@ async def list_assignments(
 
 @router.post("/assignments/{assignment_id}/accept", response_model=ProviderAssignment,
              responses={**NOT_FOUND, **CONFLICT, **INVALID})
-async def accept(assignment_id: int, body: AcceptBody, session: SessionDep, principal: ProviderApp):
+async def accept(assignment_id: IdPath, body: AcceptBody, session: SessionDep, principal: ProviderApp):
     assignment = await offers.accept(session, assignment_id, principal.provider_id, body.caregiver,
                                      actor=principal.actor, now=utcnow())
     return await _view(session, assignment)
@@ -73,7 +71,7 @@ async def accept(assignment_id: int, body: AcceptBody, session: SessionDep, prin
 
 @router.post("/assignments/{assignment_id}/decline", response_model=ProviderAssignment,
              responses={**NOT_FOUND, **CONFLICT, **INVALID})
-async def decline(assignment_id: int, body: DeclineBody, request: Request, session: SessionDep,
+async def decline(assignment_id: IdPath, body: DeclineBody, request: Request, session: SessionDep,
                   principal: ProviderApp, settings: SettingsDep):
     assignment = await offers.decline(session, assignment_id, principal.provider_id, body.reason,
                                       actor=principal.actor, now=utcnow(), settings=settings)
@@ -93,14 +91,14 @@ async def start_visit(body: VisitStart, session: SessionDep, principal: Provider
 
 @router.post("/visits/{visit_id}/check-out", response_model=VisitPublic,
              responses={**NOT_FOUND, 409: {"description": "Already checked out at another time"}, **INVALID})
-async def check_out(visit_id: int, body: CheckOut, session: SessionDep, principal: ProviderApp,
+async def check_out(visit_id: IdPath, body: CheckOut, session: SessionDep, principal: ProviderApp,
                     settings: SettingsDep) -> VisitPublic:
     visit = await visits.check_out(session, principal.provider_id, visit_id, body, principal, settings)
     return await visits.public(session, visit)
 
 
 @router.post("/visits:batch", response_model=BatchResponse, responses=INVALID)
-async def upload_batch(body: Annotated[VisitBatchBody, Body()], session: SessionDep, principal: ProviderApp,
+async def upload_batch(body: VisitBatchBody, session: SessionDep, principal: ProviderApp,
                        settings: SettingsDep) -> BatchResponse:
     results = await visits.upload_batch(session, principal.provider_id, body.visits, principal, settings)
     return BatchResponse(results=results)

@@ -12,6 +12,7 @@ from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_curs
 from service.providers import service
 from service.providers.schemas import ProviderCreate, ProviderPublic, ProviderUpdate
 from service.schemas import Page
+from service.validation import AreaCode, IdPath
 
 router = APIRouter(prefix="/api/v1/providers", tags=["registry"], responses=AUTH_RESPONSES)
 NOT_FOUND = {404: {"description": "No such provider"}}
@@ -21,8 +22,7 @@ INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
 @router.get("", response_model=Page[ProviderPublic], responses=INVALID)
 async def list_providers(
     session: SessionDep, _: RegistryReader,
-    area: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$",
-                                      description="Providers contracted in or under this area")] = None,
+    area: Annotated[AreaCode | None, Query(description="Providers contracted in or under this area")] = None,
     status: ProviderStatus | None = None, limit: LimitQuery = 50, cursor: CursorQuery = None,
 ) -> Page[ProviderPublic]:
     position = decode_cursor(cursor, "after")
@@ -38,12 +38,12 @@ async def create_provider(body: ProviderCreate, session: SessionDep, principal: 
 
 
 @router.get("/{provider_id}", response_model=ProviderPublic, responses=NOT_FOUND)
-async def get_provider(provider_id: int, session: SessionDep, _: RegistryReader) -> ProviderPublic:
+async def get_provider(provider_id: IdPath, session: SessionDep, _: RegistryReader) -> ProviderPublic:
     return await service.public_one(session, await service.get_provider(session, provider_id))
 
 
 @router.patch("/{provider_id}", response_model=ProviderPublic,
               responses={**NOT_FOUND, **INVALID, 409: {"description": "Name taken"}})
-async def update_provider(provider_id: int, body: ProviderUpdate, session: SessionDep,
+async def update_provider(provider_id: IdPath, body: ProviderUpdate, session: SessionDep,
                           principal: Admin) -> ProviderPublic:
     return await service.update_provider(session, provider_id, body, principal)

@@ -3,17 +3,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from service.catalogue import ProviderStatus
-from service.elders.schemas import AreaCode, ServiceList, _distinct
+from service.elders.schemas import ServiceList, _distinct
 from service.schemas import Location, StoredLocation
+from service.validation import AreaCode, Body, Day, Patch, Text
 
 
-class StationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=100)
+class StationIn(Body):
+    name: Text = Field(min_length=1, max_length=100)
     location: Location
 
 
@@ -22,20 +21,19 @@ class StationOut(BaseModel):
     location: StoredLocation
 
 
+ProviderName = Annotated[Text, Field(min_length=1, max_length=100)]
 Stations = Annotated[list[StationIn], Field(min_length=1, max_length=100)]
 Areas = Annotated[list[AreaCode], Field(min_length=1, max_length=500), AfterValidator(_distinct)]
 
 
-class ProviderCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=100)
+class ProviderCreate(Body):
+    name: ProviderName
     stations: Stations
     areas: Areas = Field(description="Contracted area codes; each covers every code it prefixes")
     services: ServiceList = Field(min_length=1)
     monthly_quota: int = Field(ge=0, le=10_000_000, description="Visits a month, at most")
-    contract_start: date
-    contract_end: date
+    contract_start: Day
+    contract_end: Day
     status: ProviderStatus = "active"
 
     @model_validator(mode="after")
@@ -45,17 +43,17 @@ class ProviderCreate(BaseModel):
         return self
 
 
-class ProviderUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProviderUpdate(Patch):
+    """Only the fields sent change; none may be null."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    stations: Stations | None = None
-    areas: Areas | None = None
-    services: ServiceList | None = Field(default=None, min_length=1)
-    monthly_quota: int | None = Field(default=None, ge=0, le=10_000_000)
-    contract_start: date | None = None
-    contract_end: date | None = None
-    status: ProviderStatus | None = None
+    name: ProviderName = None
+    stations: Stations = None
+    areas: Areas = None
+    services: ServiceList = Field(default=None, min_length=1)
+    monthly_quota: int = Field(default=None, ge=0, le=10_000_000)
+    contract_start: Day = None
+    contract_end: Day = None
+    status: ProviderStatus = None
 
 
 class ProviderPublic(BaseModel):

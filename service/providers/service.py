@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, literal, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.areas.extent import CHINA, refuse_outside
 from service.areas.service import require_area
 from service.audit.service import record_change
 from service.db import commit_or_conflict, utcnow
@@ -56,8 +57,11 @@ async def _check_areas(session: AsyncSession, codes: list[str]) -> None:
 
 def _station_rows(provider_id: int, stations: list[StationIn]) -> list[Station]:
     rows = []
-    for s in stations:
+    for i, s in enumerate(stations):
         lat, lon = s.location.wgs84()
+        # Only China's extent: a station may well stand across its contracted district's border, and
+        # the dispatcher's distance rule keeps far ones from being sent.
+        refuse_outside(CHINA, lat, lon, f"stations.{i}.location")
         rows.append(Station(provider_id=provider_id, name=s.name, lat=lat, lon=lon))
     return rows
 

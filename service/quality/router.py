@@ -6,20 +6,20 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy import func, literal, or_
 from sqlmodel import col, select
 
 from service.auth import AUTH_RESPONSES, Admin, Supervisor
 from service.db import utcnow
 from service.deps import SessionDep, SettingsDep
-from service.months import MONTH_PATTERN, Month
 from service.providers.models import Provider, ProviderArea
 from service.providers.schemas import ProviderPublic
 from service.providers.service import public_one
 from service.quality import service
 from service.quality.models import ProviderQuality
 from service.reports.scope import report_area
+from service.validation import Body, IdPath, Month
 
 router = APIRouter(prefix="/api/v1", tags=["quality"], responses=AUTH_RESPONSES)
 INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
@@ -42,8 +42,7 @@ class QualityPublic(BaseModel):
     assessed_at: datetime
 
 
-class AssessBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AssessBody(Body):
     month: Month
 
 
@@ -58,7 +57,7 @@ async def _public(session, rows: list[ProviderQuality]) -> list[QualityPublic]:
 @router.get("/quality", response_model=list[QualityPublic],
             responses={**INVALID, 403: {"description": "Wrong role, or an area outside the regulator's own"}})
 async def list_quality(session: SessionDep, principal: Supervisor,
-                       month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> list[QualityPublic]:
+                       month: Annotated[Month, Query()]) -> list[QualityPublic]:
     """The month's scores, lowest first; a regulator sees the providers contracted in its area."""
     query = select(ProviderQuality).where(ProviderQuality.month == month).order_by(
         col(ProviderQuality.score).is_(None), ProviderQuality.score, ProviderQuality.provider_id)
@@ -85,7 +84,7 @@ async def assess(body: AssessBody, session: SessionDep, _: Admin,
 @router.post("/providers/{provider_id}/reinstate", response_model=ProviderPublic, responses={
     **INVALID, 404: {"description": "No such provider"},
     409: {"description": "The provider is not suspended"}})
-async def reinstate(provider_id: int, body: service.ReinstateBody, session: SessionDep,
+async def reinstate(provider_id: IdPath, body: service.ReinstateBody, session: SessionDep,
                     principal: Admin) -> ProviderPublic:
     """Let a suspended provider receive work again (the reason is kept in the audit log)."""
     provider = await service.reinstate(session, provider_id, body.reason, principal.actor, utcnow())

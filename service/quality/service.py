@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,14 +25,14 @@ from service.reports.scope import EVERYWHERE
 from service.reports.sql import count_if, minutes_between
 from service.requests.models import ServiceRequest
 from service.settings import Settings
+from service.validation import Body, Text
 from service.visits.models import Visit
 
 QUALITY_ACTOR = "system:quality"
 
 
-class ReinstateBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=200)
+class ReinstateBody(Body):
+    reason: Text = Field(min_length=1, max_length=200)
 
 
 async def emergency_on_time(session: AsyncSession, month: str,

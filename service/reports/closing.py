@@ -8,30 +8,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
 from service.db import commit_or_conflict, utcnow
 from service.errors import Conflict, Invalid
-from service.months import Month, month_bounds
+from service.months import month_bounds
 from service.reports.late import find_closure
 from service.reports.models import MonthClose
 from service.reports.schemas import Closure
-from service.reports.scope import AREA_PATTERN, may_see, report_area
+from service.reports.scope import may_see, report_area
 from service.reports.settlement import build_settlement
 from service.reports.summary import build_summary
 from service.settings import Settings
 from service.tokens.service import Principal
+from service.validation import AreaCode, Body, Month
 
 
-class CloseMonth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CloseMonth(Body):
     month: Month
-    area: str | None = Field(default=None, pattern=AREA_PATTERN,
-                             description="The area whose month is closed; a regulator's own by default")
+    area: AreaCode | None = Field(default=None,
+                                  description="The area whose month is closed; a regulator's own by default")
 
 
 class ClosurePublic(BaseModel):

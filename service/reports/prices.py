@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,19 +26,19 @@ from service.months import first_day, next_month
 from service.reports.labels import service_label
 from service.reports.models import MonthClose, ServicePrice
 from service.tokens.service import Principal
+from service.validation import Body, Day
 
 
 def yuan(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(Decimal("0.01"))
 
 
-class PriceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PriceCreate(Body):
     service: ServiceCode
-    unit_price_yuan: Decimal = Field(ge=0, le=100000, max_digits=8, decimal_places=2,
-                                     description="Yuan per verified visit, at most two decimals")
-    effective_from: date = Field(description="First local day (Asia/Shanghai) the price applies")
+    # Text ("38.50") or a JSON number: the decimal is exact either way, and both are common for money.
+    unit_price_yuan: Decimal = Field(ge=0, le=100000, max_digits=8, decimal_places=2, strict=False,
+                                     allow_inf_nan=False, description="Yuan per verified visit, at most two decimals")
+    effective_from: Day = Field(description="First local day (Asia/Shanghai) the price applies")
 
 
 class PricePublic(BaseModel):

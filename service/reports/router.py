@@ -11,7 +11,6 @@ from service.auth import AUTH_RESPONSES, Admin, Supervisor
 from service.catalogue import ServiceCode
 from service.deps import SessionDep, SettingsDep
 from service.idempotency.service import IdempotencyDep
-from service.months import MONTH_PATTERN
 from service.providers.service import get_provider
 from service.reports import closing, prices
 from service.reports.delivery import file_response, file_responses
@@ -21,13 +20,13 @@ from service.reports.scope import AreaQuery, report_area
 from service.reports.settlement import SettlementReport, settlement
 from service.reports.summary import monthly_summary
 from service.reports.visit_exceptions import ExceptionsReport, exceptions_report
+from service.validation import IdQuery, Month
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], responses=AUTH_RESPONSES)
 SCOPE = {403: {"description": "Wrong role, or an area outside the regulator's own"}}
 INVALID = {422: {"description": "A parameter is invalid (named in `errors`), or the month has not begun"}}
 NO_FONT = {503: {"description": "PDF asked for, but the CJK font to embed is not installed on the server"}}
-MonthQuery = Annotated[str, Query(pattern=MONTH_PATTERN,
-                                  description="YYYY-MM, the calendar month in Asia/Shanghai")]
+MonthQuery = Annotated[Month, Query()]
 
 
 def _stem(kind: str, area_code: str | None, month: str) -> str:
@@ -65,7 +64,7 @@ async def exceptions(session: SessionDep, principal: Supervisor, settings: Setti
             responses={**file_responses("csv", "xlsx"), **SCOPE, **INVALID,
                        404: {"description": "No such provider"}})
 async def settle(session: SessionDep, principal: Supervisor, settings: SettingsDep, month: MonthQuery,
-                 provider_id: Annotated[int | None, Query(ge=1)] = None, area: AreaQuery = None,
+                 provider_id: IdQuery = None, area: AreaQuery = None,
                  fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json"):
     """Verified visits × unit price per provider, plus late-verified visits of closed months."""
     scope = await report_area(session, principal, area)
@@ -91,7 +90,7 @@ async def close_month(body: closing.CloseMonth, session: SessionDep, principal: 
 @router.get("/reports/closures", response_model=list[closing.ClosurePublic], responses=INVALID)
 async def list_closures(
     session: SessionDep, principal: Supervisor, settings: SettingsDep, area: AreaQuery = None,
-    month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
+    month: Annotated[Month | None, Query()] = None,
 ) -> list[closing.ClosurePublic]:
     """Closed months, those of the regulator's area only."""
     return await closing.list_closures(session, principal, settings, area=area, month=month)

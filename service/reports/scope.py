@@ -22,10 +22,10 @@ from service.areas.service import require_area
 from service.errors import Forbidden, Invalid
 from service.months import month_bounds
 from service.tokens.service import Principal
+from service.validation import AREA_PATTERN, AreaCode  # noqa: F401  (the CLI checks --area with it)
 
-AREA_PATTERN = r"^\d{6}(\d{3}){0,2}$"
-AreaQuery = Annotated[str | None, Query(
-    pattern=AREA_PATTERN, description="Area code (6, 9 or 12 digits); a regulator's own by default")]
+AreaQuery = Annotated[AreaCode | None, Query(
+    description="Area code (6, 9 or 12 digits); a regulator's own by default")]
 EVERYWHERE_NAME = "全部地区"
 
 

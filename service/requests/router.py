@@ -11,7 +11,6 @@ from service.catalogue import Urgency
 from service.deps import SessionDep, SettingsDep
 from service.dispatching.wakeup import wake_dispatcher
 from service.idempotency.service import IdempotencyDep, IdempotencyKeyHeader, route_of
-from service.months import Month
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
 from service.requests import intake, service
 from service.requests.schemas import (
@@ -23,6 +22,7 @@ from service.requests.schemas import (
     RequestPublic,
 )
 from service.schemas import Page
+from service.validation import IdPath, IdQuery, Month
 
 router = APIRouter(prefix="/api/v1", tags=["requests"], responses=AUTH_RESPONSES)
 NOT_FOUND = {404: {"description": "No such request"}}
@@ -43,7 +43,7 @@ async def create_request(body: RequestCreate, request: Request, principal: Staff
 @router.get("/requests", response_model=Page[RequestPublic], responses=INVALID)
 async def list_requests(
     session: SessionDep, _: Staff, status: StatusQuery = None,
-    elder_id: Annotated[int | None, Query(ge=1)] = None, month: Annotated[Month | None, Query()] = None,
+    elder_id: IdQuery = None, month: Annotated[Month | None, Query()] = None,
     urgency: Urgency | None = None, limit: LimitQuery = 50, cursor: CursorQuery = None,
 ) -> Page[RequestPublic]:
     position = decode_cursor(cursor, "after")
@@ -54,19 +54,19 @@ async def list_requests(
 
 
 @router.get("/requests/{request_id}", response_model=RequestDetail, responses=NOT_FOUND)
-async def get_request(request_id: int, session: SessionDep, _: Staff) -> RequestDetail:
+async def get_request(request_id: IdPath, session: SessionDep, _: Staff) -> RequestDetail:
     return await service.request_detail(session, await service.get_request(session, request_id))
 
 
 @router.post("/requests/{request_id}/cancel", response_model=RequestDetail,
              responses={**NOT_FOUND, **INVALID, 409: {"description": "Already under way, done or cancelled"}})
-async def cancel_request(request_id: int, body: CancelBody, session: SessionDep, principal: Staff) -> RequestDetail:
+async def cancel_request(request_id: IdPath, body: CancelBody, session: SessionDep, principal: Staff) -> RequestDetail:
     row = await service.cancel_request(session, request_id, body.reason, principal)
     return await service.request_detail(session, row)
 
 
 @router.get("/requests/{request_id}/explanation", response_model=Explanation, responses=NOT_FOUND)
-async def explain(request_id: int, session: SessionDep, _: Staff) -> Explanation:
+async def explain(request_id: IdPath, session: SessionDep, _: Staff) -> Explanation:
     row = await service.get_request(session, request_id)
     return Explanation(request_id=row.id, status=row.status, decision=row.explanation)
 

@@ -1,24 +1,36 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from service.catalogue import ServiceCode, Urgency
-from service.schemas import AwareDatetime, Location
+from service.db import utcnow
+from service.elders.schemas import DeviceId
+from service.schemas import Location
+from service.validation import Body, DbId, Moment, Text
+
+# Operators book help for the coming days or weeks. A window more than a year ahead is a mistyped year,
+# and would wait in the queue as a request of a month nobody plans.
+FURTHEST_AHEAD = timedelta(days=366)
 
 
-class RequestCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    elder_id: int = Field(ge=1)
+class RequestCreate(Body):
+    elder_id: DbId
     service: ServiceCode
     urgency: Urgency = "routine"
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: Moment | None = None
+    window_end: Moment | None = None
     channel: Literal["phone", "one_touch", "app"] = "phone"
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
+
+    @field_validator("window_start", "window_end")
+    @classmethod
+    def _not_far_ahead(cls, moment: datetime | None) -> datetime | None:
+        if moment is not None and moment > utcnow() + FURTHEST_AHEAD:
+            raise ValueError(f"must not be more than {FURTHEST_AHEAD.days} days ahead")
+        return moment
 
     @model_validator(mode="after")
     def _window_order(self) -> RequestCreate:
@@ -27,22 +39,20 @@ class RequestCreate(BaseModel):
         return self
 
 
-class CancelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=200)
+class CancelBody(Body):
+    reason: Text = Field(min_length=1, max_length=200)
 
 
 AlertKind = Literal["sos", "fall", "smoke", "gas", "water", "inactivity", "health", "other"]
 
 
-class AlertCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    device_id: str | None = Field(default=None, min_length=1, max_length=64)
-    elder_id: int | None = Field(default=None, ge=1)
+class AlertCreate(Body):
+    device_id: DeviceId | None = None
+    elder_id: DbId | None = None
     kind: AlertKind
-    at: AwareDatetime
+    at: Moment = Field(description="When the device raised it; not in the future (beyond the clock skew)")
+    # The device's fix is not checked against the elder's district: a button pressed without a GPS fix
+    # reports 0/0, and an SOS must never be refused for it.
     location: Location | None = None
 
     @model_validator(mode="after")

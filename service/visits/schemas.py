@@ -4,34 +4,31 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field, Strict
 
 from service.catalogue import ServiceCode
 from service.elders.schemas import _distinct
-from service.schemas import AwareDatetime, DeviceLocation, StoredLocation
+from service.schemas import DeviceLocation, StoredLocation
+from service.validation import Body, DbId, Moment, Text
 
 
-class CheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    at: AwareDatetime
+# A phone's times (`at`) lie in the plausible years (Moment) and, as the service checks, not in the
+# future beyond the clock skew allowed, nor before the start of the request's month.
+class CheckIn(Body):
+    at: Moment
     location: DeviceLocation
 
 
-class CheckOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    at: AwareDatetime
+class CheckOut(Body):
+    at: Moment
     location: DeviceLocation
     tasks: Annotated[list[ServiceCode], AfterValidator(_distinct)] = Field(min_length=1, max_length=8)
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
 
 
-class VisitStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    assignment_id: int = Field(ge=1)
-    client_visit_id: UUID
+class VisitStart(Body):
+    assignment_id: DbId
+    client_visit_id: Annotated[UUID, Strict(False)] = Field(description="The phone's own id of the visit")
     check_in: CheckIn
 
 
@@ -41,9 +38,7 @@ class BatchItem(VisitStart):
     check_out: CheckOut | None = None
 
 
-class VisitBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VisitBatch(Body):
     visits: list[BatchItem] = Field(min_length=1, max_length=200)
 
 

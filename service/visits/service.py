@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from pydantic import ValidationError
 from sqlalchemy import update
@@ -14,7 +15,7 @@ from service.audit.service import record_change
 from service.db import utcnow
 from service.dispatching.offers import move_assignment
 from service.elders.models import Elder
-from service.errors import Conflict, DomainError, Invalid, NotFound, problem_body
+from service.errors import Conflict, DomainError, Invalid, NotFound, field_errors, problem_body
 from service.months import month_bounds
 from service.requests.models import Assignment, ServiceRequest
 from service.requests.service import transition
@@ -173,12 +174,20 @@ async def check_out(session: AsyncSession, provider_id: int, visit_id: int, data
     return await _own_visit(session, visit_id, provider_id)
 
 
+def _client_id(raw: object) -> str | None:
+    """The item's client_visit_id to echo, if it is one (the raw value may be anything a client sent)."""
+    try:
+        return str(UUID(raw["client_visit_id"]))  # type: ignore[index]
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
+
+
 async def upload_batch(session: AsyncSession, provider_id: int, items: list[dict], principal: Principal,
                        settings: Settings) -> list[BatchResult]:
     """Each item stands alone: good ones are stored, a bad one is reported by its index."""
     results = []
     for index, raw in enumerate(items):
-        client_id = raw.get("client_visit_id") if isinstance(raw, dict) else None
+        client_id = _client_id(raw)
         try:
             item = BatchItem.model_validate(raw)
             visit, _ = await check_in(session, provider_id, item, principal, settings)
@@ -188,11 +197,10 @@ async def upload_batch(session: AsyncSession, provider_id: int, items: list[dict
                                        visit=await public(session, visit)))
         except ValidationError as exc:
             await session.rollback()
-            errors = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
-            results.append(BatchResult(index=index, client_visit_id=str(client_id) if client_id else None, ok=False,
-                                       error=problem_body(422, "the item is invalid", errors=errors)))
+            results.append(BatchResult(index=index, client_visit_id=client_id, ok=False,
+                                       error=problem_body(422, "the item is invalid", errors=field_errors(exc.errors()))))
         except DomainError as exc:
             await session.rollback()
-            results.append(BatchResult(index=index, client_visit_id=str(client_id) if client_id else None, ok=False,
+            results.append(BatchResult(index=index, client_visit_id=client_id, ok=False,
                                        error=problem_body(exc.status, exc.detail, title=exc.title, errors=exc.errors)))
     return results

@@ -34,6 +34,7 @@ async def test_operators_and_providers_do_not_read_reports(client, token, path):
 @pytest.mark.parametrize(("params", "field"), [
     ({}, "month"), ({"month": "2026-13"}, "month"), ({"month": "202610"}, "month"),
     ({"month": "2099-01"}, "month"),
+    ({"month": "0998-05"}, "month"), ({"month": "0000-01"}, "month"), ({"month": "9999-12"}, "month"),  # were 500s
     ({"month": "2026-10", "area": "53011"}, "area"), ({"month": "2026-10", "area": "999999"}, "area"),
     ({"month": "2026-10", "format": "docx"}, "format"),
 ])

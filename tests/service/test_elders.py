@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from dispatch.geo import haversine_km, wgs84_to_gcj02
+from service.db import commit_or_conflict, utcnow
+from service.elders.models import Elder
+from service.settings import Settings
 from tests.factories import elder_body, id_number
 
 pytestmark = pytest.mark.asyncio
@@ -160,3 +164,96 @@ async def test_list_filters_and_cursor_pagination(client, token):
                           ({"area": "53x"}, "area")]:
         response = await client.get("/api/v1/elders", params=params, headers=admin)
         assert response.status_code == 422 and field in problem_fields(response)
+
+
+def fullwidth(text: str) -> str:
+    """What a Chinese input method in fullwidth mode types: ５３０１… for 5301…"""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+async def test_fullwidth_digits_are_normalised_so_an_elder_cannot_be_registered_twice(client, token):
+    admin = await token("admin")
+    body = elder_body(phone="１３９ ８８８８ ６６６６")
+    first = await client.post("/api/v1/elders", json={**body, "id_number": fullwidth(body["id_number"])},
+                              headers=admin)
+    assert first.status_code == 201, first.text
+    assert first.json()["id_number"] == body["id_number"] and first.json()["phone"] == "13988886666"
+    twice = await client.post("/api/v1/elders", json=elder_body(id_number=body["id_number"]), headers=admin)
+    assert twice.status_code == 409
+    found = await client.get("/api/v1/elders", params={"q": fullwidth(body["id_number"])}, headers=admin)
+    assert [e["id"] for e in found.json()["items"]] == [first.json()["id"]]
+    by_phone = await client.get("/api/v1/elders", params={"phone": "１３９８８８８６６６６"}, headers=admin)
+    assert [e["id"] for e in by_phone.json()["items"]] == [first.json()["id"]]
+    # Digits of other scripts are not NFKC-equivalent to ASCII ones: refused, never stored.
+    arabic = "".join(chr(0x0660 + int(c)) if c.isdigit() else c for c in elder_body()["id_number"])
+    assert (await client.post("/api/v1/elders", json=elder_body(id_number=arabic), headers=admin)).status_code == 422
+
+
+async def test_a_fullwidth_device_id_is_the_same_device(client, token):
+    admin = await token("admin")
+    elder = (await client.post("/api/v1/elders", json=elder_body(device_id="ＹＪＴ-００７"), headers=admin)).json()
+    assert elder["device_id"] == "YJT-007"
+    again = await client.post("/api/v1/elders", json=elder_body(device_id="YJT-007"), headers=admin)
+    assert again.status_code == 409
+    alert = {"device_id": "YJT-007", "kind": "sos", "at": "2026-11-20T08:00:00+08:00"}
+    raised = await client.post("/api/v1/alerts", json=alert, headers=await token("operator"))
+    assert raised.status_code == 201 and raised.json()["elder_id"] == elder["id"]
+
+
+KUNMING, HAIKOU = {"lat": 25.0211, "lon": 102.7410}, {"lat": 20.04, "lon": 110.34}
+
+
+@pytest.mark.parametrize(("area_code", "location"), [
+    ("530111001001", {"lat": 0, "lon": 0}),  # a form left empty
+    ("530111001001", {"lat": -25.0211, "lon": 102.7410}),  # sign flipped
+    ("530111001001", {"lat": 25.0211, "lon": 112.7410}),  # a digit mistyped: 1,000 km east
+    ("530111001001", HAIKOU),  # a Guandu elder placed in Haikou
+    ("460106001001", KUNMING),  # and the other way round
+])
+async def test_a_home_outside_its_district_is_422(client, token, area_code, location):
+    admin = await token("admin")
+    response = await client.post("/api/v1/elders", json=elder_body(area_code=area_code, location=location),
+                                 headers=admin)
+    assert response.status_code == 422, response.text
+    assert problem_fields(response) == ["location"] and "outside district" in response.json()["detail"]
+    assert (await client.get("/api/v1/elders", headers=admin)).json()["items"] == []
+
+
+async def test_a_home_stays_in_its_district_when_patched(client, token):
+    admin = await token("admin")
+    elder = (await client.post("/api/v1/elders", json=elder_body(location=KUNMING), headers=admin)).json()
+    url = f"/api/v1/elders/{elder['id']}"
+    moved_away = await client.patch(url, json={"location": {"lat": 0, "lon": 0}}, headers=admin)
+    assert moved_away.status_code == 422 and problem_fields(moved_away) == ["location"]
+    refiled = await client.patch(url, json={"area_code": "460106001001"}, headers=admin)
+    assert refiled.status_code == 422 and problem_fields(refiled) == ["area_code"]
+    moved = await client.patch(url, json={"area_code": "460106001001", "location": HAIKOU}, headers=admin)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["location"]["lat"] == HAIKOU["lat"] and moved.json()["area_code"] == "460106001001"
+
+
+async def test_a_null_patch_leaves_the_elder_and_the_month_plan_working(client, token):
+    """Issue 10 item 6: `services: null` was committed, then the elder, every list and the plan failed."""
+    admin = await token("admin")
+    elder = (await client.post("/api/v1/elders", json=elder_body(), headers=admin)).json()
+    url = f"/api/v1/elders/{elder['id']}"
+    refused = await client.patch(url, json={"services": None}, headers=admin)
+    assert refused.status_code == 422 and problem_fields(refused) == ["services"]
+    assert (await client.get(url, headers=admin)).json() == elder
+    assert (await client.get("/api/v1/elders", headers=admin)).json()["items"] == [elder]
+    month = utcnow().astimezone(Settings().tz).strftime("%Y-%m")
+    plan = await client.post("/api/v1/plans", params={"wait": "true"}, json={"month": month}, headers=admin)
+    assert plan.status_code == 200 and plan.json()["state"] == "done", plan.text
+    # A field that may be empty is emptied by null, and that is no clash (409).
+    assert (await client.patch(url, json={"device_id": "YJT-1"}, headers=admin)).json()["device_id"] == "YJT-1"
+    cleared = await client.patch(url, json={"device_id": None}, headers=admin)
+    assert cleared.status_code == 200 and cleared.json()["device_id"] is None
+
+
+async def test_a_constraint_other_than_unique_is_not_reported_as_a_clash(db):
+    """A NOT NULL that reaches the database is a validation gap (raised), not "already registered" (409)."""
+    async with db() as session:
+        session.add(Elder(name=None, id_number=id_number(), phone="13900000000", address="x", lat=25.0, lon=102.7,
+                          area_code="530111001001", services=["clean"], preferred_weekdays=[]))
+        with pytest.raises(IntegrityError):
+            await commit_or_conflict(session, "clash")

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import pytest
 
+from service.db import utcnow
 from tests.service.helpers import build_world, new_request, offer_to
 from tests.service.test_elders import problem_fields
 
@@ -271,3 +274,18 @@ async def test_a_key_whose_work_committed_is_not_freed_when_its_answer_cannot_be
         assert (await session.exec(select(func.count()).select_from(Elder))).one() == 1
         [record] = (await session.exec(select(IdempotencyRecord))).all()
         assert record.state == "running"
+
+
+async def test_a_window_within_the_year_ahead_is_taken(client, token):
+    world = await build_world(client, token)
+    day = (utcnow() + timedelta(days=300)).replace(hour=9, minute=0, second=0, microsecond=0)
+    created = await new_request(client, world, window_start=day.isoformat(),
+                                window_end=(day + timedelta(hours=2)).isoformat())
+    assert created["window_start"].startswith(day.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"))
+
+
+async def test_an_sos_is_never_refused_for_its_gps_fix(client, token):
+    """A button pressed without a GPS fix reports 0/0; the elder's home is where help goes."""
+    world = await build_world(client, token)
+    alert = {"elder_id": world.elder_id, "kind": "sos", "at": utcnow().isoformat(), "location": {"lat": 0, "lon": 0}}
+    assert (await client.post("/api/v1/alerts", json=alert, headers=world.operator)).status_code == 201
