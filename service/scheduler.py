@@ -192,7 +192,10 @@ async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=5.0)
-        await engine.dispose()
+        # Closing says goodbye on every pooled connection: bounded, for a server that has gone silent.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10.0):
+                await engine.dispose()
 
 
 class EmbeddedScheduler:
