@@ -106,7 +106,7 @@ class Contender:
                     return
                 self.backoff.reset()
                 if self.heartbeat.state != "standby":
-                    log.info("another scheduler is the leader; standing by")
+                    log.info("another scheduler is the leader; waiting")
                     self.heartbeat.set("standby")
                 await _wait(self.stop, lost, STANDBY_POLL_S)
         finally:
