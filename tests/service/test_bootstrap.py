@@ -138,3 +138,26 @@ def test_a_heartbeat_that_cannot_be_written_does_not_stop_the_scheduler(tmp_path
     beat.set("leader")
     beat.write()
     assert not check(blocked / "beat", 1.0).healthy
+
+
+def test_long_running_services_wait_for_an_unreachable_database(monkeypatch):
+    import service.cli as cli_module
+
+    attempts, waits = [], []
+
+    def migrate(_settings):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionRefusedError(111, "Connect call failed")
+
+    monkeypatch.setattr(cli_module, "_migrate", migrate)
+    monkeypatch.setattr("time.sleep", waits.append)
+    cli_module._migrate_when_reachable(None)
+    assert len(attempts) == 3 and len(waits) == 2 and all(0 < w <= 10 for w in waits)
+
+    def broken(_settings):
+        raise RuntimeError("a bad migration is not waited out")
+
+    monkeypatch.setattr(cli_module, "_migrate", broken)
+    with pytest.raises(RuntimeError):
+        cli_module._migrate_when_reachable(None)

@@ -187,3 +187,33 @@ def test_reconnection_waits_double_up_to_a_cap_with_jitter():
     assert [round(low.next(), 3) for _ in range(3)] == [0.25, 0.5, 1.0]  # jitter: down to half the step
     high.reset()
     assert high.next() == 0.5
+
+
+async def test_losing_the_lock_cancels_the_running_tick_at_once(settings, monkeypatch):
+    import service.scheduler as module
+    from service.dispatching.instant import Tick
+
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def endless(*_args, **_kwargs):
+        started.set()
+        try:
+            await asyncio.sleep(2.0)  # an offer a shutdown would let finish (it waits up to 10 s)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return Tick(0, False)
+
+    monkeypatch.setattr(module, "dispatch_open_requests", endless)
+
+    async def lead_then_lose_the_lock():
+        async with module.running_jobs(settings.model_copy(update={"dispatch_tick_s": 0.05})) as dispatcher:
+            dispatcher.poke()
+            await started.wait()
+            raise ConnectionResetError("the lock connection went")
+
+    try:
+        await asyncio.wait_for(lead_then_lose_the_lock(), WAIT_S)
+    except ConnectionResetError:
+        pass
+    assert cancelled.is_set()  # not left to finish: another scheduler may be leading already
