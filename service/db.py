@@ -109,6 +109,14 @@ def _drop_closed_connections(engine: AsyncEngine) -> None:
         if dbapi_connection.driver_connection.is_closed():
             raise InvalidatePoolError("the server closed this pooled connection")
 
+    # SQLAlchemy's own test (is the socket closed?) misses a connection that has received the server's
+    # FATAL but whose socket has not closed yet: such errors count as a disconnect too, so the connection
+    # is thrown away with every older one rather than returned to the pool.
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context) -> None:
+        if not context.is_disconnect and database_unavailable(context.original_exception):
+            context.is_disconnect = True
+
 
 @asynccontextmanager
 async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
@@ -118,9 +126,9 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     pooled = await engine.raw_connection()
     try:
         yield pooled.driver_connection
-    except BaseException:
-        if pooled.driver_connection.is_closed():  # the server dropped it: the pool must not hand it out again
-            await greenlet_spawn(pooled.invalidate)
+    except BaseException as exc:
+        if pooled.driver_connection.is_closed() or database_unavailable(exc):  # dead, or as good as dead:
+            await greenlet_spawn(pooled.invalidate)  # the pool must not hand it out again
         raise
     finally:
         # Back to the pool, in SQLAlchemy's async context: returning may have to close a connection.

@@ -14,7 +14,7 @@ import sqlite3
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import EmulatedDBAPIException, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
 from service.app import create_app
@@ -58,15 +58,16 @@ def assert_unavailable(response: httpx.Response) -> None:
     assert response.json()["status"] == 503
 
 
+@pytest.mark.parametrize("kind", ["restart", "network"])
 async def test_an_outage_gives_503_with_retry_after_and_the_pool_recovers(client, token, db, proxied_client,
-                                                                          pg_proxy):
+                                                                          pg_proxy, kind):
     world = await build_world(client, token)
     warm = await fire(proxied_client, world, rounds=8)  # several pooled connections, all to be killed
     assert {r.status_code for r in warm} <= {200, 201}, [r.text for r in warm if r.status_code >= 300]
 
     in_flight = [asyncio.ensure_future(call) for call in fire_each(proxied_client, world, rounds=8)]
     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-    await pg_proxy.cut(refuse_s=2.0)  # the server goes away under requests in flight …
+    await pg_proxy.outage(kind, seconds=2.0)  # the server goes away under requests in flight …
     for response in await asyncio.gather(*in_flight):
         assert response.status_code in (200, 201, 503), response.text
         if response.status_code == 503:
@@ -79,13 +80,15 @@ async def test_an_outage_gives_503_with_retry_after_and_the_pool_recovers(client
         assert response.status_code in (200, 201), response.text
 
 
+@pytest.mark.parametrize("kind", ["restart", "network"])
 async def test_connections_the_server_closed_while_idle_fail_no_request(client, token, db, proxied_client,
-                                                                         pg_proxy):
+                                                                         pg_proxy, kind):
     world = await build_world(client, token)
     for response in await fire(proxied_client, world, rounds=8):
         assert response.status_code in (200, 201), response.text
-    await pg_proxy.cut()  # a restart while the API was idle: every pooled connection is dead
-    await asyncio.sleep(0.1)
+    await pg_proxy.outage(kind, seconds=0.1)  # while the API was idle: every pooled connection is dead
+    await pg_proxy.accepting()
+    await asyncio.sleep(0.5)  # the backends have exited
     for rounds in (1, 8):
         for response in await fire(proxied_client, world, rounds=rounds):
             assert response.status_code in (200, 201), response.text
@@ -112,6 +115,8 @@ async def test_a_sqlite_database_that_cannot_be_opened_gives_503(tmp_path):
     (asyncpg.AdminShutdownError("terminating connection due to administrator command"), True),
     (asyncpg.InterfaceError("cannot perform operation: connection is closed"), True),
     (SAInterfaceError("SELECT 1", {}, Exception("connection is closed"), connection_invalidated=True), True),
+    (EmulatedDBAPIException("shutting down", asyncpg.CannotConnectNowError("shutting down")), True),  # checkout
+    (asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"), True),
     (OperationalError("connect", {}, sqlite3.OperationalError("unable to open database file")), True),
     (FileNotFoundError(errno.ENOENT, "no font"), False),
     (asyncpg.InterfaceError("the server expects 2 arguments for this query, 3 were passed"), False),

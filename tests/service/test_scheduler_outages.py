@@ -13,6 +13,7 @@ import contextlib
 import json
 
 import asyncpg
+import pytest
 from sqlmodel import select
 
 from service.db import asyncpg_dsn
@@ -89,8 +90,9 @@ async def lock_is_taken(dsn: str) -> bool:
         await contender.close()
 
 
+@pytest.mark.parametrize("kind", ["restart", "network"])
 async def test_the_leader_survives_a_database_outage_retakes_the_lock_and_listens_again(
-        client, token, db, settings, pg_proxy, tmp_path):
+        client, token, db, settings, pg_proxy, tmp_path, kind):
     world = await build_world(client, token)
     # A tick far longer than the test: only pokes dispatch, so what follows shows the LISTEN working again
     # and the backlog picked up when leadership is regained.
@@ -100,7 +102,7 @@ async def test_the_leader_survives_a_database_outage_retakes_the_lock_and_listen
         before = await new_request(client, world, service="emergency", urgency="emergency")
         await offered(db, before["id"])
 
-        await pg_proxy.cut(refuse_s=1.5)
+        await pg_proxy.outage(kind, seconds=1.5)
         await until(lambda: state_of(leader.heartbeat_path) == "reconnecting", "reconnecting")
         during = await new_request(client, world, service="emergency", urgency="emergency")  # its NOTIFY is lost
         assert not process.done()
@@ -113,14 +115,16 @@ async def test_the_leader_survives_a_database_outage_retakes_the_lock_and_listen
     assert not await lock_is_taken(asyncpg_dsn(settings.database_url))  # released at the stop
 
 
-async def test_a_standby_survives_an_outage_and_takes_over_when_the_leader_goes(settings, db, pg_proxy, tmp_path):
+@pytest.mark.parametrize("kind", ["restart", "network"])
+async def test_a_standby_survives_an_outage_and_takes_over_when_the_leader_goes(settings, db, pg_proxy, tmp_path,
+                                                                               kind):
     holder = await asyncpg.connect(asyncpg_dsn(settings.database_url))  # the leader, on a direct connection
     try:
         assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY)
         standby = through(pg_proxy, settings, tmp_path, "beat")
         async with scheduler_process(standby):
             await until(lambda: state_of(standby.heartbeat_path) == "standby", "standing by")
-            await pg_proxy.cut(refuse_s=1.0)
+            await pg_proxy.outage(kind, seconds=1.0)
             await until(lambda: state_of(standby.heartbeat_path) == "reconnecting", "reconnecting")
             await until(lambda: state_of(standby.heartbeat_path) == "standby", "standing by again")
             await holder.close()  # the leader goes
