@@ -1,4 +1,5 @@
-# The service image: API replicas and the scheduler process run the same image.
+# The service image, built once by compose's `migrate` service: the API replicas, the scheduler and the
+# one-shot migration all run it.
 FROM python:3.11-slim
 
 RUN apt-get update \
@@ -13,7 +14,11 @@ COPY providers ./providers
 COPY seed ./seed
 RUN pip install --no-cache-dir -c constraints.txt .
 
-RUN useradd --create-home homecare
+# A user without a login and without root; /app/var is the one place it writes (the scheduler's
+# heartbeat, an embedded SQLite database). Everything else in the image is read-only to it.
+RUN useradd --create-home --uid 10001 homecare \
+ && mkdir -p /app/var \
+ && chown homecare:homecare /app/var
 USER homecare
 EXPOSE 8000
 CMD ["homecare", "serve", "--host", "0.0.0.0", "--port", "8000", "--no-scheduler"]

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from service.cli_bootstrap import admin_app, areas_app
 from service.cli_dispatch import dispatch_app
 from service.cli_report import report
 from service.cli_simulate import simulate
@@ -16,6 +17,8 @@ app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision se
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(areas_app, name="areas")
+app.add_typer(admin_app, name="admin")
 # The provider's side of the wire: it speaks only HTTP to a running service, like a provider's app.
 app.command()(simulate)
 # The regulator's monthly summary written to a file, as the API would serve it.
@@ -40,6 +43,27 @@ def _migrate(settings) -> None:
     from service.migrate import migrate
 
     migrate(settings.database_url)
+
+
+def _migrate_when_reachable(settings) -> None:
+    """Migrate, waiting for the database as long as it takes: a long-running service started with (or
+    before) its database comes up once the database does, instead of exiting on the first refusal."""
+    import time
+
+    from service.errors import database_unavailable
+    from service.leader import Backoff
+
+    backoff = Backoff(first_s=0.5, cap_s=10.0)
+    while True:
+        try:
+            _migrate(settings)
+            return
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            wait = backoff.next()
+            typer.echo(f"database unreachable ({type(exc).__name__}); trying again in {wait:.1f} s", err=True)
+            time.sleep(wait)
 
 
 def _with_sessions(work):
@@ -80,7 +104,7 @@ def serve(
     from service.app import create_app
 
     settings = _settings()
-    _migrate(settings)
+    _migrate_when_reachable(settings)
     run_scheduler = settings.scheduler_enabled and not no_scheduler
     uvicorn.run(create_app(settings, run_scheduler=run_scheduler), host=host, port=port, log_level="warning")
 
@@ -122,14 +146,30 @@ def seed(
 
 @app.command()
 def scheduler() -> None:
-    """The production scheduler process (leader by PostgreSQL advisory lock)."""
+    """The production scheduler process (leader by PostgreSQL advisory lock); outlives database restarts
+    and ends only on SIGTERM or SIGINT."""
     from service.leader import run_scheduler_process
     from service.ops import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)  # as `serve` does (in create_app): same format, APScheduler quieted
-    _migrate(settings)
+    _migrate_when_reachable(settings)
     asyncio.run(run_scheduler_process(settings))
+
+
+@app.command("scheduler-health")
+def scheduler_health() -> None:
+    """Exit 0 while the scheduler's heartbeat (HOMECARE_HEARTBEAT_PATH) is fresh, 1 when it is stale or
+    missing: the compose file's health check. Prints the scheduler's state (leader, standby, reconnecting)."""
+    from service.heartbeat import check
+
+    settings = _settings()
+    if settings.heartbeat_path is None:
+        typer.echo("error: HOMECARE_HEARTBEAT_PATH is not set, so no scheduler writes a heartbeat", err=True)
+        raise typer.Exit(2)
+    health = check(settings.heartbeat_path, settings.heartbeat_s)
+    typer.echo(health.message, err=not health.healthy)
+    raise typer.Exit(0 if health.healthy else 1)
 
 
 @app.command()

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.errors import Conflict
+from service.errors import Conflict, database_unavailable
 
 
 class UTCDateTime(TypeDecorator):
@@ -79,14 +79,43 @@ def make_engine(database_url: str) -> AsyncEngine:
         _prepare_sqlite(engine)
         return engine
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout,
-    # more than the work of a small request. A connection the server dropped (restart, failover) fails the
-    # request using it; SQLAlchemy then renews every older connection in the pool, and an Idempotency-Key
-    # retry is safe. pool_recycle retires connections before idle timeouts of firewalls and proxies.
+    # more than the work of a small request. Instead a free look at checkout (`_drop_closed_connections`):
+    # a connection whose socket the server has closed (a restart, a failover, an idle timeout) is never
+    # handed out, and the first one found renews the whole pool. A connection that dies while in use fails
+    # its request with 503 (service/errors.py); pool_recycle retires connections before the idle timeouts
+    # of firewalls and proxies, which close nothing the client can see.
     # 30 connections kept, no overflow: SQLAlchemy closes an overflow connection as soon as it is returned,
     # so under load above the pool's size connections were opened and closed many times a second (a new
     # backend, its authentication and the driver's type introspection each time). Beyond 30 at once a
     # request waits for a free connection (503 with Retry-After after pool_timeout, 30 s).
-    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800)
+    # A connection attempt gives up after CONNECT_TIMEOUT_S: a server that does not answer is a 503 then,
+    # not a request held for asyncpg's default minute.
+    engine = create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800,
+                                 connect_args={"timeout": CONNECT_TIMEOUT_S})
+    _drop_closed_connections(engine)
+    return engine
+
+
+CONNECT_TIMEOUT_S = 10
+
+
+def _drop_closed_connections(engine: AsyncEngine) -> None:
+    # asyncpg learns that the server closed a connection as soon as the socket says so, while it idles in
+    # the pool; asking costs no round trip. Raising InvalidatePoolError here makes SQLAlchemy replace this
+    # connection and renew every connection older than now at its next checkout (after a restart they are
+    # all dead), then hand out a fresh one: the request never sees the dead connection.
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection, _record, _proxy) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise InvalidatePoolError("the server closed this pooled connection")
+
+    # SQLAlchemy's own test (is the socket closed?) misses a connection that has received the server's
+    # FATAL but whose socket has not closed yet: such errors count as a disconnect too, so the connection
+    # is thrown away with every older one rather than returned to the pool.
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context) -> None:
+        if not context.is_disconnect and database_unavailable(context.original_exception):
+            context.is_disconnect = True
 
 
 @asynccontextmanager
@@ -97,9 +126,9 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     pooled = await engine.raw_connection()
     try:
         yield pooled.driver_connection
-    except BaseException:
-        if pooled.driver_connection.is_closed():  # the server dropped it: the pool must not hand it out again
-            await greenlet_spawn(pooled.invalidate)
+    except BaseException as exc:
+        if pooled.driver_connection.is_closed() or database_unavailable(exc):  # dead, or as good as dead:
+            await greenlet_spawn(pooled.invalidate)  # the pool must not hand it out again
         raise
     finally:
         # Back to the pool, in SQLAlchemy's async context: returning may have to close a connection.
@@ -114,6 +143,17 @@ def is_unique_violation(error: IntegrityError) -> bool:
     """A unique index or primary key refused the row: a clash with another row, not a bad value."""
     return getattr(error.orig, "pgcode", None) == "23505" or getattr(error.orig, "sqlite_errorname", None) in (
         "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
+async def close_session(session: AsyncSession) -> None:
+    """Close a request's session. If its connection died meanwhile (a database restart), closing cannot roll
+    back, and need not: the server ended the transaction with the connection, which SQLAlchemy has
+    invalidated by now. That is no error of the request, whose answer may already be on its way."""
+    try:
+        await session.close()
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
 
 
 async def commit_or_conflict(session: AsyncSession, clash: str) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -89,6 +93,46 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return field_errors(exc.errors())
 
 
+# What a database restart, a failover or a network fault raises, on its way to a request: asyncpg's own
+# classes (the create path uses the driver's connection directly), the same wrapped by SQLAlchemy (as
+# DBAPIError, or bare as its emulated DBAPI error when a pool checkout fails to connect), the socket's
+# errors while no server listens, and SQLite's file that cannot be opened.
+_DRIVER_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08: the connection does not exist, failed, was refused
+    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError,  # restarting
+    asyncpg.TooManyConnectionsError,
+    # The client's protocol in a state it cannot leave: seen on a pooled connection that had received the
+    # server's FATAL "terminating connection" while idle and was handed out before its socket closed.
+    asyncpg.InternalClientError,
+)
+_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
+                   errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN}
+RETRY_AFTER_S = 2  # a restart of PostgreSQL takes a few seconds
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) says the database could not be reached or dropped the connection:
+    no fault of the request, which wrote nothing that was not rolled back and may be retried."""
+    return unavailability(exc) is not None
+
+
+def unavailability(exc: BaseException) -> BaseException | None:
+    """The error in `exc`'s chain that says the database is unavailable, if one does."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if (isinstance(current, DBAPIError) and current.connection_invalidated
+                or isinstance(current, _DRIVER_UNAVAILABLE)
+                or isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current)
+                or isinstance(current, (ConnectionError, TimeoutError, socket.gaierror))
+                or isinstance(current, OSError) and current.errno in _NETWORK_ERRNOS
+                or type(current).__module__ == "sqlite3" and "unable to open database" in str(current)):
+            return current
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -113,6 +157,21 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("no database connection free for %s %s: %s", request.method, request.url.path, exc)
         return problem(503, "the service is too busy to take this request now; retry shortly",
                        headers={"Retry-After": "1"})
+
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        cause = unavailability(exc)
+        if cause is None:
+            raise exc  # on to the handler of last resort: 500, logged with its traceback
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log.warning("database unavailable during %s %s: %s", request.method, route, type(cause).__name__)
+        return problem(503, "the database is unavailable; retry shortly", title="Service unavailable",
+                       headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    # Classes, not Exception itself: Starlette hands Exception's handler the error only after the response,
+    # then re-raises it (the server logs a traceback and drops the client's keep-alive connection).
+    for kind in (DBAPIError, EmulatedDBAPIException, asyncpg.PostgresError, asyncpg.InterfaceError,
+                 asyncpg.InternalClientError, OSError):
+        app.add_exception_handler(kind, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,11 @@
-"""Bring a database to the newest schema with Alembic (never `create_all`)."""
+"""Bring a database to the newest schema with Alembic (never `create_all`).
+
+Every process that starts (`serve`, `scheduler`, the one-shot `migrate` of the compose file) migrates first,
+so several may do it at once against a fresh database. On PostgreSQL the upgrade therefore runs under a
+transaction-scoped advisory lock taken before Alembic reads the schema's version: the first process
+migrates, the others wait for its commit, then find the database at the newest version and do nothing.
+(Without it, two of three concurrent migrations of an empty database failed on tables created twice.)
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,10 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection, text
+
+# pg_advisory_xact_lock(space, key): the two-key form never meets the scheduler's one-key leader lock.
+MIGRATION_LOCK = (0x4D494752, 0)  # "MIGR"
 
 
 def alembic_config(database_url: str) -> Config:
@@ -18,3 +29,10 @@ def alembic_config(database_url: str) -> Config:
 def migrate(database_url: str) -> None:
     """Synchronous (Alembic's env runs its own event loop): call it from a thread inside async code."""
     command.upgrade(alembic_config(database_url), "head")
+
+
+def hold_migration_lock(connection: Connection) -> None:
+    """Inside the migration's transaction, before Alembic reads the version: one migration at a time."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                           {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})

@@ -20,6 +20,7 @@ from service.db import make_engine, make_sessionmaker, utcnow
 from service.dispatching import offers, sweeps
 from service.dispatching.instant import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
+from service.heartbeat import Heartbeat
 from service.idempotency.service import forget_old_keys
 from service.months import month_of, previous_month
 from service.quality.service import assess_month
@@ -164,21 +165,37 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
 async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
     """The jobs running on this event loop with an engine of their own; yields their dispatcher to poke.
 
-    On the way out: no new runs, the dispatch tick's offer in progress finished, then the rest shut
-    down (APScheduler cancels jobs still running at shutdown; each is a transaction and rolls back).
+    On the way out: no new runs; then, when the block ended normally (a shutdown), the dispatch tick's offer
+    in progress is finished, but when it raised (the leader lost its lock, and another scheduler may lead
+    now) every job still running is cancelled at once. APScheduler cancels the jobs still running at its
+    shutdown; each is a transaction and rolls back.
     """
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     dispatcher = Dispatcher(sessions, settings)
     scheduler = build_scheduler(sessions, settings, dispatcher)
     scheduler.start()
+    abandoned = False
     try:
         yield dispatcher
+    except BaseException:
+        abandoned = True
+        raise
     finally:
         scheduler.pause()
-        await dispatcher.finish()
+        await dispatcher.finish(timeout_s=0 if abandoned else 10.0)
         scheduler.shutdown(wait=False)
-        await engine.dispose()
+        # Ticks a poke started and that are still running (abandoned, or past finish's wait): cancelled, and
+        # given a moment to roll back before their engine goes.
+        running = [task for task in dispatcher._tasks if not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=5.0)
+        # Closing says goodbye on every pooled connection: bounded, for a server that has gone silent.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10.0):
+                await engine.dispose()
 
 
 class EmbeddedScheduler:
@@ -216,7 +233,11 @@ class EmbeddedScheduler:
         self._thread.join(timeout_s)
 
     async def _main(self) -> None:
-        async with running_jobs(self._settings) as dispatcher:
+        # No lock to lose in this set-up: the jobs just run through a database outage, each of their runs
+        # failing until it is back (the engine then renews its connections on its own).
+        heartbeat = Heartbeat(self._settings.heartbeat_path, self._settings.heartbeat_s)
+        async with heartbeat.beating(), running_jobs(self._settings) as dispatcher:
+            heartbeat.set("leader")
             self.dispatcher = dispatcher
             self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
             self._ready.set()

@@ -6,6 +6,7 @@ Bad settings stop the process at start with a message naming the variable, never
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     token_cache_s: float = Field(default=5.0, ge=0, le=300)
 
     scheduler_enabled: bool = True
+    # The scheduler's heartbeat file (service/heartbeat.py), rewritten every heartbeat_s seconds and read by
+    # `homecare scheduler-health`; unset, none is written.
+    heartbeat_path: Path | None = None
+    heartbeat_s: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("database_url")
     @classmethod

@@ -22,6 +22,7 @@ from service.migrate import migrate
 from service.models import metadata
 from service.settings import Settings
 from service.tokens.service import create_token
+from tests.proxy import TcpProxy
 
 BACKENDS = [b for b in os.environ.get("HOMECARE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 PG_ADMIN_DSN = os.environ.get("HOMECARE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -111,3 +112,12 @@ def token_factory(sessions) -> TokenFactory:
         return {"Authorization": f"Bearer {value}"}
 
     return make
+
+
+@pytest.fixture
+async def pg_proxy(settings: Settings) -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of the test PostgreSQL, to stage outages (tests/proxy.py); skips on SQLite."""
+    if settings.is_sqlite:
+        pytest.skip("a database outage is staged with a TCP proxy in front of PostgreSQL")
+    async with TcpProxy.before(settings.database_url) as proxy:
+        yield proxy

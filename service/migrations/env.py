@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import service.models  # noqa: F401  (registers every table on the metadata)
+from service.migrate import hold_migration_lock
 from service.models import metadata
 from service.settings import get_settings
 
@@ -26,6 +27,7 @@ def _run(connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        hold_migration_lock(connection)  # concurrent migrations of one database run one after the other
         context.run_migrations()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from service.db import asyncpg_dsn
 from service.dispatching.instant import Tick
-from service.leader import LOCK_KEY, acquire_leadership, run_scheduler_process
+from service.leader import LOCK_KEY, run_scheduler_process
 from service.scheduler import Dispatcher, EmbeddedScheduler, build_scheduler
 from tests.service.helpers import build_world, new_request
 
@@ -177,28 +177,40 @@ async def test_at_shutdown_the_tick_ends_its_offer_and_no_other_starts(app, sett
     assert await dispatcher.tick() == 0 and len(calls) == before
 
 
-async def test_only_one_scheduler_process_leads(settings):
+async def test_only_one_scheduler_process_leads(settings, tmp_path):
     if settings.is_sqlite:
         pytest.skip("leadership is a PostgreSQL advisory lock; SQLite runs one embedded scheduler")
     dsn = asyncpg_dsn(settings.database_url)
+    first_settings, second_settings = (settings.model_copy(update={"heartbeat_path": tmp_path / name,
+                                                                   "heartbeat_s": 0.1}) for name in "ab")
     stop_first, stop_second = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(run_scheduler_process(settings, stop_first))
-    await asyncio.sleep(0.5)
+    first = asyncio.create_task(run_scheduler_process(first_settings, stop_first, handle_signals=False))
+    await wait_for_state(first_settings.heartbeat_path, "leader")
     # While the first leads, another contender cannot take the lock …
     contender = await asyncpg.connect(dsn)
     try:
         assert await contender.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY) is False
     finally:
         await contender.close()
-    second = asyncio.create_task(acquire_leadership(dsn, stop_second))
-    await asyncio.sleep(0.3)
-    assert not second.done()
+    second = asyncio.create_task(run_scheduler_process(second_settings, stop_second, handle_signals=False))
+    await wait_for_state(second_settings.heartbeat_path, "standby")
     # … and takes over once the leader stops.
     stop_first.set()
-    await first
-    connection = await asyncio.wait_for(second, timeout=10)
-    assert connection is not None
-    await connection.close()
+    await asyncio.wait_for(first, 10)
+    await wait_for_state(second_settings.heartbeat_path, "leader")
+    stop_second.set()
+    await asyncio.wait_for(second, 10)
+
+
+async def wait_for_state(path, state: str, seconds: float = 30.0) -> None:
+    import json
+
+    for _ in range(int(seconds / 0.05)):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text())["state"] == state:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} did not say {state} within {seconds} s")
 
 
 class RecordingDispatcher:
