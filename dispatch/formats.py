@@ -60,7 +60,7 @@ def elders_from_dicts(elders: list[dict]) -> ElderTable:
         lat=np.fromiter(map(itemgetter("lat"), elders), np.float64, count),
         lon=np.fromiter(map(itemgetter("lon"), elders), np.float64, count),
         areas=areas,
-        visits=np.fromiter(map(itemgetter("visits"), elders), np.int64, count),
+        visits=np.fromiter(map(itemgetter("visits"), elders), np.float64, count),  # the model checks them
         services=services,
         previous_providers=previous,
     )

@@ -16,6 +16,7 @@ NO_ELIGIBLE_PROVIDER = "no_eligible_provider"
 QUOTA_EXHAUSTED = "quota_exhausted"
 UNASSIGNED_REASONS = (NO_ELIGIBLE_PROVIDER, QUOTA_EXHAUSTED)
 STREET_DIGITS = 9  # area code = 6-digit county + 3-digit street + 3-digit community
+MAX_VISITS = 1000  # per elder and month: far beyond any entitlement, and visits x costs stay inside int64
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,17 @@ def _read_only(values, dtype) -> np.ndarray:
     return array
 
 
+def _visit_counts(ids: tuple[str, ...], visits) -> np.ndarray:
+    """Each elder's visits: any whole number from 1 to MAX_VISITS (the engine assumes no particular
+    count); a ValueError names the first elder whose entry is not."""
+    given = np.asarray(visits, np.float64).reshape(len(ids))
+    wrong = np.flatnonzero(~((given >= 1) & (given <= MAX_VISITS) & (given == np.floor(given))))  # NaN too
+    if len(wrong):
+        i = int(wrong[0])
+        raise ValueError(f"elder {ids[i]}: visits must be a whole number from 1 to {MAX_VISITS}, not {given[i]:g}")
+    return _read_only(given, np.int64)
+
+
 @dataclass(frozen=True, eq=False)
 class ElderTable:
     """All elders of an instance, one column per field; row i is elder i."""
@@ -70,8 +82,9 @@ class ElderTable:
 
     @classmethod
     def from_columns(cls, ids, lat, lon, areas, visits, services, previous_providers) -> ElderTable:
-        return cls(tuple(ids), _read_only(lat, np.float64), _read_only(lon, np.float64), tuple(areas),
-                   _read_only(visits, np.int64), tuple(services), tuple(previous_providers))
+        ids = tuple(ids)
+        return cls(ids, _read_only(lat, np.float64), _read_only(lon, np.float64), tuple(areas),
+                   _visit_counts(ids, visits), tuple(services), tuple(previous_providers))
 
     @classmethod
     def from_elders(cls, elders: Iterable[Elder]) -> ElderTable:

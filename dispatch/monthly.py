@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from dispatch.bound import cost_lower_bound, price_out, visits_upper_bound
+from dispatch.bound import DualBound, dual_bound, price_out, visits_upper_bound
 from dispatch.exact import SMALL_ENOUGH_PAIRS, exact_assignment
 from dispatch.explain import continuity_flags, runner_up, street_shortfall, unassigned_reasons
 from dispatch.flow import COST_UNITS_PER_KM, cost_units
@@ -58,18 +58,21 @@ def plan_month(instance: Instance, nearest: int = NEAREST_PROVIDERS, prove: bool
         candidates = _rescanned(candidates, eligibility.scan(nearest, guess.beta / COST_UNITS_PER_KM,
                                                              pricing.violators), pricing.violators)
     slot = assigned_slot(settle(visits, candidates.provider, units, quotas, relaxed.flow))
-    served_visits, lower = _visits_and_bound(slot, visits, quotas, relaxed.prices, pricing)
-    small = int(candidates.eligible_count.sum()) <= SMALL_ENOUGH_PAIRS
-    if not small and (served_visits < visits_bound or _gap(_cost(slot, per_visit, visits), lower) > GAP_TARGET / 2):
-        # Rounding cost more than a city's worth: a small MIP where the LP prices say it may matter.
-        better = polish(visits, candidates.provider, per_visit, quotas, slot, relaxed.prices.beta / COST_UNITS_PER_KM,
-                        relaxed.prices.gamma / COST_UNITS_PER_KM, pricing.least, lower, served_visits == visits_bound)
-        if better is not None:
-            slot = better
-            served_visits, lower = _visits_and_bound(slot, visits, quotas, relaxed.prices, pricing)
     assigned = np.where(slot >= 0, candidates.provider[everyone, np.maximum(slot, 0)], -1)
+    served_visits, bound = _visits_and_bound(assigned, visits, quotas, relaxed.prices, pricing)
+    gap = _gap(_cost(slot, per_visit, visits), bound.cost)
+    small = int(candidates.eligible_count.sum()) <= SMALL_ENOUGH_PAIRS
+    if not small and (served_visits < visits_bound or gap > GAP_TARGET / 2):
+        # Rounding cost more than a city's worth: a small MIP where the LP prices say it may matter.
+        better = polish(visits, candidates.provider, per_visit, quotas, assigned,
+                        relaxed.prices.beta / COST_UNITS_PER_KM, pricing.least, pricing.outside, bound,
+                        served_visits == visits_bound, lambda rows: _every_pair(eligibility, rows))
+        if better is not None:
+            assigned = better
+            served_visits, bound = _visits_and_bound(assigned, visits, quotas, relaxed.prices, pricing)
+    lower = bound.cost
 
-    if small and (served_visits < visits_bound or _gap(_cost(slot, per_visit, visits), lower) > GAP_TARGET):
+    if small and (served_visits < visits_bound or gap > GAP_TARGET):
         every = eligibility.nearest(len(instance.providers))
         exact = exact_assignment(visits, every.provider, eligibility.per_visit_km(everyone, every.provider, every.km),
                                  quotas)
@@ -118,9 +121,16 @@ def _rescanned(table: Candidates, fresh: Candidates, rows: np.ndarray) -> Candid
     return Candidates(**arrays, scan_beta=table.scan_beta)
 
 
-def _visits_and_bound(slot, visits, quotas, prices, pricing) -> tuple[int, float]:
-    served_visits = int(visits[slot >= 0].sum())
-    return served_visits, cost_lower_bound(pricing.least, visits, quotas, prices, served_visits)
+def _visits_and_bound(assigned, visits, quotas, prices, pricing) -> tuple[int, DualBound]:
+    served_visits = int(visits[assigned >= 0].sum())
+    return served_visits, dual_bound(pricing.least, visits, quotas, prices, served_visits)
+
+
+def _every_pair(eligibility: Eligibility, rows):
+    """For a few elders: (eligible mask, per-visit km) against every provider."""
+    ok, km = eligibility.all_km(rows)
+    every = np.broadcast_to(np.arange(km.shape[1]), km.shape)
+    return ok, eligibility.per_visit_km(rows, every, km)
 
 
 def _cost(slot, per_visit, visits) -> float:
