@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import max_flow
 
+from dispatch.arrays import Floats, Ints
 from dispatch.flow import COST_UNITS_PER_KM
 from dispatch.prices import Prices
 from dispatch.reach import Candidates, Eligibility
@@ -29,12 +30,12 @@ _BLOCK = 4096
 
 @dataclass(frozen=True, eq=False)
 class Pricing:
-    least: np.ndarray  # (elders,) lower bound of min over all eligible j of (per-visit km + beta_j)
-    outside: np.ndarray  # (elders,) a lower bound of the same over eligible providers outside the row
-    violators: np.ndarray  # elders with a provider outside their row cheaper than their own choice
+    least: Floats  # (elders,) lower bound of min over all eligible j of (per-visit km + beta_j)
+    outside: Floats  # (elders,) a lower bound of the same over eligible providers outside the row
+    violators: Ints  # elders with a provider outside their row cheaper than their own choice
 
 
-def price_out(candidates: Candidates, per_visit: np.ndarray, prices: Prices, eligibility: Eligibility) -> Pricing:
+def price_out(candidates: Candidates, per_visit: Floats, prices: Prices, eligibility: Eligibility) -> Pricing:
     beta = prices.beta / COST_UNITS_PER_KM
     gamma = prices.gamma / COST_UNITS_PER_KM
     row = np.where(candidates.provider >= 0, per_visit + beta[np.maximum(candidates.provider, 0)], np.inf).min(axis=1)
@@ -61,7 +62,7 @@ class DualBound:
     gamma: float  # km: the value of a visit the bound holds at; polishing fixes pairs at the same one
 
 
-def dual_bound(least: np.ndarray, visits: np.ndarray, quotas: np.ndarray, prices: Prices,
+def dual_bound(least: Floats, visits: Ints, quotas: Ints, prices: Prices,
                visits_served: int) -> DualBound:
     """The dual bound at the prices' own gamma and at the best gamma for these beta; the larger."""
     beta = prices.beta / COST_UNITS_PER_KM
@@ -75,12 +76,12 @@ def dual_bound(least: np.ndarray, visits: np.ndarray, quotas: np.ndarray, prices
         return gamma * visits_served - quota_term - float((v * np.maximum(0.0, gamma - m)).sum())
 
     order = np.argsort(m)
-    enough = np.searchsorted(np.cumsum(v[order]), visits_served)
+    enough = int(np.searchsorted(np.cumsum(v[order]), visits_served))
     gamma = max((prices.gamma / COST_UNITS_PER_KM, float(m[order][min(enough, len(m) - 1)])), key=bound)
     return DualBound(bound(gamma) - _SAFETY_KM * visits_served, gamma)
 
 
-def visits_upper_bound(candidates: Candidates, visits: np.ndarray, quotas: np.ndarray) -> int:
+def visits_upper_bound(candidates: Candidates, visits: Ints, quotas: Ints) -> int:
     """The most visits any plan can serve, by the LP over ALL eligible pairs: elders with the same
     set of eligible providers are interchangeable for this question, so the max flow runs over a
     few thousand groups instead of every elder."""

@@ -15,6 +15,8 @@ from datetime import date
 
 import numpy as np
 
+from dispatch.arrays import Bools, Ints
+
 
 @dataclass(frozen=True)
 class DayRules:
@@ -83,7 +85,8 @@ def place_visits(month_days: Sequence[date], needs: Iterable[VisitNeed],
     return DaySchedule(tuple(placed), tuple(unplaced))
 
 
-def _place_for_provider(month_days, needs, calendar, rules, placed, unplaced) -> None:
+def _place_for_provider(month_days: Sequence[date], needs: list[VisitNeed], calendar: ProviderCalendar,
+                        rules: DayRules, placed: list[PlacedVisit], unplaced: list[UnplacedVisit]) -> None:
     days = [d for d in month_days if calendar.contract_start <= d <= calendar.contract_end]
     if not days:
         unplaced += [UnplacedVisit(n.elder, n.provider, k + 1, "no_contract_days") for n in needs for k in range(n.visits)]
@@ -96,7 +99,7 @@ def _place_for_provider(month_days, needs, calendar, rules, placed, unplaced) ->
     before = np.searchsorted(ordinal, ordinal - rules.min_gap_days, side="right")
     after = np.searchsorted(ordinal, ordinal + rules.min_gap_days, side="left")
 
-    def flexibility(need: VisitNeed) -> tuple:
+    def flexibility(need: VisitNeed) -> tuple[int, int, str]:
         preferred = sum(1 for w in weekday.tolist() if w in need.preferred_weekdays) if need.preferred_weekdays else len(days)
         return (-need.visits, preferred, need.elder)
 
@@ -124,7 +127,7 @@ def _place_for_provider(month_days, needs, calendar, rules, placed, unplaced) ->
             placed.append(PlacedVisit(need.elder, need.provider, days[day], sequence, bool(preferred[day])))
 
 
-def _room_for_later(allowed: np.ndarray, ordinal: np.ndarray, gap: int, later: int) -> np.ndarray:
+def _room_for_later(allowed: Bools, ordinal: Ints, gap: int, later: int) -> Bools:
     """The allowed days after which `later` more visits still fit: allowed days at least `gap` from
     that day and from each other. Taken earliest first, which fits the most. (Only elders with more
     than two visits get here; the last one's partner day is the vectorised check above.)"""

@@ -47,7 +47,7 @@ def polish(visits: Ints, provider: Ints, cost: Floats, quotas: Ints, assigned: I
     potential = np.minimum(bound.gamma, least)
 
     def weight(elder: Ints, at: Ints, km: Floats) -> Floats:
-        return visits[elder] * np.maximum(km + beta[at] - potential[elder], 0.0)
+        return np.maximum(km + beta[at] - potential[elder], 0.0) * visits[elder]
 
     # The choices within the budget: pairs in the rows, pairs outside them, and dropping an elder.
     in_row = np.nonzero((provider >= 0) & (provider != assigned[:, None]))
@@ -106,15 +106,16 @@ def _assign(visits: Ints, elder_of: Ints, provider_of: Ints, cost_of: Floats, ca
     one_each = csr_array((np.ones(len(pairs)), (elder_of, pairs)), shape=(elders, len(pairs)))
     quota = csr_array((served, (provider_of, pairs)), shape=(len(capacity), len(pairs)))
     rules = [LinearConstraint(one_each, 0, 1), LinearConstraint(quota, 0, np.maximum(capacity, 0).astype(float))]
-    options = {"node_limit": _NODE_LIMIT, "mip_rel_gap": 1e-7}
-    whole, box = np.ones(len(pairs)), Bounds(0, 1)
+    whole, box = np.ones(len(pairs), np.int8), Bounds(0, 1)
     most = None
     if known_visits is None:
-        most = milp(-served, constraints=rules, integrality=whole, bounds=box, options=options)
+        most = milp(-served, constraints=rules, integrality=whole, bounds=box,
+                    options={"node_limit": _NODE_LIMIT, "mip_rel_gap": 1e-7})
         if most.x is None:
             return None
         known_visits = round(float(served @ np.round(most.x)))
     keep = LinearConstraint(served[None, :], known_visits - 0.5, np.inf)
-    least = milp(served * cost_of, constraints=rules + [keep], integrality=whole, bounds=box, options=options)
+    least = milp(served * cost_of, constraints=rules + [keep], integrality=whole, bounds=box,
+                 options={"node_limit": _NODE_LIMIT, "mip_rel_gap": 1e-7})
     chosen = least.x if least.x is not None else (most.x if most is not None else None)
     return None if chosen is None else np.flatnonzero(chosen > 0.5)

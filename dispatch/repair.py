@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dispatch.arrays import Ints
 from dispatch.residual import INFINITE, Residual
 
 UNSERVED = -1
@@ -20,7 +21,7 @@ _DROP_PENALTY = INFINITE // 1024
 _FILL_ATTEMPTS = 200  # multi-visit elders tried in the room failed repairs left; each try is one Bellman-Ford
 
 
-def settle(visits, provider, units, quotas, flow) -> Residual:
+def settle(visits: Ints, provider: Ints, units: Ints, quotas: Ints, flow: Ints) -> Residual:
     """An integral plan from the relaxation's flow (elders x candidate slots)."""
     whole = flow == visits[:, None]
     served = flow.sum(axis=1)
@@ -33,13 +34,13 @@ def settle(visits, provider, units, quotas, flow) -> Residual:
     return plan
 
 
-def assigned_slot(plan: Residual) -> np.ndarray:
+def assigned_slot(plan: Residual) -> Ints:
     """Each elder's candidate slot in an integral plan, -1 if unserved."""
     slot = np.argmax(plan.flow > 0, axis=1)
     return np.where(plan.flow[np.arange(len(slot)), slot] > 0, slot, UNSERVED)
 
 
-def relieve(plan: Residual, x: int, drop_penalty=INFINITE) -> bool:
+def relieve(plan: Residual, x: int, drop_penalty: int = INFINITE) -> bool:
     """Chain visits out of provider x until it is within its quota; False if it cannot."""
     while plan.load[x] > plan.quotas[x]:
         dist, succ, settled = plan.distances(drop_penalty)
@@ -49,7 +50,7 @@ def relieve(plan: Residual, x: int, drop_penalty=INFINITE) -> bool:
     return True
 
 
-def _place_whole(plan: Residual, elder: int, units: np.ndarray) -> None:
+def _place_whole(plan: Residual, elder: int, units: Ints) -> None:
     """All of a split elder's visits at one of the providers the flow used, the cheaper one counting
     the chain it needs; the elder waits (unserved) if neither can make room."""
     best, best_cost = UNSERVED, INFINITE

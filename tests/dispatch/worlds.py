@@ -64,3 +64,17 @@ def lp_optimum(instance: Instance) -> tuple[float, float]:
     most = -milp(-served, constraints=rules, bounds=Bounds(0, 1)).fun
     keep = LinearConstraint(served[None, :], most - 1e-6, np.inf)
     return most, float(milp(served * cost, constraints=rules + [keep], bounds=Bounds(0, 1)).fun)
+
+
+def instance_document(instance: Instance) -> dict:
+    """The instance as the engine's JSON format has it (dispatch/formats.py only reads it)."""
+    return {
+        "month": instance.month,
+        "policy": {"max_km": instance.policy.max_km, "continuity_bonus_km": instance.policy.continuity_bonus_km},
+        "elders": [{"id": e.id, "lat": e.lat, "lon": e.lon, "area": e.area, "visits": e.visits,
+                    "services": sorted(e.services), "previous_provider": e.previous_provider}
+                   for e in instance.elders],
+        "providers": [{"id": p.id, "quota": p.quota, "services": sorted(p.services), "areas": list(p.areas),
+                       "stations": [{"lat": s.lat, "lon": s.lon} for s in p.stations]}
+                      for p in instance.providers],
+    }
