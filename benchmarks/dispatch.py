@@ -5,8 +5,9 @@
 Writes the instances with seed/scale.py under benchmarks/out/, runs the anchor (benchmarks/anchor.py)
 once per number of candidate providers per elder in --anchor-nearest (8, and the engine's own 6, so
 the engine is also compared at the same number) and `homecare dispatch solve` as whole separate
-processes (reading the JSON included; peak RSS from os.wait4 of each child), then instant
-assignment and visit days in-process. Medians of --repeat runs.
+processes (reading the JSON included; CPU seconds and peak RSS from os.wait4 of each child: on a
+shared machine CPU time moves far less than wall time), then instant assignment and visit days
+in-process. Medians of --repeat runs.
 """
 
 from __future__ import annotations
@@ -41,19 +42,20 @@ def instance_file(elders: int, providers: int, spare: float, seed: int = 1) -> P
     return path
 
 
-def run_process(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one child process."""
+def run_process(command: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one child process."""
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
         raise RuntimeError(f"{command} failed with status {status}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def measure(command: list[str], repeat: int) -> dict:
     runs = [run_process(command) for _ in range(repeat)]
-    return {"seconds": statistics.median(r[0] for r in runs), "rss_mb": max(r[1] for r in runs)}
+    return {"seconds": statistics.median(r[0] for r in runs), "cpu": statistics.median(r[1] for r in runs),
+            "rss_mb": max(r[2] for r in runs)}
 
 
 def plan_summary(path: Path) -> dict:
@@ -116,19 +118,20 @@ def visit_days_seconds(plan_path: Path) -> dict:
 
 def print_table(rows: list[dict]) -> None:
     counts = sorted({n for row in rows for n in row["anchors"]}, reverse=True)
-    ratios = " | ".join(f"time vs anchor at {n}" for n in counts)
-    print(f"| case | solver | candidates per elder | time (s) | peak RSS (MB) | visits | cost (km) | proven gap | {ratios} |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(counts))
+    ratios = " | ".join(f"vs anchor at {n} (time / CPU)" for n in counts)
+    print(f"| case | solver | candidates per elder | time (s) | CPU (s) | peak RSS (MB) | visits | cost (km) | "
+          f"proven gap | {ratios} |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(counts))
     for row in rows:
         anchors, ours = row["anchors"], row["ours"]
         runs = [("anchor", f"{n} nearest", anchors[n]) for n in counts if n in anchors]
         runs.append(("ours", f"{NEAREST_PROVIDERS} at LP prices", ours))
         for name, candidates, r in runs:
-            ratio = " | ".join(f"{ours['seconds'] / anchors[n]['seconds']:.2f}x" if name == "ours" and n in anchors
-                               else "" for n in counts)
+            ratio = " | ".join(f"{ours['seconds'] / anchors[n]['seconds']:.2f}x / {ours['cpu'] / anchors[n]['cpu']:.2f}x"
+                               if name == "ours" and n in anchors else "" for n in counts)
             gap = f"{r['gap']:.4%}" if r.get("gap") is not None else ""
-            print(f"| {row['case']} | {name} | {candidates} | {r['seconds']:.1f} | {r['rss_mb']:.0f} | {r['visits']:,} | "
-                  f"{r['cost']:,.1f} | {gap} | {ratio} |")
+            print(f"| {row['case']} | {name} | {candidates} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['rss_mb']:.0f} | "
+                  f"{r['visits']:,} | {r['cost']:,.1f} | {gap} | {ratio} |")
 
 
 def main() -> None:
