@@ -1,5 +1,5 @@
-"""The benchmark's anchor: a plain OR-Tools min-cost flow over each elder's 8 nearest eligible
-providers, written competently but without the engine's tricks. Reads the same instance JSON (the
+"""The benchmark's anchor: a plain OR-Tools min-cost flow over each elder's 8 (--nearest) nearest
+eligible providers, written competently but without the engine's tricks. Reads the same instance JSON (the
 same json.load as `homecare dispatch solve`), writes a plan in the spec's format.
 
 Plain, but not handicapped: every step is vectorised. Columns come out of the document with
@@ -10,7 +10,7 @@ SimpleMinCostFlow with the vectorised arc API, flow units = visits, costs in the
 (0.1 m) so neither side gains from coarser rounding. A split 2-visit elder goes whole to the
 cheaper of its providers that still has room, else to the other, else it is left unassigned.
 
-    python -m benchmarks.anchor INSTANCE.json -o PLAN.json
+    python -m benchmarks.anchor INSTANCE.json -o PLAN.json [--nearest 8]
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def read_columns(document: dict) -> dict:
     }
 
 
-def nearest_eligible(cols: dict, providers: list, max_km: float):
-    """(elder, provider, km) of each elder's NEAREST nearest eligible providers, and which elders
+def nearest_eligible(cols: dict, providers: list, max_km: float, nearest: int = NEAREST):
+    """(elder, provider, km) of each elder's `nearest` nearest eligible providers, and which elders
     have no eligible provider at all."""
     owner = np.array([j for j, p in enumerate(providers) for _ in p["stations"]], np.int64)
     points = np.array([(s["lat"], s["lon"]) for p in providers for s in p["stations"]]).reshape(-1, 2)
@@ -74,19 +74,19 @@ def nearest_eligible(cols: dict, providers: list, max_km: float):
         rows = np.arange(start, min(n, start + CHUNK))
         xyz = unit_vectors(cols["lat"][rows], cols["lon"][rows])
         elder, provider, km, found[rows], truncated = _look(tree, xyz, rows, min(STATIONS_FIRST_LOOK, len(owner)),
-                                                            radius, owner, cols, max_km)
-        again = np.flatnonzero(truncated & (found[rows] < NEAREST))
+                                                            radius, owner, cols, max_km, nearest)
+        again = np.flatnonzero(truncated & (found[rows] < nearest))
         if len(again) and len(owner) > STATIONS_FIRST_LOOK:  # ran out of stations, not of providers
             keep = ~np.isin(elder, rows[again])
             parts.append((elder[keep], provider[keep], km[keep]))
             elder, provider, km, found[rows[again]], _ = _look(tree, xyz[again], rows[again], len(owner), radius,
-                                                               owner, cols, max_km)
+                                                               owner, cols, max_km, nearest)
         parts.append((elder, provider, km))
     elder, provider, km = (np.concatenate(column) for column in zip(*parts))
     return elder, provider, km, found == 0
 
 
-def _look(tree, xyz, rows, k, radius, owner, cols, max_km):
+def _look(tree, xyz, rows, k, radius, owner, cols, max_km, nearest):
     chord, station = tree.query(xyz, k=k, distance_upper_bound=radius)
     chord, station = chord.reshape(len(rows), k), station.reshape(len(rows), k)
     inside = station < len(owner)
@@ -104,16 +104,16 @@ def _look(tree, xyz, rows, k, radius, owner, cols, max_km):
     repeat = np.zeros_like(ok)
     np.put_along_axis(repeat, order[:, 1:], sorted_key[:, 1:] == sorted_key[:, :-1], 1)
     ok &= ~repeat
-    ok &= np.cumsum(ok, axis=1) <= NEAREST
+    ok &= np.cumsum(ok, axis=1) <= nearest
     elder_of, slot = np.nonzero(ok)
     return rows[elder_of], provider[elder_of, slot], km[elder_of, slot], ok.sum(1), inside[:, -1]
 
 
-def solve(document: dict) -> dict:
+def solve(document: dict, nearest: int = NEAREST) -> dict:
     policy, providers = document["policy"], document["providers"]
     cols = read_columns(document)
     bonus = float(policy.get("continuity_bonus_km") or 0.0)
-    elder, provider, km, nobody = nearest_eligible(cols, providers, float(policy["max_km"]))
+    elder, provider, km, nobody = nearest_eligible(cols, providers, float(policy["max_km"]), nearest)
     visits, quota, n = cols["visits"], cols["quota"], len(cols["visits"])
     per_visit = km - bonus * (cols["previous"][elder] == provider)
 
@@ -172,10 +172,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("instance")
     parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--nearest", type=int, default=NEAREST, help="eligible providers per elder in the flow")
     args = parser.parse_args()
     with open(args.instance, "rb") as f:
         document = json.load(f)
-    plan = solve(document)
+    plan = solve(document, args.nearest)
     with open(args.output, "w", encoding="utf-8") as f:
         f.write(json.dumps(plan, ensure_ascii=False, separators=(",", ":")))
 

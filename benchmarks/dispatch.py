@@ -1,10 +1,13 @@
 """Benchmark of the dispatch engine against a plain min-cost-flow anchor (issue 4).
 
-    .venv/bin/python -m benchmarks.dispatch [--elders 300000] [--providers 100] [--repeat 3]
+    .venv/bin/python -m benchmarks.dispatch [--elders 300000] [--providers 100] [--repeat 3] [--anchor-nearest 8,6]
 
 Writes the instances with seed/scale.py under benchmarks/out/, runs the anchor (benchmarks/anchor.py)
-and `homecare dispatch solve` as whole separate processes (reading the JSON included; peak RSS from
-os.wait4 of each child), then instant assignment and visit days in-process. Medians of --repeat runs.
+once per number of candidate providers per elder in --anchor-nearest (8, and the engine's own 6, so
+the engine is also compared at the same number) and `homecare dispatch solve` as whole separate
+processes (reading the JSON included; CPU seconds and peak RSS from os.wait4 of each child: on a
+shared machine CPU time moves far less than wall time), then instant assignment and visit days
+in-process. Medians of --repeat runs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dispatch.monthly import NEAREST_PROVIDERS
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
 SOLVE = [sys.executable, "-c", "from service.cli_dispatch import dispatch_app; dispatch_app()", "solve"]
@@ -37,19 +42,20 @@ def instance_file(elders: int, providers: int, spare: float, seed: int = 1) -> P
     return path
 
 
-def run_process(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one child process."""
+def run_process(command: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one child process."""
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
         raise RuntimeError(f"{command} failed with status {status}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def measure(command: list[str], repeat: int) -> dict:
     runs = [run_process(command) for _ in range(repeat)]
-    return {"seconds": statistics.median(r[0] for r in runs), "rss_mb": max(r[1] for r in runs)}
+    return {"seconds": statistics.median(r[0] for r in runs), "cpu": statistics.median(r[1] for r in runs),
+            "rss_mb": max(r[2] for r in runs)}
 
 
 def plan_summary(path: Path) -> dict:
@@ -57,13 +63,16 @@ def plan_summary(path: Path) -> dict:
     return {"visits": plan["visits_assigned"], "cost": plan["cost"], "gap": plan.get("quality", {}).get("cost_gap")}
 
 
-def compare(elders: int, providers: int, spare: float, repeat: int, with_anchor: bool = True) -> dict:
+def compare(elders: int, providers: int, spare: float, repeat: int, anchor_nearest: tuple[int, ...]) -> dict:
+    """The case's runs: each anchor (by candidates per elder), then ours."""
     instance = instance_file(elders, providers, spare)
-    ours_plan, anchor_plan = OUT / f"{instance.stem}.plan.json", OUT / f"{instance.stem}.anchor.json"
-    row = {"case": f"{elders:,} elders, {providers} providers, {spare:.0%} spare"}
+    ours_plan = OUT / f"{instance.stem}.plan.json"
+    row: dict = {"case": f"{elders:,} elders, {providers} providers, {spare:.0%} spare", "anchors": {}}
+    for nearest in anchor_nearest:
+        plan = OUT / f"{instance.stem}.anchor{nearest}.json"
+        row["anchors"][nearest] = (measure(ANCHOR + [str(instance), "-o", str(plan), "--nearest", str(nearest)], repeat)
+                                   | plan_summary(plan))
     row["ours"] = measure(SOLVE + [str(instance), "-o", str(ours_plan)], repeat) | plan_summary(ours_plan)
-    if with_anchor:
-        row["anchor"] = measure(ANCHOR + [str(instance), "-o", str(anchor_plan)], repeat) | plan_summary(anchor_plan)
     return row
 
 
@@ -108,18 +117,21 @@ def visit_days_seconds(plan_path: Path) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    print("| case | solver | time (s) | peak RSS (MB) | visits | cost (km) | proven gap | time vs anchor |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    counts = sorted({n for row in rows for n in row["anchors"]}, reverse=True)
+    ratios = " | ".join(f"vs anchor at {n} (time / CPU)" for n in counts)
+    print(f"| case | solver | candidates per elder | time (s) | CPU (s) | peak RSS (MB) | visits | cost (km) | "
+          f"proven gap | {ratios} |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(counts))
     for row in rows:
-        anchor = row.get("anchor")
-        for name in ("anchor", "ours"):
-            r = row.get(name)
-            if r is None:
-                continue
-            ratio = f"{r['seconds'] / anchor['seconds']:.2f}x" if anchor and name == "ours" else ""
+        anchors, ours = row["anchors"], row["ours"]
+        runs = [("anchor", f"{n} nearest", anchors[n]) for n in counts if n in anchors]
+        runs.append(("ours", f"{NEAREST_PROVIDERS} at LP prices", ours))
+        for name, candidates, r in runs:
+            ratio = " | ".join(f"{ours['seconds'] / anchors[n]['seconds']:.2f}x / {ours['cpu'] / anchors[n]['cpu']:.2f}x"
+                               if name == "ours" and n in anchors else "" for n in counts)
             gap = f"{r['gap']:.4%}" if r.get("gap") is not None else ""
-            print(f"| {row['case']} | {name} | {r['seconds']:.1f} | {r['rss_mb']:.0f} | {r['visits']:,} | "
-                  f"{r['cost']:,.1f} | {gap} | {ratio} |")
+            print(f"| {row['case']} | {name} | {candidates} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['rss_mb']:.0f} | "
+                  f"{r['visits']:,} | {r['cost']:,.1f} | {gap} | {ratio} |")
 
 
 def main() -> None:
@@ -128,12 +140,15 @@ def main() -> None:
     parser.add_argument("--providers", type=int, default=100)
     parser.add_argument("--big", type=int, default=1_000_000, help="elders of the large run (0: skip)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--anchor-nearest", default=f"8,{NEAREST_PROVIDERS}",
+                        help="candidate providers per elder of each anchor run, comma-separated")
     args = parser.parse_args()
+    anchor_nearest = tuple(int(n) for n in args.anchor_nearest.split(",") if n)
     OUT.mkdir(parents=True, exist_ok=True)
 
-    rows = [compare(args.elders, args.providers, spare, args.repeat) for spare in (0.10, 0.02)]
+    rows = [compare(args.elders, args.providers, spare, args.repeat, anchor_nearest) for spare in (0.10, 0.02)]
     if args.big:
-        rows.append(compare(args.big, args.providers, 0.10, 1, with_anchor=False))
+        rows.append(compare(args.big, args.providers, 0.10, 1, ()))
     print_table(rows)
     city = instance_file(args.elders, args.providers, 0.10)
     latency = instant_latency(city)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import max_flow
 
+from dispatch.arrays import Floats, Ints
 from dispatch.flow import COST_UNITS_PER_KM
 from dispatch.prices import Prices
 from dispatch.reach import Candidates, Eligibility
@@ -29,11 +30,12 @@ _BLOCK = 4096
 
 @dataclass(frozen=True, eq=False)
 class Pricing:
-    least: np.ndarray  # (elders,) lower bound of min over all eligible j of (per-visit km + beta_j)
-    violators: np.ndarray  # elders with a provider outside their row cheaper than their own choice
+    least: Floats  # (elders,) lower bound of min over all eligible j of (per-visit km + beta_j)
+    outside: Floats  # (elders,) a lower bound of the same over eligible providers outside the row
+    violators: Ints  # elders with a provider outside their row cheaper than their own choice
 
 
-def price_out(candidates: Candidates, per_visit: np.ndarray, prices: Prices, eligibility: Eligibility) -> Pricing:
+def price_out(candidates: Candidates, per_visit: Floats, prices: Prices, eligibility: Eligibility) -> Pricing:
     beta = prices.beta / COST_UNITS_PER_KM
     gamma = prices.gamma / COST_UNITS_PER_KM
     row = np.where(candidates.provider >= 0, per_visit + beta[np.maximum(candidates.provider, 0)], np.inf).min(axis=1)
@@ -51,29 +53,35 @@ def price_out(candidates: Candidates, per_visit: np.ndarray, prices: Prices, eli
         priced = km - bonus * (providers[None, :] == eligibility.previous[block][:, None]) + beta
         least[block] = np.where(ok, priced, np.inf).min(axis=1)
     violators = loose[least[loose] < potential[loose] - _VIOLATION_KM]
-    return Pricing(least, violators)
+    return Pricing(least, outside, violators)
 
 
-def cost_lower_bound(least: np.ndarray, visits: np.ndarray, quotas: np.ndarray, prices: Prices,
-                     visits_served: int) -> float:
+@dataclass(frozen=True)
+class DualBound:
+    cost: float  # km: no plan serving that many visits costs less
+    gamma: float  # km: the value of a visit the bound holds at; polishing fixes pairs at the same one
+
+
+def dual_bound(least: Floats, visits: Ints, quotas: Ints, prices: Prices,
+               visits_served: int) -> DualBound:
     """The dual bound at the prices' own gamma and at the best gamma for these beta; the larger."""
     beta = prices.beta / COST_UNITS_PER_KM
     usable = np.isfinite(least)
     m, v = least[usable], visits[usable]
     if not len(m) or visits_served == 0:
-        return 0.0
+        return DualBound(0.0, prices.gamma / COST_UNITS_PER_KM)
     quota_term = float(np.asarray(quotas, float) @ beta)
 
     def bound(gamma: float) -> float:
         return gamma * visits_served - quota_term - float((v * np.maximum(0.0, gamma - m)).sum())
 
     order = np.argsort(m)
-    enough = np.searchsorted(np.cumsum(v[order]), visits_served)
-    best_gamma = float(m[order][min(enough, len(m) - 1)])
-    return max(bound(prices.gamma / COST_UNITS_PER_KM), bound(best_gamma)) - _SAFETY_KM * visits_served
+    enough = int(np.searchsorted(np.cumsum(v[order]), visits_served))
+    gamma = max((prices.gamma / COST_UNITS_PER_KM, float(m[order][min(enough, len(m) - 1)])), key=bound)
+    return DualBound(bound(gamma) - _SAFETY_KM * visits_served, gamma)
 
 
-def visits_upper_bound(candidates: Candidates, visits: np.ndarray, quotas: np.ndarray) -> int:
+def visits_upper_bound(candidates: Candidates, visits: Ints, quotas: Ints) -> int:
     """The most visits any plan can serve, by the LP over ALL eligible pairs: elders with the same
     set of eligible providers are interchangeable for this question, so the max flow runs over a
     few thousand groups instead of every elder."""

@@ -7,14 +7,17 @@ that passes here keeps every rule, whatever produced it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from dispatch.geo import haversine_km
-from dispatch.model import NO_ELIGIBLE_PROVIDER, UNASSIGNED_REASONS, Instance
+from dispatch.model import NO_ELIGIBLE_PROVIDER, UNASSIGNED_REASONS, Elder, Instance, Provider
 
 KM_TOLERANCE = 1e-3  # plans print km to a few decimals
 COST_TOLERANCE = 1e-6  # relative, on the recomputed total
 
 
-def check_plan(instance: Instance, plan: dict) -> list[str]:
+def check_plan(instance: Instance, plan: Mapping[str, Any]) -> list[str]:
     """Every violation found, as readable sentences; an empty list means the plan is valid."""
     violations: list[str] = []
     policy = instance.policy
@@ -81,7 +84,7 @@ def check_plan(instance: Instance, plan: dict) -> list[str]:
     return violations
 
 
-def _eligible(provider, elder, max_km: float) -> bool:
+def _eligible(provider: Provider, elder: Elder, max_km: float) -> bool:
     return (elder.services <= provider.services
             and any(elder.area.startswith(area) for area in provider.areas)
             and any(haversine_km(s.lat, s.lon, elder.lat, elder.lon) <= max_km for s in provider.stations))

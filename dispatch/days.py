@@ -1,6 +1,6 @@
 """Placing each provider's assigned visits on days of the month.
 
-Rules: a 2-visit elder's visits at least `min_gap_days` apart; at most a daily capacity per
+Rules: an elder's visits at least `min_gap_days` apart; at most a daily capacity per
 provider (caregivers x working minutes / (visit + travel minutes)); an elder's preferred weekdays
 when it has them and they have room; spread evenly (always the least-loaded allowed day); never
 outside the provider's contract window. The calendar comes in as plain dates: no clock here.
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+
+from dispatch.arrays import Bools, Ints
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class PlacedVisit:
     elder: str
     provider: str
     day: date
-    sequence: int  # 1 or 2
+    sequence: int  # 1 .. the elder's visits
     on_preferred_day: bool
 
 
@@ -83,7 +85,8 @@ def place_visits(month_days: Sequence[date], needs: Iterable[VisitNeed],
     return DaySchedule(tuple(placed), tuple(unplaced))
 
 
-def _place_for_provider(month_days, needs, calendar, rules, placed, unplaced) -> None:
+def _place_for_provider(month_days: Sequence[date], needs: list[VisitNeed], calendar: ProviderCalendar,
+                        rules: DayRules, placed: list[PlacedVisit], unplaced: list[UnplacedVisit]) -> None:
     days = [d for d in month_days if calendar.contract_start <= d <= calendar.contract_end]
     if not days:
         unplaced += [UnplacedVisit(n.elder, n.provider, k + 1, "no_contract_days") for n in needs for k in range(n.visits)]
@@ -96,7 +99,7 @@ def _place_for_provider(month_days, needs, calendar, rules, placed, unplaced) ->
     before = np.searchsorted(ordinal, ordinal - rules.min_gap_days, side="right")
     after = np.searchsorted(ordinal, ordinal + rules.min_gap_days, side="left")
 
-    def flexibility(need: VisitNeed) -> tuple:
+    def flexibility(need: VisitNeed) -> tuple[int, int, str]:
         preferred = sum(1 for w in weekday.tolist() if w in need.preferred_weekdays) if need.preferred_weekdays else len(days)
         return (-need.visits, preferred, need.elder)
 
@@ -107,9 +110,11 @@ def _place_for_provider(month_days, needs, calendar, rules, placed, unplaced) ->
             allowed = room > load
             for earlier in chosen:
                 allowed &= np.abs(ordinal - ordinal[earlier]) >= rules.min_gap_days
-            if sequence == 1 and need.visits == 2:  # leave a partner day far enough away
-                free = np.concatenate([[0], np.cumsum(room > load)])
+            if sequence == need.visits - 1:  # leave a day far enough away for the last visit
+                free = np.concatenate([[0], np.cumsum(allowed)])
                 allowed &= (free[before] > 0) | (free[-1] - free[after] > 0)
+            elif sequence < need.visits:
+                allowed &= _room_for_later(allowed, ordinal, rules.min_gap_days, need.visits - sequence)
             if not allowed.any():
                 reason = "no_capacity" if sequence == 1 or not (room > load).any() else "no_day_far_enough_apart"
                 unplaced.append(UnplacedVisit(need.elder, need.provider, sequence, reason))
@@ -120,3 +125,18 @@ def _place_for_provider(month_days, needs, calendar, rules, placed, unplaced) ->
             load[day] += 1
             chosen.append(day)
             placed.append(PlacedVisit(need.elder, need.provider, days[day], sequence, bool(preferred[day])))
+
+
+def _room_for_later(allowed: Bools, ordinal: Ints, gap: int, later: int) -> Bools:
+    """The allowed days after which `later` more visits still fit: allowed days at least `gap` from
+    that day and from each other. Taken earliest first, which fits the most. (Only elders with more
+    than two visits get here; the last one's partner day is the vectorised check above.)"""
+    days = np.flatnonzero(allowed).tolist()
+    fits = np.zeros(len(allowed), bool)
+    for day in days:
+        count, last = 0, None
+        for other in days:
+            if abs(ordinal[other] - ordinal[day]) >= gap and (last is None or ordinal[other] - last >= gap):
+                count, last = count + 1, ordinal[other]
+        fits[day] = count >= later
+    return fits

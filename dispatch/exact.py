@@ -12,16 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.arrays import Floats, Ints
+
 SMALL_ENOUGH_PAIRS = 4000  # eligible (elder, provider) pairs; HiGHS answers in well under a second
 
 
 @dataclass(frozen=True)
 class ExactAssignment:
-    provider: np.ndarray  # (elders,) provider index or -1
+    provider: Ints  # (elders,) provider index or -1
     cost_lower_bound: float
 
 
-def exact_assignment(visits, provider, cost, quotas) -> ExactAssignment | None:
+def exact_assignment(visits: Ints, provider: Ints, cost: Floats, quotas: Ints) -> ExactAssignment | None:
     """provider/cost (elders, slots) listing every eligible pair; None if HiGHS does not prove it."""
     # Imported here: scipy.optimize takes longer to import than a city's flow takes to solve, and
     # only small worlds and rare polishing need it.
@@ -35,7 +37,7 @@ def exact_assignment(visits, provider, cost, quotas) -> ExactAssignment | None:
     one_each = csr_array((np.ones(len(pairs)), (elder_of, pairs)), shape=(len(visits), len(pairs)))
     quota = csr_array((served, (provider[elder_of, slot_of], pairs)), shape=(len(quotas), len(pairs)))
     rules = [LinearConstraint(one_each, 0, 1), LinearConstraint(quota, 0, np.asarray(quotas, float))]
-    whole, box = np.ones(len(pairs)), Bounds(0, 1)
+    whole, box = np.ones(len(pairs), np.int8), Bounds(0, 1)
     most = milp(-served, constraints=rules, integrality=whole, bounds=box, options={"mip_rel_gap": 0})
     if most.status != 0:
         return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
+from dispatch.arrays import Bools, Floats, Ints
 from dispatch.model import (
     NO_ELIGIBLE_PROVIDER,
     STREET_DIGITS,
@@ -13,7 +15,7 @@ from dispatch.model import (
 )
 
 
-def runner_up(assigned: np.ndarray, closest: np.ndarray, closest_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def runner_up(assigned: Ints, closest: Ints, closest_km: Floats) -> tuple[Ints, Floats]:
     """The nearest eligible provider other than the chosen one (-1, inf when there is none), from
     each elder's two nearest eligible providers."""
     first_is_own = closest[:, 0] == assigned
@@ -22,7 +24,7 @@ def runner_up(assigned: np.ndarray, closest: np.ndarray, closest_km: np.ndarray)
     return other, np.where(other >= 0, other_km, np.inf)
 
 
-def continuity_flags(assigned, previous, km, other_km, bonus: float) -> tuple[np.ndarray, np.ndarray]:
+def continuity_flags(assigned: Ints, previous: Ints, km: Floats, other_km: Floats, bonus: float) -> tuple[Bools, Bools]:
     """(served again by last month's provider, and only because of the bonus: a nearer provider
     was eligible and lost by less than the bonus)."""
     continuity = (assigned >= 0) & (assigned == previous) & (bonus > 0)
@@ -30,13 +32,13 @@ def continuity_flags(assigned, previous, km, other_km, bonus: float) -> tuple[np
     return continuity, kept
 
 
-def unassigned_reasons(assigned: np.ndarray, eligible_count: np.ndarray) -> np.ndarray:
+def unassigned_reasons(assigned: Ints, eligible_count: Ints) -> npt.NDArray[np.int8]:
     """-1 for assigned elders, else the index into UNASSIGNED_REASONS."""
     no_one = UNASSIGNED_REASONS.index(NO_ELIGIBLE_PROVIDER)
     return np.where(assigned >= 0, -1, np.where(eligible_count == 0, no_one, 1 - no_one)).astype(np.int8)
 
 
-def street_shortfall(elders: ElderTable, assigned: np.ndarray, reasons: np.ndarray) -> tuple[StreetShortfall, ...]:
+def street_shortfall(elders: ElderTable, assigned: Ints, reasons: npt.NDArray[np.int8]) -> tuple[StreetShortfall, ...]:
     """Visits lacking per street (the first 9 digits of the area code), most lacking first."""
     no_one = UNASSIGNED_REASONS.index(NO_ELIGIBLE_PROVIDER)
     lacking: dict[str, list[int]] = {}

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from dispatch.arrays import Floats, Ints
+
 # Integer arc costs in units of 0.1 m: rounding moves the total by at most 5 cm a visit (< 1e-4 of
 # a typical cost), and keeps cost x nodes far inside int64 for the solver's cost scaling.
 COST_UNITS_PER_KM = 10_000
@@ -24,12 +26,13 @@ class FlowError(RuntimeError):
     pass
 
 
-def cost_units(per_visit_km: np.ndarray) -> np.ndarray:
+def cost_units(per_visit_km: Floats) -> Ints:
     """Per-visit km -> integer flow units; empty slots (inf) become 0 and must be masked by provider."""
-    return np.rint(np.where(np.isfinite(per_visit_km), per_visit_km, 0.0) * COST_UNITS_PER_KM).astype(np.int64)
+    finite: Floats = np.where(np.isfinite(per_visit_km), per_visit_km, 0.0)
+    return np.rint(finite * COST_UNITS_PER_KM).astype(np.int64)
 
 
-def cheapest_max_flow(visits: np.ndarray, provider: np.ndarray, units: np.ndarray, quotas: np.ndarray) -> np.ndarray:
+def cheapest_max_flow(visits: Ints, provider: Ints, units: Ints, quotas: Ints) -> Ints:
     """Visits sent along each (elder, slot) of provider/units (elders, slots), provider -1 = empty."""
     elders = provider.shape[0]
     used = provider >= 0

@@ -7,6 +7,7 @@ pass per field costs far less than building an object per elder.
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 
@@ -20,10 +21,12 @@ from dispatch.model import (
     Station,
 )
 
+# A parsed JSON document: its values are whatever json.load gives.
+Document = dict[str, Any]
 KM_DECIMALS = 6  # millimetres: the checker recomputes distances, and rounding must not fool it
 
 
-def instance_from_dict(document: dict) -> Instance:
+def instance_from_dict(document: Document) -> Instance:
     policy = document["policy"]
     providers = tuple(provider_from_dict(p) for p in document["providers"])
     return Instance(
@@ -34,7 +37,7 @@ def instance_from_dict(document: dict) -> Instance:
     )
 
 
-def provider_from_dict(provider: dict) -> Provider:
+def provider_from_dict(provider: Document) -> Provider:
     return Provider(
         id=str(provider["id"]),
         quota=int(provider["quota"]),
@@ -44,23 +47,24 @@ def provider_from_dict(provider: dict) -> Provider:
     )
 
 
-def elders_from_dicts(elders: list[dict]) -> ElderTable:
+def elders_from_dicts(elders: list[Document]) -> ElderTable:
     count = len(elders)
     # Elders share a handful of service sets, area codes and previous providers: one object each,
     # so the engine can group by identity and the parsed document's copies can all be freed.
     # (map with itemgetter runs the loop in C: a city has a million elders.)
-    service_sets: dict[tuple, frozenset] = {}
+    service_sets: dict[tuple[str, ...], frozenset[str]] = {}
     services = [service_sets.get(key) or service_sets.setdefault(key, frozenset(key))
                 for key in map(tuple, map(itemgetter("services"), elders))]
-    shared: dict = {}
-    areas = [shared.setdefault(a, a) for a in map(str, map(itemgetter("area"), elders))]
-    previous = [shared.setdefault(p, p) for p in (e.get("previous_provider") for e in elders)]
+    area_codes: dict[str, str] = {}
+    areas = [area_codes.setdefault(a, a) for a in map(str, map(itemgetter("area"), elders))]
+    provider_ids: dict[str | None, str | None] = {}
+    previous = [provider_ids.setdefault(p, p) for p in (e.get("previous_provider") for e in elders)]
     return ElderTable.from_columns(
         ids=_fresh_strings(list(map(str, map(itemgetter("id"), elders)))),
         lat=np.fromiter(map(itemgetter("lat"), elders), np.float64, count),
         lon=np.fromiter(map(itemgetter("lon"), elders), np.float64, count),
         areas=areas,
-        visits=np.fromiter(map(itemgetter("visits"), elders), np.int64, count),
+        visits=np.fromiter(map(itemgetter("visits"), elders), np.float64, count),  # the model checks them
         services=services,
         previous_providers=previous,
     )
@@ -74,26 +78,7 @@ def _fresh_strings(values: list[str]) -> list[str]:
     return fresh if len(fresh) == len(values) else values  # an id holding the separator: keep them
 
 
-def instance_to_dict(instance: Instance) -> dict:
-    table = instance.elders
-    return {
-        "month": instance.month,
-        "policy": {"max_km": instance.policy.max_km,
-                   "continuity_bonus_km": instance.policy.continuity_bonus_km},
-        "elders": [
-            {"id": e.id, "lat": e.lat, "lon": e.lon, "area": e.area, "visits": e.visits,
-             "services": sorted(e.services), "previous_provider": e.previous_provider}
-            for e in table
-        ],
-        "providers": [
-            {"id": p.id, "quota": p.quota, "services": sorted(p.services), "areas": list(p.areas),
-             "stations": [{"lat": s.lat, "lon": s.lon} for s in p.stations]}
-            for p in instance.providers
-        ],
-    }
-
-
-def plan_to_dict(plan: Plan) -> dict:
+def plan_to_dict(plan: Plan) -> Document:
     ids, visits = plan.elders.ids, plan.elders.visits.tolist()
     assigned = np.flatnonzero(plan.provider >= 0).tolist()
     unassigned = np.flatnonzero(plan.provider < 0).tolist()

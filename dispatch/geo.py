@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
+
+from dispatch.arrays import Floats
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius, as fixed by spec/dispatch.md
 
@@ -25,14 +28,6 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def haversine_km_array(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Vectorised great-circle distance; arguments broadcast like numpy arrays (degrees)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
 def outside_china(lat: float, lon: float) -> bool:
@@ -87,16 +82,7 @@ def to_wgs84(lat: float, lon: float, coord_sys: str) -> tuple[float, float]:
     raise ValueError(f"unknown coordinate system {coord_sys!r}")
 
 
-def unit_vectors(lat, lon) -> np.ndarray:
+def unit_vectors(lat: npt.ArrayLike, lon: npt.ArrayLike) -> Floats:
     """Points on the unit sphere, shape (..., 3): nearest-neighbour work becomes dot products."""
     p, l = np.radians(lat), np.radians(lon)
     return np.stack([np.cos(p) * np.cos(l), np.cos(p) * np.sin(l), np.sin(p)], axis=-1)
-
-
-def chord_km(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Great-circle km between unit vectors (last axis 3); equals haversine_km to ~1e-12 km.
-
-    Taken from the chord |a - b| rather than from a dot product, which loses precision at the short
-    distances that matter here."""
-    chord = np.sqrt(np.sum((a - b) ** 2, axis=-1))
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chord / 2))

@@ -65,7 +65,7 @@ class ProviderIndex:
         """visits_left: provider id -> quota still free this month (absent means none)."""
         km = self.stations.nearest_km_of_one(unit_vectors(request.lat, request.lon))
         elder = Elder("request", request.lat, request.lon, request.area, request.visits, request.services)
-        rejected = []
+        rejected: list[Rejection] = []
         for j in np.argsort(km, kind="stable").tolist():
             provider, distance = self.providers[j], float(km[j])
             reason = (not_declined(provider, request.declined)

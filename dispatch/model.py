@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
+
+from dispatch.arrays import Bools, Floats, Ints
 
 NO_ELIGIBLE_PROVIDER = "no_eligible_provider"
 QUOTA_EXHAUSTED = "quota_exhausted"
 UNASSIGNED_REASONS = (NO_ELIGIBLE_PROVIDER, QUOTA_EXHAUSTED)
 STREET_DIGITS = 9  # area code = 6-digit county + 3-digit street + 3-digit community
+MAX_VISITS = 1000  # per elder and month: far beyond any entitlement, and visits x costs stay inside int64
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,24 @@ class Elder:
     previous_provider: str | None = None
 
 
-def _read_only(values, dtype) -> np.ndarray:
+_Item = TypeVar("_Item", bound=np.generic)
+
+
+def _read_only(values: npt.ArrayLike, dtype: type[_Item]) -> npt.NDArray[_Item]:
     array = np.array(values, dtype=dtype)
     array.setflags(write=False)
     return array
+
+
+def _visit_counts(ids: tuple[str, ...], visits: npt.ArrayLike) -> Ints:
+    """Each elder's visits: any whole number from 1 to MAX_VISITS (the engine assumes no particular
+    count); a ValueError names the first elder whose entry is not."""
+    given = np.asarray(visits, np.float64).reshape(len(ids))
+    wrong = np.flatnonzero(~((given >= 1) & (given <= MAX_VISITS) & (given == np.floor(given))))  # NaN too
+    if len(wrong):
+        i = int(wrong[0])
+        raise ValueError(f"elder {ids[i]}: visits must be a whole number from 1 to {MAX_VISITS}, not {given[i]:g}")
+    return _read_only(given, np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,24 +80,27 @@ class ElderTable:
     """All elders of an instance, one column per field; row i is elder i."""
 
     ids: tuple[str, ...]
-    lat: np.ndarray
-    lon: np.ndarray
+    lat: Floats
+    lon: Floats
     areas: tuple[str, ...]
-    visits: np.ndarray
+    visits: Ints
     services: tuple[frozenset[str], ...]
     previous_providers: tuple[str | None, ...]
 
     @classmethod
-    def from_columns(cls, ids, lat, lon, areas, visits, services, previous_providers) -> ElderTable:
-        return cls(tuple(ids), _read_only(lat, np.float64), _read_only(lon, np.float64), tuple(areas),
-                   _read_only(visits, np.int64), tuple(services), tuple(previous_providers))
+    def from_columns(cls, ids: Iterable[str], lat: npt.ArrayLike, lon: npt.ArrayLike, areas: Iterable[str],
+                     visits: npt.ArrayLike, services: Iterable[frozenset[str]],
+                     previous_providers: Iterable[str | None]) -> ElderTable:
+        ids = tuple(ids)
+        return cls(ids, _read_only(lat, np.float64), _read_only(lon, np.float64), tuple(areas),
+                   _visit_counts(ids, visits), tuple(services), tuple(previous_providers))
 
     @classmethod
     def from_elders(cls, elders: Iterable[Elder]) -> ElderTable:
-        elders = list(elders)
-        return cls.from_columns([e.id for e in elders], [e.lat for e in elders], [e.lon for e in elders],
-                                [e.area for e in elders], [e.visits for e in elders],
-                                [e.services for e in elders], [e.previous_provider for e in elders])
+        rows = list(elders)
+        return cls.from_columns([e.id for e in rows], [e.lat for e in rows], [e.lon for e in rows],
+                                [e.area for e in rows], [e.visits for e in rows],
+                                [e.services for e in rows], [e.previous_provider for e in rows])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -99,7 +121,7 @@ class Instance:
     providers: tuple[Provider, ...]
 
     @classmethod
-    def build(cls, month: str, policy: Policy, elders: Iterable[Elder], providers: Iterable[Provider]):
+    def build(cls, month: str, policy: Policy, elders: Iterable[Elder], providers: Iterable[Provider]) -> Instance:
         return cls(month, policy, ElderTable.from_elders(elders), tuple(providers))
 
 
@@ -156,13 +178,13 @@ class Plan:
     month: str
     elders: ElderTable
     provider_ids: tuple[str, ...]
-    provider: np.ndarray
-    km: np.ndarray
-    unassigned_reason: np.ndarray  # index into UNASSIGNED_REASONS, -1 when assigned
-    runner_up: np.ndarray  # provider index, -1 when no other eligible provider
-    runner_up_km: np.ndarray
-    continuity: np.ndarray
-    kept_by_continuity: np.ndarray
+    provider: Ints
+    km: Floats
+    unassigned_reason: npt.NDArray[np.int8]  # index into UNASSIGNED_REASONS, -1 when assigned
+    runner_up: Ints  # provider index, -1 when no other eligible provider
+    runner_up_km: Floats
+    continuity: Bools
+    kept_by_continuity: Bools
     visits_assigned: int
     cost: float
     shortfall: tuple[StreetShortfall, ...] = ()
@@ -182,8 +204,9 @@ class Plan:
                 for i in np.flatnonzero(self.provider < 0)]
 
     def explanation(self, i: int) -> Explanation | None:
-        if self.provider[i] < 0:
-            return None
+        return None if self.provider[i] < 0 else self._explain(i)
+
+    def _explain(self, i: int) -> Explanation:
         other = int(self.runner_up[i])
         return Explanation(
             self.elders.ids[i], self.provider_ids[self.provider[i]], float(self.km[i]),
@@ -193,4 +216,4 @@ class Plan:
 
     @property
     def explanations(self) -> list[Explanation]:
-        return [self.explanation(i) for i in np.flatnonzero(self.provider >= 0)]
+        return [self._explain(i) for i in np.flatnonzero(self.provider >= 0).tolist()]

@@ -17,12 +17,14 @@ import math
 
 import numpy as np
 
-from dispatch.bound import cost_lower_bound, price_out, visits_upper_bound
+from dispatch.arrays import Bools, Floats, Ints
+from dispatch.bound import DualBound, Pricing, dual_bound, price_out, visits_upper_bound
 from dispatch.exact import SMALL_ENOUGH_PAIRS, exact_assignment
 from dispatch.explain import continuity_flags, runner_up, street_shortfall, unassigned_reasons
 from dispatch.flow import COST_UNITS_PER_KM, cost_units
 from dispatch.model import NO_ELIGIBLE_PROVIDER, UNASSIGNED_REASONS, Instance, Plan, Quality
 from dispatch.polish import polish
+from dispatch.prices import Prices
 from dispatch.reach import Candidates, Eligibility
 from dispatch.relax import guess_prices, solve_relaxation
 from dispatch.repair import assigned_slot, settle
@@ -58,18 +60,21 @@ def plan_month(instance: Instance, nearest: int = NEAREST_PROVIDERS, prove: bool
         candidates = _rescanned(candidates, eligibility.scan(nearest, guess.beta / COST_UNITS_PER_KM,
                                                              pricing.violators), pricing.violators)
     slot = assigned_slot(settle(visits, candidates.provider, units, quotas, relaxed.flow))
-    served_visits, lower = _visits_and_bound(slot, visits, quotas, relaxed.prices, pricing)
-    small = int(candidates.eligible_count.sum()) <= SMALL_ENOUGH_PAIRS
-    if not small and (served_visits < visits_bound or _gap(_cost(slot, per_visit, visits), lower) > GAP_TARGET / 2):
-        # Rounding cost more than a city's worth: a small MIP where the LP prices say it may matter.
-        better = polish(visits, candidates.provider, per_visit, quotas, slot, relaxed.prices.beta / COST_UNITS_PER_KM,
-                        relaxed.prices.gamma / COST_UNITS_PER_KM, pricing.least, lower, served_visits == visits_bound)
-        if better is not None:
-            slot = better
-            served_visits, lower = _visits_and_bound(slot, visits, quotas, relaxed.prices, pricing)
     assigned = np.where(slot >= 0, candidates.provider[everyone, np.maximum(slot, 0)], -1)
+    served_visits, bound = _visits_and_bound(assigned, visits, quotas, relaxed.prices, pricing)
+    gap = _gap(_cost(slot, per_visit, visits), bound.cost)
+    small = int(candidates.eligible_count.sum()) <= SMALL_ENOUGH_PAIRS
+    if not small and (served_visits < visits_bound or gap > GAP_TARGET / 2):
+        # Rounding cost more than a city's worth: a small MIP where the LP prices say it may matter.
+        better = polish(visits, candidates.provider, per_visit, quotas, assigned,
+                        relaxed.prices.beta / COST_UNITS_PER_KM, pricing.least, pricing.outside, bound,
+                        served_visits == visits_bound, lambda rows: _every_pair(eligibility, rows))
+        if better is not None:
+            assigned = better
+            served_visits, bound = _visits_and_bound(assigned, visits, quotas, relaxed.prices, pricing)
+    lower = bound.cost
 
-    if small and (served_visits < visits_bound or _gap(_cost(slot, per_visit, visits), lower) > GAP_TARGET):
+    if small and (served_visits < visits_bound or gap > GAP_TARGET):
         every = eligibility.nearest(len(instance.providers))
         exact = exact_assignment(visits, every.provider, eligibility.per_visit_km(everyone, every.provider, every.km),
                                  quotas)
@@ -98,7 +103,7 @@ def plan_month(instance: Instance, nearest: int = NEAREST_PROVIDERS, prove: bool
     )
 
 
-def _outside_units(candidates: Candidates, guess) -> np.ndarray | None:
+def _outside_units(candidates: Candidates, guess: Prices | None) -> Ints | None:
     """Per elder, a lower bound in flow units of cost + guessed price over providers not in its row."""
     if guess is None:
         return None
@@ -107,7 +112,7 @@ def _outside_units(candidates: Candidates, guess) -> np.ndarray | None:
     return np.where(np.isfinite(bound), np.floor(np.minimum(bound, 2.0**60)), 2**60).astype(np.int64)
 
 
-def _rescanned(table: Candidates, fresh: Candidates, rows: np.ndarray) -> Candidates:
+def _rescanned(table: Candidates, fresh: Candidates, rows: Ints) -> Candidates:
     """The table with these rows replaced; their `outside` re-expressed at the table's scan prices."""
     arrays = {}
     for name in ("provider", "km", "eligible_count", "eligible_sets", "outside", "closest", "closest_km"):
@@ -118,12 +123,19 @@ def _rescanned(table: Candidates, fresh: Candidates, rows: np.ndarray) -> Candid
     return Candidates(**arrays, scan_beta=table.scan_beta)
 
 
-def _visits_and_bound(slot, visits, quotas, prices, pricing) -> tuple[int, float]:
-    served_visits = int(visits[slot >= 0].sum())
-    return served_visits, cost_lower_bound(pricing.least, visits, quotas, prices, served_visits)
+def _visits_and_bound(assigned: Ints, visits: Ints, quotas: Ints, prices: Prices, pricing: Pricing) -> tuple[int, DualBound]:
+    served_visits = int(visits[assigned >= 0].sum())
+    return served_visits, dual_bound(pricing.least, visits, quotas, prices, served_visits)
 
 
-def _cost(slot, per_visit, visits) -> float:
+def _every_pair(eligibility: Eligibility, rows: Ints) -> tuple[Bools, Floats]:
+    """For a few elders: (eligible mask, per-visit km) against every provider."""
+    ok, km = eligibility.all_km(rows)
+    every = np.broadcast_to(np.arange(km.shape[1]), km.shape)
+    return ok, eligibility.per_visit_km(rows, every, km)
+
+
+def _cost(slot: Ints, per_visit: Floats, visits: Ints) -> float:
     rows = np.flatnonzero(slot >= 0)
     return float((visits[rows] * per_visit[rows, slot[rows]]).sum())
 
@@ -136,7 +148,7 @@ def _nobody_to_serve_them(instance: Instance) -> Plan:
     """No provider at all (none under contract this month): every elder unassigned, for that reason."""
     count = len(instance.elders)
     nobody = np.full(count, -1, np.int64)
-    reasons = np.full(count, UNASSIGNED_REASONS.index(NO_ELIGIBLE_PROVIDER), np.int64)
+    reasons = np.full(count, UNASSIGNED_REASONS.index(NO_ELIGIBLE_PROVIDER), np.int8)
     return Plan(
         month=instance.month, elders=instance.elders, provider_ids=(), provider=nobody, km=np.full(count, np.nan),
         unassigned_reason=reasons, runner_up=nobody.copy(), runner_up_km=np.full(count, np.nan),

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.arrays import Ints
 from dispatch.residual import INFINITE, Residual
 
 
 @dataclass(frozen=True)
 class Prices:
-    beta: np.ndarray  # (providers,) price of one visit of quota, cost units, >= 0
+    beta: Ints  # (providers,) price of one visit of quota, cost units, >= 0
     gamma: int  # value of one visit served, cost units (D when the flow is maximal)
     maximal: bool  # no real chain from the pool to free quota: the flow serves the most visits
 
@@ -54,7 +55,7 @@ def prices_of(residual: Residual, span: int) -> Prices | None:
     return Prices(np.maximum(dist[:count], 0), gamma, gamma == chain_ceiling(span, count))
 
 
-def shortest_to_sink(weight: np.ndarray) -> np.ndarray | None:
+def shortest_to_sink(weight: Ints) -> Ints | None:
     """Bellman-Ford distances to the sink (last node); None if a negative cycle remains."""
     size = len(weight)
     dist = np.full(size, INFINITE, np.int64)
@@ -69,7 +70,7 @@ def shortest_to_sink(weight: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def flow_prices(visits, provider, units, flow, quotas, span: int) -> Prices | None:
+def flow_prices(visits: Ints, provider: Ints, units: Ints, flow: Ints, quotas: Ints, span: int) -> Prices | None:
     """The LP prices of an optimal flow over a candidate table (flow is not modified)."""
     residual = Residual(visits, provider, units, quotas, flow.copy(), np.ones(len(visits), bool))
     return prices_of(residual, span)

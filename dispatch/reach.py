@@ -14,10 +14,14 @@ the choice afterwards instead of trusting it.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
+from dispatch.arrays import Bools, Floats, Ints
 from dispatch.geo import EARTH_RADIUS_KM, unit_vectors
 from dispatch.model import ElderTable, Instance, Provider
 
@@ -48,7 +52,7 @@ class StationIndex:
         self._slab_columns = [np.ascontiguousarray(slab.T) for slab in self.slabs]  # fast matmul
         self._slab_coordinates = [[np.ascontiguousarray(slab[:, c]) for c in range(3)] for slab in self.slabs]
 
-    def nearest_km_of_one(self, xyz: np.ndarray) -> np.ndarray:
+    def nearest_km_of_one(self, xyz: Floats) -> Floats:
         """`nearest_km` of one elder (3,) to every provider, in whole-slab operations: a request
         dispatched alone pays a few array operations instead of a few per station slab. The same
         arithmetic in the same order, so the same kilometres to the last bit."""
@@ -57,15 +61,15 @@ class StationIndex:
         km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(squared) / 2))
         return np.where(self.has_station, km, np.inf)
 
-    def best_cosines(self, elder_xyz: np.ndarray, providers: np.ndarray | None = None) -> np.ndarray:
+    def best_cosines(self, elder_xyz: Floats, providers: Ints | None = None) -> Floats:
         """(elders, providers): cosine of the angle to each provider's nearest station."""
         columns = self._slab_columns if providers is None else [c[:, providers] for c in self._slab_columns]
-        best = elder_xyz @ columns[0]
+        best: Floats = elder_xyz @ columns[0]
         for more in columns[1:]:
             np.maximum(best, elder_xyz @ more, out=best)
         return best
 
-    def near(self, elder_xyz: np.ndarray, km: float) -> np.ndarray:
+    def near(self, elder_xyz: Floats, km: float) -> Ints:
         """Providers with a station that may be within km of some of these elders (a superset):
         those within km of the smallest circle around the elders' centre holding them all."""
         centre = elder_xyz.sum(axis=0)
@@ -74,32 +78,44 @@ class StationIndex:
         reach = np.cos(min(np.pi, spread + km / EARTH_RADIUS_KM + 1e-9))
         return np.flatnonzero(((self.slabs @ centre) >= reach).any(axis=0) & self.has_station)
 
-    def nearest_km(self, elder_xyz: np.ndarray, provider: np.ndarray) -> np.ndarray:
+    def nearest_km(self, elder_xyz: Floats, provider: Ints) -> Floats:
         """Exact km from each elder (..., 3) to its provider's nearest station; provider (...).
-        As geo.chord_km (the chord, not the dot product, keeps short distances exact), one
-        coordinate at a time: (elders x providers) arrays, no small trailing axis to reduce."""
-        squared = None
-        for slab in self._slab_coordinates:
-            here = sum((elder_xyz[..., c] - slab[c][provider]) ** 2 for c in range(3))
-            squared = here if squared is None else np.minimum(squared, here)
+        The great-circle km from the chord |a - b| between unit vectors, 2R asin(|a - b| / 2), equal
+        to the haversine to ~1e-12 km (a dot product would lose the short distances that matter
+        here); one coordinate at a time: (elders x providers) arrays, no small trailing axis."""
+        first, *rest = self._slab_coordinates  # a slab per station of the provider with the most
+        squared = _squared_chord(elder_xyz, first, provider)
+        for slab in rest:
+            squared = np.minimum(squared, _squared_chord(elder_xyz, slab, provider))
         km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(squared) / 2))
         return np.where(self.has_station[provider], km, np.inf)
 
 
-def _interned_index(values) -> tuple[np.ndarray, list]:
+def _squared_chord(elder_xyz: Floats, slab: list[Floats], provider: Ints) -> Floats:
+    """|a - b|^2 between each elder and its provider's station of this slab, coordinate by coordinate
+    (in the order nearest_km_of_one adds them, so both give the same kilometres to the last bit)."""
+    x, y, z = (elder_xyz[..., c] - slab[c][provider] for c in range(3))
+    squared: Floats = x**2 + y**2 + z**2
+    return squared
+
+
+_Value = TypeVar("_Value", bound=Hashable)
+
+
+def _interned_index(values: Sequence[_Value]) -> tuple[Ints, list[_Value]]:
     """(index of each value among the distinct ones, the distinct values), in C loops: a city has a
     million elders and a few hundred distinct service sets and area codes."""
     index = {value: row for row, value in enumerate(dict.fromkeys(values))}
     return np.fromiter(map(index.__getitem__, values), np.int64, len(values)), list(index)
 
 
-def service_fit(service_sets: list[frozenset], providers: tuple[Provider, ...]) -> np.ndarray:
+def service_fit(service_sets: list[frozenset[str]], providers: tuple[Provider, ...]) -> Bools:
     """(service sets, providers): the provider offers every service of the set."""
     return np.array([[s <= p.services for p in providers] for s in service_sets], dtype=bool).reshape(
         len(service_sets), len(providers))
 
 
-def area_fit(areas: list[str], providers: tuple[Provider, ...]) -> np.ndarray:
+def area_fit(areas: list[str], providers: tuple[Provider, ...]) -> Bools:
     """(area codes, providers): one of the provider's areas is a prefix of the code."""
     by_prefix: dict[str, list[int]] = {}
     for j, p in enumerate(providers):
@@ -114,7 +130,7 @@ def area_fit(areas: list[str], providers: tuple[Provider, ...]) -> np.ndarray:
 
 
 
-def cosine_km(cos: np.ndarray) -> np.ndarray:
+def cosine_km(cos: Floats) -> Floats:
     """Kilometres from the cosine of the angle, through the chord R * sqrt(2 - 2 cos): never more than
     the great-circle km (so bounds built on it hold), within 1e-6 km of it up to 8 km, and plenty
     for ranking; exact kilometres come from StationIndex.nearest_km."""
@@ -125,14 +141,14 @@ def cosine_km(cos: np.ndarray) -> np.ndarray:
 class Candidates:
     """Each elder's candidate providers, cheapest at the scan's prices first."""
 
-    provider: np.ndarray  # (elders, width) provider index, -1 pads
-    km: np.ndarray  # (elders, width) exact km, inf pads
-    eligible_count: np.ndarray  # (elders,) eligible providers in the whole instance
-    eligible_sets: np.ndarray  # (elders, bytes) every eligible provider, bit-packed
-    outside: np.ndarray  # (elders,) lower bound of km - bonus + scan_beta over eligible providers not listed
-    closest: np.ndarray  # (elders, 2) the two nearest eligible providers by km (-1: none), for explanations
-    closest_km: np.ndarray  # (elders, 2) their exact km (inf: none)
-    scan_beta: np.ndarray  # (providers,) the prices (km) the rows were chosen at
+    provider: Ints  # (elders, width) provider index, -1 pads
+    km: Floats  # (elders, width) exact km, inf pads
+    eligible_count: Ints  # (elders,) eligible providers in the whole instance
+    eligible_sets: npt.NDArray[np.uint8]  # (elders, bytes) every eligible provider, bit-packed
+    outside: Floats  # (elders,) lower bound of km - bonus + scan_beta over eligible providers not listed
+    closest: Ints  # (elders, 2) the two nearest eligible providers by km (-1: none), for explanations
+    closest_km: Floats  # (elders, 2) their exact km (inf: none)
+    scan_beta: Floats  # (providers,) the prices (km) the rows were chosen at
 
 
 class Eligibility:
@@ -148,38 +164,41 @@ class Eligibility:
         self.service_rows, self.area_rows = service_rows, area_rows
         self.service_fit = service_fit(service_sets, instance.providers)
         self.area_fit = area_fit(areas, instance.providers)
-        provider_row = {p.id: j for j, p in enumerate(instance.providers)}
+        provider_row: dict[str | None, int] = {p.id: j for j, p in enumerate(instance.providers)}
         self.previous = np.array([provider_row.get(p, -1) for p in elders.previous_providers], np.int64)
         max_km = instance.policy.max_km
         self.cos_limit = np.cos((max_km + _EDGE_SLACK_KM) / EARTH_RADIUS_KM)
         self._cos_sure = np.cos(max(max_km - _EDGE_SLACK_KM, 0.0) / EARTH_RADIUS_KM)
 
-    def matrix(self, rows: np.ndarray, providers: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def matrix(self, rows: Ints, providers: Ints | None = None) -> tuple[Bools, Floats]:
         """For these elders: (eligible mask, nearest-station cosine) against every provider, or
         against the given ones (columns in that order)."""
-        every = providers is None
         best = self.stations.best_cosines(self.xyz[rows], providers)
         ok = best >= self.cos_limit
-        ok &= self.service_fit[self.service_rows[rows]] if every else self.service_fit[self.service_rows[rows]][:, providers]
-        ok &= self.area_fit[self.area_rows[rows]] if every else self.area_fit[self.area_rows[rows]][:, providers]
-        ok &= self.stations.has_station if every else self.stations.has_station[providers]
+        if providers is None:
+            ok &= self.service_fit[self.service_rows[rows]] & self.area_fit[self.area_rows[rows]]
+            ok &= self.stations.has_station
+        else:
+            ok &= self.service_fit[self.service_rows[rows]][:, providers] & self.area_fit[self.area_rows[rows]][:, providers]
+            ok &= self.stations.has_station[providers]
         edge_row, edge_col = np.nonzero(ok & (best < self._cos_sure))
         if len(edge_row):  # within a micrometre of max_km: the exact distance decides
-            column = edge_col if every else providers[edge_col]
+            column = edge_col if providers is None else providers[edge_col]
             km = self.stations.nearest_km(self.xyz[rows[edge_row]], column)
             ok[edge_row, edge_col] = km <= self.instance.policy.max_km
         return ok, best
 
-    def per_visit_km(self, rows: np.ndarray, provider: np.ndarray, km: np.ndarray) -> np.ndarray:
+    def per_visit_km(self, rows: Ints, provider: Ints, km: Floats) -> Floats:
         """km minus the continuity bonus where the provider served the elder last month."""
         bonus = self.instance.policy.continuity_bonus_km
-        return km - bonus * ((provider == self.previous[rows][:, None]) & (provider >= 0))
+        per_visit: Floats = km - bonus * ((provider == self.previous[rows][:, None]) & (provider >= 0))
+        return per_visit
 
-    def nearest(self, k: int, rows: np.ndarray | None = None) -> Candidates:
+    def nearest(self, k: int, rows: Ints | None = None) -> Candidates:
         """The k cheapest eligible providers of each elder at no price: nearest, net of continuity."""
         return self.scan(k, None, rows)
 
-    def scan(self, width: int, beta_km: np.ndarray | None = None, rows: np.ndarray | None = None) -> Candidates:
+    def scan(self, width: int, beta_km: Floats | None = None, rows: Ints | None = None) -> Candidates:
         """Each elder's `width` eligible providers of least km - bonus + beta_km, block by block."""
         count_p = len(self.instance.providers)
         rows = np.arange(len(self.xyz)) if rows is None else np.asarray(rows, np.int64)
@@ -226,7 +245,7 @@ class Eligibility:
         return Candidates(provider, self._exact_km(rows, provider), count, sets, outside, closest,
                           self._exact_km(rows, closest), beta)
 
-    def _spatial_order(self, rows: np.ndarray) -> np.ndarray:
+    def _spatial_order(self, rows: Ints) -> Ints:
         """Positions of rows along a Z-order curve over cells of about a kilometre."""
         lat, lon = self.instance.elders.lat[rows], self.instance.elders.lon[rows]
         if not len(rows):
@@ -236,7 +255,7 @@ class Eligibility:
         x = np.clip((lon - lon.min()) * np.cos(np.radians(lat.mean())) / cell, 0, 2**16 - 1).astype(np.uint64)
         return np.argsort(_spread_bits(x) | (_spread_bits(y) << np.uint64(1)), kind="stable")
 
-    def _exact_km(self, rows: np.ndarray, provider: np.ndarray) -> np.ndarray:
+    def _exact_km(self, rows: Ints, provider: Ints) -> Floats:
         km = np.empty(provider.shape)
         for start in range(0, len(rows), CHUNK):
             part = slice(start, start + CHUNK)
@@ -244,14 +263,14 @@ class Eligibility:
         km[provider < 0] = np.inf
         return km
 
-    def all_km(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def all_km(self, rows: Ints) -> tuple[Bools, Floats]:
         """For a few elders: (eligible mask, exact km) against every provider."""
         ok, _ = self.matrix(rows)
         every = np.arange(len(self.instance.providers))
         return ok, self.stations.nearest_km(self.xyz[rows][:, None, :], every[None, :])
 
 
-def _spread_bits(v: np.ndarray) -> np.ndarray:
+def _spread_bits(v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """Bits of 16-bit integers moved to the even positions (for interleaving into a Z-order key)."""
     v = v & np.uint64(0xFFFF)
     for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.arrays import Ints
 from dispatch.flow import cheapest_max_flow, cost_units
 from dispatch.prices import Prices, flow_prices, prices_of
 from dispatch.reach import Eligibility
@@ -36,13 +37,13 @@ SAMPLE_ELDERS = 50_000
 
 @dataclass(frozen=True, eq=False)
 class Relaxation:
-    flow: np.ndarray  # (elders, slots) visits along each candidate slot
+    flow: Ints  # (elders, slots) visits along each candidate slot
     prices: Prices
     contested: int  # elders that went through the flow in the last round
 
 
-def solve_relaxation(visits, provider, units, quotas, span: int, guess: Prices | None = None,
-                     outside_units: np.ndarray | None = None) -> Relaxation:
+def solve_relaxation(visits: Ints, provider: Ints, units: Ints, quotas: Ints, span: int,
+                     guess: Prices | None = None, outside_units: Ints | None = None) -> Relaxation:
     """Optimal (maximal, then cheapest) flow over the candidate table, with its prices.
 
     outside_units: per elder, a lower bound of cost + guessed price over providers not in its row
@@ -50,9 +51,10 @@ def solve_relaxation(visits, provider, units, quotas, span: int, guess: Prices |
     quotas = np.asarray(quotas, np.int64)
     margin = SETTLE_MARGIN_UNITS
     for round_ in range(ROUNDS + 1):
-        final = guess is None or round_ == ROUNDS
-        settled_slot = np.full(len(visits), -1) if final else _settle(visits, provider, units, quotas, guess,
-                                                                      outside_units, margin)
+        if guess is None or round_ == ROUNDS:
+            settled_slot = np.full(len(visits), -1)
+        else:
+            settled_slot = _settle(visits, provider, units, quotas, guess, outside_units, margin)
         settled = settled_slot >= 0
         flow = np.zeros(provider.shape, np.int64)
         flow[np.flatnonzero(settled), settled_slot[settled]] = visits[settled]
@@ -86,7 +88,8 @@ def optimize(residual: Residual, limit: int) -> bool:
     return False
 
 
-def _settle(visits, provider, units, quotas, guess: Prices, outside_units, margin: int) -> np.ndarray:
+def _settle(visits: Ints, provider: Ints, units: Ints, quotas: Ints, guess: Prices, outside_units: Ints | None,
+            margin: int) -> Ints:
     """Each elder's slot if it is settled at the guessed prices, else -1."""
     valid = provider >= 0
     reduced = np.where(valid, units + guess.beta[np.maximum(provider, 0)], INFINITE)
@@ -110,7 +113,7 @@ def _settle(visits, provider, units, quotas, guess: Prices, outside_units, margi
     return slot
 
 
-def guess_prices(eligibility: Eligibility, visits, quotas, width: int, span: int) -> Prices | None:
+def guess_prices(eligibility: Eligibility, visits: Ints, quotas: Ints, width: int, span: int) -> Prices | None:
     """LP prices of a sample of the city: every k-th elder, each provider's quota scaled by the
     sample's share of visits, over each sampled elder's nearest providers."""
     if len(visits) < 2 * SAMPLE_ELDERS:

@@ -15,16 +15,25 @@ chain keeps the plan integral. Costs are the flow's integer units: "negative" is
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
 import numpy as np
+import numpy.typing as npt
 
-INFINITE = np.int64(2**58)  # "no edge" / "unreachable"; sums of two stay far inside int64
+from dispatch.arrays import Bools, Ints
+
+INFINITE = 2**58  # "no edge" / "unreachable"; sums of two stay far inside int64
 TOP_MOVES = 12  # per edge, the cheapest moves of elders not moved yet, kept ready
+
+_Visits = tuple[Ints, Ints, Ints]  # (node, elder, slot) of visits at nodes
+_Moves = tuple[Ints, Ints, Ints, Ints, Ints]  # (edge key, cost, elder, from slot, to slot) of one-visit moves
+_Ready = tuple[Ints, Ints, Ints, Ints, Ints, Ints]  # a node's cheapest moves, and the edges that may have more
 
 
 class Residual:
-    def __init__(self, visits, provider, units, quotas, flow, movable):
+    def __init__(self, visits: Ints, provider: Ints, units: Ints, quotas: npt.ArrayLike, flow: Ints,
+                 movable: Bools) -> None:
         """flow (elders, slots) is owned and updated in place; movable: elders allowed to move."""
         self.visits, self.provider, self.units, self.flow, self.movable = visits, provider, units, flow, movable
         self.quotas = np.asarray(quotas, np.int64)
@@ -47,12 +56,12 @@ class Residual:
         self._short = np.flatnonzero(movable & (flow.sum(axis=1) < visits) & (provider >= 0).any(axis=1))
         self._flagged = np.zeros(len(visits), bool)
         self._changed = np.zeros(0, np.int64)
-        self._ready: list[tuple | None] = [None] * size  # prepared when a node is first refreshed
-        self._journal: dict[int, np.ndarray] | None = None  # rows as they were, while trying something
+        self._ready: list[_Ready | None] = [None] * size  # prepared when a node is first refreshed
+        self._journal: dict[int, Ints] | None = None  # rows as they were, while trying something
         for first in range(0, size, 8):  # a few nodes at a time keeps the temporary arrays small
             self._set_edges(*self._moves(*self._unmoved_at(range(first, min(first + 8, size)))))
 
-    def _unmoved_at(self, nodes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _unmoved_at(self, nodes: Iterable[int]) -> _Visits:
         """(node, elder, slot) of the visits at these nodes of movable elders not moved yet."""
         parts = []
         for x in nodes:
@@ -64,21 +73,22 @@ class Residual:
                 keep = ~self._flagged[elder]
                 elder, slot = elder[keep], slot[keep]
             parts.append((np.full(len(elder), x), elder, slot))
-        return tuple(np.concatenate(column) for column in zip(*parts))
+        node, elder, slot = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return node, elder, slot
 
-    def _moved_at(self, nodes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _moved_at(self, nodes: Iterable[int]) -> _Visits:
         """(node, elder, slot) of the visits at these nodes of elders that have moved."""
         changed = self._changed
-        nodes = np.array(sorted(nodes))
-        at, slot = np.nonzero((self.flow[changed] > 0) & np.isin(self.provider[changed], nodes))
+        wanted = set(nodes)
+        at, slot = np.nonzero((self.flow[changed] > 0) & np.isin(self.provider[changed], sorted(wanted)))
         tail, elder = self.provider[changed[at], slot], changed[at]
-        if self.pool in nodes:
+        if self.pool in wanted:
             short = changed[self.flow[changed].sum(axis=1) < self.visits[changed]]
             tail, elder = np.append(tail, np.full(len(short), self.pool)), np.append(elder, short)
             slot = np.append(slot, np.full(len(short), -1))
         return tail, elder, slot
 
-    def _moves(self, tail, elder, slot) -> tuple[np.ndarray, ...]:
+    def _moves(self, tail: Ints, elder: Ints, slot: Ints) -> _Moves:
         """Every one-visit move of these visits: (edge key tail*size+head, cost, elder, from, to slot)."""
         size = len(self.weight)
         at_provider = slot >= 0
@@ -92,7 +102,7 @@ class Residual:
                 np.concatenate([elder[drop], elder[row]]), np.concatenate([slot[drop], slot[row]]),
                 np.concatenate([np.full(len(drop), -1), to_slot]))
 
-    def _prepare(self, nodes) -> None:
+    def _prepare(self, nodes: Sequence[int]) -> None:
         """The TOP_MOVES cheapest moves of each edge out of these nodes, among elders not moved."""
         key, cost, elder, source, target = self._moves(*self._unmoved_at(nodes))
         low = cost.min(initial=0)
@@ -108,24 +118,24 @@ class Residual:
             self._ready[x] = (key[mine], cost[mine], elder[mine], source[mine], target[mine],
                               full[full // len(self.weight) == x])
 
-    def refresh(self, nodes) -> None:
+    def refresh(self, nodes: Iterable[int]) -> None:
         """Recompute the cheapest moves out of these nodes (providers, or the pool)."""
-        nodes = sorted(set(nodes))
-        self.weight[nodes], self.mover[nodes], self.mover_from[nodes], self.mover_to[nodes] = INFINITE, -1, -1, -1
-        unprepared = [x for x in nodes if self._ready[x] is None]
+        ordered = sorted(set(nodes))
+        self.weight[ordered], self.mover[ordered], self.mover_from[ordered], self.mover_to[ordered] = INFINITE, -1, -1, -1
+        unprepared = [x for x in ordered if self._ready[x] is None]
         if unprepared:
             self._prepare(unprepared)
-        ready = [self._ready[x] for x in nodes]
-        key, cost, elder, source, target, full = (np.concatenate(column) for column in zip(*ready))
+        ready = [r for r in (self._ready[x] for x in ordered) if r is not None]  # all of them, by now
+        key, cost, elder, source, target, full = (np.concatenate(column) for column in zip(*ready, strict=True))
         live = ~self._flagged[elder]
         spent = np.setdiff1d(full, key[live])  # every ready move of the edge has moved: look again
         if len(spent):
             self._prepare(sorted(set((spent // len(self.weight)).tolist())))
-            return self.refresh(nodes)
-        moved = self._moves(*self._moved_at(nodes))
+            return self.refresh(ordered)
+        moved = self._moves(*self._moved_at(ordered))
         self._set_edges(*(np.concatenate([a[live], b]) for a, b in zip((key, cost, elder, source, target), moved)))
 
-    def _set_edges(self, key, cost, elder, from_slot, to_slot) -> None:
+    def _set_edges(self, key: Ints, cost: Ints, elder: Ints, from_slot: Ints, to_slot: Ints) -> None:
         """For each edge (flat key) the cheapest of these moves; the first one wins ties."""
         least = np.full(self.weight.size, INFINITE, np.int64)
         np.minimum.at(least, key, cost)
@@ -142,14 +152,14 @@ class Residual:
         self._journal = {}
 
     def rollback(self) -> None:
-        nodes = set()
-        for elder, row in self._journal.items():
+        journal, self._journal = self._journal or {}, None
+        nodes: set[int] = set()
+        for elder, row in journal.items():
             now = self.flow[elder]
             nodes |= set(self.provider[elder, now > 0].tolist())
             np.subtract.at(self.load, self.provider[elder, now > 0], now[now > 0])
             np.add.at(self.load, self.provider[elder, row > 0], row[row > 0])
             self.flow[elder] = row
-        journal, self._journal = self._journal, None
         self._refresh_after(set(journal), nodes)
 
     def commit(self) -> None:
@@ -159,13 +169,13 @@ class Residual:
         if self._journal is not None and elder not in self._journal:
             self._journal[elder] = self.flow[elder].copy()
 
-    def spare(self) -> np.ndarray:
+    def spare(self) -> Ints:
         return self.quotas - self.load
 
     def served_visits(self) -> int:
         return int(self.load.sum())
 
-    def distances(self, drop_penalty=INFINITE) -> tuple[np.ndarray, np.ndarray, bool]:
+    def distances(self, drop_penalty: int = INFINITE) -> tuple[Ints, Ints, bool]:
         """Cheapest chain cost from every node to a provider with room (or, at drop_penalty, to the
         pool: a visit lost), the next node of each chain (-1: it ends here), and whether
         Bellman-Ford settled (False: a negative cycle, see `cycle`)."""
@@ -183,7 +193,7 @@ class Residual:
             dist[better], succ[better] = value[better], best[better]
         return dist, succ, False
 
-    def chain(self, start: int, succ: np.ndarray) -> list[int] | None:
+    def chain(self, start: int, succ: Ints) -> list[int] | None:
         nodes, seen = [start], {start}
         while succ[nodes[-1]] >= 0:
             nodes.append(int(succ[nodes[-1]]))
@@ -192,7 +202,7 @@ class Residual:
             seen.add(nodes[-1])
         return nodes
 
-    def cycle(self, succ: np.ndarray) -> list[int] | None:
+    def cycle(self, succ: Ints) -> list[int] | None:
         """A cycle of the successor pointers left by an unsettled Bellman-Ford (closed: first == last)."""
         for start in np.flatnonzero(succ >= 0):
             x = int(start)
@@ -211,7 +221,7 @@ class Residual:
     def push(self, nodes: list[int]) -> bool:
         """Move one visit along each edge of a chain or cycle. Along a simple chain each elder's
         moves stay possible in turn; should one not (a stale edge), nothing moves and False."""
-        rows: dict[int, np.ndarray] = {}
+        rows: dict[int, Ints] = {}
         load = np.zeros_like(self.load)
         for x, y in pairwise(nodes):
             elder, a, b = int(self.mover[x, y]), int(self.mover_from[x, y]), int(self.mover_to[x, y])
@@ -246,7 +256,7 @@ class Residual:
         if self.movable[elder]:
             self._refresh_after({elder}, was)
 
-    def _refresh_after(self, elders: set[int], nodes) -> None:
+    def _refresh_after(self, elders: set[int], nodes: Iterable[int]) -> None:
         """Refresh the nodes whose edges may have changed: those given (the chain, where elders
         were), those where a moved elder has visits now (its room elsewhere changed), the pool."""
         new = [e for e in elders if self.movable[e] and not self._flagged[e]]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dispatch import monthly, relax
-from dispatch.bound import cost_lower_bound, price_out
+from dispatch.bound import dual_bound, price_out
 from dispatch.check import check_plan
 from dispatch.flow import COST_UNITS_PER_KM, cheapest_max_flow, cost_units
 from dispatch.formats import plan_to_dict
@@ -18,7 +18,8 @@ from dispatch.monthly import plan_month
 from dispatch.prices import Prices, chain_ceiling
 from dispatch.reach import Eligibility
 from dispatch.relax import solve_relaxation
-from tests.dispatch.worlds import exact_optimum, random_world
+from tests.dispatch.oracle import cp_sat
+from tests.dispatch.worlds import lp_optimum, random_world
 
 SPARES = [0.02, -0.3, 0.0, 0.5]
 
@@ -43,7 +44,7 @@ def test_prices_prove_the_relaxation_optimal(spare, bonus):
         relaxed, pricing, per_visit, quotas, _ = relaxation(instance, width=5)
         served = int(relaxed.flow.sum())
         flow_cost = float((relaxed.flow * np.where(relaxed.flow > 0, per_visit, 0)).sum())
-        bound = cost_lower_bound(pricing.least, instance.elders.visits, quotas, relaxed.prices, served)
+        bound = dual_bound(pricing.least, instance.elders.visits, quotas, relaxed.prices, served).cost
         assert relaxed.prices.maximal and len(pricing.violators) == 0
         assert bound <= flow_cost + 1e-9
         assert flow_cost - bound <= served / COST_UNITS_PER_KM + 1e-6  # integer costs round by half a unit
@@ -56,11 +57,11 @@ def test_the_bound_never_exceeds_the_exact_optimum(spare, width):
     pair keeps the bound valid."""
     for seed in range(4):
         instance = random_world(np.random.default_rng(100 + seed), 25, 4, spare, bonus=1.5 * (seed % 2))
-        visits, cost = exact_optimum(instance)
+        optimum = cp_sat(instance)
         relaxed, pricing, _, quotas, _ = relaxation(instance, width)
-        bound = cost_lower_bound(pricing.least, instance.elders.visits, quotas, relaxed.prices, visits)
-        assert bound <= cost + 1e-6
-        assert plan_month(instance).quality.cost_lower_bound <= cost + 1e-6
+        bound = dual_bound(pricing.least, instance.elders.visits, quotas, relaxed.prices, optimum.visits).cost
+        assert bound <= optimum.cost + 1e-6
+        assert plan_month(instance).quality.cost_lower_bound <= optimum.cost + 1e-6
 
 
 @pytest.mark.parametrize("seed,spare,bonus", [(1, 0.02, 1.5), (2, 0.02, 0.0), (3, -0.2, 1.5), (4, 0.0, 1.5)])
@@ -69,8 +70,8 @@ def test_tight_medium_worlds_are_proven_within_the_target(seed, spare, bonus, mo
     monkeypatch.setattr(monthly, "SMALL_ENOUGH_PAIRS", 0)
     instance = random_world(np.random.default_rng(seed), 900, 12, spare, bonus=bonus, max_km=4.0)
     plan = plan_month(instance)
-    _, lp_cost = exact_optimum(instance, relax=True)
-    visits, _ = exact_optimum(instance)
+    _, lp_cost = lp_optimum(instance)
+    visits = cp_sat(instance).visits
     assert check_plan(instance, plan_to_dict(plan)) == []
     assert plan.visits_assigned == plan.quality.visits_upper_bound == visits
     assert plan.quality.cost_lower_bound <= lp_cost + 1e-6
@@ -105,9 +106,8 @@ def test_sampled_prices_on_a_city_in_miniature(monkeypatch):
     monkeypatch.setattr(monthly, "SMALL_ENOUGH_PAIRS", 0)
     instance = random_world(np.random.default_rng(8), 900, 12, 0.02, max_km=4.0)
     plan = plan_month(instance)
-    visits, _ = exact_optimum(instance)
-    _, lp_cost = exact_optimum(instance, relax=True)
+    _, lp_cost = lp_optimum(instance)
     assert check_plan(instance, plan_to_dict(plan)) == []
-    assert plan.visits_assigned == visits
+    assert plan.visits_assigned == cp_sat(instance).visits
     assert plan.quality.cost_lower_bound <= lp_cost + 1e-6
     assert plan.quality.cost_gap <= 1e-3

@@ -5,10 +5,9 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
-from dispatch.formats import instance_to_dict
 from seed.scale import make_scale_instance
 from service.cli_dispatch import dispatch_app
-from tests.dispatch.worlds import random_world
+from tests.dispatch.worlds import instance_document, random_world
 
 
 def test_solve_then_check(tmp_path):
@@ -28,7 +27,7 @@ def test_solve_then_check(tmp_path):
 
 def test_solve_to_stdout_round_trips_the_model(tmp_path):
     instance = tmp_path / "instance.json"
-    instance.write_text(json.dumps(instance_to_dict(random_world(np.random.default_rng(2), 10, 3, 0.1))))
+    instance.write_text(json.dumps(instance_document(random_world(np.random.default_rng(2), 10, 3, 0.1))))
     result = CliRunner().invoke(dispatch_app, ["solve", str(instance)])
     assert result.exit_code == 0
     assert json.loads(result.stdout.strip().splitlines()[-1])["month"] == "2026-12"

@@ -42,3 +42,15 @@ def test_preferred_weekdays_are_used_when_they_have_room():
     schedule = place_visits(DECEMBER, needs, calendar, RULES)
     assert not schedule.unplaced
     assert all(v.day.weekday() == 2 and v.on_preferred_day for v in schedule.placed)
+
+
+def test_three_visits_are_placed_a_gap_apart_even_in_a_tight_window():
+    """Fifteen contract days fit three visits a week apart only on the 1st, 8th and 15th: the first
+    visit of each elder must leave room for both others, not just for one."""
+    calendar = {"P": ProviderCalendar(1, date(2026, 12, 1), date(2026, 12, 15))}
+    schedule = place_visits(DECEMBER, [VisitNeed("E1", "P", 3), VisitNeed("E2", "P", 3)], calendar, RULES)
+    assert not schedule.unplaced
+    days = {}
+    for v in schedule.placed:
+        days.setdefault(v.elder, []).append(v.day.day)
+    assert sorted(days["E1"]) == sorted(days["E2"]) == [1, 8, 15]

@@ -21,8 +21,8 @@ HOME = Elder("E1", 20.0, 110.3, "460106001002", 2, frozenset({"meal", "clean"}),
 
 
 def provider(**change):
-    fields = dict(id="P1", quota=10, services=frozenset({"meal", "clean", "health"}),
-                  areas=("460106001",), stations=(Station(20.0, 110.31),))
+    fields = {"id": "P1", "quota": 10, "services": frozenset({"meal", "clean", "health"}),
+                  "areas": ("460106001",), "stations": (Station(20.0, 110.31),)}
     fields.update(change)
     return Provider(**fields)
 
