@@ -12,7 +12,9 @@ from service.cli_dispatch import dispatch_app
 from service.cli_report import report
 from service.cli_simulate import simulate
 
-app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True)
+# No pretty tracebacks: typer's show every frame's local variables, which are elders' records.
+app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 token_app = typer.Typer(help="API tokens", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
@@ -20,6 +22,19 @@ app.add_typer(dispatch_app, name="dispatch")
 app.command()(simulate)
 # The regulator's monthly summary written to a file, as the API would serve it.
 app.command()(report)
+
+
+def main() -> None:
+    """The `homecare` command: a failure is one line on stderr and exit status 1, never a traceback, which
+    would show the data the command was working on (service/redaction.py says what the line keeps)."""
+    from service.redaction import describe, is_unreachable_database
+
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - whatever failed; SystemExit (typer's exits, usage errors) passes
+        hint = " (is HOMECARE_DATABASE_URL right, and the database up?)" if is_unreachable_database(exc) else ""
+        typer.echo(f"error: {describe(exc)}{hint}", err=True)
+        raise SystemExit(1) from None
 
 
 def _settings():
@@ -117,7 +132,7 @@ def seed(
         raise typer.Exit(2) from None
     report = _with_sessions(lambda sessions: load_world(sessions, world, wipe=reset))
     typer.echo(f"{scenario}: {report.areas} areas, {report.providers} providers, {report.elders} elders "
-               f"loaded in {report.seconds:.1f} s", err=True)
+               f"({report.elders_added} new) loaded in {report.seconds:.1f} s", err=True)
 
 
 @app.command()

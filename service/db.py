@@ -75,7 +75,9 @@ def make_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: a failed statement's error (logged, or shown by the CLI) must not carry its values,
+        # which are names, ID numbers, phones and addresses.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _prepare_sqlite(engine)
         return engine
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout,
@@ -86,7 +88,7 @@ def make_engine(database_url: str) -> AsyncEngine:
     # so under load above the pool's size connections were opened and closed many times a second (a new
     # backend, its authentication and the driver's type introspection each time). Beyond 30 at once a
     # request waits for a free connection (503 with Retry-After after pool_timeout, 30 s).
-    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800)
+    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800, hide_parameters=True)
 
 
 @asynccontextmanager
