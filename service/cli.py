@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Annotated
 
 import typer
@@ -11,11 +10,11 @@ import typer
 from service.cli_dispatch import dispatch_app
 from service.cli_report import report
 from service.cli_simulate import simulate
+from service.cli_tokens import token_app
 
 # No pretty tracebacks: typer's show every frame's local variables, which are elders' records.
 app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-token_app = typer.Typer(help="API tokens", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
 # The provider's side of the wire: it speaks only HTTP to a running service, like a provider's app.
@@ -166,24 +165,3 @@ def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai)")]) ->
         typer.echo(f"a plan for {month} is already running", err=True)
         raise typer.Exit(1)
     typer.echo(json.dumps(result.summary, ensure_ascii=False, indent=2))
-
-
-@token_app.command("create")
-def token_create(
-    role: Annotated[str, typer.Option(help="admin | operator | provider | regulator")],
-    name: Annotated[str, typer.Option(help="Who holds the token (shown in the audit log)")],
-    provider: Annotated[int | None, typer.Option(help="Provider id (role provider)")] = None,
-    area: Annotated[str | None, typer.Option(help="Area code prefix (role regulator)")] = None,
-) -> None:
-    """Create a token and print it once on stdout (only its hash is stored)."""
-    from service.errors import DomainError
-    from service.tokens.service import create_token
-
-    _migrate(_settings())
-    try:
-        token = _with_sessions(lambda sessions: _in_session(sessions, lambda s: create_token(
-            s, role=role, name=name, provider_id=provider, area_code=area, actor="cli")))
-    except DomainError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from None
-    sys.stdout.write(token + "\n")
