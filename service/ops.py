@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth import AUTH_RESPONSES, Admin
 from service.errors import problem, route_of
 from service.redaction import install_log_redaction
 
@@ -44,8 +45,9 @@ async def readyz(request: Request):
     return {"status": "ok"}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+@router.get("/metrics", summary="Prometheus metrics (admin token: routes and volumes are not for everyone)",
+            response_class=Response, responses=AUTH_RESPONSES)
+async def metrics(request: Request, _: Admin) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
