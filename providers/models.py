@@ -64,7 +64,7 @@ class Assignment(BaseModel):
     caregiver: str | None = None
     km: float | None = None
     updated_at: datetime | None = None
-    elder: ElderAtHome
+    elder: ElderAtHome | None = Field(default=None, description="None once declined, expired or cancelled")
 
 
 class AssignmentPage(BaseModel):
