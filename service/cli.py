@@ -96,7 +96,16 @@ def serve(
     settings = _settings()
     _migrate(settings)
     run_scheduler = settings.scheduler_enabled and not no_scheduler
-    uvicorn.run(create_app(settings, run_scheduler=run_scheduler), host=host, port=port, log_level="warning")
+
+    class Announced(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)  # exits the process if the port cannot be had
+            if self.started:  # listening: say where (the port the system chose, for --port 0)
+                bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
+                typer.echo(f"serving on http://{host}:{bound}")
+
+    app = create_app(settings, run_scheduler=run_scheduler)
+    Announced(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
 
 
 @app.command()
