@@ -98,6 +98,21 @@ class Visit(BaseModel):
     created_at: datetime | None = None
 
 
+class VisitPage(BaseModel):
+    items: list[Visit]
+    next_cursor: str | None
+
+
+class Identity(BaseModel):
+    """What GET /api/v1/me says about the token."""
+
+    token_id: int
+    name: str
+    role: str
+    provider_id: int | None = None
+    area_code: str | None = None
+
+
 class BatchResult(BaseModel):
     index: int
     client_visit_id: str | None = None
