@@ -6,6 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from service.areas.router import router as areas_router
 from service.auth import PrincipalCache
@@ -52,7 +53,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
                 task.cancel()
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc as FastAPI makes them, their scripts and styles served by the app itself
+    # (/static-offline-docs): government intranets reach no CDN.
+    app = FastAPIOffline(
         title="homecare-dispatch",
         version="1.0",
         summary="Dispatch and supervision of government-funded home-care visits for elders",
