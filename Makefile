@@ -38,10 +38,9 @@ postgres:
 test: install postgres
 	$(BIN)/python -m pytest
 
-# `make run PORT=8080` to serve elsewhere. Running it again is safe: the migration and the seed add only
-# what is missing, and the demo tokens of the earlier run are revoked for the new ones printed.
+# `make run PORT=8080` to serve elsewhere. Running it again is safe: the migration (every command migrates
+# first) and the seed add only what is missing, and the earlier run's demo tokens are revoked for the new ones.
 run: install
-	$(BIN)/homecare migrate
 	$(BIN)/homecare seed guandu
 	@echo "the demo tokens (admin, operator, provider 1, Guandu's regulator); paste this line in your terminals:"
 	@$(BIN)/homecare token demo

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlmodel import select
@@ -99,9 +99,10 @@ async def test_this_month_in_accelerated_mode_never_reports_the_future(app, clie
 async def test_run_again_in_the_month_with_new_offers_the_caregivers_never_overlap(app, client, token, db):
     """A second run (a new process: nothing remembered) learns the month's visits from the service and
     books its caregivers around them; before, it placed new visits on top of the first run's (`overlap`)."""
-    month, start, end = last_month()
-    window = {"window_start": start.isoformat(), "window_end": end.isoformat()}
-    world, first_offers = await small_world(client, token, db, per_elder=5, **window)
+    month, _, end = last_month()
+    # Two days (eight slots of the one caregiver): the first run takes four, the second the other four.
+    window = {"window_start": (end - timedelta(days=2)).isoformat(), "window_end": end.isoformat()}
+    world, first_offers = await small_world(client, token, db, per_elder=1, **window)
     calm = Habits(decline_share=0, short_share=0, off_site_share=0, offline_share=0)
     async with provider_client(app, world) as app_client:
         first = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
@@ -109,7 +110,7 @@ async def test_run_again_in_the_month_with_new_offers_the_caregivers_never_overl
     elders = {(await client.get(f"/api/v1/requests/{r}", headers=world.operator)).json()["elder_id"]
               for r in first_offers.values()}
     later = [await offer_to(db, (await new_request(client, world, elder_id=e, **window))["id"], world.provider_id)
-             for e in sorted(elders) for _ in range(5)]
+             for e in sorted(elders)]
     async with provider_client(app, world) as app_client:
         second = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
     assert second.visits == second.verified == len(later) and second.exceptions == {} and second.surprises == []
