@@ -46,7 +46,8 @@ def _settings():
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "settings"
-            typer.echo(f"bad setting HOMECARE_{field.upper()}: {error['msg']}", err=True)
+            reason = error["msg"].removeprefix("Value error, ")
+            typer.echo(f"bad setting HOMECARE_{field.upper()}: {reason}", err=True)
         raise typer.Exit(2) from None
 
 

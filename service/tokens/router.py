@@ -86,7 +86,7 @@ async def create_token(body: TokenCreate, session: SessionDep, principal: Admin)
     return TokenCreated(**_public(row).model_dump(), token=token)
 
 
-@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, responses=NOT_FOUND)
+@router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, responses={**NOT_FOUND, **INVALID})
 async def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, session: SessionDep,
                        principal: Admin) -> TokenPublic:
     """Revoked at once in this API process; other processes stop accepting it within HOMECARE_TOKEN_CACHE_S."""

@@ -125,6 +125,18 @@ async def test_an_unreachable_database_is_one_line_saying_why(monkeypatch, capsy
     assert why in err and "HOMECARE_DATABASE_URL" in err
 
 
+async def test_a_database_in_a_missing_folder_is_one_line_naming_the_setting(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("HOMECARE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/no/such/folder/homecare.db")
+    get_settings.cache_clear()
+    try:
+        code, _, err = await _in_thread(_run_cli, monkeypatch, capsys, "serve")
+    finally:
+        get_settings.cache_clear()
+    assert code == 2 and err == (f"bad setting HOMECARE_DATABASE_URL: the folder of the SQLite database "
+                                 f"{tmp_path}/no/such/folder/homecare.db does not exist\n")
+    assert not (tmp_path / "no").exists()  # nothing made in a mistyped place
+
+
 async def _in_thread(function, *args):
     # The CLI runs its own event loop (asyncio.run); the test's loop keeps running meanwhile.
     import asyncio
