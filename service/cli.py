@@ -26,8 +26,9 @@ app.command()(report)
 def main() -> None:
     """The `homecare` command: a failure is one line on stderr and exit status 1, never a traceback, which
     would show the data the command was working on (service/redaction.py says what the line keeps)."""
-    from service.redaction import describe, is_unreachable_database
+    from service.redaction import describe, install_log_redaction, is_unreachable_database
 
+    install_log_redaction()  # what a command logs (a plan's failure, say) is told without data too
     try:
         app()
     except Exception as exc:  # noqa: BLE001 - whatever failed; SystemExit (typer's exits, usage errors) passes
