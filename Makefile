@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
+PORT ?= 8000
 
 .PHONY: install system-deps postgres run test bench clean
 
@@ -38,15 +39,14 @@ test: install postgres
 	$(BIN)/mypy dispatch
 	$(BIN)/python -m pytest
 
+# `make run PORT=8080` to serve elsewhere. Running it again is safe: the migration (every command migrates
+# first) and the seed add only what is missing, and the earlier run's demo tokens are revoked for the new ones.
 run: install
-	mkdir -p var
-	$(BIN)/homecare migrate
 	$(BIN)/homecare seed guandu
-	@echo "admin token:    $$($(BIN)/homecare token create --role admin --name demo-admin)"
-	@echo "operator token: $$($(BIN)/homecare token create --role operator --name demo-operator)"
-	@echo "provider 1 token: $$($(BIN)/homecare token create --role provider --provider 1 --name demo-provider-1)"
-	@echo "regulator token (Guandu 530111): $$($(BIN)/homecare token create --role regulator --area 530111 --name demo-regulator)"
-	$(BIN)/homecare serve --host 127.0.0.1 --port 8000
+	@echo "the demo tokens (admin, operator, provider 1, Guandu's regulator); paste this line in your terminals:"
+	@$(BIN)/homecare token demo
+	@echo "export API=http://127.0.0.1:$(PORT)/api/v1"
+	$(BIN)/homecare serve --host 127.0.0.1 --port $(PORT)
 
 bench: install postgres
 	$(BIN)/python -m benchmarks.dispatch

@@ -29,8 +29,10 @@ from providers.models import (
     CheckInRecord,
     CheckOutRecord,
     CoordSys,
+    Identity,
     Position,
     Visit,
+    VisitPage,
     VisitRecord,
     require_aware,
 )
@@ -110,7 +112,23 @@ class ProviderClient:
         response = await self._call("POST", f"{API}/assignments/{assignment_id}/decline", json={"reason": reason})
         return Assignment.model_validate(response.json())
 
+    async def whoami(self) -> Identity:
+        """The token's own identity: its role and, for a provider token, the provider it acts for."""
+        return Identity.model_validate((await self._call("GET", "/api/v1/me")).json())
+
     # --- visits -----------------------------------------------------------------------------
+
+    async def month_visits(self, month: str) -> list[Visit]:
+        """Every visit of ours begun in the month (YYYY-MM, China time), all pages."""
+        visits: list[Visit] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"month": month, "limit": MAX_PAGE, **({"cursor": cursor} if cursor else {})}
+            page = VisitPage.model_validate((await self._call("GET", f"{API}/visits", params=params)).json())
+            visits.extend(page.items)
+            if not page.next_cursor:
+                return visits
+            cursor = page.next_cursor
 
     async def check_in(self, assignment_id: int, at: datetime, lat: float, lon: float, coord_sys: CoordSys,
                        client_visit_id: uuid.UUID | str | None = None) -> Visit:

@@ -37,6 +37,7 @@ SLOT_LATE_MINUTES = 10
 CAREGIVER_GAP = timedelta(minutes=30)
 # A window this short is an urgent call, answered at any hour; a longer one is worked in day slots.
 SHORT_WINDOW = timedelta(hours=12)
+LONGEST_VISIT = timedelta(minutes=90)  # a proper visit lasts 61-90 minutes, a short one 25-52
 _VISIT_IDS = uuid.UUID("7f1d3c52-9a4e-4b8e-8a0c-2f6d1e0b5a17")
 
 
@@ -198,7 +199,7 @@ def plan_visit(job: Job, intent: Intent, *, month: str, horizon: datetime, rota:
     """Place the visit at a past time of the month (check-out no later than `horizon`) with a free
     caregiver, and book it on the rota; None when no time has come yet (postponed to a later run)."""
     rng = random.Random(f"{seed}:visit:{job.assignment_id}")
-    minutes = rng.uniform(25, 52) if intent.kind == "short" else rng.uniform(61, 90)
+    minutes = rng.uniform(25, 52) if intent.kind == "short" else rng.uniform(61, LONGEST_VISIT.total_seconds() / 60)
     duration = timedelta(seconds=round(minutes * 60))
     month_start, month_end = month_bounds(month)
     earliest = max(month_start, job.window[0]) if job.window else month_start

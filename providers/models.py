@@ -64,7 +64,7 @@ class Assignment(BaseModel):
     caregiver: str | None = None
     km: float | None = None
     updated_at: datetime | None = None
-    elder: ElderAtHome
+    elder: ElderAtHome | None = Field(default=None, description="None once declined, expired or cancelled")
 
 
 class AssignmentPage(BaseModel):
@@ -96,6 +96,21 @@ class Visit(BaseModel):
     duration_minutes: float | None = None
     verification: Verification
     created_at: datetime | None = None
+
+
+class VisitPage(BaseModel):
+    items: list[Visit]
+    next_cursor: str | None
+
+
+class Identity(BaseModel):
+    """What GET /api/v1/me says about the token."""
+
+    token_id: int
+    name: str
+    role: str
+    provider_id: int | None = None
+    area_code: str | None = None
 
 
 class BatchResult(BaseModel):

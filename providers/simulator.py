@@ -8,7 +8,9 @@ seconds pass per real second during the replay; 0 replays without waiting.
 
 Running it again changes nothing: decided offers and completed assignments are left alone, and a
 visit's client_visit_id is derived from its assignment, so even a half-done visit is resumed, not
-doubled.
+doubled. Running it again later in the month, when new offers have come, places their visits around
+the ones already made: each run first learns the month's visits from the service and books their
+caregivers on the rota, so a caregiver is never in two homes at once (the service's `overlap`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from typing import Any
 
 from providers.client import ProviderClient
 from providers.errors import ConflictError, NotFoundError, ProviderApiError, ServiceUnreachable
-from providers.fieldwork import Habits, Job, PlannedVisit, Rota, decide_offers, plan_visit, visit_intents
+from providers.fieldwork import (
+    LONGEST_VISIT,
+    Habits,
+    Job,
+    PlannedVisit,
+    Rota,
+    decide_offers,
+    plan_visit,
+    visit_intents,
+)
 from providers.models import Assignment, CheckInRecord, CheckOutRecord, Position, Visit, VisitRecord
 from providers.months import CHINA, assignment_month, check_month, month_of
 
@@ -95,6 +106,7 @@ class FieldSimulator:
     async def run(self, max_rounds: int = 5) -> FieldReport:
         """Rounds of pull → decide → replay, until a pull brings nothing new for the month."""
         try:
+            await self._book_known_visits()
             for _ in range(max_rounds):
                 changed = [a for a in await self.client.pull_changes() if a.id not in self._handled]
                 ours = [a for a in changed if assignment_month(a) == self.month]
@@ -107,6 +119,14 @@ class FieldSimulator:
         except ServiceUnreachable as exc:
             self.report.aborted = str(exc)
         return self.report
+
+    async def _book_known_visits(self) -> None:
+        """The month's visits already made (an earlier run, or the provider's real staff) go on the rota;
+        one still open is booked for as long as the longest visit this simulator makes."""
+        for visit in await self.client.month_visits(self.month):
+            if visit.caregiver:
+                end = visit.check_out.at if visit.check_out else visit.check_in.at + LONGEST_VISIT
+                self.rota.book(visit.caregiver, visit.check_in.at, end)
 
     async def _round(self, offers: list[Assignment], waiting: list[Assignment]) -> None:
         horizon = self.clock() - CLOCK_MARGIN

@@ -2,8 +2,10 @@
 a few hundred metres around the community centroid, never outside the district outline), who they
 are, and what the monthly entitlement gives them.
 
-Speed matters (Haikou has up to 300,000 elders): every number is drawn for all elders at once with
-a numpy Generator seeded from the scenario's `random.Random`; the per-elder loop only formats text.
+Speed matters (Haikou has up to 300,000 elders): every number is drawn for a block of BLOCK elders at
+once with a numpy Generator; the per-elder loop only formats text. Elder i depends on the seed and i
+alone, never on how many are drawn: the 500 elders of `--elders 500` are the first 500 of the default
+3,000, so loading a district again with another count adds only the elders not there yet.
 """
 
 from __future__ import annotations
@@ -52,9 +54,29 @@ class _Home:
         self.stem = community.name.removesuffix("社区")
 
 
+BLOCK = 1_000  # elders drawn together, each block from a generator of its own (the last one is cut short)
+
+
 def draw_elders(rng: random.Random, places: Places, count: int, contracts: Contracts) -> tuple[Elder, ...]:
-    g = np.random.Generator(np.random.PCG64(rng.getrandbits(128)))
+    root = rng.getrandbits(128)
     homes = [_Home(places, county, street, community) for county, street, community in places.communities()]
+    taken: tuple[set[str], set[str]] = (set(), set())  # ID numbers and phones of the blocks before
+    cache: dict[int, tuple[tuple[int, ...], list[float]]] = {}
+    elders: list[Elder] = []
+    for block, start in enumerate(range(0, count, BLOCK)):
+        g = np.random.Generator(np.random.PCG64([root, block]))
+        block_rng = random.Random(f"{root}:{block}")  # breaks the block's rare ID and phone collisions
+        drawn = _draw_block(block_rng, g, places, homes, contracts, start, taken, cache)
+        elders.extend(drawn[:count - start])
+    return tuple(elders)
+
+
+def _draw_block(rng: random.Random, g: np.random.Generator, places: Places, homes: list[_Home],
+                contracts: Contracts, start: int, taken: tuple[set[str], set[str]],
+                previous_candidates: dict[int, tuple[tuple[int, ...], list[float]]]) -> list[Elder]:
+    """BLOCK elders, numbered from `start`: always a whole block, so that cutting the last one short
+    leaves its first elders as they would be in a longer run."""
+    count = BLOCK
     weights = np.array([h.community.weight for h in homes])
     where = g.choice(len(homes), size=count, p=weights / weights.sum())
     county_index = {county.code: i for i, county in enumerate(places.counties)}
@@ -62,7 +84,7 @@ def draw_elders(rng: random.Random, places: Places, count: int, contracts: Contr
         rng, g, places.scenario,
         [tuple(code for code, _ in c.id_region_codes) for c in places.counties],
         [np.cumsum([share for _, share in c.id_region_codes]) for c in places.counties],
-        np.array([county_index[h.county.code] for h in homes])[where],
+        np.array([county_index[h.county.code] for h in homes])[where], taken,
     )
     lats, lons = _scatter(g, homes, where)
     alone, two_visits, device, needs, weekdays = _draw_entitlements(g, np.array(people.ages), places.scenario)
@@ -71,7 +93,6 @@ def draw_elders(rng: random.Random, places: Places, count: int, contracts: Contr
     suffixes = g.integers(0, len(_ESTATE_SUFFIXES), count)
     previous = np.where(g.random(count) < HAS_PREVIOUS_PROVIDER, g.random(count), -1.0)  # -1: new this month
 
-    previous_candidates: dict[int, tuple[tuple[int, ...], list[float]]] = {}  # by home and needs
     elders = []
     for i, (home_i, name, female, id_number, born, phone, lat, lon, is_alone, two, has_device, need_mask,
             day_mask, number, suffix, last) in enumerate(zip(
@@ -93,11 +114,11 @@ def draw_elders(rng: random.Random, places: Places, count: int, contracts: Contr
             address=_address(home, number, suffix), lat=lat, lon=lon, area_code=home.community.code,
             visits_per_month=2 if two else 1, min_minutes=MIN_MINUTES, services=services,
             living_alone=is_alone, has_one_touch_device=has_device,
-            device_id=f"YJT{home.county.code}{i + 1:07d}" if has_device else None,
+            device_id=f"YJT{home.county.code}{start + i + 1:07d}" if has_device else None,
             preferred_weekdays=_WEEKDAY_SETS[day_mask],
             previous_provider=previous_provider,
         ))
-    return tuple(elders)
+    return elders
 
 
 def _draw_entitlements(g: np.random.Generator, ages: np.ndarray, scenario: str) -> tuple[np.ndarray, ...]:

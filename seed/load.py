@@ -39,6 +39,7 @@ class LoadReport:
     providers: int
     elders: int
     seconds: float
+    elders_added: int = 0  # not there before this load
 
 
 def _insert(session: AsyncSession):
@@ -120,7 +121,8 @@ async def load_world(sessions: async_sessionmaker, world: World, *, wipe: bool =
                       after={"seed": world.seed, "areas": len(world.areas), "providers": len(world.providers),
                              "elders": len(world.elders), "elders_added": len(added)})
         await session.commit()
-    return LoadReport(len(world.areas), len(world.providers), len(world.elders), time.perf_counter() - started)
+    return LoadReport(len(world.areas), len(world.providers), len(world.elders), time.perf_counter() - started,
+                      len(added))
 
 
 

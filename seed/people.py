@@ -70,9 +70,11 @@ class People:
 
 
 def draw_people(rng: random.Random, generator: np.random.Generator, scenario: str,
-                region_codes: list[tuple[str, ...]], region_cum: list[np.ndarray], county_of: np.ndarray) -> People:
+                region_codes: list[tuple[str, ...]], region_cum: list[np.ndarray], county_of: np.ndarray,
+                taken: tuple[set[str], set[str]] | None = None) -> People:
     """People for elders living in the counties `county_of` (indices into `region_codes`/`region_cum`,
-    each county's ID-number prefixes and their cumulative shares)."""
+    each county's ID-number prefixes and their cumulative shares). `taken`: the first 17 ID digits and the
+    phones of people drawn before, which these must not repeat (it grows with these people)."""
     count = len(county_of)
     g = generator
     ages = g.choice(AGES, size=count, p=_AGE_P)
@@ -92,8 +94,7 @@ def draw_people(rng: random.Random, generator: np.random.Generator, scenario: st
     phone_blocks, phone_tails = first_block + g.integers(0, blocks, count), g.integers(0, 10_000, count)
 
     given = _given_names(scenario)
-    seen_ids: set[str] = set()
-    seen_phones: set[str] = set()
+    seen_ids, seen_phones = taken if taken is not None else (set(), set())
     birth_dates, full_names, id_numbers, phones = [], [], [], []
     for county, region, ordinal, sequence, female, surname, one_char, u, prefix, block, tail in zip(
         county_of.tolist(), regions.tolist(), ordinals.tolist(), sequences.tolist(), females.tolist(),

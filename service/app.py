@@ -6,6 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from service.areas.router import router as areas_router
 from service.auth import PrincipalCache
@@ -23,6 +24,8 @@ from service.quality.router import router as quality_router
 from service.reports.router import router as reports_router
 from service.requests.router import router as requests_router
 from service.settings import Settings, get_settings
+from service.tokens.lookups import TokenLookups
+from service.tokens.router import router as tokens_router
 
 
 def create_app(settings: Settings | None = None, *, run_scheduler: bool = False) -> FastAPI:
@@ -50,7 +53,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
                 task.cancel()
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc as FastAPI makes them, their scripts and styles served by the app itself
+    # (/static-offline-docs): government intranets reach no CDN.
+    app = FastAPIOffline(
         title="homecare-dispatch",
         version="1.0",
         summary="Dispatch and supervision of government-funded home-care visits for elders",
@@ -61,6 +66,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.sessions = make_sessionmaker(app.state.engine)
     app.state.metrics = Metrics()
     app.state.principals = PrincipalCache(settings.token_cache_s)
+    app.state.token_lookups = TokenLookups(lambda: app.state.sessions)
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
     app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)
     install_error_handlers(app)
@@ -68,6 +74,6 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.background = set()  # plans started on demand, kept referenced until they finish
     # Routers are matched in this order, route by route: the call centre's and the provider apps' come first.
     for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router,
-                   providers_router, plans_router, followups_router, reports_router, quality_router):
+                   providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router):
         app.include_router(router)
     return app

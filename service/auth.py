@@ -14,16 +14,18 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.errors import Forbidden, Unauthorized
-from service.tokens.service import Principal, hash_token, principal_for
+from service.tokens.service import Principal, hash_token
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `homecare token create`")
 
 
 class PrincipalCache:
-    """Token hash -> principal for `ttl` seconds, so a busy client costs no database round trip per call.
+    """What this process learnt about tokens, for `ttl` seconds: token hash -> principal for a known token,
+    and the hashes of unknown (or revoked) ones, so that a client repeating one costs no database round trip.
 
-    Only known, unrevoked tokens are remembered (an unknown token is looked up every time, so a new one
-    works at once); a revoked token keeps working in each API process for at most `ttl` seconds.
+    Consequences, documented with HOMECARE_TOKEN_CACHE_S: a revoked token keeps working in another API process
+    for at most `ttl` seconds (in the process that revoked it, not at all), and a token that did not exist
+    when it was first tried works `ttl` seconds later. Both maps are bounded.
     """
 
     MAX_ENTRIES = 10_000
@@ -32,6 +34,7 @@ class PrincipalCache:
         self.ttl = ttl
         self.clock = clock
         self._entries: dict[str, tuple[Principal, float]] = {}
+        self._unknown: dict[str, float] = {}
 
     def get(self, token_hash: str) -> Principal | None:
         entry = self._entries.get(token_hash)
@@ -42,15 +45,36 @@ class PrincipalCache:
             return None
         return entry[0]
 
+    def is_unknown(self, token_hash: str) -> bool:
+        until = self._unknown.get(token_hash)
+        if until is None:
+            return False
+        if until <= self.clock():
+            del self._unknown[token_hash]
+            return False
+        return True
+
     def put(self, token_hash: str, principal: Principal) -> None:
-        if self.ttl <= 0:
-            return
+        if self.ttl > 0:
+            self._entries[token_hash] = (principal, self._room(self._entries, lambda entry: entry[1]))
+
+    def put_unknown(self, token_hash: str) -> None:
+        if self.ttl > 0:
+            self._unknown[token_hash] = self._room(self._unknown, lambda until: until)
+
+    def forget(self, token_id: int) -> None:
+        """Drop a token this process has just revoked: it stops working here at once."""
+        self._entries = {k: v for k, v in self._entries.items() if v[0].token_id != token_id}
+
+    def _room(self, entries: dict, expiry: Callable) -> float:
+        """Make room in `entries` (expired ones go; full of live ones, start over) and return the new expiry."""
         now = self.clock()
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries.clear()
-        self._entries[token_hash] = (principal, now + self.ttl)
+        if len(entries) >= self.MAX_ENTRIES:
+            for key in [k for k, v in entries.items() if expiry(v) <= now]:
+                del entries[key]
+            if len(entries) >= self.MAX_ENTRIES:
+                entries.clear()
+        return now + self.ttl
 
 
 async def current_principal(
@@ -63,12 +87,13 @@ async def current_principal(
     principal = cache.get(token_hash)
     if principal is not None:
         return principal
-    # A session of its own, only when the token is not remembered: a remembered token costs no session,
-    # and the lookup's transaction is over before the endpoint's own transactions begin (on SQLite
-    # every transaction holds the write lock).
-    async with request.app.state.sessions() as session:
-        principal = await principal_for(session, credentials.credentials)
+    if cache.is_unknown(token_hash):
+        raise Unauthorized("unknown or revoked token")
+    # Looked up with every other token asked for meanwhile, in one query on a session of its own (never the
+    # endpoint's: on SQLite every transaction holds the write lock), over before the endpoint's work begins.
+    principal = await request.app.state.token_lookups.find(token_hash)
     if principal is None:
+        cache.put_unknown(token_hash)
         raise Unauthorized("unknown or revoked token")
     cache.put(token_hash, principal)
     return principal

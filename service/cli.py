@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Annotated
 
 import typer
@@ -12,9 +11,11 @@ from service.cli_bootstrap import admin_app, areas_app
 from service.cli_dispatch import dispatch_app
 from service.cli_report import report
 from service.cli_simulate import simulate
+from service.cli_tokens import token_app
 
-app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens", no_args_is_help=True)
+# No pretty tracebacks: typer's show every frame's local variables, which are elders' records.
+app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(areas_app, name="areas")
@@ -23,6 +24,20 @@ app.add_typer(admin_app, name="admin")
 app.command()(simulate)
 # The regulator's monthly summary written to a file, as the API would serve it.
 app.command()(report)
+
+
+def main() -> None:
+    """The `homecare` command: a failure is one line on stderr and exit status 1, never a traceback, which
+    would show the data the command was working on (service/redaction.py says what the line keeps)."""
+    from service.redaction import describe, install_log_redaction, is_unreachable_database
+
+    install_log_redaction()  # what a command logs (a plan's failure, say) is told without data too
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - whatever failed; SystemExit (typer's exits, usage errors) passes
+        hint = " (is HOMECARE_DATABASE_URL right, and the database up?)" if is_unreachable_database(exc) else ""
+        typer.echo(f"error: {describe(exc)}{hint}", err=True)
+        raise SystemExit(1) from None
 
 
 def _settings():
@@ -35,7 +50,8 @@ def _settings():
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "settings"
-            typer.echo(f"bad setting HOMECARE_{field.upper()}: {error['msg']}", err=True)
+            reason = error["msg"].removeprefix("Value error, ")
+            typer.echo(f"bad setting HOMECARE_{field.upper()}: {reason}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -106,7 +122,16 @@ def serve(
     settings = _settings()
     _migrate_when_reachable(settings)
     run_scheduler = settings.scheduler_enabled and not no_scheduler
-    uvicorn.run(create_app(settings, run_scheduler=run_scheduler), host=host, port=port, log_level="warning")
+
+    class Announced(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)  # exits the process if the port cannot be had
+            if self.started:  # listening: say where (the port the system chose, for --port 0)
+                bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
+                typer.echo(f"serving on http://{host}:{bound}")
+
+    app = create_app(settings, run_scheduler=run_scheduler)
+    Announced(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
 
 
 @app.command()
@@ -141,7 +166,7 @@ def seed(
         raise typer.Exit(2) from None
     report = _with_sessions(lambda sessions: load_world(sessions, world, wipe=reset))
     typer.echo(f"{scenario}: {report.areas} areas, {report.providers} providers, {report.elders} elders "
-               f"loaded in {report.seconds:.1f} s", err=True)
+               f"({report.elders_added} new) loaded in {report.seconds:.1f} s", err=True)
 
 
 @app.command()
@@ -191,24 +216,3 @@ def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai)")]) ->
         typer.echo(f"a plan for {month} is already running", err=True)
         raise typer.Exit(1)
     typer.echo(json.dumps(result.summary, ensure_ascii=False, indent=2))
-
-
-@token_app.command("create")
-def token_create(
-    role: Annotated[str, typer.Option(help="admin | operator | provider | regulator")],
-    name: Annotated[str, typer.Option(help="Who holds the token (shown in the audit log)")],
-    provider: Annotated[int | None, typer.Option(help="Provider id (role provider)")] = None,
-    area: Annotated[str | None, typer.Option(help="Area code prefix (role regulator)")] = None,
-) -> None:
-    """Create a token and print it once on stdout (only its hash is stored)."""
-    from service.errors import DomainError
-    from service.tokens.service import create_token
-
-    _migrate(_settings())
-    try:
-        token = _with_sessions(lambda sessions: _in_session(sessions, lambda s: create_token(
-            s, role=role, name=name, provider_id=provider, area_code=area, actor="cli")))
-    except DomainError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from None
-    sys.stdout.write(token + "\n")

@@ -12,15 +12,22 @@ from typing import Annotated
 
 import typer
 
-from providers import FieldSimulator, ProviderApiError, ProviderClient, roster_for
+from providers import FieldSimulator, ProviderApiError, ProviderClient, ServiceUnreachable, roster_for
 from providers.months import check_month
+
+
+class WrongToken(Exception):
+    """The token is not the given provider's (or not a provider's at all)."""
+
 
 NO_TOKEN = ("a provider token is needed: --token or HOMECARE_TOKEN "
             "(make one with: homecare token create --role provider --provider ID --name simulator)")
 
 
 def simulate(
-    provider: Annotated[int, typer.Option(help="The provider id the token belongs to (names its caregivers)")],
+    provider: Annotated[int | None, typer.Option(
+        help="The provider the token belongs to (names its caregivers); checked against the token, "
+             "which decides when this is left out")] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM in Asia/Shanghai; default: this month")] = None,
     base_url: Annotated[str, typer.Option(help="Where the service runs")] = "http://127.0.0.1:8000",
     token: Annotated[str | None, typer.Option(envvar="HOMECARE_TOKEN", show_default=False,
@@ -42,16 +49,27 @@ def simulate(
 
     async def run():
         async with ProviderClient(base_url, token) as client:
-            simulator = FieldSimulator(client, roster_for(provider, caregivers), month=month, seed=seed + provider,
-                                       speed=speed, narrate=None if quiet else typer.echo)
-            return await simulator.run()
+            me = await client.whoami()
+            if me.role != "provider":
+                raise WrongToken(f"the token is a {me.role} token ({me.name}); simulate needs a provider's")
+            if provider is not None and provider != me.provider_id:
+                raise WrongToken(f"the token belongs to provider {me.provider_id}, not --provider {provider}")
+            simulator = FieldSimulator(client, roster_for(me.provider_id, caregivers), month=month,
+                                       seed=seed + me.provider_id, speed=speed, narrate=None if quiet else typer.echo)
+            return me.provider_id, await simulator.run()
 
     try:
-        report = asyncio.run(run())
+        provider_id, report = asyncio.run(run())
+    except WrongToken as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except ProviderApiError as exc:
         typer.echo(f"the service refused: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"provider {provider}, " + "\n".join(report.lines()))
+    except ServiceUnreachable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"provider {provider_id}, " + "\n".join(report.lines()))
     if report.aborted:
         raise typer.Exit(1)
 

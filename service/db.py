@@ -75,7 +75,9 @@ def make_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: a failed statement's error (logged, or shown by the CLI) must not carry its values,
+        # which are names, ID numbers, phones and addresses.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _prepare_sqlite(engine)
         return engine
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout,
@@ -91,6 +93,7 @@ def make_engine(database_url: str) -> AsyncEngine:
     # A connection attempt gives up after CONNECT_TIMEOUT_S: a server that does not answer is a 503 then,
     # not a request held for asyncpg's default minute.
     engine = create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800,
+                                 hide_parameters=True,
                                  connect_args={"timeout": CONNECT_TIMEOUT_S})
     _drop_closed_connections(engine)
     return engine

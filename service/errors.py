@@ -133,6 +133,12 @@ def unavailability(exc: BaseException) -> BaseException | None:
     return None
 
 
+def route_of(scope: dict[str, Any]) -> str:
+    """The matched route's template (`/api/v1/elders/{elder_id}`) for logs and metrics, never the concrete
+    path: paths carry ids and, in a mistaken client's hands, anything else."""
+    return getattr(scope.get("route"), "path", "unmatched")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -154,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _busy(request: Request, exc: PoolTimeout) -> JSONResponse:
         # Every database connection stayed busy past the pool's timeout: overload, not a fault of the
         # request. Nothing was written; the client may retry (with its Idempotency-Key, if it sent one).
-        log.warning("no database connection free for %s %s: %s", request.method, request.url.path, exc)
+        log.warning("no database connection free for %s %s", request.method, route_of(request.scope))
         return problem(503, "the service is too busy to take this request now; retry shortly",
                        headers={"Retry-After": "1"})
 
@@ -175,5 +181,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The traceback is logged without any exception's message (service/redaction.py): it could quote data.
+        log.exception("unhandled error on %s %s", request.method, route_of(request.scope))
         return problem(500, "internal error; the incident was logged")

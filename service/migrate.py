@@ -10,10 +10,12 @@ migrates, the others wait for its commit, then find the database at the newest v
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
 
 # pg_advisory_xact_lock(space, key): the two-key form never meets the scheduler's one-key leader lock.
 MIGRATION_LOCK = (0x4D494752, 0)  # "MIGR"
@@ -28,6 +30,11 @@ def alembic_config(database_url: str) -> Config:
 
 def migrate(database_url: str) -> None:
     """Synchronous (Alembic's env runs its own event loop): call it from a thread inside async code."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        # The default database's folder (var/ or the user's data folder) on first use; a named database's
+        # folder must exist already (settings refuse one that does not).
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), "head")
 
 

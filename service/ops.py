@@ -11,7 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import problem
+from service.auth import AUTH_RESPONSES, Admin
+from service.errors import problem, route_of
+from service.redaction import install_log_redaction
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("homecare.access")
@@ -43,8 +45,9 @@ async def readyz(request: Request):
     return {"status": "ok"}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+@router.get("/metrics", summary="Prometheus metrics (admin token: routes and volumes are not for everyone)",
+            response_class=Response, responses=AUTH_RESPONSES)
+async def metrics(request: Request, _: Admin) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -78,8 +81,7 @@ class RequestMetrics:
             self._observe(scope, status, time.perf_counter() - started)
 
     def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
-        # The route template, never the concrete path: paths carry ids, which are personal data.
-        template = getattr(scope.get("route"), "path", "unmatched")
+        template = route_of(scope)
         method = scope["method"]
         self.metrics.requests.labels(method, template, str(status)).inc()
         self.metrics.latency.labels(method, template).observe(elapsed)
@@ -93,6 +95,7 @@ def install_request_metrics(app: FastAPI) -> None:
 
 
 def configure_logging(level: str) -> None:
+    install_log_redaction()  # no exception's message in any log: it could quote personal data
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # APScheduler logs every run of the one-second tick at INFO: keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))

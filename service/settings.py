@@ -5,6 +5,7 @@ Bad settings stop the process at start with a message naming the variable, never
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,13 +13,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/homecare.db"
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
+
+
+def default_database_path() -> Path:
+    """Where the embedded database lives unless HOMECARE_DATABASE_URL says otherwise, whatever the current
+    directory: `var/homecare.db` in a source checkout (`make run`), else the user's data directory
+    ($XDG_DATA_HOME, by default ~/.local/share, then homecare-dispatch/homecare.db)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "var" / "homecare.db"
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "homecare-dispatch" / "homecare.db"
+
+
+def default_database_url() -> str:
+    return f"{SQLITE_PREFIX}{default_database_path()}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOMECARE_", extra="ignore")
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default_factory=default_database_url)
     timezone: str = "Asia/Shanghai"
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
@@ -71,6 +87,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must start with sqlite+aiosqlite:// (embedded) or postgresql+asyncpg:// (production)"
             )
+        # The default database's folder is made on first use; a named one's must exist, so that a mistyped
+        # path stops the process here instead of creating a new, empty database somewhere unexpected.
+        if url.startswith(SQLITE_PREFIX) and url != default_database_url():
+            path = url.removeprefix(SQLITE_PREFIX).split("?", 1)[0]
+            if path and path != ":memory:" and not Path(path).parent.is_dir():
+                raise ValueError(f"the folder of the SQLite database {path} does not exist")
         return url
 
     @field_validator("timezone")

@@ -32,7 +32,7 @@ def _run(connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(_database_url())
+    engine = create_async_engine(_database_url(), hide_parameters=True)  # no data in errors
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +24,9 @@ from service.schemas import StoredLocation
 from service.validation import EARLIEST, END_OF_TIME, MAX_ID
 
 FEED_LAG = timedelta(seconds=10)
+# Once an offer is declined, expired or cancelled the provider has no visit to make: it keeps the assignment's
+# id and status (so its app can drop it) but no longer sees whom it was for or where they live.
+ELDER_HIDDEN = frozenset({"declined", "expired", "cancelled"})
 
 
 class ElderForVisit(BaseModel):
@@ -47,7 +50,8 @@ class ProviderAssignment(BaseModel):
     caregiver: str | None
     km: float | None
     updated_at: datetime
-    elder: ElderForVisit
+    elder: ElderForVisit | None = Field(
+        description="Null once the assignment is declined, expired or cancelled: no visit, no personal data")
 
 
 def to_view(assignment: Assignment, request: ServiceRequest, elder: Elder) -> ProviderAssignment:
@@ -56,8 +60,9 @@ def to_view(assignment: Assignment, request: ServiceRequest, elder: Elder) -> Pr
         urgency=request.urgency, window_start=request.window_start, window_end=request.window_end,
         planned_date=request.planned_date, offered_at=assignment.offered_at, expires_at=assignment.expires_at,
         caregiver=assignment.caregiver, km=assignment.km, updated_at=assignment.updated_at,
-        elder=ElderForVisit(name=elder.name, phone=mask_phone(elder.phone), address=elder.address,
-                            location=StoredLocation(lat=elder.lat, lon=elder.lon)),
+        elder=None if assignment.status in ELDER_HIDDEN else ElderForVisit(
+            name=elder.name, phone=mask_phone(elder.phone), address=elder.address,
+            location=StoredLocation(lat=elder.lat, lon=elder.lon)),
     )
 
 

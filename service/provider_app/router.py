@@ -14,9 +14,11 @@ from service.deps import SessionDep, SettingsDep
 from service.dispatching import offers
 from service.dispatching.wakeup import wake_dispatcher
 from service.elders.models import Elder
-from service.pagination import CursorQuery, LimitQuery, decode_cursor
+from service.months import MONTH_PATTERN
+from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.provider_app.feed import ProviderAssignment, parse_position, pull, to_view
 from service.requests.models import ServiceRequest
+from service.schemas import Page
 from service.validation import Body, IdPath, Text
 from service.visits import service as visits
 from service.visits.schemas import BatchResponse, CheckOut, VisitPublic, VisitStart
@@ -78,6 +80,20 @@ async def decline(assignment_id: IdPath, body: DeclineBody, request: Request, se
     view = await _view(session, assignment)
     wake_dispatcher(request.app, emergency=view.urgency == "emergency")
     return view
+
+
+@router.get("/visits", response_model=Page[VisitPublic], responses=INVALID)
+async def list_visits(
+    session: SessionDep, principal: ProviderApp, settings: SettingsDep,
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM: visits begun in it (Asia/Shanghai)")],
+    cursor: CursorQuery = None, limit: LimitQuery = 50,
+) -> Page[VisitPublic]:
+    """Your caregivers' visits of a month, e.g. to plan new ones around them (or to reconcile offline phones)."""
+    position = decode_cursor(cursor, "after")
+    rows = await visits.month_visits(session, principal.provider_id, month, settings,
+                                     after=position["after"] if position else None, limit=limit)
+    next_position = encode_cursor({"after": rows[limit - 1].id}) if len(rows) > limit else None
+    return Page(items=rows[:limit], next_cursor=next_position)
 
 
 @router.post("/visits", response_model=VisitPublic, status_code=201,

@@ -27,3 +27,6 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # To the minute or so (service/tokens/service.py, LAST_USED_STEP): stamped when an API process looks
+    # the token up, which its cache makes rare, never on every request.
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

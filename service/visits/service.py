@@ -112,6 +112,18 @@ async def check_in(session: AsyncSession, provider_id: int, data: VisitStart, pr
     return visit, True
 
 
+async def month_visits(session: AsyncSession, provider_id: int, month: str, settings: Settings, *,
+                       after: int | None, limit: int) -> list[VisitPublic]:
+    """A provider's visits begun in the month, by id (limit + 1 of them, for `next_cursor`)."""
+    start, end = month_bounds(month, settings.tz)
+    query = (select(Visit, Assignment.request_id).join(Assignment, Assignment.id == Visit.assignment_id)
+             .where(Visit.provider_id == provider_id, col(Visit.check_in_at) >= start, col(Visit.check_in_at) < end)
+             .order_by(Visit.id).limit(limit + 1))
+    if after is not None:
+        query = query.where(col(Visit.id) > after)
+    return [to_public(visit, request_id) for visit, request_id in (await session.exec(query)).all()]
+
+
 async def _own_visit(session: AsyncSession, visit_id: int, provider_id: int) -> Visit:
     visit = await session.get(Visit, visit_id, populate_existing=True)
     if visit is None or visit.provider_id != provider_id:

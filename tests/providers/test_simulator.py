@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from providers import FieldSimulator, Habits, roster_for
+from providers import FieldSimulator, Habits, ProviderClient, roster_for
 from providers.months import month_bounds
 from service.requests.models import Assignment
 from service.visits.models import Visit
@@ -96,6 +96,28 @@ async def test_this_month_in_accelerated_mode_never_reports_the_future(app, clie
         assert month_start <= check_in_at < check_out_at <= datetime.now(UTC)
 
 
+async def test_run_again_in_the_month_with_new_offers_the_caregivers_never_overlap(app, client, token, db):
+    """A second run (a new process: nothing remembered) learns the month's visits from the service and
+    books its caregivers around them; before, it placed new visits on top of the first run's (`overlap`)."""
+    month, _, end = last_month()
+    # Two days (eight slots of the one caregiver): the first run takes four, the second the other four.
+    window = {"window_start": (end - timedelta(days=2)).isoformat(), "window_end": end.isoformat()}
+    world, first_offers = await small_world(client, token, db, per_elder=1, **window)
+    calm = Habits(decline_share=0, short_share=0, off_site_share=0, offline_share=0)
+    async with provider_client(app, world) as app_client:
+        first = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
+    assert first.visits == first.verified == len(first_offers)
+    elders = {(await client.get(f"/api/v1/requests/{r}", headers=world.operator)).json()["elder_id"]
+              for r in first_offers.values()}
+    later = [await offer_to(db, (await new_request(client, world, elder_id=e, **window))["id"], world.provider_id)
+             for e in sorted(elders)]
+    async with provider_client(app, world) as app_client:
+        second = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
+    assert second.visits == second.verified == len(later) and second.exceptions == {} and second.surprises == []
+    visits, _ = await snapshot(db)
+    assert len(visits) == len(first_offers) + len(later) and all(v[6] == [] for v in visits)
+
+
 class PhoneDiesBeforeCheckOut(httpx.AsyncBaseTransport):
     def __init__(self, app) -> None:
         self.inner = httpx.ASGITransport(app=app)
@@ -123,18 +145,46 @@ async def test_a_visit_left_half_done_is_finished_not_doubled(app, client, token
     assert [v[:4] for v in visits] == [v[:4] for v in half_done]  # the same visits, their first check-ins
 
 
-def test_the_cli_prints_the_summary(monkeypatch):
+def _service_answering(identity: dict):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/me":
+            return httpx.Response(200, json=identity)
+        if request.url.path == "/api/v1/provider/visits":
+            return httpx.Response(200, json={"items": [], "next_cursor": None})
+        return httpx.Response(200, json={"items": [], "next_cursor": "c"})
+    return httpx.MockTransport(answer)
+
+
+def _simulate(monkeypatch, identity: dict, *args: str):
     from service import cli_simulate
     from service.cli import app as homecare
 
-    feed = httpx.MockTransport(lambda request: httpx.Response(200, json={"items": [], "next_cursor": "c"}))
-    real = cli_simulate.ProviderClient
-    monkeypatch.setattr(cli_simulate, "ProviderClient", lambda url, token: real(url, token, transport=feed))
+    monkeypatch.setattr(cli_simulate, "ProviderClient",
+                        lambda url, token: ProviderClient(url, token, transport=_service_answering(identity)))
+    return CliRunner().invoke(homecare, ["simulate", *args])
+
+
+PROVIDER_3 = {"token_id": 1, "name": "app", "role": "provider", "provider_id": 3, "area_code": None}
+
+
+def test_the_cli_prints_the_summary(monkeypatch):
     monkeypatch.setenv("HOMECARE_TOKEN", "secret")
-    result = CliRunner().invoke(homecare, ["simulate", "--provider", "3", "--month", "2026-11", "--speed", "0"])
+    result = _simulate(monkeypatch, PROVIDER_3, "--provider", "3", "--month", "2026-11", "--speed", "0")
     assert result.exit_code == 0, result.output
     assert "provider 3, month 2026-11: offers accepted 0, declined 0" in result.output
+    left_out = _simulate(monkeypatch, PROVIDER_3, "--month", "2026-11", "--speed", "0")  # the token's provider
+    assert left_out.exit_code == 0 and "provider 3, month 2026-11" in left_out.output
     monkeypatch.delenv("HOMECARE_TOKEN")
-    assert CliRunner().invoke(homecare, ["simulate", "--provider", "3"]).exit_code == 2
+    assert _simulate(monkeypatch, PROVIDER_3, "--provider", "3").exit_code == 2
     monkeypatch.setenv("HOMECARE_TOKEN", "secret")
-    assert CliRunner().invoke(homecare, ["simulate", "--provider", "3", "--month", "2026-13"]).exit_code == 2
+    assert _simulate(monkeypatch, PROVIDER_3, "--provider", "3", "--month", "2026-13").exit_code == 2
+
+
+def test_the_cli_checks_the_provider_against_the_token(monkeypatch):
+    monkeypatch.setenv("HOMECARE_TOKEN", "secret")
+    other = _simulate(monkeypatch, PROVIDER_3, "--provider", "4", "--month", "2026-11")
+    assert other.exit_code == 2 and other.output == "error: the token belongs to provider 3, not --provider 4\n"
+    operator = {"token_id": 2, "name": "seat-1", "role": "operator", "provider_id": None, "area_code": None}
+    wrong_role = _simulate(monkeypatch, operator, "--provider", "3", "--month", "2026-11")
+    assert wrong_role.exit_code == 2 and len(wrong_role.output.splitlines()) == 1
+    assert "operator token" in wrong_role.output

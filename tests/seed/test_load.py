@@ -33,6 +33,16 @@ async def test_loading_twice_changes_nothing_and_reset_starts_over(db):
     assert first.elders == 300
 
 
+async def test_loading_again_with_another_count_adds_only_the_missing_elders(db):
+    """`seed guandu` then `seed guandu --elders 500` failed on a device id that the smaller run gave to
+    another elder; now elder i is the same whatever the count."""
+    first = await load_world(db, generate_world("guandu", elders=1_200, seed=7))
+    fewer = await load_world(db, generate_world("guandu", elders=500, seed=7))
+    assert (first.elders_added, fewer.elders_added) == (1_200, 0) and (await counts(db))["Elder"] == 1_200
+    more = await load_world(db, generate_world("guandu", elders=2_100, seed=7))
+    assert more.elders_added == 900 and (await counts(db))["Elder"] == 2_100
+
+
 async def test_loaded_elders_keep_their_facts_and_previous_provider(db):
     world = generate_world("guandu", elders=200, seed=11)
     await load_world(db, world)

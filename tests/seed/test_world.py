@@ -37,6 +37,15 @@ def test_same_seed_same_world_in_another_process_with_another_hash_seed():
     assert other.stdout.strip() == here
 
 
+def test_an_elder_is_the_same_whatever_the_count(guandu):
+    """Elder i depends on the seed and i alone (blocks of BLOCK, the last cut short), so a smaller or
+    larger load of the same district never gives one elder's ID number or device to another."""
+    for count in (0, 1, 999, 1_000, 1_001, 2_500):
+        assert generate_world("guandu", elders=count, seed=7).elders == guandu.elders[:count]
+    larger = generate_world("guandu", elders=3_400, seed=7).elders
+    assert larger[:3_000] == guandu.elders and len({e.id_number for e in larger}) == 3_400
+
+
 def test_default_sizes_and_limits():
     assert len(generate_world("guandu").elders) == 3_000
     assert len(generate_world("haikou", elders=0).elders) == 0

@@ -115,16 +115,50 @@ async def test_without_the_cache_revocation_is_immediate(client, token, db, app,
     assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
 
 
-async def test_an_unknown_token_is_not_remembered(client, db):
+async def test_an_unknown_token_is_remembered_as_unknown_for_the_cache_ttl(client, db, app, monkeypatch):
     from service.tokens.models import ApiToken
     from service.tokens.service import hash_token
 
+    cache, lookups = app.state.principals, app.state.token_lookups
+    now = [1_000.0]
+    monkeypatch.setattr(cache, "clock", lambda: now[0])
     headers = {"Authorization": "Bearer hc_made-up-a-moment-too-early"}
-    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
-    async with db() as session:  # the token comes into existence: it works at once, no TTL to wait out
+    before = lookups.queries
+    for _ in range(20):  # a client repeating a bad token asks the database once
+        assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
+    assert lookups.queries == before + 1
+    async with db() as session:  # the token comes into existence: it works once the TTL has passed
         session.add(ApiToken(name="late", role="operator", token_hash=hash_token("hc_made-up-a-moment-too-early")))
         await session.commit()
+    assert (await client.get("/api/v1/elders", headers=headers)).status_code == 401
+    now[0] += cache.ttl + 0.001
     assert (await client.get("/api/v1/elders", headers=headers)).status_code == 200
+
+
+async def test_a_flood_of_random_tokens_does_not_reach_the_database_per_request(client, token, app, monkeypatch):
+    """300 requests at once, each with a token never seen: a handful of queries, not 300, and a real token
+    asked for among them still works."""
+    import asyncio
+    import secrets
+
+    import service.tokens.lookups as lookups_module
+
+    calls = []
+    real = lookups_module.principals_for
+
+    async def counted(session, hashes, now=None):
+        calls.append(len(hashes))
+        return await real(session, hashes, now)
+
+    monkeypatch.setattr(lookups_module, "principals_for", counted)
+    good = await token("operator")
+    floods = [{"Authorization": f"Bearer hc_{secrets.token_urlsafe(32)}"} for _ in range(300)]
+    answers = await asyncio.gather(*(client.get("/api/v1/elders", headers=h) for h in [*floods[:150], good,
+                                                                                     *floods[150:]]))
+    assert [a.status_code for a in answers].count(401) == 300 and answers[150].status_code == 200
+    assert sum(calls) == 301 and len(calls) <= 10, calls  # every token asked about once, in a few batches
+    again = await asyncio.gather(*(client.get("/api/v1/elders", headers=h) for h in floods[:50]))
+    assert {a.status_code for a in again} == {401} and sum(calls) == 301  # remembered as unknown
 
 
 async def test_the_principal_cache_stays_bounded():
@@ -137,9 +171,14 @@ async def test_the_principal_cache_stays_bounded():
     principal = Principal(1, "x", "operator")
     for key in "abc":
         cache.put(key, principal)
-    now[0] = 10.0  # all three expired: the next put sweeps them
+        cache.put_unknown(key.upper())
+    now[0] = 10.0  # all expired: the next put sweeps them
     cache.put("d", principal)
+    cache.put_unknown("D")
     assert [cache.get(k) for k in "abcd"] == [None, None, None, principal]
+    assert [cache.is_unknown(k) for k in "ABCD"] == [False, False, False, True]
     for key in "efg":  # full of live entries: start over rather than grow
         cache.put(key, principal)
+        cache.put_unknown(key.upper())
     assert len(cache._entries) <= cache.MAX_ENTRIES and cache.get("g") == principal
+    assert len(cache._unknown) <= cache.MAX_ENTRIES and cache.is_unknown("G")

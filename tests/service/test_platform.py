@@ -29,9 +29,15 @@ async def test_path_id_that_is_not_a_number_is_422(client, token):
 async def test_livez_readyz_metrics(client, token):
     assert (await client.get("/livez")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ok"}
-    await client.get("/api/v1/elders/1", headers=await token("admin"))
-    metrics = await client.get("/metrics")
-    assert metrics.status_code == 200
+    admin = await token("admin")
+    await client.get("/api/v1/elders/1", headers=admin)
+    # Not public: routes, volumes and error rates are an admin's (a Prometheus job sends an admin token).
+    assert (await client.get("/metrics")).status_code == 401
+    for role in ("operator", "regulator"):
+        headers = await token(role, area_code="530111" if role == "regulator" else None)
+        assert (await client.get("/metrics", headers=headers)).status_code == 403
+    metrics = await client.get("/metrics", headers=admin)
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     # Route templates, never concrete ids (ids identify elders).
     assert 'route="/api/v1/elders/{elder_id}"' in metrics.text
     assert "/api/v1/elders/1\"" not in metrics.text

@@ -160,3 +160,32 @@ async def test_accepted_assignment_fixture_works(client, token, db):
     detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
     assert detail["status"] == "accepted" and detail["assignments"][0]["id"] == assignment_id
     assert [t["status"] for t in detail["timeline"]] == ["open", "assigned", "accepted"]
+
+
+async def test_a_provider_lists_its_own_visits_of_a_month(client, token, db):
+    from service.months import month_of
+    from tests.service.helpers import ago, check_in_body
+
+    world = await build_world(client, token)
+    mine = []
+    for _ in range(3):
+        _, assignment_id = await accepted_assignment(client, db, world)
+        visit = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, ago(minutes=30)),
+                                  headers=world.provider)
+        mine.append(visit.json()["id"])
+    month = month_of(ago(minutes=30), Settings().tz)
+    seen, cursor = [], None
+    for _ in range(4):
+        page = (await client.get("/api/v1/provider/visits", headers=world.provider,
+                                 params={"month": month, "limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+        seen += [(v["id"], v["caregiver"]) for v in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == [(visit_id, "李护理员") for visit_id in mine]
+    others = await client.get("/api/v1/provider/visits", params={"month": month}, headers=world.other_provider)
+    assert others.json()["items"] == []
+    assert (await client.get("/api/v1/provider/visits", params={"month": "1999-01"},
+                             headers=world.provider)).json()["items"] == []
+    for bad in ({}, {"month": "2026-13"}):
+        assert (await client.get("/api/v1/provider/visits", params=bad, headers=world.provider)).status_code == 422
+    assert (await client.get("/api/v1/provider/visits", params={"month": month}, headers=world.operator)).status_code == 403
