@@ -14,12 +14,11 @@ from service.deps import SessionDep, SettingsDep
 from service.dispatching import offers
 from service.dispatching.wakeup import wake_dispatcher
 from service.elders.models import Elder
-from service.months import MONTH_PATTERN
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.provider_app.feed import ProviderAssignment, parse_position, pull, to_view
 from service.requests.models import ServiceRequest
 from service.schemas import Page
-from service.validation import Body, IdPath, Text
+from service.validation import Body, IdPath, Month, Text
 from service.visits import service as visits
 from service.visits.schemas import BatchResponse, CheckOut, VisitPublic, VisitStart
 
@@ -85,7 +84,7 @@ async def decline(assignment_id: IdPath, body: DeclineBody, request: Request, se
 @router.get("/visits", response_model=Page[VisitPublic], responses=INVALID)
 async def list_visits(
     session: SessionDep, principal: ProviderApp, settings: SettingsDep,
-    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM: visits begun in it (Asia/Shanghai)")],
+    month: Annotated[Month, Query(description="YYYY-MM: visits begun in it (Asia/Shanghai)")],
     cursor: CursorQuery = None, limit: LimitQuery = 50,
 ) -> Page[VisitPublic]:
     """Your caregivers' visits of a month, e.g. to plan new ones around them (or to reconcile offline phones)."""
