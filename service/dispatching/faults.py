@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import exc as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.audit.service import record_change
 from service.catalogue import SERVICES
 from service.months import check_month
 from service.requests.service import transition
@@ -124,3 +126,42 @@ async def set_aside(session: AsyncSession, request_ids: Iterable[int], exc: Base
     why = error_explanation(exc)
     return [r for r in request_ids
             if await transition(session, r, from_=from_, to="unassignable", actor=actor, now=now, explanation=why)]
+
+
+async def each_alone(session: AsyncSession, ids: Iterable, work: Callable[[Any], Awaitable[Any]], *, job: str,
+                     entity: str, skip: set, mark: Callable[[Any, BaseException], Awaitable[Any]] | None = None) -> int:
+    """`work(id)` for each id, each in a transaction of its own (committed here); how many returned truthy.
+
+    A row's own failure is rolled back, logged, marked (`mark(id, exc)`, e.g. its request set aside, and an
+    audit event `job.row_failed`) and its id added to `skip`, which the job's later runs pass by; the other
+    rows go on. A database that is away stops the run: it runs again later.
+    """
+    done = 0
+    for row_id in ids:
+        try:
+            done += bool(await work(row_id))
+            await session.commit()
+        except Exception as exc:
+            await session.rollback()
+            if not row_fault(exc):
+                raise
+            report(job, entity, row_id, exc)
+            skip.add(row_id)
+            await mark_failed(session, job, entity, row_id, exc, mark)
+    return done
+
+
+async def mark_failed(session: AsyncSession, job: str, entity: str, row_id, exc: BaseException,
+                      mark: Callable[[Any, BaseException], Awaitable[Any]] | None = None) -> None:
+    """Record a row's failure where it can be seen (`mark`, then an audit event), in its own transaction."""
+    try:
+        if mark is not None:
+            await mark(row_id, exc)
+        record_change(session, actor="scheduler", action="job.row_failed", entity=entity, entity_id=row_id,
+                      after={"job": job, "failure": describe(exc)})
+        await session.commit()
+    except Exception as again:
+        await session.rollback()
+        if not row_fault(again):
+            raise
+        log.error("%s: %s %s could not be marked as failed either (%s)", job, entity, row_id, describe(again))

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.models import AuditEvent
 from service.audit.service import audit_row, record_change
-from service.dispatching import quota
+from service.dispatching import faults, quota
 from service.errors import Conflict, NotFound
 from service.requests.models import Assignment, ServiceRequest
 from service.requests.service import transition
@@ -246,19 +246,32 @@ async def decline(session: AsyncSession, assignment_id: int, provider_id: int, r
     raise Conflict(f"assignment {assignment_id} is {row.status}")
 
 
-async def expire_offers(session: AsyncSession, *, now: datetime, settings: Settings, limit: int = 500) -> int:
-    """Offers not accepted in time expire; their requests go back to dispatch. Safe to run twice."""
-    due = (await session.exec(select(Assignment.id).where(
-        Assignment.status == "offered", col(Assignment.expires_at) <= now).order_by(Assignment.id).limit(limit))).all()
-    expired = 0
-    for assignment_id in due:
-        moved = await move_assignment(session, assignment_id, from_=("offered",), to="expired", actor="scheduler", now=now,
-                            extra_where=(col(Assignment.expires_at) <= now,))
+async def expire_offers(session: AsyncSession, *, now: datetime, settings: Settings, limit: int = 500,
+                        skip: set[int] | None = None) -> int:
+    """Offers not accepted in time expire; their requests go back to dispatch. Safe to run twice.
+
+    Each offer in a transaction of its own: one that fails for its own sake has its request set aside
+    (faults.py) and is passed by in the runs that follow (`skip`, kept by the caller)."""
+    skip = set() if skip is None else skip
+    query = select(Assignment.id).where(Assignment.status == "offered", col(Assignment.expires_at) <= now)
+    if skip:
+        query = query.where(col(Assignment.id).not_in(skip))
+    due = (await session.exec(query.order_by(Assignment.id).limit(limit))).all()
+
+    async def expire(assignment_id: int) -> bool:
+        moved = await move_assignment(session, assignment_id, from_=("offered",), to="expired", actor="scheduler",
+                                      now=now, extra_where=(col(Assignment.expires_at) <= now,))
         if moved is not None:
             await reopen(session, moved, actor="scheduler", now=now, settings=settings)
-            expired += 1
-        await session.commit()
-    return expired
+        return moved is not None
+
+    async def set_request_aside(assignment_id: int, exc: BaseException) -> None:
+        request_id = (await session.exec(select(Assignment.request_id).where(Assignment.id == assignment_id))).one()
+        await faults.set_aside(session, [request_id], exc, actor="scheduler", now=now,
+                               from_=("open", "assigned", "accepted"))
+
+    return await faults.each_alone(session, due, expire, job="offer expiry", entity="assignment", skip=skip,
+                                   mark=set_request_aside)
 
 
 async def withdraw_active(session: AsyncSession, request: ServiceRequest, *, actor: str, now: datetime,

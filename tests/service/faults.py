@@ -30,22 +30,22 @@ async def set_elder_services(db, elder_id: int, services) -> None:
 
 
 @contextlib.asynccontextmanager
-async def refusing(db, table: str, condition: str):
-    """While inside, the database refuses (a constraint violation) every new row of `table` for which
-    `condition` holds (SQL on NEW)."""
+async def refusing(db, table: str, condition: str, on: str = "INSERT"):
+    """While inside, the database refuses (a constraint violation) to INSERT/UPDATE/DELETE (`on`) each row
+    of `table` for which `condition` holds (SQL on NEW, or OLD for DELETE)."""
     async with db() as session:
         connection = await session.connection()
         if connection.dialect.name == "sqlite":
             await connection.execute(text(
-                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {condition} "
+                f"CREATE TRIGGER refuse_{table} BEFORE {on} ON {table} WHEN {condition} "
                 "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
         else:
             await connection.execute(text(
                 f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 f"IF {condition} THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF; "
-                "RETURN NEW; END $$"))
+                "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$"))
             await connection.execute(text(
-                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW "
+                f"CREATE TRIGGER refuse_{table} BEFORE {on} ON {table} FOR EACH ROW "
                 f"EXECUTE FUNCTION refuse_{table}()"))
         await session.commit()
     try:
