@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exc as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
@@ -59,15 +60,35 @@ def usable_month(month: str) -> str:
     return month
 
 
-def elder_services(value) -> frozenset[str]:
-    """The elder's services (the JSON column, parsed or as text): a non-empty list of service codes."""
+def _parsed(value):
     if isinstance(value, str | bytes):
         try:
-            value = json.loads(value)
+            return json.loads(value)
         except ValueError:
-            value = None
+            return None
+    return value
+
+
+def elder_service_list(value) -> list[str]:
+    """The elder's services (the JSON column, parsed or as text), main one first: a non-empty list of
+    service codes."""
+    value = _parsed(value)
     if not isinstance(value, list) or not value or not all(isinstance(s, str) and s in SERVICES for s in value):
         raise BadRow("bad_elder_services", "the elder's services are not a non-empty list of service codes")
+    return value
+
+
+def elder_services(value) -> frozenset[str]:
+    return frozenset(elder_service_list(value))
+
+
+def elder_weekdays(value) -> frozenset[int]:
+    """The elder's preferred weekdays (JSON): a list of 0 (Monday) … 6, perhaps empty."""
+    value = _parsed(value)
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(type(d) is int and 0 <= d <= 6 for d in value):
+        raise BadRow("bad_elder_weekdays", "the elder's preferred weekdays are not a list of 0 (Monday) to 6")
     return frozenset(value)
 
 
@@ -165,3 +186,44 @@ async def mark_failed(session: AsyncSession, job: str, entity: str, row_id, exc:
         if not row_fault(again):
             raise
         log.error("%s: %s %s could not be marked as failed either (%s)", job, entity, row_id, describe(again))
+
+
+async def in_groups(sessions: async_sessionmaker, items: Sequence[tuple[Any, Any]],
+                    write: Callable[[AsyncSession, Sequence[tuple[Any, Any]]], Awaitable[int]], *,
+                    per_transaction: int, what: str) -> tuple[int, list[tuple[Any, BaseException]]]:
+    """`write(session, group)` for groups of (key, payload) items, a transaction each: the sum of what it
+    returned, and the keys the database refused (to be set aside by the caller). A refused group is written
+    again one item at a time; when every item of it is refused alone, the fault is not theirs: it raises."""
+    total, refused = 0, []
+    for start in range(0, len(items), per_transaction):
+        group = items[start:start + per_transaction]
+        try:
+            total += await _write(sessions, group, write)
+            continue
+        except Exception as exc:
+            if not row_fault(exc):
+                raise
+            failure = exc
+        if len(group) == 1:
+            refused.append((group[0][0], failure))
+            continue
+        log.warning("%s: %d items refused together (%s); one at a time", what, len(group), describe(failure))
+        alone = []
+        for item in group:
+            try:
+                total += await _write(sessions, [item], write)
+            except Exception as exc:
+                if not row_fault(exc):
+                    raise
+                alone.append((item[0], exc))
+        if len(alone) == len(group):
+            raise failure
+        refused += alone
+    return total, refused
+
+
+async def _write(sessions: async_sessionmaker, group, write) -> int:
+    async with sessions() as session:
+        written = await write(session, group)
+        await session.commit()
+        return written

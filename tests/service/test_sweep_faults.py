@@ -102,9 +102,9 @@ async def test_forgetting_idempotency_keys_goes_on_past_one_that_cannot_be_delet
         assert (await client.post("/api/v1/elders", json=elder_body(), headers=headers)).status_code == 201
     skip: set[int] = set()
     later = utcnow() + KEPT_FOR + timedelta(minutes=1)
-    async with refusing(db, "idempotency_record", "OLD.key = 'kept-by-the-database'", on="DELETE"):
-        async with db() as session:
-            assert await sweeps.forget_idempotency_keys(session, now=later, skip=skip) == 1
+    refused = refusing(db, "idempotency_record", "OLD.key = 'kept-by-the-database'", on="DELETE")
+    async with refused, db() as session:
+        assert await sweeps.forget_idempotency_keys(session, now=later, skip=skip) == 1
     async with db() as session:
         assert (await session.exec(select(IdempotencyRecord.key))).all() == ["kept-by-the-database"]
         assert await sweeps.forget_idempotency_keys(session, now=later, skip=skip) == 0  # passed by
