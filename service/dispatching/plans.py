@@ -60,7 +60,8 @@ def operator_error(stored: str | None) -> str | None:
     return f"{STOPPED}. {AGAIN}"
 
 
-def check_plannable(month: str, *, now: datetime, tz: ZoneInfo, force: bool = False) -> bool:
+def check_plannable(month: str, *, now: datetime, tz: ZoneInfo, force: bool = False,
+                    how_to_force: str = "force: true") -> bool:
     """422 naming `month` unless it is the current or the next month, or a past one forced; True when it
     is a forced past month (to be audited)."""
     current = month_of(now, tz)
@@ -70,7 +71,7 @@ def check_plannable(month: str, *, now: datetime, tz: ZoneInfo, force: bool = Fa
     if month < current and force:
         return True
     reason = f"plans are made for the current month ({current}) or the next ({upcoming})"
-    raise Invalid.field("month", reason + ("; an admin may force a past month with force: true"
+    raise Invalid.field("month", reason + (f"; an admin may force a past month with {how_to_force}"
                                            if month < current else ""))
 
 
