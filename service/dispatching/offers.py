@@ -100,15 +100,14 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
                for p in await quota.take_many(session, month, visits)}
     full = {(month, p) for month, visits in by_quota.items() for p in visits} - granted
     offers = [o for o in wanted if (o.month, o.provider_id) in granted]
-    attempts = await claim_open(session, [o.request_id for o in offers], to="assigned", now=now)
+    attempts = await claim_open(session, {o.request_id: o.explanation for o in offers}, to="assigned", now=now,
+                                days={o.request_id: o.planned_date for o in offers if o.planned_date})
     unclaimed = Counter((o.month, o.provider_id) for o in offers if o.request_id not in attempts)
     for (month, provider_id), visits in unclaimed.items():
         await quota.release(session, provider_id, month, visits)
     offers = [o for o in offers if o.request_id in attempts]
     if not offers:
         return Offered({}, full)
-    await set_reasons(session, {o.request_id: o.explanation for o in offers},
-                      {o.request_id: o.planned_date for o in offers if o.planned_date})
     connection = await session.connection()
     assignments: dict[int, int] = {}
     for chunk in chunks(offers):
@@ -131,33 +130,30 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
     return Offered(assignments, full)
 
 
-async def claim_open(session: AsyncSession, request_ids: list[int], *, to: str,
-                     now: datetime) -> dict[int, int]:
-    """Move the requests still open to `to`, as dispatch tries them: id -> tries so far, this one included,
+async def claim_open(session: AsyncSession, explanations: dict[int, dict | None], *, to: str, now: datetime,
+                     days: dict[int, date] | None = None) -> dict[int, int]:
+    """Move the requests still open to `to`, as dispatch tries them, with their dispatch explanations and,
+    for planned visits, their days (a re-offer keeps the day it had): id -> tries so far, this one included,
     of the requests moved (the others were no longer open)."""
-    connection = await session.connection()
-    attempts: dict[int, int] = {}
-    for chunk in chunks(request_ids):
-        rows = await connection.execute(_CLAIM_OPEN, {"ids": chunk, "to": to, "now": now})
-        attempts.update(rows.all())
-    return attempts
-
-
-async def set_reasons(session: AsyncSession, explanations: dict[int, dict | None],
-                      days: dict[int, date] | None = None) -> None:
-    """Each request's dispatch explanation and, for planned visits, its day (a re-offer keeps the day
-    it had)."""
     days = days or {}
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":  # one statement per chunk, whatever its size
+    attempts: dict[int, int] = {}
+    if connection.dialect.name == "postgresql":
+        # One statement per chunk over arrays (unnest), the move and the reasons together: each UPDATE of a
+        # request writes a new version of its row and of every index entry, the plan's costliest write.
         for chunk in chunks(list(explanations)):
-            await connection.execute(_SET_REASONS_PG, {
-                "ids": chunk, "days": [days.get(r) for r in chunk],
+            rows = await connection.execute(_CLAIM_OPEN_PG, {
+                "ids": chunk, "days": [days.get(r) for r in chunk], "to": to, "now": now,
                 "reasons": [None if explanations[r] is None else json.dumps(explanations[r]) for r in chunk]})
-        return
-    params = [{"request_id": r, "reason": why, "day": days.get(r)} for r, why in explanations.items()]
+            attempts.update(rows.all())
+        return attempts
+    for chunk in chunks(list(explanations)):
+        rows = await connection.execute(_CLAIM_OPEN, {"ids": chunk, "to": to, "now": now})
+        attempts.update(rows.all())
+    params = [{"request_id": r, "reason": explanations[r], "day": days.get(r)} for r in attempts]
     for chunk in chunks(params):
         await connection.execute(_SET_REASONS, chunk)
+    return attempts
 
 
 # The statements of many offers, built once on the tables and run on the session's connection: through
@@ -173,13 +169,12 @@ _SET_REASONS = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"
                 .values(explanation=bindparam("reason", type_=_REQUESTS.c.explanation.type),
                         planned_date=func.coalesce(bindparam("day", type_=_REQUESTS.c.planned_date.type),
                                                    _REQUESTS.c.planned_date)))
-# On PostgreSQL the same as one statement over arrays (unnest): a row of parameters per request cost the
-# server a statement's work each, the slowest part of writing a city's monthly plan.
-_SET_REASONS_PG = text(
-    "UPDATE service_request AS r SET explanation = CAST(t.reason AS JSON), "
+_CLAIM_OPEN_PG = text(
+    "UPDATE service_request AS r SET status = CAST(:to AS VARCHAR), attempts = r.attempts + 1, "
+    "updated_at = CAST(:now AS TIMESTAMPTZ), explanation = CAST(t.reason AS JSON), "
     "planned_date = COALESCE(t.day, r.planned_date) "
     "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:reasons AS TEXT[]), CAST(:days AS DATE[])) AS t(id, reason, day) "
-    "WHERE r.id = t.id")
+    "WHERE r.id = t.id AND r.status = 'open' RETURNING r.id, r.attempts")
 _ASSIGNMENTS = Assignment.__table__
 _NEW_ASSIGNMENTS = insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id, _ASSIGNMENTS.c.request_id)
 _NEW_EVENTS = insert(AuditEvent.__table__)

@@ -41,7 +41,9 @@ _PLANNED_PG = text(
     "AS t(elder_id, service, seq) ON CONFLICT DO NOTHING")
 _CONTINUITY_PG = text(
     "UPDATE elder AS e SET last_provider_id = t.provider_id "
-    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:providers AS INTEGER[])) AS t(id, provider_id) WHERE e.id = t.id")
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:providers AS INTEGER[])) AS t(id, provider_id) "
+    # Most elders keep last month's provider: their rows are left as they are, not written again.
+    "WHERE e.id = t.id AND e.last_provider_id IS DISTINCT FROM t.provider_id")
 Refused = list[tuple[int, BaseException]]  # elder id, why it was set aside
 
 
@@ -184,8 +186,8 @@ async def _keep_continuity(session: AsyncSession, providers: list[tuple[int, int
 
 
 async def _mark_unassignable(session: AsyncSession, reasons: dict[int, str], actor: str, now: datetime) -> None:
-    moved = await offers.claim_open(session, list(reasons), to="unassignable", now=now)
-    await offers.set_reasons(session, {r: {"kind": "monthly_plan", "reason": reasons[r]} for r in moved})
+    moved = await offers.claim_open(session, {r: {"kind": "monthly_plan", "reason": why} for r, why in reasons.items()},
+                                    to="unassignable", now=now)
     events = [audit_row(actor=actor, action="request.status", entity="service_request", entity_id=r, at=now,
                         after={"status": "unassignable", "attempts": attempts, "reason": reasons[r]})
               for r, attempts in moved.items()]
