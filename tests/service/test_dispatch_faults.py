@@ -115,3 +115,19 @@ async def test_a_request_that_cannot_even_be_set_aside_is_passed_by(client, toke
     later = await new_request(client, world, service="emergency", urgency="emergency")
     assert (await dispatch_open_requests(app.state.sessions, SETTINGS, registry=registry)).offered == 1
     assert (await statuses(db, [later["id"]]))[later["id"]][0] == "assigned"
+
+
+async def test_the_dispatcher_offers_an_emergency_past_the_issues_poisoned_request(client, token, db, app, settings,
+                                                                                    caplog):
+    """The issue's reproduction: a request whose window is in the year 998, then an emergency."""
+    from service.scheduler import Dispatcher
+    from tests.service.test_scheduler import dispatcher_of, status_within
+
+    world = await build_world(client, token)
+    poisoned = await poisoned_request(db, world.elder_id, month="998-05", service="health", urgency="routine")
+    with dispatcher_of(app, Dispatcher(app.state.sessions, settings)):
+        emergency = await new_request(client, world, service="emergency", urgency="emergency")
+        assert await status_within(client, world, emergency["id"], "assigned", seconds=5) == "assigned"
+    assert (await statuses(db, [poisoned]))[poisoned][0] == "unassignable"
+    assert "dispatch tick failed" not in caplog.text
+    assert f"request {poisoned} failed and was set aside (bad_month" in caplog.text
