@@ -198,21 +198,34 @@ def scheduler_health() -> None:
 
 
 @app.command()
-def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai)")]) -> None:
+def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai): the current or the next month")],
+         force: Annotated[bool, typer.Option("--force", help="Plan a month already past (audited); its offers "
+                                                              "go to the providers' apps at once")] = False) -> None:
     """Build and assign a month's plan now; prints its summary as JSON."""
     import json
 
-    from service.dispatching.plans import run_plan
+    from service.db import utcnow
+    from service.dispatching.plans import check_plannable, run_plan
+    from service.errors import Invalid
     from service.months import is_month
 
     if not is_month(month):
         typer.echo("error: --month must be YYYY-MM", err=True)
         raise typer.Exit(2)
     settings = _settings()
+    try:
+        forced = check_plannable(month, now=utcnow(), tz=settings.tz, force=force, how_to_force="--force")
+    except Invalid as exc:
+        typer.echo(f"error: --month {month}: {exc.errors[0]['reason']}", err=True)
+        raise typer.Exit(2) from None
     _migrate(settings)
 
-    result = _with_sessions(lambda sessions: run_plan(sessions, settings, month, actor="cli"))
+    result = _with_sessions(lambda sessions: run_plan(sessions, settings, month, actor="cli",
+                                                      forced_by="cli" if forced else None))
     if result is None:
         typer.echo(f"a plan for {month} is already running", err=True)
+        raise typer.Exit(1)
+    if result.state == "failed":
+        typer.echo(f"error: {result.error}", err=True)
         raise typer.Exit(1)
     typer.echo(json.dumps(result.summary, ensure_ascii=False, indent=2))

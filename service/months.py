@@ -5,25 +5,38 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from service.validation import is_month  # noqa: F401  (the CLI's check of --month, same as the API's)
+from service.validation import is_month  # the CLI and the API check months alike
 
 
 def month_of(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m")
+    return month_of_day(moment.astimezone(tz))
+
+
+def month_of_day(day: date) -> str:
+    # Not strftime: its %Y gives "998" for the year 998 on glibc, a month no helper here could read back.
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def first_day(month: str) -> date:
+    """ValueError for anything but a month the calendar holds."""
+    if not is_month(month):
+        raise ValueError(f"{month!r} is not a month (YYYY-MM)")
     return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def check_month(month: str) -> None:
+    """ValueError unless `month` and the month after it are in the calendar: every helper here then
+    works for it (9999-12 has no end, 0000-01 no beginning)."""
+    first_day(next_month(month))
 
 
 def next_month(month: str) -> str:
     day = first_day(month)
-    return f"{day.year + day.month // 12}-{day.month % 12 + 1:02d}"
+    return f"{day.year + day.month // 12:04d}-{day.month % 12 + 1:02d}"
 
 
 def previous_month(month: str) -> str:
-    day = first_day(month) - timedelta(days=1)
-    return day.strftime("%Y-%m")
+    return month_of_day(first_day(month) - timedelta(days=1))
 
 
 def days_of(month: str) -> list[date]:

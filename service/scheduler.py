@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -18,10 +19,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.db import make_engine, make_sessionmaker, utcnow
 from service.dispatching import offers, sweeps
+from service.dispatching.faults import describe
 from service.dispatching.instant import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
 from service.heartbeat import Heartbeat
-from service.idempotency.service import forget_old_keys
 from service.months import month_of, previous_month
 from service.quality.service import assess_month
 from service.settings import Settings
@@ -64,8 +65,11 @@ class Dispatcher:
                     tick = await dispatch_open_requests(self._sessions, self._settings, registry=self._registry,
                                                         interrupt=lambda: self._emergency or self._stopping)
                     dispatched, unfinished = dispatched + tick.offered, tick.unfinished
-                except Exception:  # a failed tick must not stop the next one
-                    log.exception("dispatch tick failed")
+                except Exception as exc:  # a failed tick must not stop the next one
+                    # One line without the exception's message (a driver's can quote a row's personal data);
+                    # a request's own fault never gets here, the tick sets it aside (dispatching/faults.py).
+                    log.error("dispatch tick failed: %s", describe(exc))
+                    log.debug("dispatch tick failure", exc_info=True)
                 if self._stopping or not (self._again or unfinished):
                     return dispatched
                 if not (unfinished or self._emergency):
@@ -95,8 +99,12 @@ class Dispatcher:
 
 
 class Jobs:
+    """The periodic jobs. Each sweeps row by row where a row can fail for its own sake: such a row is logged,
+    marked and passed by from then on (`_skip`, per job, for this process's life), the others are swept."""
+
     def __init__(self, sessions: async_sessionmaker, settings: Settings, dispatcher: Dispatcher) -> None:
         self.sessions, self.settings, self.dispatcher = sessions, settings, dispatcher
+        self._skip: dict[str, set] = defaultdict(set)
 
     async def _guarded(self, name: str, work):
         try:
@@ -105,26 +113,29 @@ class Jobs:
             if result:
                 log.info("%s: %s", name, result)
             return result
-        except Exception:
-            log.exception("job %s failed", name)
+        except Exception as exc:  # the database away, most likely: the job runs again at its next time
+            log.error("job %s failed: %s", name, describe(exc))
+            log.debug("job %s failure", name, exc_info=True)
             return None
 
     async def expire_offers(self) -> None:
-        expired = await self._guarded("offer expiry",
-                                      lambda s: offers.expire_offers(s, now=utcnow(), settings=self.settings))
+        expired = await self._guarded("offer expiry", lambda s: offers.expire_offers(
+            s, now=utcnow(), settings=self.settings, skip=self._skip["offer expiry"]))
         if expired:  # their requests are open again; any of them may be an emergency's, so no gathering
             self.dispatcher.poke(emergency=True)
 
     async def sweep_check_outs(self) -> None:
-        await self._guarded("missing check-outs",
-                            lambda s: sweeps.flag_missing_check_outs(s, now=utcnow(), settings=self.settings))
+        await self._guarded("missing check-outs", lambda s: sweeps.flag_missing_check_outs(
+            s, now=utcnow(), settings=self.settings, skip=self._skip["missing check-outs"]))
 
     async def forget_idempotency_keys(self) -> None:
-        await self._guarded("idempotency keys", lambda s: forget_old_keys(s, now=utcnow()))
+        await self._guarded("idempotency keys", lambda s: sweeps.forget_idempotency_keys(
+            s, now=utcnow(), skip=self._skip["idempotency keys"]))
 
     async def close_last_month(self) -> None:
         month = previous_month(month_of(utcnow(), self.settings.tz))
-        await self._guarded("missed visits", lambda s: sweeps.mark_missed(s, month, now=utcnow()))
+        await self._guarded("missed visits", lambda s: sweeps.mark_missed(
+            s, month, now=utcnow(), skip=self._skip["missed visits"]))
 
     async def assess_provider_quality(self) -> None:
         month = previous_month(month_of(utcnow(), self.settings.tz))
@@ -137,10 +148,11 @@ class Jobs:
 
     async def plan_this_month(self, at: datetime | None = None) -> None:
         month = month_of(at or utcnow(), self.settings.tz)
-        try:
+        try:  # an elder's bad data never fails the plan (plans.py); a failure is recorded on the plan too
             await run_plan(self.sessions, self.settings, month, actor="scheduler")
-        except Exception:
-            log.exception("monthly plan for %s failed", month)
+        except Exception as exc:
+            log.error("monthly plan for %s failed: %s", month, describe(exc))
+            log.debug("monthly plan failure", exc_info=True)
 
 
 def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher: Dispatcher) -> AsyncIOScheduler:

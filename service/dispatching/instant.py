@@ -18,19 +18,21 @@ providers' feed (provider_app/feed.py) sees them.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, and_, case, not_
+from sqlalchemy import Row, String, and_, case, cast, not_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 
 from dispatch.instant import InstantChoice, InstantRequest, ProviderIndex
 from dispatch.model import Policy, Provider, Station
 from service.db import utcnow
-from service.dispatching import offers, quota
+from service.dispatching import faults, offers, quota
+from service.dispatching.faults import BadRow, describe, elder_services, row_fault, usable_month
 from service.dispatching.world import ContractedProvider, eligible_providers, registry_version
 from service.elders.models import Elder
 from service.months import first_day
@@ -42,6 +44,7 @@ TICK_BATCH = 200
 # Offers written per transaction: an emergency selected by the next tick waits for at most this many.
 OFFER_BATCH = 50
 TICK_BUDGET_S = 2.0
+log = logging.getLogger("homecare.dispatch")
 _URGENCY_ORDER = case((ServiceRequest.urgency == "emergency", 0), (ServiceRequest.urgency == "urgent", 1), else_=2)
 
 
@@ -72,6 +75,8 @@ class Registry:
         self._policy = Policy(settings.max_km, settings.continuity_bonus_km)
         self._version: tuple | None = None
         self._months: dict[str, tuple[list[ContractedProvider], ProviderIndex]] = {}
+        # Requests that failed and could not even be set aside: the dispatcher's ticks pass them by.
+        self.passed_by: set[int] = set()
 
     async def supply(self, session, month: str) -> MonthSupply:
         """The month's providers, and their quota left as the database has it now."""
@@ -97,7 +102,7 @@ def explain(choice: InstantChoice) -> dict:
 
 def _need(request: Row, declined: set[int]) -> InstantRequest:
     # A planned visit serves all the elder's needs; an ad-hoc request only the one asked for.
-    services = frozenset(request.elder_services) if request.kind == "planned" else frozenset({request.service})
+    services = elder_services(request.elder_services) if request.kind == "planned" else frozenset({request.service})
     urgency = request.urgency if request.urgency in ("urgent", "emergency") else "normal"
     return InstantRequest(lat=request.lat, lon=request.lon, area=request.area_code, services=services,
                           urgency=urgency, declined=frozenset(str(p) for p in declined))
@@ -108,9 +113,11 @@ def _never() -> bool:
 
 
 # The open requests a tick decides, with what the engine needs of their elders (columns, not ORM objects).
+# The elder's services come as text, parsed request by request: one elder's unreadable JSON must not fail
+# the read of them all.
 _OPEN = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, ServiceRequest.service,
                 ServiceRequest.urgency, ServiceRequest.attempts, Elder.lat, Elder.lon, Elder.area_code,
-                col(Elder.services).label("elder_services"))
+                cast(col(Elder.services), String).label("elder_services"))
          .join(Elder, Elder.id == ServiceRequest.elder_id)
          .where(ServiceRequest.status == "open",
                 not_(and_(ServiceRequest.kind == "planned", ServiceRequest.attempts == 0)))
@@ -118,41 +125,142 @@ _OPEN = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, Se
          .limit(TICK_BATCH))
 
 
+@dataclass
+class _Batch:
+    """What every batch of a tick shares."""
+
+    sessions: async_sessionmaker
+    settings: Settings
+    registry: Registry
+    supplies: dict[str, MonthSupply]
+    declined: dict[int, set[int]]
+
+
 async def dispatch_open_requests(sessions: async_sessionmaker, settings: Settings, *,
                                  clock: Callable[[], datetime] = utcnow,
                                  interrupt: Callable[[], bool] = _never,
                                  registry: Registry | None = None) -> Tick:
-    """One tick. Safe to run twice, or twice at once. `registry`: the dispatcher's, kept between ticks."""
+    """One tick. Safe to run twice, or twice at once. `registry`: the dispatcher's, kept between ticks.
+
+    A request that cannot be dispatched for its own sake (its data, or a write the database refuses for it
+    alone) is set aside (faults.py) and the others go on; a database that is away fails the tick."""
     started = time.monotonic()
     registry = registry or Registry(settings)
     async with sessions() as session:
-        rows = (await session.exec(_OPEN)).all()
+        query = _OPEN.where(col(ServiceRequest.id).not_in(registry.passed_by)) if registry.passed_by else _OPEN
+        rows = (await session.exec(query)).all()
         if not rows:
             return Tick(0, False)
-        supplies = {month: await registry.supply(session, month) for month in {r.month for r in rows}}
+        supplies, bad_months = {}, {}
+        for month in {r.month for r in rows}:
+            try:
+                supplies[month] = await registry.supply(session, usable_month(month))
+            except BadRow as exc:
+                bad_months[month] = exc
         # A request never offered has nobody to exclude: only those tried before are looked up.
         declined = await offers.excluded_for(session, [r.id for r in rows if r.attempts])
         await session.commit()
+    batch, selected = _Batch(sessions, settings, registry, supplies, declined), len(rows)
+    if bad_months:
+        await _set_aside(batch, [(r.id, bad_months[r.month]) for r in rows if r.month in bad_months], clock())
+        rows = [r for r in rows if r.month in supplies]
 
     offered = 0
     for start in range(0, len(rows), OFFER_BATCH):
         if start and (interrupt() or time.monotonic() - started > TICK_BUDGET_S):
             return Tick(offered, True)
-        async with sessions() as session:
-            offered += await _dispatch_batch(session, rows[start:start + OFFER_BATCH], supplies, declined,
-                                             settings, clock())
-    return Tick(offered, len(rows) == TICK_BATCH)
+        offered += await _offer_batch(batch, rows[start:start + OFFER_BATCH], clock())
+    return Tick(offered, selected == TICK_BATCH)
+
+
+Failures = list[tuple[int, BaseException]]
+
+
+async def _offer_batch(batch: _Batch, rows: list[Row], now: datetime) -> int:
+    """Decide a batch and write its offers in one transaction; the number offered. When the database refuses
+    the batch for a row's sake, its requests go one at a time and only those refused are set aside."""
+    try:
+        offered, failures = await _attempt(batch, rows, now)
+    except Exception as exc:
+        if not row_fault(exc):
+            raise
+        offered, failures = (0, [(rows[0].id, exc)]) if len(rows) == 1 else await _one_at_a_time(batch, rows, exc, now)
+    if failures:
+        await _set_aside(batch, failures, now)
+    return offered
+
+
+async def _one_at_a_time(batch: _Batch, rows: list[Row], refusal: Exception, now: datetime) -> tuple[int, Failures]:
+    log.warning("a batch of %d requests was refused (%s): offering them one at a time", len(rows),
+                describe(refusal))
+    offered, failures, refused = 0, [], 0
+    for row in rows:
+        try:
+            alone, failed = await _attempt(batch, [row], now)
+        except Exception as exc:
+            if not row_fault(exc):
+                raise
+            alone, failed, refused = 0, [(row.id, exc)], refused + 1
+        offered, failures = offered + alone, failures + failed
+    if refused == len(rows):  # refused each alone as well: the fault is not theirs but the database's or ours
+        raise refusal
+    return offered, failures
+
+
+async def _attempt(batch: _Batch, rows: list[Row], now: datetime) -> tuple[int, Failures]:
+    """One transaction; the quota picture is put back as it was if it fails."""
+    kept = {month: dict(batch.supplies[month].visits_left) for month in {r.month for r in rows}}
+    try:
+        async with batch.sessions() as session:
+            return await _dispatch_batch(session, rows, batch.supplies, batch.declined, batch.settings, now)
+    except BaseException:
+        for month, left in kept.items():
+            batch.supplies[month].visits_left = left
+        raise
+
+
+async def _set_aside(batch: _Batch, failures: Failures, now: datetime) -> None:
+    """The requests leave `open` for `unassignable`, with the error as their explanation: together, or one
+    at a time if the database refuses that."""
+    for request_id, exc in failures:
+        faults.report("dispatch", "request", request_id, exc)
+    if not await _mark(batch, failures, now) and len(failures) > 1:
+        for failure in failures:
+            await _mark(batch, [failure], now)
+
+
+async def _mark(batch: _Batch, failures: Failures, now: datetime) -> bool:
+    try:
+        async with batch.sessions() as session:
+            for request_id, exc in failures:
+                await faults.set_aside(session, [request_id], exc, actor="dispatcher", now=now)
+            await session.commit()
+        return True
+    except Exception as exc:
+        if not row_fault(exc):
+            raise
+        if len(failures) == 1:
+            # Not even marked: passed by from then on (in this process), so it cannot crowd out the rest.
+            batch.registry.passed_by.add(failures[0][0])
+            log.error("dispatch: request %s could not be set aside either (%s); passed by until restart",
+                      failures[0][0], describe(exc))
+        return False
 
 
 async def _dispatch_batch(session, rows: list[Row], supplies: dict[str, MonthSupply],
-                          declined: dict[int, set[int]], settings: Settings, now: datetime) -> int:
-    """Decide a batch of requests and write its offers in one transaction; the number offered."""
-    offered, pending = 0, rows
+                          declined: dict[int, set[int]], settings: Settings, now: datetime) -> tuple[int, Failures]:
+    """Decide a batch of requests and write its offers in one transaction: the number offered, and the
+    requests that could not be decided (their data), to be set aside."""
+    offered, pending, failures = 0, rows, []
     while pending:
         decided: list[tuple[Row, InstantChoice]] = []
         for request in pending:
             supply = supplies[request.month]
-            choice = supply.index.assign(_need(request, declined.get(request.id, set())), supply.visits_left)
+            try:
+                choice = supply.index.assign(_need(request, declined.get(request.id, set())), supply.visits_left)
+            except Exception as exc:  # noqa: BLE001 - pure: only this request's data can make it fail
+                failures.append((request.id, exc))
+                continue
             if choice.provider is None:
                 await transition(session, request.id, from_=("open",), to="unassignable", actor="dispatcher",
                                  now=now, explanation=explain(choice))
@@ -175,4 +283,4 @@ async def _dispatch_batch(session, rows: list[Row], supplies: dict[str, MonthSup
                 pending.append(request)
             else:  # a twin tick took it, or an operator cancelled it: its unit was given back
                 supplies[request.month].visits_left[choice.provider] += 1
-    return offered
+    return offered, failures

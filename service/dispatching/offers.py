@@ -7,18 +7,20 @@ backs that up in the database.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, update
+from sqlalchemy import bindparam, exists, func, insert, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.models import AuditEvent
 from service.audit.service import audit_row, record_change
-from service.dispatching import quota
+from service.dispatching import faults, quota
+from service.dispatching.bulk import chunks
 from service.errors import Conflict, NotFound
 from service.requests.models import Assignment, ServiceRequest
 from service.requests.service import transition
@@ -26,7 +28,6 @@ from service.settings import Settings
 from service.visits.models import Visit
 
 SPENT = ("declined", "expired")
-CHUNK = 5000  # rows per statement when writing many offers (the monthly plan writes a city's month)
 
 
 def offer_timeout(settings: Settings, urgency: str) -> timedelta:
@@ -58,7 +59,7 @@ async def excluded_providers(session: AsyncSession, request_id: int) -> set[int]
 async def excluded_for(session: AsyncSession, request_ids: list[int]) -> dict[int, set[int]]:
     """`excluded_providers` of several requests at once (those with none are left out)."""
     excluded: dict[int, set[int]] = defaultdict(set)
-    for chunk in _chunks(request_ids):
+    for chunk in chunks(request_ids):
         rows = await session.exec(select(Assignment.request_id, Assignment.provider_id).where(
             col(Assignment.request_id).in_(chunk), col(Assignment.status).in_(SPENT)))
         for request_id, provider_id in rows.all():
@@ -99,18 +100,17 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
                for p in await quota.take_many(session, month, visits)}
     full = {(month, p) for month, visits in by_quota.items() for p in visits} - granted
     offers = [o for o in wanted if (o.month, o.provider_id) in granted]
-    attempts = await claim_open(session, [o.request_id for o in offers], to="assigned", now=now)
+    attempts = await claim_open(session, {o.request_id: o.explanation for o in offers}, to="assigned", now=now,
+                                days={o.request_id: o.planned_date for o in offers if o.planned_date})
     unclaimed = Counter((o.month, o.provider_id) for o in offers if o.request_id not in attempts)
     for (month, provider_id), visits in unclaimed.items():
         await quota.release(session, provider_id, month, visits)
     offers = [o for o in offers if o.request_id in attempts]
     if not offers:
         return Offered({}, full)
-    await set_reasons(session, {o.request_id: o.explanation for o in offers},
-                      {o.request_id: o.planned_date for o in offers if o.planned_date})
     connection = await session.connection()
     assignments: dict[int, int] = {}
-    for chunk in _chunks(offers):
+    for chunk in chunks(offers):
         rows = await connection.execute(_NEW_ASSIGNMENTS, [
             {"request_id": o.request_id, "provider_id": o.provider_id, "status": "offered", "km": o.km,
              "offered_at": now, "expires_at": now + offer_timeout(settings, o.urgency), "updated_at": now}
@@ -125,32 +125,35 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
                                 entity_id=assignments[o.request_id], at=now, after={
                                     "status": "offered", "request_id": o.request_id, "provider_id": o.provider_id,
                                     "km": o.km}))
-    for chunk in _chunks(events):
+    for chunk in chunks(events):
         await connection.execute(_NEW_EVENTS, chunk)
     return Offered(assignments, full)
 
 
-async def claim_open(session: AsyncSession, request_ids: list[int], *, to: str,
-                     now: datetime) -> dict[int, int]:
-    """Move the requests still open to `to`, as dispatch tries them: id -> tries so far, this one included,
+async def claim_open(session: AsyncSession, explanations: dict[int, dict | None], *, to: str, now: datetime,
+                     days: dict[int, date] | None = None) -> dict[int, int]:
+    """Move the requests still open to `to`, as dispatch tries them, with their dispatch explanations and,
+    for planned visits, their days (a re-offer keeps the day it had): id -> tries so far, this one included,
     of the requests moved (the others were no longer open)."""
+    days = days or {}
     connection = await session.connection()
     attempts: dict[int, int] = {}
-    for chunk in _chunks(request_ids):
+    if connection.dialect.name == "postgresql":
+        # One statement per chunk over arrays (unnest), the move and the reasons together: each UPDATE of a
+        # request writes a new version of its row and of every index entry, the plan's costliest write.
+        for chunk in chunks(list(explanations)):
+            rows = await connection.execute(_CLAIM_OPEN_PG, {
+                "ids": chunk, "days": [days.get(r) for r in chunk], "to": to, "now": now,
+                "reasons": [None if explanations[r] is None else json.dumps(explanations[r]) for r in chunk]})
+            attempts.update(rows.all())
+        return attempts
+    for chunk in chunks(list(explanations)):
         rows = await connection.execute(_CLAIM_OPEN, {"ids": chunk, "to": to, "now": now})
         attempts.update(rows.all())
-    return attempts
-
-
-async def set_reasons(session: AsyncSession, explanations: dict[int, dict | None],
-                      days: dict[int, date] | None = None) -> None:
-    """Each request's dispatch explanation and, for planned visits, its day (a re-offer keeps the day
-    it had)."""
-    days = days or {}
-    params = [{"request_id": r, "reason": why, "day": days.get(r)} for r, why in explanations.items()]
-    connection = await session.connection()
-    for chunk in _chunks(params):
+    params = [{"request_id": r, "reason": explanations[r], "day": days.get(r)} for r in attempts]
+    for chunk in chunks(params):
         await connection.execute(_SET_REASONS, chunk)
+    return attempts
 
 
 # The statements of many offers, built once on the tables and run on the session's connection: through
@@ -166,14 +169,15 @@ _SET_REASONS = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"
                 .values(explanation=bindparam("reason", type_=_REQUESTS.c.explanation.type),
                         planned_date=func.coalesce(bindparam("day", type_=_REQUESTS.c.planned_date.type),
                                                    _REQUESTS.c.planned_date)))
+_CLAIM_OPEN_PG = text(
+    "UPDATE service_request AS r SET status = CAST(:to AS VARCHAR), attempts = r.attempts + 1, "
+    "updated_at = CAST(:now AS TIMESTAMPTZ), explanation = CAST(t.reason AS JSON), "
+    "planned_date = COALESCE(t.day, r.planned_date) "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:reasons AS TEXT[]), CAST(:days AS DATE[])) AS t(id, reason, day) "
+    "WHERE r.id = t.id AND r.status = 'open' RETURNING r.id, r.attempts")
 _ASSIGNMENTS = Assignment.__table__
 _NEW_ASSIGNMENTS = insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id, _ASSIGNMENTS.c.request_id)
 _NEW_EVENTS = insert(AuditEvent.__table__)
-
-
-def _chunks(items: list, size: int = CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 async def offer(session: AsyncSession, request: ServiceRequest, provider_id: int, *, km: float | None,
@@ -246,19 +250,32 @@ async def decline(session: AsyncSession, assignment_id: int, provider_id: int, r
     raise Conflict(f"assignment {assignment_id} is {row.status}")
 
 
-async def expire_offers(session: AsyncSession, *, now: datetime, settings: Settings, limit: int = 500) -> int:
-    """Offers not accepted in time expire; their requests go back to dispatch. Safe to run twice."""
-    due = (await session.exec(select(Assignment.id).where(
-        Assignment.status == "offered", col(Assignment.expires_at) <= now).order_by(Assignment.id).limit(limit))).all()
-    expired = 0
-    for assignment_id in due:
-        moved = await move_assignment(session, assignment_id, from_=("offered",), to="expired", actor="scheduler", now=now,
-                            extra_where=(col(Assignment.expires_at) <= now,))
+async def expire_offers(session: AsyncSession, *, now: datetime, settings: Settings, limit: int = 500,
+                        skip: set[int] | None = None) -> int:
+    """Offers not accepted in time expire; their requests go back to dispatch. Safe to run twice.
+
+    Each offer in a transaction of its own: one that fails for its own sake has its request set aside
+    (faults.py) and is passed by in the runs that follow (`skip`, kept by the caller)."""
+    skip = set() if skip is None else skip
+    query = select(Assignment.id).where(Assignment.status == "offered", col(Assignment.expires_at) <= now)
+    if skip:
+        query = query.where(col(Assignment.id).not_in(skip))
+    due = (await session.exec(query.order_by(Assignment.id).limit(limit))).all()
+
+    async def expire(assignment_id: int) -> bool:
+        moved = await move_assignment(session, assignment_id, from_=("offered",), to="expired", actor="scheduler",
+                                      now=now, extra_where=(col(Assignment.expires_at) <= now,))
         if moved is not None:
             await reopen(session, moved, actor="scheduler", now=now, settings=settings)
-            expired += 1
-        await session.commit()
-    return expired
+        return moved is not None
+
+    async def set_request_aside(assignment_id: int, exc: BaseException) -> None:
+        request_id = (await session.exec(select(Assignment.request_id).where(Assignment.id == assignment_id))).one()
+        await faults.set_aside(session, [request_id], exc, actor="scheduler", now=now,
+                               from_=("open", "assigned", "accepted"))
+
+    return await faults.each_alone(session, due, expire, job="offer expiry", entity="assignment", skip=skip,
+                                   mark=set_request_aside)
 
 
 async def withdraw_active(session: AsyncSession, request: ServiceRequest, *, actor: str, now: datetime,

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.dispatching.bulk import chunks, rows_per_statement, value_chunks
 from service.dispatching.models import QuotaUsage
 from service.providers.models import Provider
 
@@ -16,7 +17,8 @@ from service.providers.models import Provider
 async def _ensure_rows(session: AsyncSession, provider_ids: list[int], month: str) -> None:
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     rows = [{"provider_id": p, "month": month, "used": 0} for p in provider_ids]
-    await session.exec(insert(QuotaUsage).values(rows).on_conflict_do_nothing())
+    for chunk in value_chunks(rows):
+        await session.exec(insert(QuotaUsage).values(chunk).on_conflict_do_nothing())
 
 
 async def take_many(session: AsyncSession, month: str, visits: Mapping[int, int]) -> set[int]:
@@ -38,16 +40,19 @@ _QUOTA = select(Provider.__table__.c.monthly_quota).where(Provider.__table__.c.i
 
 async def _take(session: AsyncSession, month: str, visits: Mapping[int, int]) -> set[int]:
     # One statement for every provider of the batch (run on the connection: the ORM adds nothing here):
-    # each row moves only if all its units fit.
-    wanted = case(dict(visits), value=_USAGE.c.provider_id)
-    result = await (await session.connection()).execute(
-        update(_USAGE)
-        .where(_USAGE.c.month == month, _USAGE.c.provider_id.in_(list(visits)),
-               _USAGE.c.used + wanted <= _QUOTA.scalar_subquery())
-        .values(used=_USAGE.c.used + wanted)
-        .returning(_USAGE.c.provider_id)
-    )
-    return set(result.scalars().all())
+    # each row moves only if all its units fit. Three parameters a provider (its id twice, its units).
+    granted: set[int] = set()
+    for providers in chunks(list(visits), rows_per_statement(3, spare=1)):
+        wanted = case({p: visits[p] for p in providers}, value=_USAGE.c.provider_id)
+        result = await (await session.connection()).execute(
+            update(_USAGE)
+            .where(_USAGE.c.month == month, _USAGE.c.provider_id.in_(providers),
+                   _USAGE.c.used + wanted <= _QUOTA.scalar_subquery())
+            .values(used=_USAGE.c.used + wanted)
+            .returning(_USAGE.c.provider_id)
+        )
+        granted.update(result.scalars().all())
+    return granted
 
 
 async def release(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> None:

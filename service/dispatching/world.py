@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -9,8 +10,11 @@ from datetime import date
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.months import first_day, next_month
+from service.catalogue import SERVICES
+from service.months import first_day, month_of_day, next_month
 from service.providers.models import Provider, ProviderArea, Station
+
+log = logging.getLogger("homecare.dispatch")
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,9 @@ async def registry_version(session: AsyncSession) -> tuple:
 
 
 async def eligible_providers(session: AsyncSession, month_start: date) -> list[ContractedProvider]:
-    """Active providers under contract for at least part of the month that starts on `month_start`."""
-    month_end = first_day(next_month(month_start.strftime("%Y-%m")))
+    """Active providers under contract for at least part of the month that starts on `month_start`; one
+    whose services are not a list of service codes is left out (and logged) rather than fail every dispatch."""
+    month_end = first_day(next_month(month_of_day(month_start)))
     providers = (await session.exec(select(Provider).where(
         Provider.status == "active", col(Provider.contract_start) < month_end,
         col(Provider.contract_end) >= month_start).order_by(Provider.id))).all()
@@ -44,8 +49,14 @@ async def eligible_providers(session: AsyncSession, month_start: date) -> list[C
         stations[s.provider_id].append((s.lat, s.lon))
     for a in (await session.exec(select(ProviderArea).where(col(ProviderArea.provider_id).in_(ids)))).all():
         areas[a.provider_id].append(a.area_code)
-    return [ContractedProvider(p.id, p.monthly_quota, list(p.services), areas[p.id], stations[p.id],
-                               p.contract_start, p.contract_end) for p in providers if stations[p.id]]
+    usable = []
+    for p in providers:
+        if not (isinstance(p.services, list) and all(isinstance(s, str) and s in SERVICES for s in p.services)):
+            log.error("provider %s left out of dispatch: its services are not a list of service codes", p.id)
+        elif stations[p.id]:
+            usable.append(ContractedProvider(p.id, p.monthly_quota, list(p.services), areas[p.id], stations[p.id],
+                                             p.contract_start, p.contract_end))
+    return usable
 
 
 def provider_dicts(providers: list[ContractedProvider], used: dict[int, int]) -> list[dict]:

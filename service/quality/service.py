@@ -15,6 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
+from service.dispatching import faults
 from service.errors import Conflict, NotFound
 from service.months import month_bounds, previous_month
 from service.providers.models import Provider
@@ -76,23 +77,41 @@ async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
     assessed = []
     providers, _ = await provider_figures(session, EVERYWHERE, start, end)
     for f in providers:
-        figures = ProviderMonth(f.visits, f.verified, f.exceptions, f.follow_ups, f.satisfaction_sum,
-                                *answered.get(f.provider_id, (0, 0)))
-        score = quality_score(figures)
-        below = score is not None and score < settings.quality_threshold
-        prior = before.get(f.provider_id)
-        row = existing.get(f.provider_id) or ProviderQuality(provider_id=f.provider_id, month=month, visits=0)
-        row.visits, row.score, row.below_threshold, row.assessed_at = f.visits, score, below, now
-        row.verified_rate, row.exception_rate = figures.verified_rate, figures.exception_rate
-        row.mean_satisfaction, row.emergency_on_time_rate = figures.mean_satisfaction, figures.on_time_rate
-        row.low_run = low_run(below, prior.low_run if prior else 0, prior.suspended if prior else False)
-        if row.low_run >= settings.quality_low_months and not row.suspended:
-            recent = [prior.score] if prior and settings.quality_low_months > 1 else []
-            row.suspended = await _suspend(session, f.provider_id, month, [*recent, score], now, settings)
-        session.add(row)
+        # Each provider in a savepoint: one that fails for its own sake is logged and recorded, the rest
+        # are assessed (dispatching/faults.py).
+        try:
+            async with session.begin_nested():
+                row = await _assess(session, f, month, answered, before.get(f.provider_id),
+                                    existing.get(f.provider_id), settings, now)
+        except Exception as exc:
+            if not faults.row_fault(exc):
+                raise
+            faults.report("provider quality", "provider", f.provider_id, exc)
+            record_change(session, actor=QUALITY_ACTOR, action="job.row_failed", entity="provider",
+                          entity_id=f.provider_id, after={"job": "provider quality", "month": month,
+                                                          "failure": faults.describe(exc)}, at=now)
+            continue
         assessed.append(row)
     await session.commit()
     return assessed
+
+
+async def _assess(session: AsyncSession, f, month: str, answered: dict, prior: ProviderQuality | None,
+                  row: ProviderQuality | None, settings: Settings, now: datetime) -> ProviderQuality:
+    figures = ProviderMonth(f.visits, f.verified, f.exceptions, f.follow_ups, f.satisfaction_sum,
+                            *answered.get(f.provider_id, (0, 0)))
+    score = quality_score(figures)
+    below = score is not None and score < settings.quality_threshold
+    row = row or ProviderQuality(provider_id=f.provider_id, month=month, visits=0)
+    row.visits, row.score, row.below_threshold, row.assessed_at = f.visits, score, below, now
+    row.verified_rate, row.exception_rate = figures.verified_rate, figures.exception_rate
+    row.mean_satisfaction, row.emergency_on_time_rate = figures.mean_satisfaction, figures.on_time_rate
+    row.low_run = low_run(below, prior.low_run if prior else 0, prior.suspended if prior else False)
+    if row.low_run >= settings.quality_low_months and not row.suspended:
+        recent = [prior.score] if prior and settings.quality_low_months > 1 else []
+        row.suspended = await _suspend(session, f.provider_id, month, [*recent, score], now, settings)
+    session.add(row)
+    return row
 
 
 async def reinstate(session: AsyncSession, provider_id: int, reason: str, actor: str,

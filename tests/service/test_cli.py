@@ -8,7 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.db import utcnow
+from service.months import month_of, next_month, previous_month
 from service.settings import get_settings
+
+
+def this_month() -> str:
+    return month_of(utcnow(), get_settings().tz)
 
 
 @pytest.fixture
@@ -37,12 +43,25 @@ def test_seed_guandu_then_plan_a_month(cli):
     assert seeded.exit_code == 0, seeded.output
     again = cli.invoke(app, ["seed", "guandu", "--elders", "120"])
     assert again.exit_code == 0
-    planned = cli.invoke(app, ["plan", "--month", "2026-12"])
+    planned = cli.invoke(app, ["plan", "--month", this_month()])
     assert planned.exit_code == 0, planned.output
     summary = json.loads(planned.stdout)
     assert summary["elders_planned"] == 120 and summary["visits_assigned"] > 0
     assert cli.invoke(app, ["plan", "--month", "2026-13"]).exit_code == 2
     assert cli.invoke(app, ["seed", "atlantis"]).exit_code == 2
+
+
+def test_plan_a_past_month_only_with_force(cli):
+    past = previous_month(this_month())
+    refused = cli.invoke(app, ["plan", "--month", past])
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith(f"error: --month {past}: plans are made for the current month")
+    assert "--force" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    too_far = cli.invoke(app, ["plan", "--month", next_month(next_month(this_month())), "--force"])
+    assert too_far.exit_code == 2
+    forced = cli.invoke(app, ["plan", "--month", past, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.stdout)["month"] == past
 
 
 def test_seed_scale_writes_an_instance_the_solver_and_checker_accept(cli, tmp_path):

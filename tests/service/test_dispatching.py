@@ -191,10 +191,11 @@ async def test_plan_endpoints_reject_bad_input(client, token, db):
 
 async def test_plan_in_background_answers_202(client, token, db, app):
     admin = await token("admin")
-    response = await client.post("/api/v1/plans", json={"month": "2026-12"}, headers=admin)
-    assert response.status_code == 202 and response.json()["month"] == "2026-12"
+    month = month_of(utcnow(), SETTINGS.tz)
+    response = await client.post("/api/v1/plans", json={"month": month}, headers=admin)
+    assert response.status_code == 202 and response.json()["month"] == month
     await asyncio.gather(*app.state.background)
-    done = (await client.get("/api/v1/plans/2026-12", headers=admin)).json()
+    done = (await client.get(f"/api/v1/plans/{month}", headers=admin)).json()
     assert done["state"] == "done"
 
 
