@@ -104,6 +104,8 @@ async def elder_dicts(session: AsyncSession, elder_ids: list[int]) -> tuple[list
                 services, days = faults.elder_service_list(e.services), faults.elder_weekdays(e.weekdays)
                 if not (math.isfinite(e.lat) and math.isfinite(e.lon)):
                     raise BadRow("bad_elder_location", "the elder's location is not a number")
+                if e.visits_per_month < 1:  # entitlement withdrawn after its planned requests were made
+                    raise BadRow("no_entitlement", "the elder is no longer entitled to visits")
             except (BadRow, TypeError) as exc:
                 unusable.append((e.id, exc))
                 continue

@@ -165,3 +165,23 @@ async def test_plans_only_for_this_month_or_the_next_unless_an_admin_forces_a_pa
         events = (await session.exec(select(AuditEvent).where(AuditEvent.action == "plan.forced"))).all()
     assert [(e.entity_id, e.after) for e in events] == [(past, {"month": past, "force": True})]
     assert events[0].actor.startswith("token:") or events[0].actor
+
+
+async def test_an_elder_whose_entitlement_was_withdrawn_after_planning_is_set_aside(client, token, db, settings):
+    from service.elders.models import Elder
+
+    world = await build_world(client, token)
+    month = this_month(settings)
+    withdrawn = (await client.post("/api/v1/elders", json=elder_body(), headers=world.admin)).json()["id"]
+    await poisoned_request(db, withdrawn, month=month, kind="planned", seq=1, channel="plan",
+                           service="clean", urgency="routine")
+    async with db() as session:  # the engine refuses an elder with no visits: the whole plan used to fail
+        await session.exec(update(Elder).where(Elder.id == withdrawn).values(visits_per_month=0))
+        await session.commit()
+
+    plan = await plan_now(client, world.admin, month)
+
+    assert plan["state"] == "done" and plan["error"] is None
+    assert plan["summary"]["elders_set_aside"] == [{"elder_id": withdrawn, "reason": "no_entitlement"}]
+    assert plan["summary"]["visits_offered"] == 2
+    assert {s for s, _ in await planned_statuses(db, withdrawn)} == {"unassignable"}
