@@ -70,7 +70,7 @@ def test_services_start_in_order_and_come_back_after_a_crash():
     for name in LONG_RUNNING:
         assert SERVICES[name]["restart"] == "unless-stopped", name
     assert SERVICES["migrate"]["restart"] == "no"  # one-shot: its success lets the others start
-    assert SERVICES["scheduler"]["deploy"]["replicas"] == 1
+    assert SERVICES["scheduler"]["deploy"]["replicas"] == 2
     assert "--no-scheduler" in SERVICES["api"]["command"]
     assert SERVICES["scheduler"]["command"] == ["homecare", "scheduler"]
     assert SERVICES["migrate"]["command"] == ["homecare", "migrate"]
