@@ -71,15 +71,21 @@ def _hostile_values(schema: dict, schemas: dict, nested: bool = True):
             yield ("0",), ["\x00" if option["items"]["type"] == "string" else BIG]
 
 
+GOOD_QUERY = {"month": "2026-10"}
+
+
 def _hostile_cases(spec: dict):
     """(method, path, request arguments, the field the 422 must name) for every query and body field."""
     schemas = spec["components"]["schemas"]
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
+            # The other required query parameters get a good value, so the 422 can only be the hostile one's.
+            required = {p["name"]: GOOD_QUERY[p["name"]] for p in op.get("parameters", [])
+                        if p["in"] == "query" and p.get("required")}
             for param in op.get("parameters", []):
                 if param["in"] == "query":
                     for _, value in _hostile_values(param["schema"], schemas, nested=False):
-                        yield method, path, {"params": {param["name"]: value}}, param["name"]
+                        yield method, path, {"params": {**required, param["name"]: value}}, param["name"]
             ref = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
             body = schemas[ref["$ref"].split("/")[-1]] if "$ref" in ref else {}
             for name, prop in body.get("properties", {}).items():
