@@ -9,7 +9,8 @@ directory as the `postgres` OS user, port 55432 or a free one) — the only data
 it is stopped and deleted at the end, on failure and on Ctrl-C/SIGTERM (only a kill -9 of the benchmark
 itself leaves it running: `runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D DIR stop`). The
 service runs as in production: --api `homecare serve --no-scheduler` replicas (2, as docker-compose.yml) and
-`homecare scheduler` processes (the leader holds an advisory lock). Each client has its replica and, as a
+two `homecare scheduler` processes, as docker-compose.yml: the leader holds an advisory lock, the other waits
+as a hot standby; each one's heartbeat file says which it is. Each client has its replica and, as a
 load balancer would, goes to the next one when its own refuses the connection. Guandu is seeded, quotas
 raised, as in the load benchmark (benchmarks/load), whose clients, database audit and feed audit are reused.
 
@@ -17,9 +18,10 @@ Operators (each one create per --think seconds on average, 10 % emergencies) and
 accept, check in and out) run throughout, and retry every call the service did not really answer — connection
 error, 5xx, 429, 409 "still being processed" — with the same Idempotency-Key and body until it is answered.
 After a warm-up, the faults are injected one after another, each watched for --seconds:
-- api: kill -9 of the first API replica, restarted at once (a supervisor's job);
-- scheduler: kill -9 of the leader, a new scheduler started at once;
-- takeover: a second scheduler started (it waits), then the leader killed -9: the second must take over;
+- api: kill -9 of the first API replica, restarted at once (Docker's `restart: unless-stopped`);
+- scheduler: kill -9 of the leader, restarted at once: the standby must take over, the restarted one waits;
+- takeover: a third scheduler started (it waits), then the leader killed -9 and not restarted (a rolling
+  deploy): the old standby must take over, the new one becomes the standby;
 - postgres: the cluster stopped (fast) and started again; nothing else is done for the service.
 Per fault, from its injection: when every replica's /readyz answers 200 again; when a (new) leader holds the lock; when an
 emergency created right after the fault is first offered (dispatching resumed; its own created → offered in

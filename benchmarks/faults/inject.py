@@ -2,15 +2,17 @@
 
 Each fault is injected at a recorded wall time; then, for the fault's window, the benchmark polls
 `/readyz`, creates one new emergency (retried with its key like any operator's) and waits for its first
-offer, while the sampler records the backlog and who holds the leader lock. What a supervisor would do
-is part of the fault (a killed process is started again at once); anything more the service needs after
-the window is done by the benchmark and reported as a human's intervention.
+offer, while the sampler records the backlog and who holds the leader lock. What Docker would do is part
+of the fault (a killed process is started again at once: `restart: unless-stopped`); anything more the
+service needs after the window is done by the benchmark and reported as a human's intervention.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,13 +21,13 @@ import httpx
 
 from benchmarks.faults.clients import Ledger, Run, Timeline, create
 from benchmarks.faults.cluster import PrivateCluster
-from benchmarks.faults.layout import LEADS, WAITS, Layout, Sampler, first_ready, offered_at, wait_for_log
+from benchmarks.faults.layout import Layout, Sampler, first_ready, offered_at, wait_for_state
 from benchmarks.faults.report import FaultResult
 
 NAMES = {
     "api": "kill -9 of an API replica, restarted at once",
-    "scheduler": "kill -9 of the scheduler, a new one started",
-    "takeover": "a second scheduler started, the first killed -9",
+    "scheduler": "kill -9 of the leading scheduler, restarted at once",
+    "takeover": "a new scheduler started, the leader killed -9",
     "postgres": "PostgreSQL restarted (fast shutdown, start)",
 }
 
@@ -47,10 +49,25 @@ class Context:
     stragglers: list[asyncio.Task]  # probe creates still retrying when their window ended
 
 
-async def start_leader(layout: Layout) -> None:
-    process = layout.start_scheduler()
-    await wait_for_log(process, layout.log_of(process), LEADS)
+async def start_schedulers(layout: Layout) -> None:
+    """Two, as in docker-compose.yml: the first to take the lock leads, the other waits as a hot standby."""
+    leader = layout.start_scheduler()
+    await wait_for_state(layout, leader, "leader")
     await asyncio.sleep(1.0)  # it LISTENs right after taking the lock
+    await start_standby(layout)
+
+
+async def start_standby(layout: Layout) -> subprocess.Popen:
+    standby = layout.start_scheduler()
+    await wait_for_state(layout, standby, "standby")
+    return standby
+
+
+def leading(ctx: Context, fault: str) -> subprocess.Popen:
+    leader = ctx.layout.leader()
+    if leader is None or len(ctx.layout.alive_schedulers()) < 2:
+        raise RuntimeError(f"the {fault} fault needs a leader and a standby")
+    return leader
 
 
 # --------------------------------------------------------------------------- the faults
@@ -58,27 +75,39 @@ async def start_leader(layout: Layout) -> None:
 async def kill_api(ctx: Context, fault: FaultResult) -> None:
     """The first replica; the clients it served are refused by it and go to the next while it is away."""
     ctx.layout.kill(ctx.layout.apis[0])
-    ctx.layout.start_api(0)  # as a supervisor restarts it
+    ctx.layout.start_api(0)  # as Docker restarts it
 
 
-async def kill_scheduler(ctx: Context, fault: FaultResult) -> None:
-    leader = ctx.layout.leader()
-    if leader is None:
-        raise RuntimeError("no scheduler leads before the scheduler fault")
+async def kill_scheduler(ctx: Context, fault: FaultResult) -> asyncio.Task:
+    """The standby should take over; the killed one is started again at once, as Docker would, and should
+    come back as the standby (the fault's note says whether both happened)."""
+    leader = leading(ctx, "scheduler")
+    standby = next(p for p in ctx.layout.alive_schedulers() if p is not leader)
     ctx.layout.kill(leader)
-    ctx.layout.start_scheduler()  # as a supervisor starts a new one
+    restarted, started = ctx.layout.start_scheduler(), time.monotonic()
+
+    async def settle() -> None:
+        with contextlib.suppress(RuntimeError):
+            await wait_for_state(ctx.layout, restarted, "standby", ctx.window - 1)
+        waited = time.monotonic() - started
+        leads = ctx.layout.leader()
+        took = "the standby took over" if leads is standby else \
+            f"the standby did not take over (leader: {getattr(leads, 'pid', 'none')})"
+        state = ctx.layout.state(restarted) or "not running"
+        fault.detail = f"scheduler fault: {took}; the restarted one was {state} after {waited:.1f} s"
+
+    return asyncio.create_task(settle())
 
 
 async def before_takeover(ctx: Context) -> None:
-    standby = ctx.layout.start_scheduler()
-    await wait_for_log(standby, ctx.layout.log_of(standby), WAITS)
+    """A third scheduler, as a rolling deploy starts the new one before the old one goes."""
+    leading(ctx, "takeover")
+    await start_standby(ctx.layout)
 
 
 async def kill_leader(ctx: Context, fault: FaultResult) -> None:
-    leader = ctx.layout.leader()
-    if leader is None or len(ctx.layout.alive_schedulers()) < 2:
-        raise RuntimeError("the takeover needs a leader and a waiting scheduler")
-    ctx.layout.kill(leader)
+    """Not started again: the new scheduler replaces it (two remain, one of them the old standby leading)."""
+    ctx.layout.kill(leading(ctx, "takeover"))
 
 
 async def restart_postgres(ctx: Context, fault: FaultResult) -> asyncio.Task:
@@ -125,8 +154,8 @@ async def supervise(ctx: Context, fault: FaultResult, exits_before: int) -> None
             await layout.api_ready(replica)
             fault.human.append(f"API replica {replica} was gone: started again")
     if not layout.alive_schedulers():
-        await start_leader(layout)
-        fault.human.append(f"no scheduler was left ({exits or 'none exited'}): one started")
+        await start_schedulers(layout)
+        fault.human.append(f"no scheduler was left ({exits or 'none exited'}): two started")
     elif layout.leader() is None:
         fault.human.append("schedulers ran but none led")
 

@@ -1,17 +1,20 @@
 """The production layout under test, and what watches it from outside.
 
 API replicas (`homecare serve --no-scheduler`, two as in docker-compose.yml) behind what a load balancer
-does — a connection refused by one replica goes to the next — and `homecare scheduler` processes (one
-leads by a PostgreSQL advisory lock, a second waits), all on the private cluster. The benchmark plays the
-supervisor only where a fault calls for it (a killed process is started again); anything else a process
-needs after a fault — a scheduler that exited by itself — is done by the benchmark only after the
-fault's window, and reported as a human's intervention.
+does — a connection refused by one replica goes to the next — and two `homecare scheduler` processes (one
+leads by a PostgreSQL advisory lock, the other waits as a hot standby), as in docker-compose.yml, all on the
+private cluster. Each scheduler writes a heartbeat file of its own (HOMECARE_HEARTBEAT_PATH), which says
+whether it leads, waits or reconnects: that is how the benchmark knows who leads. The benchmark plays
+Docker only where a fault calls for it (a killed process is started again); anything else a process needs
+after a fault — a scheduler that exited by itself — is done by the benchmark only after the fault's
+window, and reported as a human's intervention.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -26,9 +29,6 @@ import httpx
 from benchmarks.load.common import CHILDREN, HOST
 from benchmarks.load.servers import free_port, start_process, wait_ready
 from service.leader import LOCK_KEY
-
-# What service/leader.py logs (INFO) when a scheduler takes the lead, and when it finds another leading.
-LEADS, WAITS = "scheduler is the leader", "another scheduler is the leader; waiting"
 
 # What a connection may raise while the database restarts under it (asyncpg's protocol can also be left
 # mid-operation: InternalClientError); the observers then reconnect.
@@ -73,14 +73,15 @@ class Layout:
         self.ports = [free_port() for _ in range(replicas)]
         self.base_urls = [f"http://{HOST}:{port}" for port in self.ports]
         self.apis: list[subprocess.Popen | None] = [None] * replicas
-        self.schedulers: list[tuple[subprocess.Popen, Path]] = []
+        self.schedulers: list[tuple[subprocess.Popen, Path]] = []  # (process, its log)
+        self.heartbeats: dict[int, Path] = {}  # a scheduler's heartbeat file, by pid
         self.logs: list[Path] = []
         self.exits: list[str] = []  # processes that ended by themselves, with their exit codes
 
-    def _start(self, name: str, command: list[str]) -> tuple[subprocess.Popen, Path]:
+    def _start(self, name: str, command: list[str], env: dict | None = None) -> tuple[subprocess.Popen, Path]:
         log = self.workdir / f"{name}-{sum(p.name.startswith(name) for p in self.logs) + 1}.log"
         self.logs.append(log)
-        return start_process(command, self.env, log), log
+        return start_process(command, env or self.env, log), log
 
     def start_api(self, replica: int) -> subprocess.Popen:
         self.apis[replica], _ = self._start(f"api{replica}", [self.homecare, "serve", "--no-scheduler",
@@ -96,19 +97,25 @@ class Layout:
                                  timeout=10.0, trust_env=False, transport=Balancer(self.ports, first))
 
     def start_scheduler(self) -> subprocess.Popen:
-        process, log = self._start("scheduler", [self.homecare, "scheduler"])
+        heartbeat = self.workdir / f"scheduler-{len(self.schedulers) + 1}.heartbeat"
+        env = {**self.env, "HOMECARE_HEARTBEAT_PATH": str(heartbeat), "HOMECARE_HEARTBEAT_S": "5"}  # as compose
+        process, log = self._start("scheduler", [self.homecare, "scheduler"], env)
         self.schedulers.append((process, log))
+        self.heartbeats[process.pid] = heartbeat
         return process
 
-    def leader(self) -> subprocess.Popen | None:
-        """The live scheduler that has logged taking the lead (each process has a log of its own)."""
-        for process, log in self.schedulers:
-            if process.poll() is None and LEADS in log.read_text(errors="replace"):
-                return process
-        return None
+    def state(self, process: subprocess.Popen) -> str | None:
+        """A live scheduler's state from its heartbeat (leader, standby, (re)connecting); None: dead or
+        not written yet. It is written at once on every change, so it is never an interval behind."""
+        if process.poll() is not None:
+            return None
+        try:
+            return json.loads(self.heartbeats[process.pid].read_text(encoding="utf-8"))["state"]
+        except (OSError, ValueError, KeyError):
+            return None
 
-    def log_of(self, process: subprocess.Popen) -> Path:
-        return next(log for p, log in self.schedulers if p is process)
+    def leader(self) -> subprocess.Popen | None:
+        return next((p for p, _ in self.schedulers if self.state(p) == "leader"), None)
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
@@ -131,15 +138,16 @@ class Layout:
                 CHILDREN.remove(process)
 
 
-async def wait_for_log(process: subprocess.Popen, log: Path, text: str, timeout: float = 60.0) -> None:
+async def wait_for_state(layout: Layout, process: subprocess.Popen, state: str, timeout: float = 60.0) -> None:
     until = time.monotonic() + timeout
     while time.monotonic() < until:
-        if text in log.read_text(errors="replace"):
+        if layout.state(process) == state:
             return
         if process.poll() is not None:
+            log = next(log for p, log in layout.schedulers if p is process)
             raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         await asyncio.sleep(0.1)
-    raise RuntimeError(f"{process.args}: no '{text}' in its log after {timeout:.0f} s")
+    raise RuntimeError(f"{process.args}: its heartbeat did not say {state!r} within {timeout:.0f} s")
 
 
 async def first_ready(base_url: str, until: float) -> float | None:

@@ -23,7 +23,7 @@ import numpy as np
 import benchmarks.faults
 from benchmarks.faults.clients import Ledger, Run, Timeline, operator, provider_app
 from benchmarks.faults.cluster import PrivateCluster
-from benchmarks.faults.inject import NAMES, Context, run_fault, start_leader
+from benchmarks.faults.inject import NAMES, Context, run_fault, start_schedulers
 from benchmarks.faults.layout import Layout, Sampler
 from benchmarks.faults.report import RESUME_TARGET_S, UNEXPECTED, FaultResult, report
 from benchmarks.load.checks import drain, integrity, log_problems, offer_latency
@@ -57,7 +57,8 @@ async def guarded(rec: Timeline, name: str, client_work) -> None:
 
 
 async def start_service(cluster: PrivateCluster, workdir: Path, replicas: int):
-    """The database migrated and seeded (as for the load benchmark), the API up, a scheduler leading."""
+    """The database migrated and seeded (as for the load benchmark), the API up, a scheduler leading and
+    another waiting as its standby."""
     cluster.create()
     await recreate_database(DB, server=cluster.server)
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{cluster.port}/{DB}"
@@ -66,7 +67,7 @@ async def start_service(cluster: PrivateCluster, workdir: Path, replicas: int):
     for replica in range(replicas):
         layout.start_api(replica)
         await layout.api_ready(replica)
-    await start_leader(layout)
+    await start_schedulers(layout)
     return layout, operator_token, tokens, elders
 
 
@@ -157,7 +158,7 @@ async def main(args) -> int:
                ("after the faults (grace, drain, feed audit)", rec.count(faults_over, time.time()))]
     command = " ".join([".venv/bin/python -m benchmarks.faults", *sys.argv[1:]])
     intro = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores shared · private PostgreSQL 15 · "
-             f"{args.api} `serve --no-scheduler` API replicas + `homecare scheduler` · {args.operators} operators "
+             f"{args.api} `serve --no-scheduler` API replicas + 2 `homecare scheduler` (leader, standby) · {args.operators} operators "
              f"(one create per ~{args.think:g} s each), {args.apps} provider apps, retrying with the same keys · "
              f"warm-up {args.warmup:.0f} s, then each fault watched {args.seconds:.0f} s · seed {args.seed} · "
              f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
