@@ -33,7 +33,8 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers", responses={503: {"description": "Database unreachable"}})
+@router.get("/readyz", summary="The database answers", response_model=dict[str, str],
+            responses={503: {"description": "Database unreachable"}})
 async def readyz(request: Request):
     try:
         async with request.app.state.engine.connect() as connection:
@@ -43,7 +44,8 @@ async def readyz(request: Request):
     return {"status": "ok"}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses={
+    200: {"description": "The Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

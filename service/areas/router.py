@@ -6,14 +6,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from service.areas import service
-from service.auth import AUTH_RESPONSES, AnyRole
+from service.auth import AnyRole
 from service.catalogue import SERVICES
 from service.deps import SessionDep
 from service.errors import Invalid
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.schemas import Page
 
-router = APIRouter(prefix="/api/v1", tags=["registry"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["registry"])
 AreaCodeQuery = Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,2}$")]
 
 

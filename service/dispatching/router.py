@@ -11,14 +11,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from service.auth import AUTH_RESPONSES, Admin, Staff
+from service.auth import Admin, Staff
 from service.deps import SessionDep, SettingsDep
 from service.dispatching.models import DispatchPlan
 from service.dispatching.plans import run_plan
 from service.errors import NotFound
 from service.months import MONTH_PATTERN, Month
 
-router = APIRouter(prefix="/api/v1/plans", tags=["dispatch"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/plans", tags=["dispatch"])
 log = logging.getLogger("homecare.plans")
 
 

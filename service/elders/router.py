@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.auth import AUTH_RESPONSES, Admin, Staff
+from service.auth import Admin, Staff
 from service.catalogue import ElderStatus
 from service.deps import SessionDep
 from service.elders import service
@@ -13,12 +13,11 @@ from service.idempotency.service import IdempotencyDep
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
 from service.schemas import Page
 
-router = APIRouter(prefix="/api/v1/elders", tags=["registry"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/elders", tags=["registry"])
 NOT_FOUND = {404: {"description": "No such elder"}}
-INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
 
 
-@router.get("", response_model=Page[ElderPublic], responses=INVALID)
+@router.get("", response_model=Page[ElderPublic])
 async def list_elders(
     session: SessionDep, principal: Staff,
     phone: Annotated[str | None, Query(max_length=20, description="Exact mobile number")] = None,
@@ -34,7 +33,7 @@ async def list_elders(
 
 
 @router.post("", status_code=201, response_model=ElderPublic,
-             responses={**INVALID, 409: {"description": "ID number or device already registered, or "
+             responses={409: {"description": "ID number or device already registered, or "
                                                           "the Idempotency-Key is still in flight"}})
 async def create_elder(body: ElderCreate, session: SessionDep, principal: Admin, idempotency: IdempotencyDep):
     async def create():
@@ -49,6 +48,6 @@ async def get_elder(elder_id: int, session: SessionDep, principal: Staff) -> Eld
 
 
 @router.patch("/{elder_id}", response_model=ElderPublic,
-              responses={**NOT_FOUND, **INVALID, 409: {"description": "ID number or device clash"}})
+              responses={**NOT_FOUND, 409: {"description": "ID number or device clash"}})
 async def update_elder(elder_id: int, body: ElderUpdate, session: SessionDep, principal: Admin) -> ElderPublic:
     return service.to_public(await service.update_elder(session, elder_id, body, principal), principal)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service.auth import AUTH_RESPONSES, Staff
+from service.auth import Staff
 from service.db import utcnow
 from service.deps import SessionDep, SettingsDep
 from service.followups import service
@@ -19,7 +19,7 @@ from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cu
 from service.reports.scope import AreaQuery, area_by_code
 from service.schemas import Page
 
-router = APIRouter(prefix="/api/v1", tags=["follow-ups"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["follow-ups"])
 QueueMonth = Annotated[str | None, Query(pattern=MONTH_PATTERN,
                                          description="Visits of this month; by default the current one")]
 
@@ -27,8 +27,7 @@ QueueMonth = Annotated[str | None, Query(pattern=MONTH_PATTERN,
 @router.post("/visits/{visit_id}/follow-up", status_code=201, response_model=FollowUpPublic, responses={
     404: {"description": "No such visit"},
     409: {"description": "The visit already has its follow-up, is still in progress, "
-                         "or the Idempotency-Key is in flight"},
-    422: {"description": "A field is invalid (named in `errors`)"}})
+                         "or the Idempotency-Key is in flight"}})
 async def record_follow_up(visit_id: int, body: FollowUpCreate, session: SessionDep, principal: Staff,
                            idempotency: IdempotencyDep) -> JSONResponse:
     """Record the elder's satisfaction (1-5) and any complaint; one follow-up per visit."""
@@ -36,8 +35,7 @@ async def record_follow_up(visit_id: int, body: FollowUpCreate, session: Session
                                  FollowUpPublic)
 
 
-@router.get("/follow-ups/queue", response_model=Page[QueueItem],
-            responses={422: {"description": "A parameter is invalid (named in `errors`)"}})
+@router.get("/follow-ups/queue", response_model=Page[QueueItem])
 async def queue(
     session: SessionDep, _: Staff, settings: SettingsDep,
     month: QueueMonth = None,
