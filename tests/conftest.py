@@ -73,12 +73,17 @@ async def app(settings: Settings):
 @pytest.fixture
 async def db(app):
     """A clean database with the test area tree; yields the app's session factory."""
-    async with app.state.sessions() as session:
+    await clean_database(app.state.sessions)
+    return app.state.sessions
+
+
+async def clean_database(sessions) -> None:
+    """Empty every table, then add the small area tree above."""
+    async with sessions() as session:
         for table in reversed(metadata.sorted_tables):
             await session.exec(delete(table))
         session.add_all(Area(code=c, name=n, level=lvl, parent_code=p) for c, n, lvl, p in AREAS)
         await session.commit()
-    return app.state.sessions
 
 
 @pytest.fixture
@@ -94,9 +99,12 @@ TokenFactory = Callable[..., Awaitable[dict[str, str]]]
 @pytest.fixture
 def token(db) -> TokenFactory:
     """`await token("admin")` → Authorization headers for a fresh token of that role."""
+    return token_factory(db)
 
+
+def token_factory(sessions) -> TokenFactory:
     async def make(role: str, *, provider_id: int | None = None, area_code: str | None = None) -> dict[str, str]:
-        async with db() as session:
+        async with sessions() as session:
             value = await create_token(session, role=role, name=f"test-{role}", provider_id=provider_id,
                                        area_code=area_code)
         return {"Authorization": f"Bearer {value}"}
