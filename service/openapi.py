@@ -31,7 +31,8 @@ from service.errors import PROBLEM_JSON, Problem
 from service.idempotency.service import IdempotencyKeyHeader
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
+                               "schema": {"type": "integer"}}}
 AUTHENTICATE = {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}
 DEFAULTS: dict[int, dict[str, Any]] = {
     400: {"description": "The body could not be read as JSON (it is not UTF-8, for one)"},

@@ -45,7 +45,8 @@ async def readyz(request: Request):
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response, responses={
-    200: {"description": "The Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    200: {"description": "The Prometheus text format",
+          "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

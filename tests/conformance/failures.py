@@ -24,10 +24,12 @@ class Found:
     @property
     def key(self) -> tuple:
         # One failure per kind of message, not per value that triggered it (ids, field paths, row numbers).
-        return self.item, self.role, self.check, self.status, re.sub(r"\d+", "N", _first_line(self.message))[:160]
+        shape = re.sub(r"\d+", "N", _first_line(self.message))[:160]
+        return self.item, self.role, self.check, self.status, shape
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.check} ({self.status}): {_first_line(self.message)[:200]}\n    {self.request}"
+        return f"{self.role}: {self.check} ({self.status}): {_first_line(self.message)[:200]}\n" \
+               f"    {self.request}"
 
 
 def _first_line(text: str) -> str:
@@ -65,8 +67,8 @@ class Recorder:
         with open(path + ".statuses.json", "w", encoding="utf-8") as out:
             json.dump(dict(sorted(self.statuses.items())), out, indent=0)
         with open(path, "w", encoding="utf-8") as out:
-            out.writelines(json.dumps(asdict(found), ensure_ascii=False) + "\n"
-                           for found in sorted(self.found.values(), key=lambda f: (f.operation, f.role, f.check)))
+            ordered = sorted(self.found.values(), key=lambda f: (f.operation, f.role, f.check))
+            out.writelines(json.dumps(asdict(found), ensure_ascii=False) + "\n" for found in ordered)
 
 
 def reproduce(case) -> str:
