@@ -13,7 +13,7 @@ from schemathesis.core.failures import FailureGroup
 
 @dataclass
 class Found:
-    item: str  # the pytest node id: operation, backend and role
+    item: str  # the pytest node id: operation and backend
     role: str
     operation: str
     check: str

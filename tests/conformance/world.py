@@ -7,7 +7,9 @@ whose ids hit these rows reach the endpoints' success paths, not only their 404s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import get_args
 
+from service.catalogue import Role
 from tests.factories import elder_body, provider_body
 from tests.service.helpers import (
     HOME,
@@ -20,7 +22,7 @@ from tests.service.helpers import (
     offer_to,
 )
 
-ROLES = ("admin", "operator", "provider", "regulator")
+ROLES = get_args(Role)
 
 
 @dataclass
