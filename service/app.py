@@ -16,6 +16,7 @@ from service.dispatching.wakeup import Notifier
 from service.elders.router import router as elders_router
 from service.errors import install_error_handlers
 from service.followups.router import router as followups_router
+from service.openapi import install_openapi
 from service.ops import Metrics, configure_logging, install_request_metrics
 from service.ops import router as ops_router
 from service.provider_app.router import router as provider_app_router
@@ -76,4 +77,5 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router,
                    providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router):
         app.include_router(router)
+    install_openapi(app)
     return app

@@ -105,6 +105,7 @@ def require(*roles: str):
             raise Forbidden(f"role {principal.role} may not do this; needs {' or '.join(roles)}")
         return principal
 
+    _check.roles = roles  # the OpenAPI document names them (service/openapi.py)
     return _check
 
 
@@ -114,6 +115,3 @@ Staff = Annotated[Principal, Depends(require("admin", "operator"))]
 RegistryReader = Annotated[Principal, Depends(require("admin", "operator", "regulator"))]
 ProviderApp = Annotated[Principal, Depends(require("provider"))]
 Supervisor = Annotated[Principal, Depends(require("admin", "regulator"))]
-
-# Responses every authenticated endpoint can give, for the OpenAPI document.
-AUTH_RESPONSES = {401: {"description": "Missing or unknown token"}, 403: {"description": "Wrong role"}}

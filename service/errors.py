@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,6 +56,22 @@ class Unauthorized(DomainError):
 
 class Forbidden(DomainError):
     status, title = 403, "Forbidden"
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="The parameter or body field, dotted: `location.lat`, `cursor`")
+    reason: str
+
+
+class Problem(BaseModel):
+    """The body of every error response (RFC 9457), as `problem_body` builds it; for the OpenAPI document."""
+
+    type: str = Field(description="`about:blank`: the status and title say what kind of problem it is")
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | SkipJsonSchema[None] = Field(
+        default=None, description="Each invalid parameter or field with the reason (on 422)")
 
 
 def problem_body(status: int, detail: str, *, title: str | None = None, errors: list | None = None) -> dict[str, Any]:

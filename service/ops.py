@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.auth import AUTH_RESPONSES, Admin
+from service.auth import Admin
 from service.errors import problem, route_of
 from service.redaction import install_log_redaction
 
@@ -35,7 +35,8 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers", responses={503: {"description": "Database unreachable"}})
+@router.get("/readyz", summary="The database answers", response_model=dict[str, str],
+            responses={503: {"description": "Database unreachable"}})
 async def readyz(request: Request):
     try:
         async with request.app.state.engine.connect() as connection:
@@ -46,7 +47,9 @@ async def readyz(request: Request):
 
 
 @router.get("/metrics", summary="Prometheus metrics (admin token: routes and volumes are not for everyone)",
-            response_class=Response, responses=AUTH_RESPONSES)
+            response_class=Response, responses={
+                200: {"description": "The Prometheus text format",
+                      "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request, _: Admin) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -71,20 +71,21 @@ async def app(settings: Settings):
     await application.state.engine.dispose()
 
 
-async def clean_database(app):
-    """Empty every table but for the test area tree; returns the app's session factory."""
-    async with app.state.sessions() as session:
+@pytest.fixture
+async def db(app):
+    """A clean database with the test area tree; yields the app's session factory."""
+    await clean_database(app.state.sessions)
+    return app.state.sessions
+
+
+async def clean_database(sessions):
+    """Empty every table, then add the small area tree above; returns the session factory."""
+    async with sessions() as session:
         for table in reversed(metadata.sorted_tables):
             await session.exec(delete(table))
         session.add_all(Area(code=c, name=n, level=lvl, parent_code=p) for c, n, lvl, p in AREAS)
         await session.commit()
-    return app.state.sessions
-
-
-@pytest.fixture
-async def db(app):
-    """A clean database with the test area tree; yields the app's session factory."""
-    return await clean_database(app)
+    return sessions
 
 
 @pytest.fixture
@@ -100,7 +101,6 @@ TokenFactory = Callable[..., Awaitable[dict[str, str]]]
 @pytest.fixture
 def token(db) -> TokenFactory:
     """`await token("admin")` → Authorization headers for a fresh token of that role."""
-
     return token_factory(db)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from service.areas import service
-from service.auth import AUTH_RESPONSES, AnyRole
+from service.auth import AnyRole
 from service.catalogue import SERVICES
 from service.deps import SessionDep
 from service.errors import Invalid
@@ -15,7 +15,7 @@ from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cu
 from service.schemas import Page
 from service.validation import AREA_PATTERN, AreaCode
 
-router = APIRouter(prefix="/api/v1", tags=["registry"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["registry"])
 AreaCodeQuery = Annotated[AreaCode | None, Query()]
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from service.auth import AUTH_RESPONSES, Admin, Staff
+from service.auth import Admin, Staff
 from service.db import utcnow
 from service.deps import SessionDep, SettingsDep
 from service.dispatching.faults import describe
@@ -20,7 +20,7 @@ from service.dispatching.plans import check_plannable, claim_plan, operator_erro
 from service.errors import Conflict, NotFound
 from service.validation import Body, Month
 
-router = APIRouter(prefix="/api/v1/plans", tags=["dispatch"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/plans", tags=["dispatch"])
 log = logging.getLogger("homecare.plans")
 
 

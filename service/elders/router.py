@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.auth import AUTH_RESPONSES, Admin, Staff
+from service.auth import Admin, Staff
 from service.catalogue import ElderStatus
 from service.deps import SessionDep
 from service.elders import service
@@ -14,12 +14,11 @@ from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_curs
 from service.schemas import Page
 from service.validation import AreaCode, IdPath, Text
 
-router = APIRouter(prefix="/api/v1/elders", tags=["registry"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/elders", tags=["registry"])
 NOT_FOUND = {404: {"description": "No such elder"}}
-INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
 
 
-@router.get("", response_model=Page[ElderPublic], responses=INVALID)
+@router.get("", response_model=Page[ElderPublic])
 async def list_elders(
     session: SessionDep, principal: Staff,
     phone: Annotated[Text | None, Query(max_length=20, description="Exact mobile number")] = None,
@@ -35,7 +34,7 @@ async def list_elders(
 
 
 @router.post("", status_code=201, response_model=ElderPublic,
-             responses={**INVALID, 409: {"description": "ID number or device already registered, or "
+             responses={409: {"description": "ID number or device already registered, or "
                                                           "the Idempotency-Key is still in flight"}})
 async def create_elder(body: ElderCreate, session: SessionDep, principal: Admin, idempotency: IdempotencyDep):
     async def create():
@@ -50,6 +49,6 @@ async def get_elder(elder_id: IdPath, session: SessionDep, principal: Staff) -> 
 
 
 @router.patch("/{elder_id}", response_model=ElderPublic,
-              responses={**NOT_FOUND, **INVALID, 409: {"description": "ID number or device clash"}})
+              responses={**NOT_FOUND, 409: {"description": "ID number or device clash"}})
 async def update_elder(elder_id: IdPath, body: ElderUpdate, session: SessionDep, principal: Admin) -> ElderPublic:
     return service.to_public(await service.update_elder(session, elder_id, body, principal), principal)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service.auth import AUTH_RESPONSES, Staff
+from service.auth import Staff
 from service.db import utcnow
 from service.deps import SessionDep, SettingsDep
 from service.followups import service
@@ -20,7 +20,7 @@ from service.reports.scope import AreaQuery, area_by_code
 from service.schemas import Page
 from service.validation import IdPath, Month
 
-router = APIRouter(prefix="/api/v1", tags=["follow-ups"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["follow-ups"])
 QueueMonth = Annotated[Month | None, Query(description="Visits of this month; by default the current one")]
 
 
@@ -36,8 +36,7 @@ async def record_follow_up(visit_id: IdPath, body: FollowUpCreate, session: Sess
                                  FollowUpPublic)
 
 
-@router.get("/follow-ups/queue", response_model=Page[QueueItem],
-            responses={422: {"description": "A parameter is invalid (named in `errors`)"}})
+@router.get("/follow-ups/queue", response_model=Page[QueueItem])
 async def queue(
     session: SessionDep, _: Staff, settings: SettingsDep,
     month: QueueMonth = None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from service.auth import AUTH_RESPONSES, ProviderApp
+from service.auth import ProviderApp
 from service.db import utcnow
 from service.deps import SessionDep, SettingsDep
 from service.dispatching import offers
@@ -22,10 +22,9 @@ from service.validation import Body, IdPath, Month, Text
 from service.visits import service as visits
 from service.visits.schemas import BatchResponse, CheckOut, VisitPublic, VisitStart
 
-router = APIRouter(prefix="/api/v1/provider", tags=["provider app"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/provider", tags=["provider app"])
 NOT_FOUND = {404: {"description": "No such object of yours"}}
 CONFLICT = {409: {"description": "The offer expired, was cancelled, or another caregiver took it"}}
-INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
 
 
 class AssignmentFeed(BaseModel):
@@ -51,7 +50,7 @@ async def _view(session, assignment) -> ProviderAssignment:
     return to_view(assignment, request, await session.get(Elder, request.elder_id))
 
 
-@router.get("/assignments", response_model=AssignmentFeed, responses=INVALID)
+@router.get("/assignments", response_model=AssignmentFeed)
 async def list_assignments(
     session: SessionDep, principal: ProviderApp,
     status: Annotated[str | None, Query(pattern="^(offered|accepted|declined|expired|cancelled|completed)$")] = None,
@@ -63,7 +62,7 @@ async def list_assignments(
 
 
 @router.post("/assignments/{assignment_id}/accept", response_model=ProviderAssignment,
-             responses={**NOT_FOUND, **CONFLICT, **INVALID})
+             responses={**NOT_FOUND, **CONFLICT})
 async def accept(assignment_id: IdPath, body: AcceptBody, session: SessionDep, principal: ProviderApp):
     assignment = await offers.accept(session, assignment_id, principal.provider_id, body.caregiver,
                                      actor=principal.actor, now=utcnow())
@@ -71,7 +70,7 @@ async def accept(assignment_id: IdPath, body: AcceptBody, session: SessionDep, p
 
 
 @router.post("/assignments/{assignment_id}/decline", response_model=ProviderAssignment,
-             responses={**NOT_FOUND, **CONFLICT, **INVALID})
+             responses={**NOT_FOUND, **CONFLICT})
 async def decline(assignment_id: IdPath, body: DeclineBody, request: Request, session: SessionDep,
                   principal: ProviderApp, settings: SettingsDep):
     assignment = await offers.decline(session, assignment_id, principal.provider_id, body.reason,
@@ -81,7 +80,7 @@ async def decline(assignment_id: IdPath, body: DeclineBody, request: Request, se
     return view
 
 
-@router.get("/visits", response_model=Page[VisitPublic], responses=INVALID)
+@router.get("/visits", response_model=Page[VisitPublic], )
 async def list_visits(
     session: SessionDep, principal: ProviderApp, settings: SettingsDep,
     month: Annotated[Month, Query(description="YYYY-MM: visits begun in it (Asia/Shanghai)")],
@@ -97,7 +96,7 @@ async def list_visits(
 
 @router.post("/visits", response_model=VisitPublic, status_code=201,
              responses={200: {"description": "The same client_visit_id again: the first visit", "model": VisitPublic},
-                        409: {"description": "client_visit_id used for another assignment"}, **INVALID})
+                        409: {"description": "client_visit_id used for another assignment"}})
 async def start_visit(body: VisitStart, session: SessionDep, principal: ProviderApp, settings: SettingsDep):
     visit, created = await visits.check_in(session, principal.provider_id, body, principal, settings)
     public = await visits.public(session, visit)
@@ -105,14 +104,14 @@ async def start_visit(body: VisitStart, session: SessionDep, principal: Provider
 
 
 @router.post("/visits/{visit_id}/check-out", response_model=VisitPublic,
-             responses={**NOT_FOUND, 409: {"description": "Already checked out at another time"}, **INVALID})
+             responses={**NOT_FOUND, 409: {"description": "Already checked out at another time"}})
 async def check_out(visit_id: IdPath, body: CheckOut, session: SessionDep, principal: ProviderApp,
                     settings: SettingsDep) -> VisitPublic:
     visit = await visits.check_out(session, principal.provider_id, visit_id, body, principal, settings)
     return await visits.public(session, visit)
 
 
-@router.post("/visits:batch", response_model=BatchResponse, responses=INVALID)
+@router.post("/visits:batch", response_model=BatchResponse, )
 async def upload_batch(body: VisitBatchBody, session: SessionDep, principal: ProviderApp,
                        settings: SettingsDep) -> BatchResponse:
     results = await visits.upload_batch(session, principal.provider_id, body.visits, principal, settings)

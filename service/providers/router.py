@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.auth import AUTH_RESPONSES, Admin, RegistryReader
+from service.auth import Admin, RegistryReader
 from service.catalogue import ProviderStatus
 from service.deps import SessionDep
 from service.idempotency.service import IdempotencyDep
@@ -14,12 +14,11 @@ from service.providers.schemas import ProviderCreate, ProviderPublic, ProviderUp
 from service.schemas import Page
 from service.validation import AreaCode, IdPath
 
-router = APIRouter(prefix="/api/v1/providers", tags=["registry"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1/providers", tags=["registry"])
 NOT_FOUND = {404: {"description": "No such provider"}}
-INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
 
 
-@router.get("", response_model=Page[ProviderPublic], responses=INVALID)
+@router.get("", response_model=Page[ProviderPublic])
 async def list_providers(
     session: SessionDep, _: RegistryReader,
     area: Annotated[AreaCode | None, Query(description="Providers contracted in or under this area")] = None,
@@ -32,7 +31,7 @@ async def list_providers(
 
 
 @router.post("", status_code=201, response_model=ProviderPublic,
-             responses={**INVALID, 409: {"description": "Name taken, or the Idempotency-Key is in flight"}})
+             responses={409: {"description": "Name taken, or the Idempotency-Key is in flight"}})
 async def create_provider(body: ProviderCreate, session: SessionDep, principal: Admin, idempotency: IdempotencyDep):
     return await idempotency.run(body, lambda: service.create_provider(session, body, principal), ProviderPublic)
 
@@ -43,7 +42,7 @@ async def get_provider(provider_id: IdPath, session: SessionDep, _: RegistryRead
 
 
 @router.patch("/{provider_id}", response_model=ProviderPublic,
-              responses={**NOT_FOUND, **INVALID, 409: {"description": "Name taken"}})
+              responses={**NOT_FOUND, 409: {"description": "Name taken"}})
 async def update_provider(provider_id: IdPath, body: ProviderUpdate, session: SessionDep,
                           principal: Admin) -> ProviderPublic:
     return await service.update_provider(session, provider_id, body, principal)

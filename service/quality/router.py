@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, literal, or_
 from sqlmodel import col, select
 
-from service.auth import AUTH_RESPONSES, Admin, Supervisor
+from service.auth import Admin, Supervisor
 from service.db import utcnow
 from service.deps import SessionDep, SettingsDep
 from service.providers.models import Provider, ProviderArea
@@ -21,8 +21,7 @@ from service.quality.models import ProviderQuality
 from service.reports.scope import report_area
 from service.validation import Body, IdPath, Month
 
-router = APIRouter(prefix="/api/v1", tags=["quality"], responses=AUTH_RESPONSES)
-INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
+router = APIRouter(prefix="/api/v1", tags=["quality"])
 
 
 class QualityPublic(BaseModel):
@@ -55,7 +54,7 @@ async def _public(session, rows: list[ProviderQuality]) -> list[QualityPublic]:
 
 
 @router.get("/quality", response_model=list[QualityPublic],
-            responses={**INVALID, 403: {"description": "Wrong role, or an area outside the regulator's own"}})
+            responses={403: {"description": "Wrong role, or an area outside the regulator's own"}})
 async def list_quality(session: SessionDep, principal: Supervisor,
                        month: Annotated[Month, Query()]) -> list[QualityPublic]:
     """The month's scores, lowest first; a regulator sees the providers contracted in its area."""
@@ -73,7 +72,7 @@ async def list_quality(session: SessionDep, principal: Supervisor,
 
 
 @router.post("/quality/assessments", response_model=list[QualityPublic],
-             responses={**INVALID, 409: {"description": "The month is not over yet"}})
+             responses={409: {"description": "The month is not over yet"}})
 async def assess(body: AssessBody, session: SessionDep, _: Admin,
                  settings: SettingsDep) -> list[QualityPublic]:
     """Score every provider for a finished month; suspend those low for too many months running."""
@@ -82,7 +81,7 @@ async def assess(body: AssessBody, session: SessionDep, _: Admin,
 
 
 @router.post("/providers/{provider_id}/reinstate", response_model=ProviderPublic, responses={
-    **INVALID, 404: {"description": "No such provider"},
+    404: {"description": "No such provider"},
     409: {"description": "The provider is not suspended"}})
 async def reinstate(provider_id: IdPath, body: service.ReinstateBody, session: SessionDep,
                     principal: Admin) -> ProviderPublic:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from service.auth import AUTH_RESPONSES, Admin, Supervisor
+from service.auth import Admin, Supervisor
 from service.catalogue import ServiceCode
 from service.deps import SessionDep, SettingsDep
 from service.idempotency.service import IdempotencyDep
@@ -22,7 +22,7 @@ from service.reports.summary import monthly_summary
 from service.reports.visit_exceptions import ExceptionsReport, exceptions_report
 from service.validation import IdQuery, Month
 
-router = APIRouter(prefix="/api/v1", tags=["reports"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["reports"])
 SCOPE = {403: {"description": "Wrong role, or an area outside the regulator's own"}}
 INVALID = {422: {"description": "A parameter is invalid (named in `errors`), or the month has not begun"}}
 NO_FONT = {503: {"description": "PDF asked for, but the CJK font to embed is not installed on the server"}}
@@ -78,8 +78,7 @@ async def settle(session: SessionDep, principal: Supervisor, settings: SettingsD
 
 
 @router.post("/reports/closures", status_code=201, response_model=closing.ClosurePublic, responses={
-    **SCOPE, 409: {"description": "Already closed, not over yet, or the Idempotency-Key is in flight"},
-    422: {"description": "A field is invalid (named in `errors`)"}})
+    **SCOPE, 409: {"description": "Already closed, not over yet, or the Idempotency-Key is in flight"}})
 async def close_month(body: closing.CloseMonth, session: SessionDep, principal: Supervisor,
                       settings: SettingsDep, idempotency: IdempotencyDep) -> Response:
     """Close an area's month: its summary and settlement are frozen and their SHA-256 recorded."""
@@ -105,8 +104,7 @@ async def list_prices(session: SessionDep, _: Supervisor,
 
 @router.post("/prices", status_code=201, response_model=prices.PricePublic, responses={
     409: {"description": "A version from that day exists, the day lies in a closed month, "
-                         "or the Idempotency-Key is in flight"},
-    422: {"description": "A field is invalid (named in `errors`)"}})
+                         "or the Idempotency-Key is in flight"}})
 async def add_price(body: prices.PriceCreate, session: SessionDep, principal: Admin,
                     idempotency: IdempotencyDep) -> Response:
     """Add a price version effective from a day; earlier days keep their prices."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from service.auth import AUTH_RESPONSES, Staff
+from service.auth import Staff
 from service.catalogue import Urgency
 from service.deps import SessionDep, SettingsDep
 from service.dispatching.wakeup import wake_dispatcher
@@ -24,15 +24,13 @@ from service.requests.schemas import (
 from service.schemas import Page
 from service.validation import IdPath, IdQuery, Month
 
-router = APIRouter(prefix="/api/v1", tags=["requests"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["requests"])
 NOT_FOUND = {404: {"description": "No such request"}}
-INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
-IN_FLIGHT = {409: {"description": "The Idempotency-Key's first request is still running"}}
 StatusQuery = Annotated[str | None, Query(
     pattern="^(open|assigned|accepted|in_progress|completed|cancelled|unassignable|missed)$")]
 
 
-@router.post("/requests", status_code=201, response_model=RequestDetail, responses={**INVALID, **IN_FLIGHT})
+@router.post("/requests", status_code=201, response_model=RequestDetail, )
 async def create_request(body: RequestCreate, request: Request, principal: Staff, key: IdempotencyKeyHeader = None):
     response, created = await intake.register(request.app.state, body, principal, key, route_of(request))
     if created:
@@ -40,7 +38,7 @@ async def create_request(body: RequestCreate, request: Request, principal: Staff
     return response
 
 
-@router.get("/requests", response_model=Page[RequestPublic], responses=INVALID)
+@router.get("/requests", response_model=Page[RequestPublic])
 async def list_requests(
     session: SessionDep, _: Staff, status: StatusQuery = None,
     elder_id: IdQuery = None, month: Annotated[Month | None, Query()] = None,
@@ -59,7 +57,7 @@ async def get_request(request_id: IdPath, session: SessionDep, _: Staff) -> Requ
 
 
 @router.post("/requests/{request_id}/cancel", response_model=RequestDetail,
-             responses={**NOT_FOUND, **INVALID, 409: {"description": "Already under way, done or cancelled"}})
+             responses={**NOT_FOUND, 409: {"description": "Already under way, done or cancelled"}})
 async def cancel_request(request_id: IdPath, body: CancelBody, session: SessionDep, principal: Staff) -> RequestDetail:
     row = await service.cancel_request(session, request_id, body.reason, principal)
     return await service.request_detail(session, row)
@@ -73,7 +71,7 @@ async def explain(request_id: IdPath, session: SessionDep, _: Staff) -> Explanat
 
 @router.post("/alerts", status_code=201, response_model=RequestDetail,
              responses={200: {"description": "The elder already has live emergency help: that request",
-                              "model": RequestDetail}, **INVALID, **IN_FLIGHT})
+                              "model": RequestDetail}})
 async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, principal: Staff,
                       settings: SettingsDep, idempotency: IdempotencyDep):
     created = False  # merged into a live emergency, or a replayed answer: nothing new to dispatch

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
-from service.auth import AUTH_RESPONSES, Admin, AnyRole
+from service.auth import Admin, AnyRole
 from service.catalogue import Role
 from service.deps import SessionDep
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
 from service.schemas import Page
 from service.tokens import service
 from service.tokens.models import ApiToken
+from service.validation import AreaCode, Body, DbId, IdPath, Text
 
-router = APIRouter(prefix="/api/v1", tags=["tokens"], responses=AUTH_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["tokens"])
 NOT_FOUND = {404: {"description": "No such token"}}
 INVALID = {422: {"description": "A field is invalid (named in `errors`)"}}
 
@@ -46,13 +47,11 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="The bearer token itself, shown this once: only its hash is stored")
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=100, description="Who holds it (shown in the audit log)")
+class TokenCreate(Body):
+    name: Text = Field(min_length=1, max_length=100, description="Who holds it (shown in the audit log)")
     role: Role
-    provider_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Role provider only")
-    area_code: str | None = Field(default=None, pattern=r"^\d{6}(\d{3}){0,2}$", description="Role regulator only")
+    provider_id: DbId | None = Field(default=None, description="Role provider only")
+    area_code: AreaCode | None = Field(default=None, description="Role regulator only")
 
 
 def _public(row: ApiToken) -> TokenPublic:
@@ -87,7 +86,7 @@ async def create_token(body: TokenCreate, session: SessionDep, principal: Admin)
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, responses={**NOT_FOUND, **INVALID})
-async def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, session: SessionDep,
+async def revoke_token(token_id: IdPath, request: Request, session: SessionDep,
                        principal: Admin) -> TokenPublic:
     """Revoked at once in this API process; other processes stop accepting it within HOMECARE_TOKEN_CACHE_S."""
     row = await service.revoke_token(session, token_id, actor=principal.actor)

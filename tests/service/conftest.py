@@ -13,7 +13,7 @@ from tests.service.helpers import accepted_assignment, ago, build_world, check_i
 async def hostile_world(app):
     """The small world the tables refer to, and each role's headers. Built once per backend: every case
     is refused with nothing written (as each test checks), so the world stays as it was."""
-    sessions = await clean_database(app)
+    sessions = await clean_database(app.state.sessions)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         world = await build_world(client, token_factory(sessions))
         request, assignment = await accepted_assignment(client, sessions, world)

@@ -23,7 +23,7 @@ async def test_bad_requests_then_a_good_one_on_one_keep_alive_connection(tmp_pat
     url = f"sqlite+aiosqlite:///{tmp_path}/keep-alive.db"
     await asyncio.to_thread(migrate, url)
     app = create_app(Settings(database_url=url, scheduler_enabled=False))
-    admin = await token_factory(await clean_database(app))("admin")
+    admin = await token_factory(await clean_database(app.state.sessions))("admin")
     ports = []
 
     async def recording(scope, receive, send):
