@@ -207,7 +207,7 @@ def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai): the c
     from service.db import utcnow
     from service.dispatching.plans import check_plannable, run_plan
     from service.errors import Invalid
-    from service.months import is_month
+    from service.validation import is_month
 
     if not is_month(month):
         typer.echo("error: --month must be YYYY-MM", err=True)

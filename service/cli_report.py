@@ -22,7 +22,7 @@ def report(
     """Write an area's monthly supervision summary (监管月报); a closed month's is the signed one."""
     from service.cli import _migrate, _settings, _with_sessions
     from service.errors import DomainError
-    from service.months import is_month
+    from service.validation import is_month
     from service.reports.delivery import renderer
     from service.reports.documents import summary_document
     from service.reports.scope import AREA_PATTERN, area_by_code

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from service.validation import is_month  # the CLI and the API check months alike
+# The calendar's months, any year: the plausible years are the edge's rule (service/validation.py), and the
+# helpers here must work for the months they compute from those (2000-01's previous month is 1999-12).
+_CALENDAR_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def month_of(moment: datetime, tz: ZoneInfo) -> str:
@@ -19,7 +22,7 @@ def month_of_day(day: date) -> str:
 
 def first_day(month: str) -> date:
     """ValueError for anything but a month the calendar holds."""
-    if not is_month(month):
+    if not isinstance(month, str) or not _CALENDAR_MONTH.fullmatch(month) or month < "0001-01":
         raise ValueError(f"{month!r} is not a month (YYYY-MM)")
     return date(int(month[:4]), int(month[5:7]), 1)
 

@@ -6,7 +6,7 @@ allowed to call the operation (`x-roles`); roles that are refused, and a caller 
 first few cases only, since the role check answers before anything else is looked at. Every response must be
 no 5xx, a documented status, a documented content type and a body matching the documented schema.
 An item runs all its cases, then fails listing each distinct failure with the smallest request that
-shows it (see conftest.py; `expected.py` lists what other branches are fixing).
+shows it (see conftest.py).
 """
 
 from __future__ import annotations
