@@ -51,9 +51,12 @@ class Notifier:
                     self._connection = await asyncpg.connect(self._dsn)
                 await self._connection.execute("SELECT pg_notify($1, $2)", CHANNEL,
                                                EMERGENCY if emergency else "")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):  # the work is committed anyway
-                log.warning("could not notify the scheduler; it will find the work at its next tick",
-                            exc_info=True)
+            # The work is committed anyway. InternalClientError: a connection caught mid-operation by a
+            # database restart ("cannot switch to state …"). One line, no traceback: during an outage every
+            # create lands here.
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+                log.warning("could not notify the scheduler (%s); it will find the work at its next tick",
+                            type(exc).__name__)
                 if self._connection is not None:  # a fresh connection for the next NOTIFY
                     self._connection.terminate()
                     self._connection = None

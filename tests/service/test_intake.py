@@ -195,3 +195,30 @@ async def test_a_notify_that_cannot_be_sent_is_logged_and_dropped(caplog):
         await notifier.close()
     assert "could not notify the scheduler" in caplog.text
     assert notifier._connection is None
+
+
+async def test_a_notify_caught_mid_operation_by_a_restart_is_logged_and_dropped(caplog):
+    """asyncpg's InternalClientError ("cannot switch to state …") once killed the sender task unseen."""
+    import asyncpg
+
+    from service.dispatching.wakeup import Notifier
+
+    class Interrupted:
+        terminated = False
+
+        def is_closed(self) -> bool:
+            return False
+
+        async def execute(self, *_args):
+            raise asyncpg.InternalClientError("cannot switch to state 12; another operation is in progress")
+
+        def terminate(self) -> None:
+            self.terminated = True
+
+    notifier, connection = Notifier("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"), Interrupted()
+    notifier._connection = connection
+    with caplog.at_level("WARNING", logger="homecare.wakeup"):
+        notifier.poke(emergency=True)
+        await notifier.close()
+    assert "could not notify the scheduler (InternalClientError)" in caplog.text
+    assert connection.terminated and notifier._connection is None
