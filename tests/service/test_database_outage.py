@@ -96,8 +96,9 @@ async def test_connections_the_server_closed_while_idle_fail_no_request(client, 
 
 async def test_a_sqlite_database_that_cannot_be_opened_gives_503(tmp_path):
     folder = tmp_path / "gone"
+    folder.mkdir()  # settings refuse a database in a missing folder: it goes after the start
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{folder}/homecare.db", scheduler_enabled=False))
-    shutil.rmtree(folder)  # the engine made it; nothing has connected yet
+    shutil.rmtree(folder)  # nothing has connected yet
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
             response = await client.get("/api/v1/areas", headers={"Authorization": "Bearer hc_anything"})
