@@ -20,6 +20,7 @@ from service.ops import router as ops_router
 from service.provider_app.router import router as provider_app_router
 from service.providers.router import router as providers_router
 from service.quality.router import router as quality_router
+from service.reports.lane import ReportLane
 from service.reports.router import router as reports_router
 from service.requests.router import router as requests_router
 from service.settings import Settings, get_settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
                 await app.state.dispatcher.close()
             for task in list(app.state.background):
                 task.cancel()
+            await app.state.reports.close()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
+    app.state.reports = ReportLane(settings)  # reports' own turns and connections, apart from the pool above
     app.state.metrics = Metrics()
     app.state.principals = PrincipalCache(settings.token_cache_s)
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.

@@ -26,6 +26,7 @@ def report(
     from service.reports.delivery import renderer
     from service.reports.documents import summary_document
     from service.reports.scope import AREA_PATTERN, area_by_code
+    from service.reports.sql import REPORT_READER
     from service.reports.summary import monthly_summary
 
     if not is_month(month):
@@ -41,7 +42,7 @@ def report(
     _migrate(settings)
 
     async def summarise(sessions):
-        async with sessions() as session:
+        async with sessions(info={REPORT_READER: True}) as session:  # it only reads: queries side by side
             return await monthly_summary(session, await area_by_code(session, area), month, settings)
 
     try:

@@ -47,9 +47,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _prepare_sqlite(engine: AsyncEngine) -> None:
+def _prepare_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
     # WAL lets readers run beside one writer; BEGIN IMMEDIATE takes the write lock up front, so two
-    # writers queue on busy_timeout instead of failing with "database is locked" mid-transaction.
+    # writers queue on busy_timeout instead of failing with "database is locked" mid-transaction. A read-only
+    # engine's transactions begin deferred: they read one snapshot and never take the write lock.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
@@ -58,11 +59,13 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -70,14 +73,21 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_engine(database_url: str) -> AsyncEngine:
+def make_engine(database_url: str, *, pool_size: int = 30, read_only: bool = False) -> AsyncEngine:
+    """The engine of an API process (30 connections), or with `read_only` a small one of `pool_size`
+    connections whose sessions cannot write (the reports' own, service/reports/lane.py)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        on_disk = bool(url.database) and url.database != ":memory:"
+        if on_disk:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        _prepare_sqlite(engine)
+        sized = {"pool_size": pool_size, "max_overflow": 0} if read_only and on_disk else {}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **sized)
+        _prepare_sqlite(engine, read_only=read_only)
         return engine
+    if read_only:
+        return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, connect_args={
+            "server_settings": {"default_transaction_read_only": "on"}})
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout,
     # more than the work of a small request. A connection the server dropped (restart, failover) fails the
     # request using it; SQLAlchemy then renews every older connection in the pool, and an Idempotency-Key
@@ -86,7 +96,7 @@ def make_engine(database_url: str) -> AsyncEngine:
     # so under load above the pool's size connections were opened and closed many times a second (a new
     # backend, its authentication and the driver's type introspection each time). Beyond 30 at once a
     # request waits for a free connection (503 with Retry-After after pool_timeout, 30 s).
-    return create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 @asynccontextmanager

@@ -19,6 +19,7 @@ log = logging.getLogger("homecare.errors")
 class DomainError(Exception):
     status = 400
     title = "Bad request"
+    headers: dict[str, str] | None = None  # sent with the problem (a 503's Retry-After)
 
     def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)
@@ -88,7 +89,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else exc.headers
         return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -32,6 +32,8 @@ def renderer(fmt: FileFormat, settings: Settings):
 
 
 async def file_response(document: Document, fmt: FileFormat, stem: str, settings: Settings) -> Response:
+    """Rendered in a worker thread: the event loop keeps serving other requests meanwhile. The caller has
+    given its database connections back already (lane.py)."""
     render = renderer(fmt, settings)
     content = await anyio.to_thread.run_sync(render, document)
     return Response(content, media_type=MEDIA_TYPES[fmt], headers={
