@@ -120,6 +120,16 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
+async def flush_or_conflict(session: AsyncSession, clash: str) -> None:
+    """Write what the session holds, leaving its transaction open for the caller to commit with more (an
+    Idempotency-Key's answer); a unique constraint that a racing writer won becomes a 409."""
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(clash) from None
+
+
 async def commit_or_conflict(session: AsyncSession, clash: str) -> None:
     """Commit; a unique constraint that a racing writer won becomes a 409 saying what clashed."""
     try:
