@@ -15,6 +15,7 @@ from service.dispatching.wakeup import Notifier
 from service.elders.router import router as elders_router
 from service.errors import install_error_handlers
 from service.followups.router import router as followups_router
+from service.limits import BodyLimits
 from service.ops import Metrics, configure_logging, install_request_metrics
 from service.ops import router as ops_router
 from service.provider_app.router import router as provider_app_router
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
     app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)
     install_error_handlers(app)
+    # Bodies are bounded inside the metrics, so that refusals are counted and logged like any answer.
+    app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_s)
     install_request_metrics(app)
     app.state.background = set()  # plans started on demand, kept referenced until they finish
     # Routers are matched in this order, route by route: the call centre's and the provider apps' come first.

@@ -78,11 +78,13 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.serving import server_config
 
     settings = _settings()
     _migrate(settings)
     run_scheduler = settings.scheduler_enabled and not no_scheduler
-    uvicorn.run(create_app(settings, run_scheduler=run_scheduler), host=host, port=port, log_level="warning")
+    app = create_app(settings, run_scheduler=run_scheduler)
+    uvicorn.Server(server_config(app, settings, host=host, port=port)).run()
 
 
 @app.command()

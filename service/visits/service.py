@@ -173,12 +173,18 @@ async def check_out(session: AsyncSession, provider_id: int, visit_id: int, data
     return await _own_visit(session, visit_id, provider_id)
 
 
+# A UUID in any of its spellings (braces, URN) is at most 45 characters.
+MAX_ECHOED_ID = 64
+
+
 async def upload_batch(session: AsyncSession, provider_id: int, items: list[dict], principal: Principal,
                        settings: Settings) -> list[BatchResult]:
     """Each item stands alone: good ones are stored, a bad one is reported by its index."""
     results = []
     for index, raw in enumerate(items):
         client_id = raw.get("client_visit_id") if isinstance(raw, dict) else None
+        if not isinstance(client_id, str) or len(client_id) > MAX_ECHOED_ID:
+            client_id = None  # echoed back to tell the item apart: never a huge string
         try:
             item = BatchItem.model_validate(raw)
             visit, _ = await check_in(session, provider_id, item, principal, settings)
