@@ -14,7 +14,7 @@ from service.idempotency.service import IdempotencyDep
 from service.months import MONTH_PATTERN
 from service.providers.service import get_provider
 from service.reports import closing, prices
-from service.reports.delivery import file_response, file_responses
+from service.reports.delivery import file_response, file_responses, json_response
 from service.reports.documents import exceptions_document, settlement_document, summary_document
 from service.reports.lane import ReportLaneDep
 from service.reports.schemas import MonthlySummary
@@ -50,7 +50,7 @@ async def monthly(lane: ReportLaneDep, principal: Supervisor, settings: Settings
             scope = await report_area(session, principal, area)
             summary = await monthly_summary(session, scope, month, settings)
         if fmt == "json":
-            return summary
+            return json_response(summary)
         stem = _stem("monthly", scope.code, month)
         return await file_response(summary_document(summary), fmt, stem, settings)
 
@@ -66,7 +66,7 @@ async def exceptions(lane: ReportLaneDep, principal: Supervisor, settings: Setti
             scope = await report_area(session, principal, area)
             report = await exceptions_report(session, scope, month, settings)
         if fmt == "json":
-            return report
+            return json_response(report)
         stem = _stem("exceptions", scope.code, month)
         return await file_response(exceptions_document(report), fmt, stem, settings)
 
@@ -85,7 +85,7 @@ async def settle(lane: ReportLaneDep, principal: Supervisor, settings: SettingsD
                 await get_provider(session, provider_id)
             report = await settlement(session, scope, month, settings, provider_id=provider_id)
         if fmt == "json":
-            return report
+            return json_response(report)
         stem = _stem("settlement", scope.code, month)
         return await file_response(settlement_document(report), fmt, stem, settings)
 

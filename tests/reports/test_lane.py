@@ -13,7 +13,6 @@ from sqlalchemy import event
 from service.app import create_app
 from tests.reports.month import MONTH, build_october
 
-pytestmark = pytest.mark.asyncio
 # Mixed formats; two PDFs in the fifty (each renders for a few hundred ms, the suite must stay quick).
 DOWNLOADS = [("monthly", "json"), ("monthly", "csv"), ("monthly", "xlsx"), ("exceptions", "csv"),
              ("settlement", "xlsx"), ("settlement", "json"), ("exceptions", "json")]
@@ -111,3 +110,25 @@ async def test_report_sessions_cannot_write(app, db):
     async with app.state.reports.sessions() as session:
         with pytest.raises(Exception, match="read-only|readonly"):
             await session.exec(text("DELETE FROM area"))
+
+
+def test_a_long_report_is_sealed_a_slice_at_a_time_with_the_same_digest():
+    """The exceptions report hashes its items a slice at a time (in a worker thread, beside the event loop):
+    the bytes hashed, and so the digest, are those of the whole canonical JSON."""
+    from datetime import UTC, datetime
+
+    from service.reports.digest import SLICE, content_sha256
+    from service.reports.schemas import AreaRef
+    from service.reports.visit_exceptions import ExceptionRow, ExceptionsReport
+
+    at = datetime(2026, 10, 5, 1, 0, tzinfo=UTC)
+    items = [ExceptionRow(visit_id=i, request_id=i, service="clean", provider_id=1, provider_name="康乐\"服务\"",
+                          caregiver=None, elder_id=i, elder_name="张*英", area_code="530111001001", check_in_at=at,
+                          check_out_at=None, duration_minutes=12.5, check_in_distance_m=None,
+                          check_out_distance_m=3.25, status="exception", exceptions=["off_site"],
+                          exception_labels=["不在老人家中"]) for i in range(2 * SLICE + 7)]
+    for count in (0, 1, SLICE, len(items)):
+        report = ExceptionsReport(area=AreaRef(code="530111", name="官渡区"), month="2026-10",
+                                  timezone="Asia/Shanghai", generated_at=at, total=count, items=items[:count],
+                                  sha256="")
+        assert content_sha256(report, long="items") == content_sha256(report)
