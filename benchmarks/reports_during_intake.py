@@ -115,7 +115,7 @@ async def run(url: str, elders: int, month: str, downloads: int, operators: int,
     finally:
         stop_process(server)
     print(f"\n{operators} operators creating requests, alone and while {downloads} report downloads run "
-          f"(HOMECARE_REPORT_CONCURRENCY default):\n")
+          f"(HOMECARE_REPORT_CONCURRENCY={os.environ.get('HOMECARE_REPORT_CONCURRENCY', '4, the default')}):\n")
     print("| phase | creates | per s | p50 ms | p99 ms | not 201 |")
     print("|---|---:|---:|---:|---:|---:|")
     print(_row("alone", alone, alone_wall))
