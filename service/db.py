@@ -73,6 +73,12 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# The server probes a silent client after 10 s, every 5 s, three times: a transaction whose API host vanished
+# (power, network) ends within half a minute, and with it the locks it held, an Idempotency-Key's among them
+# (a killed process's connection is closed by its OS at once). Long transactions of live clients are untouched.
+PEER_CHECKS = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+
+
 def make_engine(database_url: str, *, pool_size: int = 30, read_only: bool = False) -> AsyncEngine:
     """The engine of an API process (30 connections), or with `read_only` a small one of `pool_size`
     connections whose sessions cannot write (the reports' own, service/reports/lane.py)."""
@@ -85,9 +91,9 @@ def make_engine(database_url: str, *, pool_size: int = 30, read_only: bool = Fal
         engine = create_async_engine(url, connect_args={"timeout": 30}, **sized)
         _prepare_sqlite(engine, read_only=read_only)
         return engine
+    server_settings = dict(PEER_CHECKS)
     if read_only:
-        return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, connect_args={
-            "server_settings": {"default_transaction_read_only": "on"}})
+        server_settings["default_transaction_read_only"] = "on"
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout,
     # more than the work of a small request. A connection the server dropped (restart, failover) fails the
     # request using it; SQLAlchemy then renews every older connection in the pool, and an Idempotency-Key
@@ -96,7 +102,8 @@ def make_engine(database_url: str, *, pool_size: int = 30, read_only: bool = Fal
     # so under load above the pool's size connections were opened and closed many times a second (a new
     # backend, its authentication and the driver's type introspection each time). Beyond 30 at once a
     # request waits for a free connection (503 with Retry-After after pool_timeout, 30 s).
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800,
+                               connect_args={"server_settings": server_settings})
 
 
 @asynccontextmanager

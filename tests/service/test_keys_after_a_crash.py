@@ -185,3 +185,14 @@ async def test_an_alert_whose_api_was_killed_mid_request_is_raised_by_its_retry_
     again = await client.post("/api/v1/alerts", json=body, headers=headers)
     assert again.status_code == 201 and again.content == retry.content
     assert await committed(app, ServiceRequest, ServiceRequest.urgency == "emergency") == 1
+
+
+async def test_postgresql_probes_a_silent_api_host_so_its_keys_do_not_stay_taken(app, db, settings):
+    """A vanished host (not a killed process) sends no FIN: the server's keepalive probes end its transaction."""
+    if not on_postgresql(settings):
+        pytest.skip("SQLite's lock lives in the API's own process")
+    from sqlalchemy import text
+
+    for sessions in (app.state.sessions, app.state.reports.sessions):
+        async with sessions() as session:
+            assert (await session.exec(text("SHOW tcp_keepalives_idle"))).scalar_one() in ("10", "10s")
