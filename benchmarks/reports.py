@@ -1,6 +1,7 @@
 """Benchmark of the supervision reports at Haikou scale on PostgreSQL (issue 6).
 
     .venv/bin/python -m benchmarks.reports [--elders 300000] [--months 2] [--repeat 3] [--keep | --reuse]
+        [--downloads 50 [--operators 10] [--seconds 15]]
 
 Creates a dedicated database (homecare_bench_reports), migrates it, and bulk-loads Haikou's real
 division tree with synthetic elders (2 visits a month each: 600,000 visits a month at 300,000
@@ -9,7 +10,8 @@ elders), 100 providers, planned and emergency requests, assignments, visits (abo
 is loaded too, since every summary compares against it. Then it asks the API in-process (httpx over
 ASGI, auth and serialisation included) for each report and prints the median and the fastest of
 --repeat runs (the fastest shows the floor when other work shares the machine). The database is
-dropped afterwards unless --keep; --reuse measures a kept one again without loading.
+dropped afterwards unless --keep; --reuse measures a kept one again without loading. With --downloads N,
+operators' creates are timed alone and while N downloads run (benchmarks/reports_during_intake.py) instead.
 """
 
 from __future__ import annotations
@@ -209,8 +211,22 @@ async def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
                 assert response.status_code == 200, response.text[:500]
                 size = len(response.content)
             results.append((label, statistics.median(times), min(times), size))
+    await app.state.reports.close()
     await app.state.engine.dispose()
     return results
+
+
+async def _elders(dsn: str) -> int:
+    """How many elders were loaded; and the id sequences moved past the ids the loader wrote itself, so
+    that rows created through the API (operators' requests) take fresh ones."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        for table in ("provider", "station", "elder", "service_request", "assignment", "visit", "follow_up"):
+            await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+        return await connection.fetchval("SELECT count(*) FROM elder")
+    finally:
+        await connection.close()
 
 
 async def main() -> None:
@@ -220,6 +236,10 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure what a --keep run left (no load)")
+    parser.add_argument("--downloads", type=int, default=0,
+                        help="time operators' creates alone and while this many downloads run, instead")
+    parser.add_argument("--operators", type=int, default=10, help="with --downloads: operators creating")
+    parser.add_argument("--seconds", type=float, default=15.0, help="with --downloads: each phase at least")
     args = parser.parse_args()
     from service.migrate import migrate
 
@@ -229,6 +249,12 @@ async def main() -> None:
         if not args.reuse:
             await asyncio.to_thread(migrate, url)
             await load(dsn, args.elders, args.months)
+        if args.downloads:
+            from benchmarks.reports_during_intake import run
+
+            elders = await _elders(dsn)
+            await run(url, elders, MONTH, args.downloads, args.operators, args.seconds)
+            return
         rows = await measure(url, args.repeat)
         print(f"\n| report ({MONTH}) | median of {args.repeat} (s) | fastest (s) | size |")
         print("|---|---:|---:|---:|")

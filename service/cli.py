@@ -118,6 +118,7 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.serving import server_config
 
     settings = _settings()
     _migrate_when_reachable(settings)
@@ -131,7 +132,7 @@ def serve(
                 typer.echo(f"serving on http://{host}:{bound}")
 
     app = create_app(settings, run_scheduler=run_scheduler)
-    Announced(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    Announced(server_config(app, settings, host=host, port=port)).run()
 
 
 @app.command()

@@ -22,11 +22,12 @@ def report(
     """Write an area's monthly supervision summary (监管月报); a closed month's is the signed one."""
     from service.cli import _migrate, _settings, _with_sessions
     from service.errors import DomainError
-    from service.validation import is_month
     from service.reports.delivery import renderer
     from service.reports.documents import summary_document
     from service.reports.scope import AREA_PATTERN, area_by_code
+    from service.reports.sql import REPORT_READER
     from service.reports.summary import monthly_summary
+    from service.validation import is_month
 
     if not is_month(month):
         typer.echo("error: --month must be YYYY-MM", err=True)
@@ -41,7 +42,7 @@ def report(
     _migrate(settings)
 
     async def summarise(sessions):
-        async with sessions() as session:
+        async with sessions(info={REPORT_READER: True}) as session:  # it only reads: queries side by side
             return await monthly_summary(session, await area_by_code(session, area), month, settings)
 
     try:

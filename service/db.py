@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,9 +47,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _prepare_sqlite(engine: AsyncEngine) -> None:
+def _prepare_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
     # WAL lets readers run beside one writer; BEGIN IMMEDIATE takes the write lock up front, so two
-    # writers queue on busy_timeout instead of failing with "database is locked" mid-transaction.
+    # writers queue on busy_timeout instead of failing with "database is locked" mid-transaction. A read-only
+    # engine's transactions begin deferred: they read one snapshot and never take the write lock.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
@@ -58,11 +59,13 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -70,16 +73,29 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_engine(database_url: str) -> AsyncEngine:
+# The server probes a silent client after 10 s, every 5 s, three times: a transaction whose API host vanished
+# (power, network) ends within half a minute, and with it the locks it held, an Idempotency-Key's among them
+# (a killed process's connection is closed by its OS at once). Long transactions of live clients are untouched.
+PEER_CHECKS = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+
+
+def make_engine(database_url: str, *, pool_size: int = 30, read_only: bool = False) -> AsyncEngine:
+    """The engine of an API process (30 connections), or with `read_only` a small one of `pool_size`
+    connections whose sessions cannot write (the reports' own, service/reports/lane.py)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
+        on_disk = bool(url.database) and url.database != ":memory:"
+        if on_disk:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: a failed statement's error (logged, or shown by the CLI) must not carry its values,
         # which are names, ID numbers, phones and addresses.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
-        _prepare_sqlite(engine)
+        sized = {"pool_size": pool_size, "max_overflow": 0} if read_only and on_disk else {}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **sized)
+        _prepare_sqlite(engine, read_only=read_only)
         return engine
+    server_settings = dict(PEER_CHECKS)
+    if read_only:
+        server_settings["default_transaction_read_only"] = "on"
     # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout,
     # more than the work of a small request. Instead a free look at checkout (`_drop_closed_connections`):
     # a connection whose socket the server has closed (a restart, a failover, an idle timeout) is never
@@ -92,9 +108,9 @@ def make_engine(database_url: str) -> AsyncEngine:
     # request waits for a free connection (503 with Retry-After after pool_timeout, 30 s).
     # A connection attempt gives up after CONNECT_TIMEOUT_S: a server that does not answer is a 503 then,
     # not a request held for asyncpg's default minute.
-    engine = create_async_engine(url, pool_size=30, max_overflow=0, pool_recycle=1800,
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800,
                                  hide_parameters=True,
-                                 connect_args={"timeout": CONNECT_TIMEOUT_S})
+                                 connect_args={"timeout": CONNECT_TIMEOUT_S, "server_settings": server_settings})
     _drop_closed_connections(engine)
     return engine
 
@@ -157,14 +173,22 @@ async def close_session(session: AsyncSession) -> None:
     except Exception as exc:
         if not database_unavailable(exc):
             raise
+async def flush_or_conflict(session: AsyncSession, clash: str) -> None:
+    """Write what the session holds, leaving its transaction open for the caller to commit with more (an
+    Idempotency-Key's answer); a unique constraint that a racing writer won becomes a 409."""
+    await _clash_is_conflict(session.flush(), session, clash)
 
 
 async def commit_or_conflict(session: AsyncSession, clash: str) -> None:
-    """Commit; a unique constraint that a racing writer won becomes a 409 saying what clashed. Any other
-    constraint (NOT NULL, CHECK) is a value the edge should have refused with a 422: it is not reported
-    as a clash (a null once came back as "ID number already registered") but raised as the bug it is."""
+    """Commit; a unique constraint that a racing writer won becomes a 409 saying what clashed."""
+    await _clash_is_conflict(session.commit(), session, clash)
+
+
+async def _clash_is_conflict(write: Awaitable[None], session: AsyncSession, clash: str) -> None:
+    # Any other constraint (NOT NULL, CHECK) is a value the edge should have refused with a 422: it is not
+    # reported as a clash (a null once came back as "ID number already registered") but raised as the bug it is.
     try:
-        await session.commit()
+        await write
     except IntegrityError as error:
         await session.rollback()
         if not is_unique_violation(error):

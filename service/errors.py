@@ -12,9 +12,9 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy.exc import DBAPIError, EmulatedDBAPIException
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,6 +25,7 @@ log = logging.getLogger("homecare.errors")
 class DomainError(Exception):
     status = 400
     title = "Bad request"
+    headers: dict[str, str] | None = None  # sent with the problem (a 503's Retry-After)
 
     def __init__(self, detail: str, *, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)
@@ -160,7 +161,7 @@ def route_of(scope: dict[str, Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else exc.headers
         return problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=headers)
 
     @app.exception_handler(RequestValidationError)

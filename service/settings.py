@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     heartbeat_path: Path | None = None
     heartbeat_s: float = Field(default=5.0, gt=0, le=60)
 
+    # Reports are built this many at a time per API process, on a connection pool of their own of this size,
+    # so downloads never take the connections intake and dispatch need; a download beyond that waits up to
+    # report_wait_s for its turn, then gets 503 with Retry-After.
+    report_concurrency: int = Field(default=4, ge=1, le=32)
+    report_wait_s: float = Field(default=10.0, ge=0, le=300)
+
+    # What a client may send: a body larger than max_body_bytes is 413 before it is read further; the whole
+    # body must arrive within body_timeout_s (408), the request head within header_timeout_s and be at most
+    # max_header_bytes; an idle keep-alive connection is closed after keep_alive_s.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    max_header_bytes: int = Field(default=65_536, ge=4096, le=1_048_576)
+    keep_alive_s: int = Field(default=5, ge=1, le=3600)
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, url: str) -> str:

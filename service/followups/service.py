@@ -6,7 +6,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
-from service.db import commit_or_conflict, utcnow
+from service.db import flush_or_conflict, utcnow
 from service.errors import Conflict, NotFound
 from service.followups.schemas import FollowUpCreate, FollowUpPublic
 from service.tokens.service import Principal
@@ -34,6 +34,6 @@ async def record_follow_up(session: AsyncSession, visit_id: int, data: FollowUpC
     record_change(session, actor=principal.actor, action="follow_up.create", entity="follow_up",
                   entity_id=visit_id, at=row.created_at,
                   after={"satisfaction": row.satisfaction, "complaint": row.complaint is not None})
-    # Two operators calling the same elder at once: the first one counts.
-    await commit_or_conflict(session, f"visit {visit_id} already has its follow-up")
+    # Two operators calling the same elder at once: the first one counts. Committed with its key's answer.
+    await flush_or_conflict(session, f"visit {visit_id} already has its follow-up")
     return public(row)

@@ -1,11 +1,22 @@
 """Idempotency-Key for creating POSTs (spec/api.md § Conventions).
 
 The same key with the same body replays the first response byte for byte; with another body it is
-422; while the first request with that key is still running it is 409. The key is claimed in its own
-committed transaction (so a concurrent twin sees it and gets 409 rather than waiting); the response
-is stored in the transaction that commits the work when the action leaves it open (else right after
-it), and a failed first attempt releases the key so the client can retry. All of it goes through the
-request's own session: a second connection would wait behind the first on SQLite's write lock.
+422; while the first request with that key is still running it is 409 on PostgreSQL (on SQLite a twin
+waits its turn behind the write lock, then gets the replay).
+
+The key, the work and the key's stored answer commit together, in one transaction: there is no moment in
+which a key is taken but its answer missing, so a request that dies half-way (its process killed, its
+connection lost) leaves nothing behind, and its retry runs at once, once. Whether a twin is still running
+is the database's to say, and it forgets by itself when the transaction dies:
+
+- PostgreSQL: the transaction first takes the key's transaction-scoped advisory lock (the one the
+  operators' one-statement create in requests/intake.py takes); a twin that finds it taken gets 409.
+  The server releases it when the transaction ends: commit, rollback, or its client gone.
+- SQLite: every transaction takes the database's write lock first (BEGIN IMMEDIATE); a twin waits for
+  the first to end, then finds its answer. The OS drops the lock of a killed process.
+
+Keys in state "running" were written by the earlier two-step claim (claimed in a transaction of their
+own, finished in another) and only a dead request leaves one behind: they are taken as abandoned.
 """
 
 from __future__ import annotations
@@ -20,8 +31,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy import bindparam, delete, event, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, insert, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,10 +42,10 @@ from service.errors import Conflict, Invalid
 from service.idempotency.models import IdempotencyRecord
 from service.validation import Text
 
-# A claim whose request died (process killed mid-way) stops blocking the key after this long.
-ABANDONED_AFTER = timedelta(minutes=2)
 # Clients retry within minutes, an offline phone within a day or two: keys are kept this long.
 KEPT_FOR = timedelta(days=7)
+# pg_try_advisory_xact_lock(space, key): the two-key form never meets the scheduler's one-key leader lock.
+KEY_LOCK_SPACE = 0x4B455953  # "KEYS"
 
 IdempotencyKeyHeader = Annotated[
     Text | None,
@@ -43,17 +53,15 @@ IdempotencyKeyHeader = Annotated[
            description="Retry-safe key: the same key and body replay the first response"),
 ]
 
+# Built once on the table (not the ORM entity): the ORM's per-call statement building costs more.
+_STORE = insert(IdempotencyRecord.__table__)
+_TAKE_LOCK = text("SELECT pg_try_advisory_xact_lock(:space, :key)")
 
-# The two statements every keyed request runs, built once on the table (not the ORM entity): the ORM's
-# per-call statement building, cache keys and session synchronisation cost more than the round trips.
-_RECORDS = IdempotencyRecord.__table__
-_CLAIM = insert(_RECORDS)
-_FINISH = (
-    update(_RECORDS)
-    .where(_RECORDS.c.principal == bindparam("the_principal"), _RECORDS.c.key == bindparam("the_key"))
-    .values(state="done", status_code=bindparam("the_status"),
-            response=bindparam("the_response", type_=_RECORDS.c.response.type))
-)
+
+def key_lock(principal: str, key: str) -> int:
+    """The advisory lock a key's request holds while it runs: a signed 32-bit digest of (token, key)."""
+    digest = hashlib.sha256(f"{principal}\n{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
 
 
 def route_of(request: Request) -> str:
@@ -73,17 +81,15 @@ async def find_record(session: AsyncSession, principal: str, key: str) -> Idempo
 
 
 async def settle(session: AsyncSession, existing: IdempotencyRecord, fingerprint: str) -> JSONResponse | None:
-    """The answer to a retry of a key already taken: the first response again, 422 for another body,
-    409 while the first request is still running; None once a claim was abandoned (it is deleted, and
-    the key may be claimed afresh)."""
+    """The answer to a retry of a key already taken: the first response again, or 422 for another body.
+    None for a key a dead request left "running": it is deleted (in the caller's transaction, which
+    commits it), and the key may be taken afresh."""
     if existing.fingerprint != fingerprint:
         raise Invalid.field("Idempotency-Key", "was already used with a different request body")
     if existing.state == "running":
-        if utcnow() - existing.created_at > ABANDONED_AFTER:
-            await session.delete(existing)
-            await session.commit()
-            return None
-        raise still_running()
+        await session.delete(existing)
+        await session.flush()
+        return None
     return JSONResponse(existing.response, status_code=existing.status_code)
 
 
@@ -104,73 +110,41 @@ class Idempotency:
     ) -> JSONResponse:
         """Run `action` once per key and answer with what it returns, committed.
 
-        `status_code` may be a function, asked after the action, when the action decides it. An action may
-        leave its work uncommitted: the key's answer is then stored in the same transaction as the work,
-        so the work can never be committed under a key that still looks unfinished (and would run again
-        once abandoned).
+        The action leaves its work uncommitted (it may flush); this commits it together with the key's
+        stored answer. `status_code` may be a function, asked after the action, when the action decides it.
         """
         adapter = response_adapter(response_model)
-
-        def final_status() -> int:
-            return status_code() if callable(status_code) else status_code
-
-        if self._key is None:
-            result = adapter.dump_python(await action(), mode="json")
-            await self._session.commit()
-            return JSONResponse(result, status_code=final_status())
-        replay = await self._claim(fingerprint(self._route, body))
-        if replay is not None:
-            return replay
-        # An action that commits its own work (most but the requests') must not have its key freed if
-        # storing the answer fails afterwards: a retry would run it a second time.
-        committed = []
-        sync_session = self._session.sync_session
-
-        def _committed(_session) -> None:
-            committed.append(True)
-
-        event.listen(sync_session, "after_commit", _committed)
-        try:
-            result = adapter.dump_python(await action(), mode="json")
-            final = final_status()
-            await self._session.exec(_FINISH, params={"the_principal": self._principal, "the_key": self._key,
-                                                      "the_status": final, "the_response": result})
-            await self._session.commit()
-        except BaseException:
-            if committed:  # the work stands; the key stays "running" until it counts as abandoned
-                await self._session.rollback()
-            else:
-                await self._release()
-            raise
-        finally:
-            event.remove(sync_session, "after_commit", _committed)
-        return JSONResponse(result, status_code=final)
-
-    async def _claim(self, fingerprint: str) -> JSONResponse | None:
         session = self._session
         try:
-            if session.bind.dialect.name == "postgresql" and not session.in_transaction():
-                # A single INSERT needs no BEGIN and COMMIT round trips around it: let it commit itself.
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            await session.exec(_CLAIM, params={"principal": self._principal, "key": self._key,
-                                               "fingerprint": fingerprint, "state": "running",
-                                               "created_at": utcnow()})
+            if self._key is not None:
+                asked = fingerprint(self._route, body)
+                replay = await self._take(asked)
+                if replay is not None:
+                    await session.rollback()  # nothing was written: end the transaction, free the lock
+                    return replay
+            result = adapter.dump_python(await action(), mode="json")
+            final = status_code() if callable(status_code) else status_code
+            if self._key is not None:
+                await session.exec(_STORE, params={
+                    "principal": self._principal, "key": self._key, "fingerprint": asked, "state": "done",
+                    "status_code": final, "response": result, "created_at": utcnow()})
             await session.commit()
-            return None
-        except IntegrityError:
+        except BaseException:
             await session.rollback()
-        existing = await find_record(session, self._principal, self._key)
-        replay = None if existing is None else await settle(session, existing, fingerprint)
-        if replay is None:  # released or abandoned between our insert and our read: claim again
-            return await self._claim(fingerprint)
-        return replay
+            raise
+        return JSONResponse(result, status_code=final)
 
-    async def _release(self) -> None:
-        await self._session.rollback()
-        await self._session.exec(delete(IdempotencyRecord).where(
-            IdempotencyRecord.principal == self._principal, IdempotencyRecord.key == self._key,
-            IdempotencyRecord.state == "running"))
-        await self._session.commit()
+    async def _take(self, asked: str) -> JSONResponse | None:
+        """Begin the transaction holding the key: the stored answer if there is one, else None (run it);
+        409 while a twin holds it."""
+        session = self._session
+        if session.bind.dialect.name == "postgresql":
+            held = await session.exec(_TAKE_LOCK, params={"space": KEY_LOCK_SPACE,
+                                                          "key": key_lock(self._principal, self._key)})
+            if not held.scalar_one():
+                raise still_running()
+        existing = await find_record(session, self._principal, self._key)
+        return None if existing is None else await settle(session, existing, asked)
 
 
 async def forget_old_keys(session: AsyncSession, *, now) -> int:

@@ -13,7 +13,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
-from service.db import commit_or_conflict, utcnow
+from service.db import flush_or_conflict, utcnow
 from service.errors import Conflict, Invalid
 from service.months import month_bounds
 from service.reports.late import find_closure
@@ -72,7 +72,8 @@ async def close_month(session: AsyncSession, data: CloseMonth, principal: Princi
     record_change(session, actor=principal.actor, action="month.close", entity="month_close",
                   entity_id=f"{area.code}:{data.month}", at=now,
                   after={"sha256": summary.sha256, "settlement_sha256": payable.sha256})
-    await commit_or_conflict(session, f"{data.month} of area {area.code} was closed a moment ago by another")
+    # Committed with its Idempotency-Key's answer.
+    await flush_or_conflict(session, f"{data.month} of area {area.code} was closed a moment ago by another")
     return public(row, settings)
 
 

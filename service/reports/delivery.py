@@ -7,6 +7,7 @@ from typing import Literal
 
 import anyio
 from fastapi import Response
+from pydantic import BaseModel
 
 from service.reports.as_csv import to_csv
 from service.reports.as_pdf import to_pdf
@@ -32,10 +33,18 @@ def renderer(fmt: FileFormat, settings: Settings):
 
 
 async def file_response(document: Document, fmt: FileFormat, stem: str, settings: Settings) -> Response:
+    """Rendered in a worker thread: the event loop keeps serving other requests meanwhile. The caller has
+    given its database connections back already (lane.py)."""
     render = renderer(fmt, settings)
     content = await anyio.to_thread.run_sync(render, document)
     return Response(content, media_type=MEDIA_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "X-Content-SHA256": document.sha256})
+
+
+def json_response(report: BaseModel) -> Response:
+    """A report as JSON, serialised by pydantic at once: a month's exceptions run to megabytes, and FastAPI's
+    way (a dict of JSON-able values, then json.dumps) keeps the event loop twice as long."""
+    return Response(report.model_dump_json(), media_type=MEDIA_TYPES["json"])
 
 
 def file_responses(*formats: str) -> dict:

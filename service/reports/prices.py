@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
 from service.catalogue import ServiceCode
-from service.db import commit_or_conflict
+from service.db import flush_or_conflict
 from service.errors import Conflict
 from service.months import first_day, next_month
 from service.reports.labels import service_label
@@ -116,5 +116,5 @@ async def add_price(session: AsyncSession, data: PriceCreate, principal: Princip
     version = f"{data.service}@{data.effective_from.isoformat()}"
     record_change(session, actor=principal.actor, action="price.create", entity="service_price",
                   entity_id=version, after={"unit_price_fen": row.unit_price_fen})
-    await commit_or_conflict(session, clash)
+    await flush_or_conflict(session, clash)  # committed with its Idempotency-Key's answer
     return public(row)

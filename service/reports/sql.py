@@ -16,8 +16,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 Job = Callable[[AsyncSession], Awaitable[Any]]
 # Independent aggregates of one report run side by side on PostgreSQL, this many at a time: enough to
-# keep a few cores busy, few enough that several reports at once stay inside the connection pool.
+# keep a few cores busy. They take turns on the report lane's own connections (lane.py).
 REPORT_CONNECTIONS = 4
+# A session's `info` key: the session only reads, for a report (the report lane's sessions).
+REPORT_READER = "report_reader"
 
 
 def count_if(condition: ColumnElement) -> ColumnElement:
@@ -84,16 +86,19 @@ async def tune_for_reports(session: AsyncSession) -> None:
 async def run_all(session: AsyncSession, jobs: Sequence[Job]) -> list[Any]:
     """Run independent report queries, each `job(session)`, and return their results in order.
 
-    On PostgreSQL each runs in its own session and transaction (READ COMMITTED gives every statement its
-    own snapshot anyway, so nothing is lost by splitting them). SQLite has one writer lock and one core
-    to offer: there they run in turn on the caller's session.
+    On PostgreSQL, given a report's own session (marked REPORT_READER), its transaction is ended first, so
+    its connection is back in the pool, and then each job runs in a session and transaction of its own
+    (READ COMMITTED gives every statement its own snapshot anyway, so nothing is lost by splitting them):
+    a report never holds one connection while it waits for another. Any other session (a month's close,
+    inside the transaction that writes it) runs them in turn, as SQLite does, which has one core to offer.
     """
-    if session.bind.dialect.name != "postgresql":
+    if session.bind.dialect.name != "postgresql" or not session.info.get(REPORT_READER):
         return [await job(session) for job in jobs]
+    await session.commit()  # it has only read: this ends its transaction and returns its connection
     gate = asyncio.Semaphore(REPORT_CONNECTIONS)
 
     async def one(job: Job) -> Any:
-        async with gate, AsyncSession(session.bind, expire_on_commit=False) as own:
+        async with gate, AsyncSession(session.bind, expire_on_commit=False, info=dict(session.info)) as own:
             await tune_for_reports(own)
             return await job(own)
 

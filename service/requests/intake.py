@@ -20,7 +20,6 @@ event with the same functions, and the whole test suite runs on both databases.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from fastapi.datastructures import State
@@ -28,9 +27,11 @@ from fastapi.responses import Response
 
 from service.db import driver_connection, utcnow
 from service.idempotency.service import (
+    KEY_LOCK_SPACE,
     Idempotency,
     find_record,
     fingerprint,
+    key_lock,
     response_adapter,
     settle,
     still_running,
@@ -39,8 +40,6 @@ from service.requests import service
 from service.requests.schemas import RequestCreate, RequestDetail
 from service.tokens.service import Principal
 
-# pg_try_advisory_xact_lock(space, key): the two-key form never meets the scheduler's one-key leader lock.
-KEY_LOCK_SPACE = 0x4B455953  # "KEYS"
 _ID_PLACEHOLDER = b'{"id":0'
 # A key's record may vanish between the statement and the look at it (released by a failed twin,
 # forgotten): the create is tried again, a few times at most.
@@ -75,12 +74,6 @@ WITH free AS (
 SELECT (SELECT free FROM free) AS free, (SELECT status FROM elder) AS elder_status,
        (SELECT id FROM created) AS id
 """
-
-
-def key_lock(principal: str, key: str) -> int:
-    """The advisory lock a key's create holds while it runs: a signed 32-bit digest of (token, key)."""
-    digest = hashlib.sha256(f"{principal}\n{key}".encode()).digest()
-    return int.from_bytes(digest[:4], "big", signed=True)
 
 
 async def register(state: State, data: RequestCreate, principal: Principal, key: str | None,
@@ -136,7 +129,10 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
             existing = await find_record(session, owner, key)
             if existing is not None:
                 replay = await settle(session, existing, asked)
-                return None if replay is None else (replay, False)
+                if replay is None:  # a key a dead request left running, now deleted: claim it again
+                    await session.commit()
+                    return None
+                return replay, False
         if not row["free"]:
             raise still_running()
     service.refuse_unserviceable(data.elder_id, row["elder_status"])

@@ -64,8 +64,9 @@ async def test_a_replay_answers_even_after_the_elder_moved(client, token, db):
     assert await _counts(db) == (1, 1, 1)
 
 
-async def test_a_key_still_running_is_409_and_nothing_is_written(client, token, db):
-    """A claim another API process made and has not finished (state running, fresh) answers 409."""
+async def test_a_claim_a_dead_request_left_running_does_not_block_its_retry(client, token, db):
+    """Issue 10, item 5: a claim committed on its own whose request then died (the earlier two-step claim,
+    state running, fresh) blocked the key for two minutes with 409; the retry now creates at once."""
     world = await build_world(client, token)
     body = {"elder_id": world.elder_id, "service": "clean"}
     headers = {**world.operator, "Idempotency-Key": "in-flight"}
@@ -76,10 +77,12 @@ async def test_a_key_still_running_is_409_and_nothing_is_written(client, token, 
                                  state="running", created_at=utcnow())
         session.add(twin)
         await session.commit()
-    response = await client.post("/api/v1/requests", json=body,
-                                 headers={**world.operator, "Idempotency-Key": "running-key"})
-    assert response.status_code == 409 and "still being processed" in response.json()["detail"]
-    assert first.status_code == 201 and await _counts(db) == (1, 1, 2)
+    headers = {**world.operator, "Idempotency-Key": "running-key"}
+    response = await client.post("/api/v1/requests", json=body, headers=headers)
+    assert response.status_code == 201 and response.json()["id"] != first.json()["id"]
+    assert first.status_code == 201 and await _counts(db) == (2, 2, 2)
+    again = await client.post("/api/v1/requests", json=body, headers=headers)
+    assert again.status_code == 201 and again.content == response.content and await _counts(db) == (2, 2, 2)
 
 
 async def test_a_twin_while_the_first_statement_runs_is_409(client, token, db, settings):

@@ -221,13 +221,14 @@ async def test_a_refused_create_frees_its_key(client, token):
 
 
 async def test_keyed_creates_return_no_connection_to_the_pool_in_autocommit(client, token, db, app, settings):
-    """PostgreSQL claims a key with one self-committing INSERT; the pool must not hand that mode on."""
+    """No pooled connection is handed on in autocommit after keyed creates (an earlier claim was a
+    self-committing INSERT on PostgreSQL)."""
     import contextlib
 
     from sqlalchemy import text
 
     if not settings.database_url.startswith("postgresql"):
-        pytest.skip("only PostgreSQL claims keys in autocommit")
+        pytest.skip("PostgreSQL's pool")
     world = await build_world(client, token)
     for i in range(4):
         response = await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"},
@@ -246,9 +247,9 @@ async def test_keyed_creates_return_no_connection_to_the_pool_in_autocommit(clie
         assert (await connection.execute(text("SELECT count(*) FROM audit_event WHERE action = 'probe'"))).scalar() == 0
 
 
-async def test_a_key_whose_work_committed_is_not_freed_when_its_answer_cannot_be_stored(client, token, db, monkeypatch):
-    """Elders commit their own work: if building the answer fails afterwards, a retry with the key must
-    not create the elder a second time (it waits for the key, 409), and the elder is stored once."""
+async def test_a_key_whose_answer_cannot_be_built_commits_nothing(client, token, db, monkeypatch):
+    """The work and the key's answer commit together: if building the answer fails after the elder was
+    written, neither stays, and the retry with the key creates the elder at once, once."""
     from sqlmodel import func, select
 
     from service.elders import service as elders
@@ -260,20 +261,24 @@ async def test_a_key_whose_work_committed_is_not_freed_when_its_answer_cannot_be
     headers = {**admin, "Idempotency-Key": "e-1"}
     answer = elders.to_public
 
-    def fail_after_the_commit(*_args):
+    def fail_after_the_work(*_args):
         raise RuntimeError("the answer could not be built")
 
-    monkeypatch.setattr(elders, "to_public", fail_after_the_commit)
+    monkeypatch.setattr(elders, "to_public", fail_after_the_work)
     body = elder_body()
     with pytest.raises(RuntimeError):
         await client.post("/api/v1/elders", json=body, headers=headers)
+    async with db() as session:
+        assert (await session.exec(select(func.count()).select_from(Elder))).one() == 0
+        assert (await session.exec(select(func.count()).select_from(IdempotencyRecord))).one() == 0
     monkeypatch.setattr(elders, "to_public", answer)
     retried = await client.post("/api/v1/elders", json=body, headers=headers)
-    assert retried.status_code == 409 and "still being processed" in retried.json()["detail"]
+    assert retried.status_code == 201
+    assert (await client.post("/api/v1/elders", json=body, headers=headers)).content == retried.content
     async with db() as session:
         assert (await session.exec(select(func.count()).select_from(Elder))).one() == 1
         [record] = (await session.exec(select(IdempotencyRecord))).all()
-        assert record.state == "running"
+        assert record.state == "done"
 
 
 async def test_a_window_within_the_year_ahead_is_taken(client, token):
