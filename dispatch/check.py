@@ -1,4 +1,4 @@
-"""An independent checker for plans in spec/dispatch.md's JSON format.
+"""An independent checker for plans in docs/dispatch.md's JSON format.
 
 Written apart from the optimiser on purpose: plain loops over the instance, its own distances
 (dispatch.geo.haversine_km on every station), no numpy, no shared helpers beyond the model. A plan

@@ -1,4 +1,4 @@
-"""spec/dispatch.md's JSON formats <-> the model. Reading and writing files happens outside dispatch.
+"""docs/dispatch.md's JSON formats <-> the model. Reading and writing files happens outside dispatch.
 
 Elders are parsed column by column straight into numpy arrays: a city has 300,000 of them, and one
 pass per field costs far less than building an object per elder.

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from dispatch.arrays import Floats
 
-EARTH_RADIUS_KM = 6371.0088  # mean radius, as fixed by spec/dispatch.md
+EARTH_RADIUS_KM = 6371.0088  # mean radius, as fixed by docs/dispatch.md
 
 # Krasovsky 1940 ellipsoid, the parameters of the published GCJ-02 forward transform.
 _KRASOVSKY_A = 6378245.0

@@ -1,4 +1,4 @@
-"""The monthly dispatch problem as plain frozen values (spec/dispatch.md).
+"""The monthly dispatch problem as plain frozen values (docs/dispatch.md).
 
 Elders come column-wise (`ElderTable`) because a city has 300,000 of them and the optimiser works on
 numpy arrays; `ElderTable[i]` still gives one `Elder` for the rules and explanations. The plan is

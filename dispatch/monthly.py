@@ -1,5 +1,5 @@
 """The monthly plan: every elder's visits to one provider, as many visits as possible, then the
-least distance net of the continuity bonus (spec/dispatch.md).
+least distance net of the continuity bonus (docs/dispatch.md).
 
 The pipeline: guessed prices of the providers' quotas from a sample (dispatch/relax.py) -> each
 elder's candidate providers at those prices (dispatch/reach.py) -> the flow relaxation, solved

@@ -1,4 +1,4 @@
-"""The hard rules of spec/dispatch.md, one small function each.
+"""The hard rules of docs/dispatch.md, one small function each.
 
 Each returns None when the rule holds and a `Reason` when it rejects, so that "why not this
 provider" and "why nobody" come from the same code that decides. The optimiser applies the same

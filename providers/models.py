@@ -1,4 +1,4 @@
-"""The provider API's JSON as typed objects, written from the contract (spec/api.md § Provider app).
+"""The provider API's JSON as typed objects, written from the contract (docs/api.md § Provider app).
 
 These mirror the service's responses without importing them: a provider organisation runs this
 package on its own machines. Unknown fields are ignored, because the contract lets the service add

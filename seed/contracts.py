@@ -2,7 +2,7 @@
 whom (contracted street, every needed service, a station within reach), last month's provider, and
 monthly quotas sized from the elders actually generated.
 
-"Within reach" is the dispatch rule's `max_km` (spec/dispatch.md, 8 km by default) measured from the
+"Within reach" is the dispatch rule's `max_km` (docs/dispatch.md, 8 km by default) measured from the
 community centroid, so that the previous provider is one the engine could choose again.
 """
 

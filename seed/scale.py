@@ -1,4 +1,4 @@
-"""A Haikou-sized synthetic city for benchmarks: `make_scale_instance` returns spec/dispatch.md's
+"""A Haikou-sized synthetic city for benchmarks: `make_scale_instance` returns docs/dispatch.md's
 instance format, deterministic for a seed.
 
 Why it looks the way it does: elders cluster around a few dozen population centres (street

@@ -1,4 +1,4 @@
-"""`homecare dispatch solve|check`: the monthly engine on files in spec/dispatch.md's format.
+"""`homecare dispatch solve|check`: the monthly engine on files in docs/dispatch.md's format.
 
 The shell around dispatch/: reads and writes files and measures time, which the engine may not.
 Imports nothing else from service, so solving a city's file starts no database or web machinery.
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-dispatch_app = typer.Typer(help="Monthly dispatch engine: solve and check plans (spec/dispatch.md)",
+dispatch_app = typer.Typer(help="Monthly dispatch engine: solve and check plans (docs/dispatch.md)",
                            no_args_is_help=True)
 
 

@@ -1,4 +1,4 @@
-"""The import directions of DESIGN.md: dispatch is pure; providers speak only HTTP."""
+"""The import directions of docs/design.md: dispatch is pure; providers speak only HTTP."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ async def eligible_providers(session: AsyncSession, month_start: date) -> list[C
 
 
 def provider_dicts(providers: list[ContractedProvider], used: dict[int, int]) -> list[dict]:
-    """spec/dispatch.md's provider records, with the quota that is still free this month."""
+    """docs/dispatch.md's provider records, with the quota that is still free this month."""
     return [{"id": str(p.id), "quota": max(0, p.quota - used.get(p.id, 0)), "services": p.services,
              "areas": p.areas, "stations": [{"lat": lat, "lon": lon} for lat, lon in p.stations]}
             for p in providers]

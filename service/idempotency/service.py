@@ -1,4 +1,4 @@
-"""Idempotency-Key for creating POSTs (spec/api.md § Conventions).
+"""Idempotency-Key for creating POSTs (docs/api.md § Conventions).
 
 The same key with the same body replays the first response byte for byte; with another body it is
 422; while the first request with that key is still running it is 409 on PostgreSQL (on SQLite a twin

@@ -1,5 +1,5 @@
 """Registering a request with an Idempotency-Key: one statement on PostgreSQL, the ORM on SQLite, the same
-answers on both (spec/api.md § Conventions)."""
+answers on both (docs/api.md § Conventions)."""
 
 from __future__ import annotations
 
