@@ -24,10 +24,10 @@ def report(
     from service.errors import DomainError
     from service.reports.delivery import renderer
     from service.reports.documents import summary_document
-    from service.reports.scope import AREA_PATTERN, area_by_code
+    from service.reports.scope import area_by_code
     from service.reports.sql import REPORT_READER
     from service.reports.summary import monthly_summary
-    from service.validation import is_month
+    from service.validation import AREA_PATTERN, is_month
 
     if not is_month(month):
         typer.echo("error: --month must be YYYY-MM", err=True)

@@ -187,8 +187,8 @@ def install_error_handlers(app: FastAPI) -> None:
         cause = unavailability(exc)
         if cause is None:
             raise exc  # on to the handler of last resort: 500, logged with its traceback
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        log.warning("database unavailable during %s %s: %s", request.method, route, type(cause).__name__)
+        log.warning("database unavailable during %s %s: %s", request.method, route_of(request.scope),
+                    type(cause).__name__)
         return problem(503, "the database is unavailable; retry shortly", title="Service unavailable",
                        headers={"Retry-After": str(RETRY_AFTER_S)})
 

@@ -18,14 +18,14 @@ Every 4xx and 5xx response, these and the routes' own, gets the one `Problem` sc
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from service.auth import current_principal
-from service.catalogue import Role
+from service.catalogue import ROLES
 from service.deps import SessionDep
 from service.errors import PROBLEM_JSON, Problem
 from service.idempotency.service import IdempotencyKeyHeader
@@ -45,7 +45,6 @@ DEFAULTS: dict[int, dict[str, Any]] = {
     503: {"description": "The database is unreachable or busy; retry after `Retry-After` seconds",
           "headers": RETRY_AFTER},
 }
-ROLES = get_args(Role)
 _SESSION = SessionDep.__metadata__[0].dependency
 _IDEMPOTENCY_KEY = IdempotencyKeyHeader.__metadata__[0].alias
 

@@ -22,7 +22,7 @@ from service.areas.service import require_area
 from service.errors import Forbidden, Invalid
 from service.months import month_bounds
 from service.tokens.service import Principal
-from service.validation import AREA_PATTERN, AreaCode  # noqa: F401  (the CLI checks --area with it)
+from service.validation import AreaCode
 
 AreaQuery = Annotated[AreaCode | None, Query(
     description="Area code (6, 9 or 12 digits); a regulator's own by default")]

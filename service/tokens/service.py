@@ -141,6 +141,3 @@ async def principals_for(session: AsyncSession, token_hashes: Sequence[str],
         await session.commit()
     return {row.token_hash: Principal(row.id, row.name, row.role, row.provider_id, row.area_code) for row in rows}
 
-
-async def principal_for(session: AsyncSession, token: str) -> Principal | None:
-    return (await principals_for(session, [hash_token(token)])).get(hash_token(token))

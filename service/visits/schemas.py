@@ -38,10 +38,6 @@ class BatchItem(VisitStart):
     check_out: CheckOut | None = None
 
 
-class VisitBatch(Body):
-    visits: list[BatchItem] = Field(min_length=1, max_length=200)
-
-
 class Fix(BaseModel):
     at: datetime
     location: StoredLocation
