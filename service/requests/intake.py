@@ -37,6 +37,7 @@ from service.idempotency.service import (
     still_running,
 )
 from service.requests import service
+from service.requests.models import ServiceRequest
 from service.requests.schemas import RequestCreate, RequestDetail
 from service.tokens.service import Principal
 
@@ -44,6 +45,17 @@ _ID_PLACEHOLDER = b'{"id":0'
 # A key's record may vanish between the statement and the look at it (released by a failed twin,
 # forgotten): the create is tried again, a few times at most.
 ATTEMPTS = 3
+
+# What each column of the new request holds in the statement, in the table's own order. Every column of the
+# model must be named (a KeyError at import otherwise; tests/service/test_intake.py checks both ways), so that a column added to the model cannot
+# go silently unwritten on PostgreSQL while the ORM path on SQLite writes it.
+_HELD_BY = {
+    "id": "new.id", "elder_id": "$2", "service": "$9", "urgency": "$10", "kind": "$11", "channel": "$12",
+    "status": "$13", "month": "$14", "seq": "NULL", "window_start": "$15", "window_end": "$16",
+    "planned_date": "NULL", "note": "$17", "attempts": "0", "cancel_reason": "NULL", "explanation": "NULL",
+    "created_by": "$18", "created_at": "$8", "updated_at": "$8",
+}
+REQUEST_VALUES = {column.name: _HELD_BY[column.name] for column in ServiceRequest.__table__.columns}
 
 CREATE = f"""
 WITH free AS (
@@ -61,10 +73,8 @@ WITH free AS (
     ON CONFLICT (principal, key) DO NOTHING
     RETURNING 1
 ), created AS (
-    INSERT INTO service_request (id, elder_id, service, urgency, kind, channel, status, month, seq,
-                                 window_start, window_end, planned_date, note, attempts, cancel_reason,
-                                 created_by, created_at, updated_at)
-    SELECT new.id, $2, $9, $10, $11, $12, $13, $14, NULL, $15, $16, NULL, $17, 0, NULL, $18, $8, $8
+    INSERT INTO service_request ({", ".join(REQUEST_VALUES)})
+    SELECT {", ".join(REQUEST_VALUES.values())}
     FROM new WHERE $5::varchar IS NULL OR EXISTS (SELECT FROM claim)
     RETURNING id
 ), audited AS (

@@ -225,3 +225,14 @@ async def test_a_notify_caught_mid_operation_by_a_restart_is_logged_and_dropped(
         await notifier.close()
     assert "could not notify the scheduler (InternalClientError)" in caplog.text
     assert connection.terminated and notifier._connection is None
+
+
+async def test_the_one_statement_create_names_every_column_of_the_request_table():
+    """A column added to the model (or dropped from it) must be added to (or dropped from) the statement."""
+    from service.requests import intake
+    from service.requests.models import ServiceRequest
+
+    columns = [column.name for column in ServiceRequest.__table__.columns]
+    assert list(intake.REQUEST_VALUES) == columns
+    assert set(intake._HELD_BY) == set(columns)
+    assert f"INSERT INTO service_request ({', '.join(columns)})" in intake.CREATE
