@@ -15,8 +15,8 @@ import os
 
 from hypothesis import HealthCheck, Phase, settings
 
+from service.catalogue import ROLES
 from tests.conformance.document import schema, send
-from tests.conformance.world import ROLES
 
 # Per operation, on top of its coverage cases; raise it for a deeper run by hand.
 GENERATED = int(os.environ.get("HOMECARE_CONFORMANCE_EXAMPLES", "10"))

@@ -7,9 +7,7 @@ whose ids hit these rows reach the endpoints' success paths, not only their 404s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import get_args
 
-from service.catalogue import Role
 from tests.factories import elder_body, provider_body
 from tests.service.helpers import (
     HOME,
@@ -21,8 +19,6 @@ from tests.service.helpers import (
     new_request,
     offer_to,
 )
-
-ROLES = get_args(Role)
 
 
 @dataclass

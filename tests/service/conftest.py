@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from service.settings import get_settings
 from tests.conftest import clean_database, token_factory
 from tests.service.helpers import accepted_assignment, ago, build_world, check_in_body
 
@@ -24,3 +26,12 @@ async def hostile_world(app):
                "assignment": assignment, "visit": visit.json()["id"]}
         roles = {"admin": world.admin, "operator": world.operator, "provider": world.provider}
         yield client, sessions, ids, roles
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """The `homecare` command on a fresh SQLite database of its own."""
+    monkeypatch.setenv("HOMECARE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-from typer.testing import CliRunner
 
 from service.cli import app
 from service.heartbeat import Heartbeat, check
@@ -21,13 +20,6 @@ AREAS_CSV = """\ufeffcode,name,level,parent
 530111002,太和街道,street,530111
 """
 
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOMECARE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/bootstrap.db")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def areas_in_database(cli) -> list[tuple]:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from typer.testing import CliRunner
-
 from service.cli import app
 from service.db import utcnow
 from service.months import month_of, next_month, previous_month
@@ -16,13 +13,6 @@ from service.settings import get_settings
 def this_month() -> str:
     return month_of(utcnow(), get_settings().tz)
 
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOMECARE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_token_create_prints_only_the_token(cli):

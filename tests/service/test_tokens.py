@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from typer.testing import CliRunner
-
 from service.cli import app as cli_app
-from service.settings import get_settings
 from tests.factories import provider_body
 
 LISTED = {"id", "name", "role", "provider_id", "area_code", "created_at", "last_used_at", "revoked_at"}
@@ -89,13 +85,6 @@ async def test_the_token_list_pages(client, token):
             break
     assert len(seen) == 5 and seen == sorted(seen)
 
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOMECARE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_token_demo_list_and_revoke_from_the_shell(cli):
