@@ -161,3 +161,11 @@ def test_cli_commands_in_compose_exist():
     for name in APP_SERVICES:
         assert SERVICES[name]["command"][1] in commands
     assert SERVICES["scheduler"]["healthcheck"]["test"][2] in commands
+
+
+def test_the_image_holds_the_server_and_its_command_only():
+    """docs/design.md: service, dispatch and homecare_cli; the seed data and the provider's simulator stay out
+    (tests/service/test_cli.py runs the command without them)."""
+    copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    packages = {s for line in copied for s in line.split() if (ROOT / s).is_dir()}
+    assert packages == {"service", "dispatch", "homecare_cli"}
