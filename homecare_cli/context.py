@@ -9,6 +9,7 @@ import typer
 
 
 def load_settings():
+    """The service's settings; a bad one is a line naming its variable, and exit status 2."""
     from pydantic import ValidationError
 
     from service.settings import get_settings
@@ -24,6 +25,7 @@ def load_settings():
 
 
 def migrate_database(settings) -> None:
+    """Bring the database to the newest schema (under the migration's advisory lock on PostgreSQL)."""
     from service.migrate import migrate
 
     migrate(settings.database_url)
@@ -65,5 +67,6 @@ def with_sessions(work):
 
 
 async def in_session(sessions, work):
+    """`work(session)` in one session of `sessions`."""
     async with sessions() as session:
         return await work(session)

@@ -41,7 +41,8 @@ AREAS = [
 
 
 async def recreate_pg_database(name: str, drop_only: bool = False) -> str:
-    """Drop the test database `name` (closing its connections) and, unless drop_only, create it empty."""
+    """Drop the test database `name` (closing its connections) and, unless drop_only, create it empty.
+    (benchmarks/pg.py does the same for the benchmarks; the suite does not import them.)"""
     connection = await asyncpg.connect(PG_ADMIN_DSN)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
