@@ -8,10 +8,12 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
+# The server alone: the service, its engine and the `homecare` command. The seed data and generators and
+# the provider's simulator stay out (docs/design.md); `homecare seed` and `homecare simulate` run from a
+# checkout instead.
 COPY service ./service
 COPY dispatch ./dispatch
-COPY providers ./providers
-COPY seed ./seed
+COPY homecare_cli ./homecare_cli
 RUN pip install --no-cache-dir -c constraints.txt .
 
 # A user without a login and without root; /app/var is the one place it writes (the scheduler's

@@ -36,6 +36,7 @@ postgres:
 	  echo "PostgreSQL did not come up on $(PG_HOST):$(PG_PORT)"; exit 1
 
 test: install postgres
+	$(BIN)/ruff check .
 	$(BIN)/mypy dispatch
 	$(BIN)/python -m pytest
 

@@ -82,7 +82,7 @@ def nearest_eligible(cols: dict, providers: list, max_km: float, nearest: int = 
             elder, provider, km, found[rows[again]], _ = _look(tree, xyz[again], rows[again], len(owner), radius,
                                                                owner, cols, max_km, nearest)
         parts.append((elder, provider, km))
-    elder, provider, km = (np.concatenate(column) for column in zip(*parts))
+    elder, provider, km = (np.concatenate(column) for column in zip(*parts, strict=True))
     return elder, provider, km, found == 0
 
 
@@ -162,7 +162,7 @@ def _plan(document, cols, assigned, km, per_visit, nobody) -> dict:
     assignments = [{"elder": ids[i], "provider": provider_ids[who[i]], "visits": visits[i], "km": km_list[i]}
                    for i in np.flatnonzero(served).tolist()]
     unassigned = [{"elder": ids[i], "visits": visits[i], "reason": "no_eligible_provider" if no else "quota_exhausted"}
-                  for i, no in zip(np.flatnonzero(~served).tolist(), nobody[~served].tolist())]
+                  for i, no in zip(np.flatnonzero(~served).tolist(), nobody[~served].tolist(), strict=True)]
     return {"month": document["month"], "assignments": assignments, "unassigned": unassigned,
             "visits_assigned": int(cols["visits"][served].sum()),
             "cost": round(float((cols["visits"][served] * per_visit[served]).sum()), 6)}

@@ -29,7 +29,7 @@ from dispatch.monthly import NEAREST_PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
-SOLVE = [sys.executable, "-c", "from service.cli_dispatch import dispatch_app; dispatch_app()", "solve"]
+SOLVE = [sys.executable, "-c", "from homecare_cli.engine import dispatch_app; dispatch_app()", "solve"]
 ANCHOR = [sys.executable, "-m", "benchmarks.anchor"]
 
 
@@ -109,7 +109,8 @@ def visit_days_seconds(plan_path: Path) -> dict:
         load[need.provider] = load.get(need.provider, 0) + need.visits
     rules = DayRules()
     per_caregiver = daily_capacity(ProviderCalendar(1, month[0], month[-1]), rules)
-    calendars = {p: ProviderCalendar(math.ceil(v / 26 / per_caregiver) + 1, month[0], month[-1]) for p, v in load.items()}
+    calendars = {p: ProviderCalendar(math.ceil(v / 26 / per_caregiver) + 1, month[0], month[-1])
+                 for p, v in load.items()}
     started = time.perf_counter()
     schedule = place_visits(month, needs, calendars, rules)
     return {"seconds": time.perf_counter() - started, "visits": sum(n.visits for n in needs),
@@ -127,10 +128,12 @@ def print_table(rows: list[dict]) -> None:
         runs = [("anchor", f"{n} nearest", anchors[n]) for n in counts if n in anchors]
         runs.append(("ours", f"{NEAREST_PROVIDERS} at LP prices", ours))
         for name, candidates, r in runs:
-            ratio = " | ".join(f"{ours['seconds'] / anchors[n]['seconds']:.2f}x / {ours['cpu'] / anchors[n]['cpu']:.2f}x"
-                               if name == "ours" and n in anchors else "" for n in counts)
+            ratio = " | ".join(
+                f"{ours['seconds'] / anchors[n]['seconds']:.2f}x / {ours['cpu'] / anchors[n]['cpu']:.2f}x"
+                if name == "ours" and n in anchors else "" for n in counts)
             gap = f"{r['gap']:.4%}" if r.get("gap") is not None else ""
-            print(f"| {row['case']} | {name} | {candidates} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['rss_mb']:.0f} | "
+            print(f"| {row['case']} | {name} | {candidates} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
+                  f"{r['rss_mb']:.0f} | "
                   f"{r['visits']:,} | {r['cost']:,.1f} | {gap} | {ratio} |")
 
 

@@ -27,7 +27,7 @@ def check_plan(instance: Instance, plan: Mapping[str, Any]) -> list[str]:
         violations.append(f"plan month {plan.get('month')!r} is not the instance month {instance.month!r}")
 
     seen: set[str] = set()
-    load = {pid: 0 for pid in providers}
+    load = dict.fromkeys(providers, 0)
     visits_assigned, cost = 0, 0.0
     for a in plan.get("assignments", []):
         elder, provider = elders.get(a.get("elder")), providers.get(a.get("provider"))

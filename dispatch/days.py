@@ -89,7 +89,8 @@ def _place_for_provider(month_days: Sequence[date], needs: list[VisitNeed], cale
                         rules: DayRules, placed: list[PlacedVisit], unplaced: list[UnplacedVisit]) -> None:
     days = [d for d in month_days if calendar.contract_start <= d <= calendar.contract_end]
     if not days:
-        unplaced += [UnplacedVisit(n.elder, n.provider, k + 1, "no_contract_days") for n in needs for k in range(n.visits)]
+        unplaced += [UnplacedVisit(n.elder, n.provider, k + 1, "no_contract_days")
+                     for n in needs for k in range(n.visits)]
         return
     ordinal = np.array([d.toordinal() for d in days])
     weekday = np.array([d.weekday() for d in days])
@@ -100,11 +101,14 @@ def _place_for_provider(month_days: Sequence[date], needs: list[VisitNeed], cale
     after = np.searchsorted(ordinal, ordinal + rules.min_gap_days, side="left")
 
     def flexibility(need: VisitNeed) -> tuple[int, int, str]:
-        preferred = sum(1 for w in weekday.tolist() if w in need.preferred_weekdays) if need.preferred_weekdays else len(days)
+        if not need.preferred_weekdays:
+            return (-need.visits, len(days), need.elder)
+        preferred = sum(1 for w in weekday.tolist() if w in need.preferred_weekdays)
         return (-need.visits, preferred, need.elder)
 
     for need in sorted(needs, key=flexibility):
-        preferred = np.isin(weekday, list(need.preferred_weekdays)) if need.preferred_weekdays else np.ones(len(days), bool)
+        preferred = (np.isin(weekday, list(need.preferred_weekdays)) if need.preferred_weekdays
+                     else np.ones(len(days), bool))
         chosen: list[int] = []
         for sequence in range(1, need.visits + 1):
             allowed = room > load

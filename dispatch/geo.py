@@ -84,5 +84,5 @@ def to_wgs84(lat: float, lon: float, coord_sys: str) -> tuple[float, float]:
 
 def unit_vectors(lat: npt.ArrayLike, lon: npt.ArrayLike) -> Floats:
     """Points on the unit sphere, shape (..., 3): nearest-neighbour work becomes dot products."""
-    p, l = np.radians(lat), np.radians(lon)
-    return np.stack([np.cos(p) * np.cos(l), np.cos(p) * np.sin(l), np.sin(p)], axis=-1)
+    phi, lam = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=-1)

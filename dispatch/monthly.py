@@ -123,7 +123,8 @@ def _rescanned(table: Candidates, fresh: Candidates, rows: Ints) -> Candidates:
     return Candidates(**arrays, scan_beta=table.scan_beta)
 
 
-def _visits_and_bound(assigned: Ints, visits: Ints, quotas: Ints, prices: Prices, pricing: Pricing) -> tuple[int, DualBound]:
+def _visits_and_bound(assigned: Ints, visits: Ints, quotas: Ints, prices: Prices,
+                      pricing: Pricing) -> tuple[int, DualBound]:
     served_visits = int(visits[assigned >= 0].sum())
     return served_visits, dual_bound(pricing.least, visits, quotas, prices, served_visits)
 

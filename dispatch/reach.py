@@ -179,7 +179,8 @@ class Eligibility:
             ok &= self.service_fit[self.service_rows[rows]] & self.area_fit[self.area_rows[rows]]
             ok &= self.stations.has_station
         else:
-            ok &= self.service_fit[self.service_rows[rows]][:, providers] & self.area_fit[self.area_rows[rows]][:, providers]
+            ok &= (self.service_fit[self.service_rows[rows]][:, providers]
+                   & self.area_fit[self.area_rows[rows]][:, providers])
             ok &= self.stations.has_station[providers]
         edge_row, edge_col = np.nonzero(ok & (best < self._cos_sure))
         if len(edge_row):  # within a micrometre of max_km: the exact distance decides

@@ -69,7 +69,8 @@ class Residual:
                 elder = self._short[~self._flagged[self._short]]
                 slot = np.full(len(elder), -1)
             else:
-                elder, slot = self._elder[self._starts[x]:self._starts[x + 1]], self._slot[self._starts[x]:self._starts[x + 1]]
+                span = slice(self._starts[x], self._starts[x + 1])
+                elder, slot = self._elder[span], self._slot[span]
                 keep = ~self._flagged[elder]
                 elder, slot = elder[keep], slot[keep]
             parts.append((np.full(len(elder), x), elder, slot))
@@ -121,7 +122,8 @@ class Residual:
     def refresh(self, nodes: Iterable[int]) -> None:
         """Recompute the cheapest moves out of these nodes (providers, or the pool)."""
         ordered = sorted(set(nodes))
-        self.weight[ordered], self.mover[ordered], self.mover_from[ordered], self.mover_to[ordered] = INFINITE, -1, -1, -1
+        self.weight[ordered] = INFINITE
+        self.mover[ordered], self.mover_from[ordered], self.mover_to[ordered] = -1, -1, -1
         unprepared = [x for x in ordered if self._ready[x] is None]
         if unprepared:
             self._prepare(unprepared)
@@ -133,7 +135,8 @@ class Residual:
             self._prepare(sorted(set((spent // len(self.weight)).tolist())))
             return self.refresh(ordered)
         moved = self._moves(*self._moved_at(ordered))
-        self._set_edges(*(np.concatenate([a[live], b]) for a, b in zip((key, cost, elder, source, target), moved)))
+        kept = (key, cost, elder, source, target)
+        self._set_edges(*(np.concatenate([a[live], b]) for a, b in zip(kept, moved, strict=True)))
 
     def _set_edges(self, key: Ints, cost: Ints, elder: Ints, from_slot: Ints, to_slot: Ints) -> None:
         """For each edge (flat key) the cheapest of these moves; the first one wins ties."""

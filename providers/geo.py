@@ -57,9 +57,3 @@ def moved(lat: float, lon: float, metres: float, bearing_deg: float) -> tuple[fl
     dlon = metres * math.sin(bearing) / (_EARTH_RADIUS_M * math.cos(math.radians(lat)))
     return lat + math.degrees(dlat), lon + math.degrees(dlon)
 
-
-def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance; the simulator's sanity checks need nothing finer."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))

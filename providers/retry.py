@@ -43,9 +43,6 @@ class RetryPolicy:
         return wait
 
 
-NO_RETRIES = RetryPolicy(attempts=1)
-
-
 def should_retry(status: int) -> bool:
     return status >= 500
 

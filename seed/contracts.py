@@ -70,7 +70,8 @@ class Contracts:
             self._reachable[key] = near or eligible
         return self._reachable[key]
 
-    def previous_candidates(self, community: Community, services: tuple[str, ...]) -> tuple[tuple[int, ...], list[float]]:
+    def previous_candidates(self, community: Community,
+                            services: tuple[str, ...]) -> tuple[tuple[int, ...], list[float]]:
         """Who could have been an elder's provider last month, with cumulative weights for drawing one:
         nearer organisations served more of the neighbourhood, so they are more likely."""
         candidates = self.reachable(community, services)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from service.areas.extent import KM_PER_DEG_LAT
+
 PLACES_DIR = Path(__file__).parent / "places"
 SCENARIOS = ("guandu", "haikou")
-KM_PER_DEG_LAT = 111.2
 
 Outline = tuple[tuple[float, float], ...]
 

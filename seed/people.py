@@ -46,10 +46,6 @@ def birthday_range(age: int) -> tuple[date, date]:
     return REFERENCE_DATE.replace(year=REFERENCE_DATE.year - age - 1) + timedelta(days=1), latest
 
 
-def age_on(born: date, day: date = REFERENCE_DATE) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
-
-
 _FIRST_DAY = np.array([birthday_range(int(a))[0].toordinal() for a in AGES])
 _DAYS = np.array([birthday_range(int(a))[1].toordinal() for a in AGES]) - _FIRST_DAY + 1
 _BIRTHDAYS: dict[int, tuple[date, str]] = {}  # every possible birthday by ordinal, with its ID digits

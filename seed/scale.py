@@ -39,7 +39,7 @@ def make_scale_instance(elders: int, providers: int, spare: float, seed: int, mo
     lon = centres["lon"][home] + rng.normal(0, 1, elders) * spread_km / km_per_deg_lon
     visits = np.where(rng.random(elders) < 0.5, 1, 2)  # ~1.5 visits an elder
     community = rng.integers(1, 16, elders)
-    areas = [f"{centres['street'][c]}{k:03d}" for c, k in zip(home.tolist(), community.tolist())]
+    areas = [f"{centres['street'][c]}{k:03d}" for c, k in zip(home.tolist(), community.tolist(), strict=True)]
     needs = _elder_needs(rng, elders)
 
     # Providers: stations near centres, contracted for the streets within 7 km of any station.
@@ -71,7 +71,7 @@ def make_scale_instance(elders: int, providers: int, spare: float, seed: int, mo
         {"id": f"E{i + 1:07d}", "lat": round(a, 6), "lon": round(o, 6), "area": area, "visits": v,
          "services": need, "previous_provider": None if prev < 0 else f"P{prev + 1:03d}"}
         for i, (a, o, area, v, need, prev) in enumerate(
-            zip(lat.tolist(), lon.tolist(), areas, visits.tolist(), needs, previous.tolist()))
+            zip(lat.tolist(), lon.tolist(), areas, visits.tolist(), needs, previous.tolist(), strict=True))
     ]
     return {"month": month, "policy": {"max_km": 8.0, "continuity_bonus_km": 1.5},
             "elders": elder_dicts, "providers": provider_dicts}
@@ -100,7 +100,7 @@ def _elder_needs(rng: np.random.Generator, elders: int) -> list[list[str]]:
     counts = rng.choice((1, 2, 3), elders, p=(0.6, 0.33, 0.07))
     first = rng.choice(len(SERVICES), (elders, 3), p=_NEED_WEIGHTS)
     needs = []
-    for row, k in zip(first.tolist(), counts.tolist()):
+    for row, k in zip(first.tolist(), counts.tolist(), strict=True):
         needs.append(sorted({SERVICES[s] for s in row[:k]}))
     return needs
 

@@ -95,7 +95,8 @@ def problem(status: int, detail: str, *, title: str | None = None, errors: list 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     # ("body", "location", "lat") -> "location.lat"; ("query", "limit") -> "limit"
-    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    named = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    parts = [str(p) for p in named]
     path = ".".join(parts) or str(loc[0] if loc else "body")
     # A field's name is the client's own text (an unknown key): a lone surrogate in it would make the
     # answer itself unencodable, a 500 in place of the 422.

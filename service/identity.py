@@ -34,7 +34,7 @@ def id_number_problem(id_number: str) -> str | None:
     if not _ID_SHAPE.fullmatch(id_number):
         return "must be 17 digits followed by a digit or X"
     try:
-        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+        born = birth_date(id_number)
     except ValueError:
         return "contains an impossible birth date"
     if born.year < 1890:

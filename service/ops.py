@@ -41,7 +41,9 @@ async def readyz(request: Request):
     try:
         async with request.app.state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database means "not ready", whatever the driver raised
+    # Any failure to reach the database means "not ready", whatever raised it: a refused connection is a bare
+    # OSError from the driver (asyncpg), not a SQLAlchemyError, and so are the dialects' emulated DBAPI errors.
+    except Exception:  # noqa: BLE001 - deliberate, see above: whatever failed, the answer is "not ready"
         return problem(503, "database unreachable")
     return {"status": "ok"}
 

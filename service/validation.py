@@ -96,6 +96,13 @@ def _plausible_month(value: str) -> str:
     return value
 
 
+def distinct(values: list) -> list:
+    """A list validator (`AfterValidator(distinct)`): no value twice."""
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat a value")
+    return values
+
+
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 IdPath = Annotated[DbId, Path()]
 IdQuery = Annotated[DbId | None, Query()]

@@ -11,11 +11,11 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import delete
 
-from benchmarks.pg import recreate_database
 from service.app import create_app
 from service.areas.models import Area
 from service.migrate import migrate
@@ -40,9 +40,17 @@ AREAS = [
 ]
 
 
-async def _recreate_pg_database(name: str, drop_only: bool = False) -> str:
-    dsn = await recreate_database(name, drop_only=drop_only, server=PG_ADMIN_DSN.rsplit("/", 1)[0])
-    return dsn.replace("postgresql://", "postgresql+asyncpg://")
+async def recreate_pg_database(name: str, drop_only: bool = False) -> str:
+    """Drop the test database `name` (closing its connections) and, unless drop_only, create it empty.
+    (benchmarks/pg.py does the same for the benchmarks; the suite does not import them.)"""
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return f"{PG_ADMIN_DSN.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+asyncpg://")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -53,10 +61,10 @@ def database_url(request, tmp_path_factory) -> str:
         yield url
         return
     name = f"homecare_test_{os.getpid()}"
-    url = asyncio.run(_recreate_pg_database(name))
+    url = asyncio.run(recreate_pg_database(name))
     migrate(url)
     yield url
-    asyncio.run(_recreate_pg_database(name, drop_only=True))
+    asyncio.run(recreate_pg_database(name, drop_only=True))
 
 
 @pytest.fixture(scope="session")

@@ -91,7 +91,8 @@ def test_the_scheduler_is_checked_by_its_heartbeat():
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     # The image's user owns the heartbeat's folder, and only it is the working directory's var/.
     assert path.parent == Path("/app/var") and re.search(r"chown homecare:homecare /app/var\b", dockerfile)
-    assert re.search(r"^WORKDIR /app$", dockerfile, re.MULTILINE) and re.search(r"^USER homecare$", dockerfile, re.MULTILINE)
+    assert re.search(r"^WORKDIR /app$", dockerfile, re.MULTILINE)
+    assert re.search(r"^USER homecare$", dockerfile, re.MULTILINE)
     interval_s = int(scheduler["healthcheck"]["interval"].removesuffix("s"))
     heartbeat_s = float(scheduler["environment"]["HOMECARE_HEARTBEAT_S"])
     assert heartbeat_s * 3 < interval_s * scheduler["healthcheck"]["retries"]
@@ -154,9 +155,17 @@ def test_the_build_context_leaves_out_the_venv_and_secrets_but_not_what_the_imag
 def test_cli_commands_in_compose_exist():
     from typer.main import get_command
 
-    from service.cli import app
+    from homecare_cli.main import app
 
     commands = set(get_command(app).commands)
     for name in APP_SERVICES:
         assert SERVICES[name]["command"][1] in commands
     assert SERVICES["scheduler"]["healthcheck"]["test"][2] in commands
+
+
+def test_the_image_holds_the_server_and_its_command_only():
+    """docs/design.md: service, dispatch and homecare_cli; the seed data and the provider's simulator stay out
+    (tests/service/test_cli.py runs the command without them)."""
+    copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    packages = {s for line in copied for s in line.split() if (ROOT / s).is_dir()}
+    assert packages == {"service", "dispatch", "homecare_cli"}

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, _recreate_pg_database
+from tests.conftest import BACKENDS, recreate_pg_database
 from tests.test_compose import SERVICES
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="the production layout runs on PostgreSQL")
@@ -30,9 +30,9 @@ WAIT_S = 60.0  # bounded waits for processes starting on a busy machine
 @pytest.fixture(scope="module")
 def fresh_database():
     name = f"homecare_test_{os.getpid()}_entry"
-    url = asyncio.run(_recreate_pg_database(name))
+    url = asyncio.run(recreate_pg_database(name))
     yield url
-    asyncio.run(_recreate_pg_database(name, drop_only=True))
+    asyncio.run(recreate_pg_database(name, drop_only=True))
 
 
 def environment(service: str, database_url: str, **extra: str) -> dict[str, str]:

@@ -23,12 +23,12 @@ After a warm-up, the faults are injected one after another, each watched for --s
 - takeover: a third scheduler started (it waits), then the leader killed -9 and not restarted (a rolling
   deploy): the old standby must take over, the new one becomes the standby;
 - postgres: the cluster stopped (fast) and started again; nothing else is done for the service.
-Per fault, from its injection: when every replica's /readyz answers 200 again; when a (new) leader holds the lock; when an
-emergency created right after the fault is first offered (dispatching resumed; its own created → offered in
-brackets); when the backlog is back to its level before the faults; and the client-visible answers by class
-until the next fault. After the window, a service that still cannot dispatch (no scheduler left) is mended by
-the benchmark and that is reported as a human's intervention. Afterwards the clients get a grace period to
-have their retries answered, and the database is audited as after the load benchmark. One Markdown report goes
-to stdout, progress to stderr; the exit status is 1 when a target is missed: a check fails, a 5xx other than
-503 was seen, or dispatching did not resume within 5 s of a fault without help.
+Per fault, from its injection: when every replica's /readyz answers 200 again; when a (new) leader holds the
+lock; when an emergency created right after the fault is first offered (dispatching resumed; its own created →
+offered in brackets); when the backlog is back to its level before the faults; and the client-visible answers
+by class until the next fault. After the window, a service that still cannot dispatch (no scheduler left) is
+mended by the benchmark and that is reported as a human's intervention. Afterwards the clients get a grace
+period to have their retries answered, and the database is audited as after the load benchmark. One Markdown
+report goes to stdout, progress to stderr; the exit status is 1 when a target is missed: a check fails, a 5xx
+other than 503 was seen, or dispatching did not resume within 5 s of a fault without help.
 """

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from benchmarks.load.clients import PAGE, Ledger, Recorder, _uuid, lost_race, request_body, visit_times
+from benchmarks.load.clients import PAGE, Ledger, Recorder, lost_race, random_uuid, request_body, visit_times
 
 CREATE = "POST /api/v1/requests"
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 2.0
@@ -131,7 +131,7 @@ async def operator(i: int, client: httpx.AsyncClient, rec: Timeline, ledger: Led
                    seed: int, think: float) -> None:
     rng = random.Random(f"faults-operator:{seed}:{i}")
     while time.monotonic() < run.deadline:
-        await create(client, rec, ledger, request_body(rng, elders, i), _uuid(rng), run)
+        await create(client, rec, ledger, request_body(rng, elders, i), random_uuid(rng), run)
         await asyncio.sleep(rng.expovariate(1 / think))
 
 
@@ -140,7 +140,7 @@ async def make_visit(client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, a
     """Check in and out, each retried with the same client_visit_id / time until answered."""
     check_in, check_out = visit_times(rng, tz)
     home = {**assignment["elder"]["location"], "coord_sys": "wgs84"}
-    client_id = _uuid(rng)
+    client_id = random_uuid(rng)
     start = {"assignment_id": assignment["id"], "client_visit_id": client_id,
              "check_in": {"at": check_in.isoformat(), "location": home}}
     response = await until_answered(rec, "POST /provider/visits (check-in)",

@@ -158,7 +158,8 @@ async def main(args) -> int:
                ("after the faults (grace, drain, feed audit)", rec.count(faults_over, time.time()))]
     command = " ".join([".venv/bin/python -m benchmarks.faults", *sys.argv[1:]])
     intro = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores shared · private PostgreSQL 15 · "
-             f"{args.api} `serve --no-scheduler` API replicas + 2 `homecare scheduler` (leader, standby) · {args.operators} operators "
+             f"{args.api} `serve --no-scheduler` API replicas + 2 `homecare scheduler` (leader, standby) · "
+             f"{args.operators} operators "
              f"(one create per ~{args.think:g} s each), {args.apps} provider apps, retrying with the same keys · "
              f"warm-up {args.warmup:.0f} s, then each fault watched {args.seconds:.0f} s · seed {args.seed} · "
              f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")

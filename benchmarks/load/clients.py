@@ -85,7 +85,7 @@ class Ledger:
 
 # --------------------------------------------------------------------------- operators
 
-def _uuid(rng: random.Random) -> str:
+def random_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
@@ -102,7 +102,7 @@ async def operator(i: int, client: httpx.AsyncClient, path: str, rec: Recorder, 
     rng = random.Random(f"operator:{seed}:{i}")
     label = f"POST {path}"
     while time.monotonic() < deadline:
-        body, key = request_body(rng, elders, i), _uuid(rng)
+        body, key = request_body(rng, elders, i), random_uuid(rng)
         headers = {"Idempotency-Key": key}
         response = await rec.call(label, client.post(path, json=body, headers=headers),
                                   lambda r: r.status_code == 201, body)
@@ -136,7 +136,7 @@ async def make_visit(client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, a
                      rng: random.Random, tz: ZoneInfo) -> None:
     check_in, check_out = visit_times(rng, tz)
     home = {**assignment["elder"]["location"], "coord_sys": "wgs84"}
-    client_id = _uuid(rng)
+    client_id = random_uuid(rng)
     start = {"assignment_id": assignment["id"], "client_visit_id": client_id,
              "check_in": {"at": check_in.isoformat(), "location": home}}
     path = "/api/v1/provider/visits"

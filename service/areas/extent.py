@@ -1,9 +1,10 @@
 """Where a district lies, roughly: enough to refuse a home that cannot be in its elder's district.
 
 Areas are stored as codes and names only (the NBS division list carries no coordinates). What the
-project knows of the map are the outlines of the programmes' districts in seed/places (Guandu 530111
-and Haikou's four), drawn by hand 1-3 km inside the real boundary. A home must lie in its district's
-outline's bounding box widened by MARGIN_KM: generous on purpose, because a wrong refusal keeps an
+service knows of the map is DISTRICTS below: the bounding boxes of the programmes' district outlines
+(Guandu 530111 and Haikou's four), which seed/places draws by hand 1-3 km inside the real boundary
+(tests/service/test_validation.py keeps the two equal; the server does not ship the seed data). A home
+must lie in its district's box widened by MARGIN_KM: generous on purpose, because a wrong refusal keeps an
 elder out of the programme, while the mistakes worth catching are gross ones — 0/0 from a field left
 empty, a mistyped or sign-flipped coordinate, an elder filed under the wrong city. A district without
 an outline is held to China's extent only, which still refuses 0/0.
@@ -19,10 +20,19 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from seed.geography import KM_PER_DEG_LAT, SCENARIOS, load_places
 from service.errors import Invalid
 
 MARGIN_KM = 5.0
+KM_PER_DEG_LAT = 111.2
+
+# code, name, and the outline's south, north, west and east (WGS-84 degrees).
+DISTRICTS = (
+    ("530111", "官渡区", 24.903, 25.17, 102.698, 103.0),
+    ("460105", "秀英区", 19.74, 20.028, 110.1, 110.285),
+    ("460106", "龙华区", 19.76, 20.047, 110.272, 110.37),
+    ("460107", "琼山区", 19.54, 20.017, 110.344, 110.64),
+    ("460108", "美兰区", 19.76, 20.068, 110.312, 110.665),
+)
 
 
 @dataclass(frozen=True)
@@ -44,17 +54,15 @@ class Box:
 CHINA = Box("China", 3.5, 53.6, 73.4, 135.1)
 
 
-def _widened(name: str, outline: tuple[tuple[float, float], ...]) -> Box:
-    lats, lons = [lat for lat, _ in outline], [lon for _, lon in outline]
+def _widened(name: str, south: float, north: float, west: float, east: float) -> Box:
     d_lat = MARGIN_KM / KM_PER_DEG_LAT
-    d_lon = MARGIN_KM / (KM_PER_DEG_LAT * math.cos(math.radians(max(abs(min(lats)), abs(max(lats))))))
-    return Box(name, min(lats) - d_lat, max(lats) + d_lat, min(lons) - d_lon, max(lons) + d_lon)
+    d_lon = MARGIN_KM / (KM_PER_DEG_LAT * math.cos(math.radians(max(abs(south), abs(north)))))
+    return Box(name, south - d_lat, north + d_lat, west - d_lon, east + d_lon)
 
 
 @cache
 def _districts() -> dict[str, Box]:
-    return {county.code: _widened(f"district {county.code} {county.name}", county.outline)
-            for scenario in SCENARIOS for county in load_places(scenario).counties}
+    return {code: _widened(f"district {code} {name}", *bounds) for code, name, *bounds in DISTRICTS}
 
 
 def district_box(area_code: str) -> Box:

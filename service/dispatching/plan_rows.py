@@ -138,7 +138,8 @@ async def write_plan(sessions: async_sessionmaker, settings: Settings, month: st
     async def write(session: AsyncSession, group: Sequence[tuple[int, ElderPlan]]) -> int:
         now = utcnow()
         wanted = [offers.Offer(request_id, p.provider_id, month, "routine", p.km, p.explanation, day)
-                  for _, p in group if p.provider_id is not None for request_id, day in zip(p.requests, p.days)]
+                  for _, p in group if p.provider_id is not None
+                  for request_id, day in zip(p.requests, p.days, strict=True)]
         # A provider whose quota the tick used meanwhile gets none of this group's share: those requests stay
         # open, and a run of the plan again offers them.
         offered = await offers.offer_many(session, wanted, actor=actor, now=now, settings=settings)

@@ -49,7 +49,8 @@ from service.settings import Settings
 # A plan left "running" this long was killed with its process; another run may take over.
 ABANDONED_AFTER = timedelta(minutes=30)
 log = logging.getLogger("homecare.plans")
-STOPPED, AGAIN = "The plan stopped before it finished", "Running it again is safe: it goes on with the elders not yet planned."
+STOPPED = "The plan stopped before it finished"
+AGAIN = "Running it again is safe: it goes on with the elders not yet planned."
 
 
 def operator_error(stored: str | None) -> str | None:
@@ -212,7 +213,7 @@ async def _plan(sessions: async_sessionmaker, settings: Settings, month: str, ac
     if refused:
         await set_aside(sessions, plannable, refused, actor)
     timings["write_seconds"] = time.perf_counter() - started
-    set_apart = sorted({elder_id: exc for elder_id, exc in [*left_out, *unusable, *refused]}.items())
+    set_apart = sorted(dict([*left_out, *unusable, *refused]).items())
     for elder_id, exc in set_apart:
         faults.report("monthly plan", "elder", elder_id, exc)
     return {

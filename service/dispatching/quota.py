@@ -65,4 +65,4 @@ async def release(session: AsyncSession, provider_id: int, month: str, visits: i
 
 async def used_by_provider(session: AsyncSession, month: str) -> dict[int, int]:
     rows = await session.exec(select(QuotaUsage.provider_id, QuotaUsage.used).where(QuotaUsage.month == month))
-    return {provider_id: used for provider_id, used in rows.all()}
+    return dict(rows.all())

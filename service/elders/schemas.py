@@ -8,13 +8,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from service.catalogue import ElderStatus, ServiceCode
 from service.identity import id_number_problem, mobile_problem, normalise_id_number, normalise_phone
 from service.schemas import Location, StoredLocation
-from service.validation import AreaCode, Body, Identifier, Patch, Text
-
-
-def _distinct(values: list) -> list:
-    if len(set(values)) != len(values):
-        raise ValueError("must not repeat a value")
-    return values
+from service.validation import AreaCode, Body, Identifier, Patch, Text, distinct
 
 
 def _valid_id_number(value: str) -> str:
@@ -39,8 +33,8 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-ServiceList = Annotated[list[ServiceCode], AfterValidator(_distinct)]
-Weekdays = Annotated[list[Annotated[int, Field(ge=0, le=6)]], AfterValidator(_distinct)]
+ServiceList = Annotated[list[ServiceCode], AfterValidator(distinct)]
+Weekdays = Annotated[list[Annotated[int, Field(ge=0, le=6)]], AfterValidator(distinct)]
 IdNumber = Annotated[str, Field(min_length=18, max_length=18), AfterValidator(_valid_id_number)]
 Phone = Annotated[str, Field(min_length=11, max_length=20), AfterValidator(_valid_phone)]
 Name = Annotated[Text, Field(min_length=1, max_length=50), AfterValidator(_not_blank)]

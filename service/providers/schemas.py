@@ -6,9 +6,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from service.catalogue import ProviderStatus
-from service.elders.schemas import ServiceList, _distinct
+from service.elders.schemas import ServiceList
 from service.schemas import Location, StoredLocation
-from service.validation import AreaCode, Body, Day, Patch, Text
+from service.validation import AreaCode, Body, Day, Patch, Text, distinct
 
 
 class StationIn(Body):
@@ -23,7 +23,7 @@ class StationOut(BaseModel):
 
 ProviderName = Annotated[Text, Field(min_length=1, max_length=100)]
 Stations = Annotated[list[StationIn], Field(min_length=1, max_length=100)]
-Areas = Annotated[list[AreaCode], Field(min_length=1, max_length=500), AfterValidator(_distinct)]
+Areas = Annotated[list[AreaCode], Field(min_length=1, max_length=500), AfterValidator(distinct)]
 
 
 class ProviderCreate(Body):

@@ -27,7 +27,8 @@ def _overview(s: MonthlySummary) -> Table:
         ("上门", "计划完成率", s.visits.completion_rate, "percent"),
         ("上门", "完成上门(已签退)", s.visits.completed, "int"), ("上门", "核验通过", s.visits.verified, "int"),
         ("上门", "核验通过率", s.visits.verified_rate, "percent"), ("上门", "漏服", s.visits.missed, "int"),
-        ("上门", "临时工单(来电、报警)", s.visits.ad_hoc_requests, "int"), ("异常", "异常上门", s.exceptions.total, "int"),
+        ("上门", "临时工单(来电、报警)", s.visits.ad_hoc_requests, "int"),
+        ("异常", "异常上门", s.exceptions.total, "int"),
         ("服务时长", "计时上门", s.duration.timed_visits, "int"),
         ("服务时长", "中位数(分钟)", s.duration.median_minutes, "number"),
         ("服务时长", "平均(分钟)", s.duration.mean_minutes, "number"),
@@ -45,12 +46,14 @@ def _overview(s: MonthlySummary) -> Table:
 def summary_document(s: MonthlySummary) -> Document:
     tables = [
         _overview(s),
-        Table("异常类型", "异常类型", (Column("异常代码", width=1.4), Column("异常类型", width=1.4), Column("上门次数", "int")),
+        Table("异常类型", "异常类型", (Column("异常代码", width=1.4), Column("异常类型", width=1.4),
+                                       Column("上门次数", "int")),
               [(e.code, e.label, e.visits) for e in s.exceptions.by_code]),
         Table("服务机构", "服务机构", (
-            Column("机构编号", "int", 0.6), Column("服务机构", width=2.4), Column("上门", "int"), Column("核验通过", "int"),
-            Column("核验通过率", "percent"), Column("异常", "int"), Column("月度配额", "int"), Column("已用配额", "int"),
-            Column("配额使用率", "percent"), Column("回访", "int"), Column("平均满意度", "number")),
+            Column("机构编号", "int", 0.6), Column("服务机构", width=2.4), Column("上门", "int"),
+            Column("核验通过", "int"), Column("核验通过率", "percent"), Column("异常", "int"),
+            Column("月度配额", "int"), Column("已用配额", "int"), Column("配额使用率", "percent"),
+            Column("回访", "int"), Column("平均满意度", "number")),
             [(p.provider_id, p.name, p.visits, p.verified, p.verified_rate, p.exceptions, p.quota,
               p.quota_used, p.quota_use_rate, p.follow_ups, p.mean_satisfaction) for p in s.providers]),
         Table("街道覆盖", "街道覆盖（覆盖率由低到高）", (
@@ -62,8 +65,8 @@ def summary_document(s: MonthlySummary) -> Document:
               [(c.label, c.current, c.previous, c.delta) for c in s.change],
               tuple(HEADLINE_KINDS[c.figure] for c in s.change)),
         Table("更正", "往月更正（关账后补录）", (
-            Column("所属月份"), Column("类别"), Column("上门编号", "int"), Column("机构编号", "int"), Column("核验结果"),
-            Column("异常", width=1.6), Column("满意度", "int"), Column("记录时间", width=1.2)),
+            Column("所属月份"), Column("类别"), Column("上门编号", "int"), Column("机构编号", "int"),
+            Column("核验结果"), Column("异常", width=1.6), Column("满意度", "int"), Column("记录时间", width=1.2)),
             [(a.month, AMENDMENT_KIND_LABELS[a.kind], a.visit_id, a.provider_id,
               VISIT_STATUS_LABELS.get(a.status, a.status), "、".join(exception_label(c) for c in a.exceptions),
               a.satisfaction, local_time(a.recorded_at)) for a in s.amendments]),
@@ -91,7 +94,8 @@ def exceptions_document(report: ExceptionsReport) -> Document:
              "、".join(r.exception_labels), ",".join(r.exceptions)) for r in report.items]
     table = Table("异常明细", "异常上门明细", (
         Column("上门编号", "int"), Column("工单编号", "int"), Column("服务机构", width=2), Column("护理员"),
-        Column("老人(脱敏)"), Column("社区代码", width=1.3), Column("签到时间", width=1.3), Column("签退时间", width=1.3),
+        Column("老人(脱敏)"), Column("社区代码", width=1.3), Column("签到时间", width=1.3),
+        Column("签退时间", width=1.3),
         Column("时长(分钟)", "number"), Column("签到距家(米)", "number"), Column("签退距家(米)", "number"),
         Column("状态"), Column("异常类型", width=1.8), Column("异常代码", width=1.8)), rows)
     return Document(report.title, report.area.name, report.month, report.generated_at, f"共 {report.total} 条",

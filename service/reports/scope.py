@@ -42,9 +42,6 @@ class ReportArea:
             return true()
         return or_(*(area_code.startswith(prefix) for prefix in self.prefixes))
 
-    def covers_code(self, area_code: str) -> bool:
-        return not self.prefixes or area_code.startswith(self.prefixes)
-
 
 EVERYWHERE = ReportArea(None, EVERYWHERE_NAME)
 

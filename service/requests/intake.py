@@ -47,8 +47,9 @@ _ID_PLACEHOLDER = b'{"id":0'
 ATTEMPTS = 3
 
 # What each column of the new request holds in the statement, in the table's own order. Every column of the
-# model must be named (a KeyError at import otherwise; tests/service/test_intake.py checks both ways), so that a column added to the model cannot
-# go silently unwritten on PostgreSQL while the ORM path on SQLite writes it.
+# model must be named (a KeyError at import otherwise; tests/service/test_intake.py checks both ways), so
+# that a column added to the model cannot go silently unwritten on PostgreSQL while the ORM path on SQLite
+# writes it.
 _HELD_BY = {
     "id": "new.id", "elder_id": "$2", "service": "$9", "urgency": "$10", "kind": "$11", "channel": "$12",
     "status": "$13", "month": "$14", "seq": "NULL", "window_start": "$15", "window_end": "$16",

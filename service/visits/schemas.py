@@ -7,9 +7,8 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, Field, Strict
 
 from service.catalogue import ServiceCode
-from service.elders.schemas import _distinct
 from service.schemas import DeviceLocation, StoredLocation
-from service.validation import Body, DbId, Moment, Text
+from service.validation import Body, DbId, Moment, Text, distinct
 
 
 # A phone's times (`at`) lie in the plausible years (Moment) and, as the service checks, not in the
@@ -22,7 +21,7 @@ class CheckIn(Body):
 class CheckOut(Body):
     at: Moment
     location: DeviceLocation
-    tasks: Annotated[list[ServiceCode], AfterValidator(_distinct)] = Field(min_length=1, max_length=8)
+    tasks: Annotated[list[ServiceCode], AfterValidator(distinct)] = Field(min_length=1, max_length=8)
     note: Text | None = Field(default=None, max_length=500)
 
 

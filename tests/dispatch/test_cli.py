@@ -5,8 +5,8 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
+from homecare_cli.engine import dispatch_app
 from seed.scale import make_scale_instance
-from service.cli_dispatch import dispatch_app
 from tests.dispatch.worlds import instance_document, random_world
 
 

@@ -79,7 +79,7 @@ def test_bulk_nearest_kilometres_are_the_rules_kilometres():
     instance = random_world(np.random.default_rng(7), 40, 5, 0.1)
     candidates = Eligibility(instance).nearest(5)
     for i, elder in enumerate(instance.elders):
-        for j, km in zip(candidates.provider[i], candidates.km[i]):
+        for j, km in zip(candidates.provider[i], candidates.km[i], strict=True):
             if j >= 0:
                 assert abs(km - nearest_station_km(instance.providers[j], elder.lat, elder.lon)) < 1e-9
         assert candidates.eligible_count[i] == sum(

@@ -42,7 +42,8 @@ def random_world(rng: np.random.Generator, elders: int, providers: int, spare: f
     demand = sum(e.visits for e in elder_list)
     share = rng.dirichlet(np.ones(providers)) * demand * (1 + spare)
     quotas = np.floor(share).astype(int)
-    provider_list = [Provider(p.id, int(q), p.services, p.areas, p.stations) for p, q in zip(provider_list, quotas)]
+    provider_list = [Provider(p.id, int(q), p.services, p.areas, p.stations)
+                     for p, q in zip(provider_list, quotas, strict=True)]
     return Instance.build("2026-12", Policy(max_km, bonus), elder_list, provider_list)
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from dispatch.geo import gcj02_to_wgs84
+from dispatch.geo import gcj02_to_wgs84, haversine_km
 from providers.fieldwork import (
     CAREGIVER_GAP,
     DECLINE_REASONS,
@@ -23,7 +23,6 @@ from providers.fieldwork import (
     roster_for,
     visit_intents,
 )
-from providers.geo import metres_between
 from providers.months import CHINA, month_bounds
 
 HOME = (25.0211, 102.7410)
@@ -37,7 +36,7 @@ def plan(job: Job, kind="proper", offline=False, *, month="2026-03", horizon=MAR
 
 
 def metres_from_home(fix: tuple[float, float]) -> float:
-    return metres_between(*HOME, *gcj02_to_wgs84(*fix))
+    return haversine_km(*HOME, *gcj02_to_wgs84(*fix)) * 1000
 
 
 def test_offers_declined_in_the_stated_share_whatever_the_order():

@@ -8,7 +8,11 @@ import random
 import pytest
 
 from dispatch import geo as service_geo
-from providers.geo import metres_between, moved, outside_china, wgs84_to_gcj02
+from providers.geo import moved, outside_china, wgs84_to_gcj02
+
+
+def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    return service_geo.haversine_km(lat1, lon1, lat2, lon2) * 1000
 
 PLACES = {
     "Guandu, Kunming": (25.0211, 102.7410),

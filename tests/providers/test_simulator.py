@@ -156,10 +156,10 @@ def _service_answering(identity: dict):
 
 
 def _simulate(monkeypatch, identity: dict, *args: str):
-    from service import cli_simulate
-    from service.cli import app as homecare
+    import providers
+    from homecare_cli.main import app as homecare
 
-    monkeypatch.setattr(cli_simulate, "ProviderClient",
+    monkeypatch.setattr(providers, "ProviderClient",
                         lambda url, token: ProviderClient(url, token, transport=_service_answering(identity)))
     return CliRunner().invoke(homecare, ["simulate", *args])
 

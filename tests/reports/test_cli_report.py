@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+from homecare_cli.main import app as homecare
 from service.areas.models import Area
-from service.cli import app as homecare
 from service.db import make_engine, make_sessionmaker
 from service.migrate import migrate
 from service.settings import get_settings

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from seed.people import REFERENCE_DATE
 from seed.world import generate_world
+
+
+def age_on(born: date, day: date = REFERENCE_DATE) -> int:
+    """Age in whole years on `day`: the oracle of the generators' birthdays."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 @pytest.fixture(scope="session")

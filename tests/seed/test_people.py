@@ -7,8 +7,9 @@ from collections import Counter
 from datetime import timedelta
 
 from seed import names
-from seed.people import MAX_AGE, MIN_AGE, age_on, birthday_range
+from seed.people import MAX_AGE, MIN_AGE, birthday_range
 from service.identity import birth_date, id_number_problem, mobile_problem
+from tests.seed.conftest import age_on
 
 
 def test_every_id_number_passes_the_service_check(world):

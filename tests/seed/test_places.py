@@ -61,7 +61,8 @@ def test_codes_nest_and_are_unique(places):
 def test_every_community_lies_inside_its_own_district_and_no_other(places):
     for county, _, community in places.communities():
         assert inside(community.lat, community.lon, county.outline), community.name
-        others = [c.name for c in places.counties if c is not county and inside(community.lat, community.lon, c.outline)]
+        others = [c.name for c in places.counties
+                  if c is not county and inside(community.lat, community.lon, c.outline)]
         assert not others, (community.name, others)
         assert edge_distance_km(community.lat, community.lon, county.outline) > 0.2, community.name
 
@@ -79,7 +80,7 @@ def test_outlines_keep_out_of_the_water(places):
 
 
 def _along(outline, steps=100):
-    for (a_lat, a_lon), (b_lat, b_lon) in zip(outline, outline[1:] + outline[:1]):
+    for (a_lat, a_lon), (b_lat, b_lon) in zip(outline, outline[1:] + outline[:1], strict=True):
         for i in range(steps):
             yield a_lat + (b_lat - a_lat) * i / steps, a_lon + (b_lon - a_lon) * i / steps
 

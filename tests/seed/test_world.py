@@ -15,9 +15,9 @@ import pytest
 from dispatch.geo import haversine_km
 from seed.contracts import MAX_KM, QUOTA_COVER
 from seed.geography import inside, load_places
-from seed.people import age_on
 from seed.world import generate_world
 from service.catalogue import SERVICES
+from tests.seed.conftest import age_on
 
 
 def test_same_seed_same_world_other_seed_other_world(guandu):

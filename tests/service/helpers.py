@@ -58,7 +58,8 @@ async def offer_to(db, request_id: int, provider_id: int, settings: Settings | N
         return assignment.id
 
 
-async def accepted_assignment(client, db, world: World, caregiver: str = "李护理员", **request_overrides) -> tuple[dict, int]:
+async def accepted_assignment(client, db, world: World, caregiver: str = "李护理员",
+                              **request_overrides) -> tuple[dict, int]:
     """A request offered to and accepted by the world's provider. Its window spans the last and the
     next day, so visits the tests date hours back belong to it even in the first hours of a month."""
     now = utcnow()

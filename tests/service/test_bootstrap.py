@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from service.cli import app
+from homecare_cli.main import app
 from service.heartbeat import Heartbeat, check
 from service.settings import get_settings
 
@@ -23,8 +23,8 @@ AREAS_CSV = """\ufeffcode,name,level,parent
 
 
 def areas_in_database(cli) -> list[tuple]:
+    from homecare_cli.context import with_sessions
     from service.areas.models import Area
-    from service.cli import _with_sessions
 
     async def read(sessions):
         from sqlmodel import select
@@ -33,7 +33,7 @@ def areas_in_database(cli) -> list[tuple]:
             rows = (await session.exec(select(Area).order_by(Area.code))).all()
             return [(a.code, a.name, a.level, a.parent_code) for a in rows]
 
-    return _with_sessions(read)
+    return with_sessions(read)
 
 
 def test_areas_import_loads_the_tree_and_is_idempotent(cli, tmp_path):
@@ -133,7 +133,7 @@ def test_a_heartbeat_that_cannot_be_written_does_not_stop_the_scheduler(tmp_path
 
 
 def test_long_running_services_wait_for_an_unreachable_database(monkeypatch):
-    import service.cli as cli_module
+    import homecare_cli.context as cli_module
 
     attempts, waits = [], []
 
@@ -142,14 +142,14 @@ def test_long_running_services_wait_for_an_unreachable_database(monkeypatch):
         if len(attempts) < 3:
             raise ConnectionRefusedError(111, "Connect call failed")
 
-    monkeypatch.setattr(cli_module, "_migrate", migrate)
+    monkeypatch.setattr(cli_module, "migrate_database", migrate)
     monkeypatch.setattr("time.sleep", waits.append)
-    cli_module._migrate_when_reachable(None)
+    cli_module.migrate_when_reachable(None)
     assert len(attempts) == 3 and len(waits) == 2 and all(0 < w <= 10 for w in waits)
 
     def broken(_settings):
         raise RuntimeError("a bad migration is not waited out")
 
-    monkeypatch.setattr(cli_module, "_migrate", broken)
+    monkeypatch.setattr(cli_module, "migrate_database", broken)
     with pytest.raises(RuntimeError):
-        cli_module._migrate_when_reachable(None)
+        cli_module.migrate_when_reachable(None)

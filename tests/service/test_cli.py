@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from service.cli import app
+from homecare_cli.main import app
 from service.db import utcnow
 from service.months import month_of, next_month, previous_month
 from service.settings import get_settings
@@ -88,3 +88,29 @@ def test_scheduler_configures_logging_as_serve_does(cli, monkeypatch):
     result = cli.invoke(app, ["scheduler"])
     assert result.exit_code == 0, result.output
     assert calls == [("logging", "WARNING"), ("scheduler", "WARNING")]
+
+
+def test_the_server_image_runs_without_seed_and_providers(tmp_path):
+    """The Dockerfile copies neither `seed` nor `providers`: every command but `seed` and `simulate` works
+    without them, and those two say what is missing in one line."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+sys.modules["seed"] = sys.modules["providers"] = None  # as if not installed
+from homecare_cli.main import main
+main()
+"""
+    env = {"PATH": "/usr/bin:/bin", "HOMECARE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/h.db"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, check=False)
+
+    migrated = run("migrate")
+    assert migrated.returncode == 0 and "newest schema" in migrated.stderr, migrated.stderr
+    for command in (["seed", "guandu"], ["simulate", "--token", "x"]):
+        refused = run(*command)
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.startswith("error: this installation has no `") and "Traceback" not in refused.stderr

@@ -109,7 +109,8 @@ async def test_two_dispatchers_racing_never_offer_a_request_twice(client, token,
     counts = await asyncio.gather(tick(app), tick(app), tick(app))
     assert sum(counts) == 12
     async with db() as session:
-        per_request = (await session.exec(select(Assignment.request_id, func.count()).group_by(Assignment.request_id))).all()
+        per_request = (await session.exec(
+            select(Assignment.request_id, func.count()).group_by(Assignment.request_id))).all()
     assert len(per_request) == 12 and all(n == 1 for _, n in per_request)
 
 
@@ -141,7 +142,8 @@ async def test_monthly_plan_assigns_everyone_once_and_reruns_duplicate_nothing(c
     plan = response.json()
     assert plan["state"] == "done"
     summary = plan["summary"]
-    assert summary["elders_planned"] == 5 and summary["visits_assigned"] == summary["visits_offered"] == 2 + 1 + 2 + 1 + 2
+    assert summary["elders_planned"] == 5
+    assert summary["visits_assigned"] == summary["visits_offered"] == 2 + 1 + 2 + 1 + 2
     assert summary["unassigned"] == [] and summary["quality"]["cost_gap"] <= 0.001
     assert summary["visits_placed_on_days"] == 8
 

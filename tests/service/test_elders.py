@@ -91,7 +91,8 @@ async def test_missing_required_field_and_malformed_json(client, token):
     del body["phone"]
     response = await client.post("/api/v1/elders", json=body, headers=admin)
     assert response.status_code == 422 and "phone" in problem_fields(response)
-    broken = await client.post("/api/v1/elders", content=b'{"name": ', headers={**admin, "content-type": "application/json"})
+    broken = await client.post("/api/v1/elders", content=b'{"name": ',
+                               headers={**admin, "content-type": "application/json"})
     assert broken.status_code == 422
     assert broken.headers["content-type"].startswith("application/problem+json")
 
@@ -100,7 +101,8 @@ async def test_duplicate_id_number_is_409_and_keeps_the_first(client, token):
     admin = await token("admin")
     body = elder_body()
     first = await client.post("/api/v1/elders", json=body, headers=admin)
-    second = await client.post("/api/v1/elders", json=elder_body(id_number=body["id_number"], name="李四"), headers=admin)
+    second = await client.post("/api/v1/elders", json=elder_body(id_number=body["id_number"], name="李四"),
+                               headers=admin)
     assert second.status_code == 409
     assert second.headers["content-type"].startswith("application/problem+json")
     still = await client.get(f"/api/v1/elders/{first.json()['id']}", headers=admin)

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from homecare_cli import main as cli
 from seed.world import generate_world
-from service import cli
 from service.app import create_app
 from service.elders.models import Elder
 from service.redaction import describe, safe_traceback

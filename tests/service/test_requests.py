@@ -163,7 +163,8 @@ async def test_a_created_request_answers_exactly_what_is_stored(client, token, d
     assert [(k.key, k.state, k.status_code, k.response) for k in keys] == [("k-1", "done", 201, created.json())]
     unkeyed = await client.post("/api/v1/requests", json=body, headers=world.operator)
     assert unkeyed.status_code == 201
-    assert unkeyed.json() == (await client.get(f"/api/v1/requests/{unkeyed.json()['id']}", headers=world.operator)).json()
+    stored = await client.get(f"/api/v1/requests/{unkeyed.json()['id']}", headers=world.operator)
+    assert unkeyed.json() == stored.json()
 
 
 async def test_alerts_answer_what_is_stored_and_merges_are_audited(client, token, db):

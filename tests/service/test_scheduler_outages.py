@@ -157,7 +157,7 @@ async def test_two_schedulers_through_outages_never_lead_at_once(settings, db, p
         return sorted([state_of(first.heartbeat_path), state_of(second.heartbeat_path)], key=str)
 
     async with scheduler_process(first), scheduler_process(second):
-        for cut in range(3):
+        for _ in range(3):
             await until(lambda: states() == ["leader", "standby"], "one leader and one standby")
             await pg_proxy.cut(refuse_s=0.5)
             await until(lambda: "leader" not in states(), "no leader while the database is away")

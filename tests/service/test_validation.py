@@ -8,7 +8,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from seed.geography import SCENARIOS, load_places
-from service.areas.extent import CHINA, district_box
+from service.areas.extent import CHINA, DISTRICTS, district_box
 from service.validation import AreaCode, Day, DbId, Identifier, Moment, Month, Text
 
 
@@ -83,10 +83,17 @@ def test_area_codes_are_ascii_digits(value, ok):
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_seeded_place_lies_in_its_district_box(scenario):
     places = load_places(scenario)
-    for county, street, community in places.communities():
+    for _, street, community in places.communities():
         for code, lat, lon in ((street.code, street.lat, street.lon), (community.code, community.lat, community.lon)):
             box = district_box(code)
             assert box is not CHINA and box.contains(lat, lon), (code, lat, lon, str(box))
+
+
+def test_the_service_knows_the_seeded_districts_outlines_extents():
+    seeded = {(county.code, county.name, min(lat for lat, _ in county.outline), max(lat for lat, _ in county.outline),
+               min(lon for _, lon in county.outline), max(lon for _, lon in county.outline))
+              for scenario in SCENARIOS for county in load_places(scenario).counties}
+    assert set(DISTRICTS) == seeded
 
 
 def test_a_district_without_an_outline_is_held_to_china():

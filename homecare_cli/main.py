@@ -7,11 +7,16 @@ from typing import Annotated
 
 import typer
 
-from service.cli_bootstrap import admin_app, areas_app
-from service.cli_dispatch import dispatch_app
-from service.cli_report import report
-from service.cli_simulate import simulate
-from service.cli_tokens import token_app
+from homecare_cli.bootstrap import admin_app, areas_app
+from homecare_cli.context import load_settings, migrate_database, migrate_when_reachable, with_sessions
+from homecare_cli.engine import dispatch_app
+from homecare_cli.report import report
+from homecare_cli.simulate import simulate
+from homecare_cli.tokens import token_app
+
+# What the server image (Dockerfile) leaves out: `homecare seed` and `homecare simulate` import them when they
+# run, so every other command works without them.
+NOT_IN_THE_IMAGE = ("seed", "providers")
 
 # No pretty tracebacks: typer's show every frame's local variables, which are elders' records.
 app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True,
@@ -35,76 +40,20 @@ def main() -> None:
     try:
         app()
     except Exception as exc:  # noqa: BLE001 - whatever failed; SystemExit (typer's exits, usage errors) passes
+        missing = (exc.name or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else None
+        if missing in NOT_IN_THE_IMAGE:
+            typer.echo(f"error: this installation has no `{missing}` package (the server image ships without it); "
+                       "run this command from a checkout (make install)", err=True)
+            raise SystemExit(1) from None
         hint = " (is HOMECARE_DATABASE_URL right, and the database up?)" if is_unreachable_database(exc) else ""
         typer.echo(f"error: {describe(exc)}{hint}", err=True)
         raise SystemExit(1) from None
 
 
-def _settings():
-    from pydantic import ValidationError
-
-    from service.settings import get_settings
-
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            reason = error["msg"].removeprefix("Value error, ")
-            typer.echo(f"bad setting HOMECARE_{field.upper()}: {reason}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _migrate(settings) -> None:
-    from service.migrate import migrate
-
-    migrate(settings.database_url)
-
-
-def _migrate_when_reachable(settings) -> None:
-    """Migrate, waiting for the database as long as it takes: a long-running service started with (or
-    before) its database comes up once the database does, instead of exiting on the first refusal."""
-    import time
-
-    from service.errors import database_unavailable
-    from service.leader import Backoff
-
-    backoff = Backoff(first_s=0.5, cap_s=10.0)
-    while True:
-        try:
-            _migrate(settings)
-            return
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
-            wait = backoff.next()
-            typer.echo(f"database unreachable ({type(exc).__name__}); trying again in {wait:.1f} s", err=True)
-            time.sleep(wait)
-
-
-def _with_sessions(work):
-    """Run `work(sessions)` on a fresh engine, outside any web request."""
-    from service.db import make_engine, make_sessionmaker
-
-    async def runner():
-        engine = make_engine(_settings().database_url)
-        try:
-            return await work(make_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(runner())
-
-
-async def _in_session(sessions, work):
-    async with sessions() as session:
-        return await work(session)
-
-
 @app.command()
 def migrate() -> None:
     """Bring the database to the newest schema."""
-    _migrate(_settings())
+    migrate_database(load_settings())
     typer.echo("database is at the newest schema", err=True)
 
 
@@ -120,8 +69,8 @@ def serve(
     from service.app import create_app
     from service.serving import server_config
 
-    settings = _settings()
-    _migrate_when_reachable(settings)
+    settings = load_settings()
+    migrate_when_reachable(settings)
     run_scheduler = settings.scheduler_enabled and not no_scheduler
 
     class Announced(uvicorn.Server):
@@ -159,13 +108,13 @@ def seed(
     from seed.load import load_world
     from seed.world import generate_world
 
-    _migrate(_settings())
+    migrate_database(load_settings())
     try:
         world = generate_world(scenario, elders, seed_number)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    report = _with_sessions(lambda sessions: load_world(sessions, world, wipe=reset))
+    report = with_sessions(lambda sessions: load_world(sessions, world, wipe=reset))
     typer.echo(f"{scenario}: {report.areas} areas, {report.providers} providers, {report.elders} elders "
                f"({report.elders_added} new) loaded in {report.seconds:.1f} s", err=True)
 
@@ -177,9 +126,9 @@ def scheduler() -> None:
     from service.leader import run_scheduler_process
     from service.ops import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)  # as `serve` does (in create_app): same format, APScheduler quieted
-    _migrate_when_reachable(settings)
+    migrate_when_reachable(settings)
     asyncio.run(run_scheduler_process(settings))
 
 
@@ -189,7 +138,7 @@ def scheduler_health() -> None:
     missing: the compose file's health check. Prints the scheduler's state (leader, standby, reconnecting)."""
     from service.heartbeat import check
 
-    settings = _settings()
+    settings = load_settings()
     if settings.heartbeat_path is None:
         typer.echo("error: HOMECARE_HEARTBEAT_PATH is not set, so no scheduler writes a heartbeat", err=True)
         raise typer.Exit(2)
@@ -213,15 +162,15 @@ def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai): the c
     if not is_month(month):
         typer.echo("error: --month must be YYYY-MM", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = load_settings()
     try:
         forced = check_plannable(month, now=utcnow(), tz=settings.tz, force=force, how_to_force="--force")
     except Invalid as exc:
         typer.echo(f"error: --month {month}: {exc.errors[0]['reason']}", err=True)
         raise typer.Exit(2) from None
-    _migrate(settings)
+    migrate_database(settings)
 
-    result = _with_sessions(lambda sessions: run_plan(sessions, settings, month, actor="cli",
+    result = with_sessions(lambda sessions: run_plan(sessions, settings, month, actor="cli",
                                                       forced_by="cli" if forced else None))
     if result is None:
         typer.echo(f"a plan for {month} is already running", err=True)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from homecare_cli.context import in_session, load_settings, migrate_database, with_sessions
+
 token_app = typer.Typer(help="API tokens: create, list, revoke", no_args_is_help=True)
 
 # `make run`'s tokens: one per role, the provider's for provider 1 and the regulator's for Guandu district.
@@ -18,12 +20,11 @@ DEMO = (("ADMIN", "admin", "demo-admin", None, None), ("OPERATOR", "operator", "
 
 def _run(work):
     """`work(session)` on the migrated database; a refusal (unknown provider, area, token) is exit 2."""
-    from service.cli import _in_session, _migrate, _settings, _with_sessions
     from service.errors import DomainError
 
-    _migrate(_settings())
+    migrate_database(load_settings())
     try:
-        return _with_sessions(lambda sessions: _in_session(sessions, work))
+        return with_sessions(lambda sessions: in_session(sessions, work))
     except DomainError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from None
@@ -64,7 +65,8 @@ def token_list(
 
     typer.echo(f"{'id':>5}  {'name':<24} {'role':<9} {'binding':<16} {'created':<16}  {'last used':<16}  revoked")
     for row in _run(everything):
-        binding = f"provider {row.provider_id}" if row.provider_id else f"area {row.area_code}" if row.area_code else "-"
+        binding = (f"provider {row.provider_id}" if row.provider_id
+                   else f"area {row.area_code}" if row.area_code else "-")
         typer.echo(f"{row.id:>5}  {row.name[:24]:<24} {row.role:<9} {binding:<16} {when(row.created_at):<16}  "
                    f"{when(row.last_used_at):<16}  {when(row.revoked_at)}")
 

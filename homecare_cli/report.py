@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from homecare_cli.context import load_settings, migrate_database, with_sessions
+
 FORMATS = ("json", "csv", "xlsx", "pdf")
 
 
@@ -20,7 +22,6 @@ def report(
         "report"),
 ) -> None:
     """Write an area's monthly supervision summary (监管月报); a closed month's is the signed one."""
-    from service.cli import _migrate, _settings, _with_sessions
     from service.errors import DomainError
     from service.reports.delivery import renderer
     from service.reports.documents import summary_document
@@ -38,15 +39,15 @@ def report(
     if format not in FORMATS:
         typer.echo(f"error: --format must be one of {', '.join(FORMATS)}", err=True)
         raise typer.Exit(2)
-    settings = _settings()
-    _migrate(settings)
+    settings = load_settings()
+    migrate_database(settings)
 
     async def summarise(sessions):
         async with sessions(info={REPORT_READER: True}) as session:  # it only reads: queries side by side
             return await monthly_summary(session, await area_by_code(session, area), month, settings)
 
     try:
-        summary = _with_sessions(summarise)
+        summary = with_sessions(summarise)
         if format == "json":
             content = summary.model_dump_json(indent=2).encode("utf-8")
         else:

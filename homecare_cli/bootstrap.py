@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from homecare_cli.context import in_session, load_settings, migrate_database, with_sessions
+
 areas_app = typer.Typer(help="The administrative areas (行政区划)", no_args_is_help=True)
 admin_app = typer.Typer(help="The first admin token of a new deployment", no_args_is_help=True)
 
@@ -19,7 +21,6 @@ def areas_import(
 ) -> None:
     """Add the real area codes from FILE; safe to run again (codes present are left as they are)."""
     from service.areas.importing import AreaFileError, import_areas, parse_areas
-    from service.cli import _in_session, _migrate, _settings, _with_sessions
 
     try:
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
@@ -29,8 +30,8 @@ def areas_import(
     name = "stdin" if file == "-" else file
     try:
         rows = parse_areas(data)
-        _migrate(_settings())
-        report = _with_sessions(lambda sessions: _in_session(sessions, lambda s: import_areas(s, rows)))
+        migrate_database(load_settings())
+        report = with_sessions(lambda sessions: in_session(sessions, lambda s: import_areas(s, rows)))
     except AreaFileError as exc:
         for problem in exc.problems:
             typer.echo(f"error: {name}: {problem}", err=True)
@@ -50,7 +51,6 @@ def admin_create(
     """
     from sqlmodel import select
 
-    from service.cli import _migrate, _settings, _with_sessions
     from service.tokens.models import ApiToken
     from service.tokens.service import create_token
 
@@ -65,8 +65,8 @@ def admin_create(
     if not 0 < len(name.strip()) <= 100:
         typer.echo("error: --name: 1 to 100 characters", err=True)
         raise typer.Exit(2)
-    _migrate(_settings())
-    token = _with_sessions(first_admin)
+    migrate_database(load_settings())
+    token = with_sessions(first_admin)
     if token is None:
         typer.echo("error: an admin token exists already; more with `homecare token create --role admin`",
                    err=True)

@@ -2,7 +2,8 @@
 
 It is the provider's side of the wire, so it imports only `providers` and talks HTTP to the
 service like any provider's app; it needs a provider token (HOMECARE_TOKEN or --token) and no
-database settings. `service/cli.py` registers it as `homecare simulate`.
+database settings. `homecare_cli/main.py` registers it as `homecare simulate`. It imports `providers` only
+when it runs: the server image ships without it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import asyncio
 from typing import Annotated
 
 import typer
-
-from providers import FieldSimulator, ProviderApiError, ProviderClient, ServiceUnreachable, roster_for
-from providers.months import check_month
 
 
 class WrongToken(Exception):
@@ -38,6 +36,9 @@ def simulate(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary")] = False,
 ) -> None:
     """Pull offers, accept most, and make the visits: some short, some off-site, some uploaded late."""
+    from providers import FieldSimulator, ProviderApiError, ProviderClient, ServiceUnreachable, roster_for
+    from providers.months import check_month
+
     if not token:
         raise typer.BadParameter(NO_TOKEN, param_hint="--token")
     if speed < 0:
