@@ -36,7 +36,7 @@ postgres:
 	  echo "PostgreSQL did not come up on $(PG_HOST):$(PG_PORT)"; exit 1
 
 test: install postgres
-	$(BIN)/mypy dispatch
+	$(BIN)/mypy dispatch service/lifecycle
 	$(BIN)/python -m pytest
 
 # `make run PORT=8080` to serve elsewhere. Running it again is safe: the migration (every command migrates

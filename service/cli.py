@@ -97,7 +97,10 @@ def _with_sessions(work):
 
 
 async def _in_session(sessions, work):
-    async with sessions() as session:
+    """`work(session)` in a transaction of its own, committed when it succeeds (services never commit)."""
+    from service.transactions import unit
+
+    async with unit(sessions) as session:
         return await work(session)
 
 
