@@ -33,11 +33,6 @@ URGENCIES = ("routine", "urgent", "emergency")
 Urgency = Literal["routine", "urgent", "emergency"]
 CHANNELS = ("phone", "one_touch", "app", "plan")
 REQUEST_KINDS = ("planned", "ad_hoc")
-REQUEST_STATUSES = (
-    "open", "assigned", "accepted", "in_progress", "completed", "cancelled", "unassignable", "missed",
-)
-ASSIGNMENT_STATUSES = ("offered", "accepted", "declined", "expired", "cancelled", "completed")
-ACTIVE_ASSIGNMENT_STATUSES = ("offered", "accepted")
 VISIT_STATUSES = ("in_progress", "verified", "exception")
 
 

@@ -4,13 +4,13 @@ from sqlmodel import SQLModel
 
 from service.areas.models import Area
 from service.audit.models import AuditEvent
-from service.dispatching.models import DispatchPlan, QuotaUsage
+from service.dispatching.models import DispatchPlan
 from service.elders.models import Elder
 from service.idempotency.models import IdempotencyRecord
+from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 from service.quality.models import ProviderQuality
 from service.reports.models import MonthClose, ServicePrice
-from service.requests.models import Assignment, ServiceRequest
 from service.tokens.models import ApiToken
 from service.visits.models import FollowUp, Visit
 

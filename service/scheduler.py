@@ -2,6 +2,8 @@
 
 All jobs are safe to run twice: every change they make is a conditional UPDATE or an insert
 guarded by a unique constraint. The dispatch tick also runs the moment new work appears (poke).
+The jobs are given the scheduler's sessionmaker and commit their own units of work (service/transactions.py):
+the services they call never commit.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.db import make_engine, make_sessionmaker, utcnow
-from service.dispatching import offers, sweeps
+from service.dispatching import sweeps
 from service.dispatching.faults import describe
-from service.dispatching.instant import Registry, dispatch_open_requests
+from service.dispatching.open_requests import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
 from service.heartbeat import Heartbeat
 from service.months import month_of, previous_month
 from service.quality.service import assess_month
 from service.settings import Settings
+from service.transactions import unit
 
 log = logging.getLogger("homecare.scheduler")
 
@@ -107,9 +110,9 @@ class Jobs:
         self._skip: dict[str, set] = defaultdict(set)
 
     async def _guarded(self, name: str, work):
+        """`work(sessions)`, its failure logged: the job runs again at its next time."""
         try:
-            async with self.sessions() as session:
-                result = await work(session)
+            result = await work(self.sessions)
             if result:
                 log.info("%s: %s", name, result)
             return result
@@ -119,7 +122,7 @@ class Jobs:
             return None
 
     async def expire_offers(self) -> None:
-        expired = await self._guarded("offer expiry", lambda s: offers.expire_offers(
+        expired = await self._guarded("offer expiry", lambda s: sweeps.expire_offers(
             s, now=utcnow(), settings=self.settings, skip=self._skip["offer expiry"]))
         if expired:  # their requests are open again; any of them may be an emergency's, so no gathering
             self.dispatcher.poke(emergency=True)
@@ -140,8 +143,9 @@ class Jobs:
     async def assess_provider_quality(self) -> None:
         month = previous_month(month_of(utcnow(), self.settings.tz))
 
-        async def assess(session) -> str:
-            rows = await assess_month(session, month, self.settings, now=utcnow())
+        async def assess(sessions) -> str:
+            async with unit(sessions) as session:
+                rows = await assess_month(session, month, self.settings, now=utcnow())
             return f"{month}: {len(rows)} providers scored, {sum(r.suspended for r in rows)} suspended"
 
         await self._guarded("provider quality", assess)

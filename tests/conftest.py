@@ -22,6 +22,7 @@ from service.migrate import migrate
 from service.models import metadata
 from service.settings import Settings
 from service.tokens.service import create_token
+from service.transactions import unit
 from tests.proxy import TcpProxy
 
 BACKENDS = [b for b in os.environ.get("HOMECARE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
@@ -114,7 +115,7 @@ def token(db) -> TokenFactory:
 
 def token_factory(sessions) -> TokenFactory:
     async def make(role: str, *, provider_id: int | None = None, area_code: str | None = None) -> dict[str, str]:
-        async with sessions() as session:
+        async with unit(sessions) as session:
             value = await create_token(session, role=role, name=f"test-{role}", provider_id=provider_id,
                                        area_code=area_code)
         return {"Authorization": f"Bearer {value}"}

@@ -22,12 +22,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.models import AuditEvent
 from service.audit.service import audit_row
+from service.bulk import chunks, value_chunks
 from service.db import utcnow
-from service.dispatching import faults, offers
-from service.dispatching.bulk import chunks, value_chunks
+from service.dispatching import faults
 from service.dispatching.faults import BadRow
 from service.elders.models import Elder
-from service.requests.models import ServiceRequest
+from service.lifecycle import moves
+from service.lifecycle.models import ServiceRequest
+from service.lifecycle.transitions import Move, request_move
 from service.settings import Settings
 
 ELDERS_PER_TRANSACTION = 2_000
@@ -137,12 +139,12 @@ async def write_plan(sessions: async_sessionmaker, settings: Settings, month: st
 
     async def write(session: AsyncSession, group: Sequence[tuple[int, ElderPlan]]) -> int:
         now = utcnow()
-        wanted = [offers.Offer(request_id, p.provider_id, month, "routine", p.km, p.explanation, day)
+        wanted = [moves.Offer(request_id, p.provider_id, month, "routine", p.km, p.explanation, day)
                   for _, p in group if p.provider_id is not None
                   for request_id, day in zip(p.requests, p.days, strict=True)]
         # A provider whose quota the tick used meanwhile gets none of this group's share: those requests stay
         # open, and a run of the plan again offers them.
-        offered = await offers.offer_many(session, wanted, actor=actor, now=now, settings=settings)
+        offered = await moves.offer_many(session, wanted, actor=actor, now=now, settings=settings)
         continuity = [(elder, p.provider_id) for elder, p in group
                       if p.provider_id is not None and (month, p.provider_id) not in offered.full]
         await _keep_continuity(session, continuity)
@@ -189,10 +191,11 @@ async def _keep_continuity(session: AsyncSession, providers: list[tuple[int, int
 
 
 async def _mark_unassignable(session: AsyncSession, reasons: dict[int, str], actor: str, now: datetime) -> None:
-    moved = await offers.claim_open(session, {r: {"kind": "monthly_plan", "reason": why} for r, why in reasons.items()},
-                                    to="unassignable", now=now)
+    moved = await moves.move_open(session, {r: {"kind": "monthly_plan", "reason": why} for r, why in reasons.items()},
+                                  Move.NOBODY, now=now)
     events = [audit_row(actor=actor, action="request.status", entity="service_request", entity_id=r, at=now,
-                        after={"status": "unassignable", "attempts": attempts, "reason": reasons[r]})
+                        after={"status": request_move(Move.NOBODY).target.value, "attempts": attempts,
+                               "reason": reasons[r]})
               for r, attempts in moved.items()]
     for chunk in chunks(events):
         await session.exec(insert(AuditEvent), params=chunk)

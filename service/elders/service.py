@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.areas.extent import district_box, refuse_outside
 from service.areas.service import require_area
 from service.audit.service import record_change, snapshot
-from service.db import commit_or_conflict, flush_or_conflict, utcnow
+from service.db import flush_or_conflict, utcnow
 from service.elders.models import Elder
 from service.elders.schemas import ElderCreate, ElderPublic, ElderUpdate
 from service.errors import Conflict, NotFound
@@ -81,7 +81,7 @@ async def update_elder(session: AsyncSession, elder_id: int, data: ElderUpdate, 
     elder.updated_at = utcnow()
     record_change(session, actor=principal.actor, action="elder.update", entity="elder", entity_id=elder.id,
                   before=before, after=snapshot(elder))
-    await commit_or_conflict(session, ELDER_CLASH)
+    await flush_or_conflict(session, ELDER_CLASH)
     return elder
 
 

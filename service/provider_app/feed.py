@@ -18,8 +18,8 @@ from service.db import utcnow
 from service.elders.models import Elder
 from service.errors import Invalid
 from service.identity import mask_phone
+from service.lifecycle.models import Assignment, ServiceRequest
 from service.pagination import encode_cursor
-from service.requests.models import Assignment, ServiceRequest
 from service.schemas import StoredLocation
 from service.validation import EARLIEST, END_OF_TIME, MAX_ID
 

@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 
 from service.auth import ProviderApp
 from service.db import utcnow
-from service.deps import SessionDep, SettingsDep
-from service.dispatching import offers
+from service.deps import SessionDep, SettingsDep, after_commit
 from service.dispatching.wakeup import wake_dispatcher
 from service.elders.models import Elder
+from service.lifecycle import moves
+from service.lifecycle.models import ServiceRequest
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.provider_app.feed import ProviderAssignment, parse_position, pull, to_view
-from service.requests.models import ServiceRequest
 from service.schemas import Page
 from service.validation import Body, IdPath, Month, Text
 from service.visits import service as visits
@@ -64,7 +64,7 @@ async def list_assignments(
 @router.post("/assignments/{assignment_id}/accept", response_model=ProviderAssignment,
              responses={**NOT_FOUND, **CONFLICT})
 async def accept(assignment_id: IdPath, body: AcceptBody, session: SessionDep, principal: ProviderApp):
-    assignment = await offers.accept(session, assignment_id, principal.provider_id, body.caregiver,
+    assignment = await moves.accept(session, assignment_id, principal.provider_id, body.caregiver,
                                      actor=principal.actor, now=utcnow())
     return await _view(session, assignment)
 
@@ -73,10 +73,10 @@ async def accept(assignment_id: IdPath, body: AcceptBody, session: SessionDep, p
              responses={**NOT_FOUND, **CONFLICT})
 async def decline(assignment_id: IdPath, body: DeclineBody, request: Request, session: SessionDep,
                   principal: ProviderApp, settings: SettingsDep):
-    assignment = await offers.decline(session, assignment_id, principal.provider_id, body.reason,
-                                      actor=principal.actor, now=utcnow(), settings=settings)
+    assignment = await moves.decline(session, assignment_id, principal.provider_id, body.reason,
+                                     actor=principal.actor, now=utcnow(), settings=settings)
     view = await _view(session, assignment)
-    wake_dispatcher(request.app, emergency=view.urgency == "emergency")
+    after_commit(session, lambda: wake_dispatcher(request.app, emergency=view.urgency == "emergency"))
     return view
 
 

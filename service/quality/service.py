@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.audit.service import record_change
 from service.dispatching import faults
 from service.errors import Conflict, NotFound
+from service.lifecycle.models import ServiceRequest
 from service.months import month_bounds, previous_month
 from service.providers.models import Provider
 from service.quality.models import ProviderQuality
@@ -24,7 +25,6 @@ from service.quality.scoring import ProviderMonth, low_run, quality_score
 from service.reports.figures import provider_figures, visit_requests
 from service.reports.scope import EVERYWHERE
 from service.reports.sql import count_if, minutes_between
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from service.validation import Body, Text
 from service.visits.models import Visit
@@ -92,7 +92,6 @@ async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
                                                           "failure": faults.describe(exc)}, at=now)
             continue
         assessed.append(row)
-    await session.commit()
     return assessed
 
 
@@ -126,5 +125,4 @@ async def reinstate(session: AsyncSession, provider_id: int, reason: str, actor:
         raise Conflict(f"provider {provider_id} is not suspended")
     record_change(session, actor=actor, action="provider.reinstate", entity="provider", entity_id=provider_id,
                   before={"status": "suspended"}, after={"status": "active", "reason": reason}, at=now)
-    await session.commit()
     return await session.get(Provider, provider_id, populate_existing=True)

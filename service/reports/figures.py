@@ -19,9 +19,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.elders.models import Elder
+from service.lifecycle.models import Assignment, ServiceRequest
 from service.reports.scope import ReportArea
 from service.reports.sql import Job, count_if, minutes_between, percentiles
-from service.requests.models import Assignment, ServiceRequest
 from service.visits.models import FollowUp, Visit
 
 # The programme's standard: every visit at least 60 minutes (每次服务时长最低60分钟).

@@ -18,11 +18,11 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.lifecycle.models import ServiceRequest
 from service.months import month_bounds, month_of
 from service.reports.figures import visit_requests
 from service.reports.models import MonthClose
 from service.reports.scope import ReportArea
-from service.requests.models import ServiceRequest
 from service.visits.models import FollowUp, Visit
 
 

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import utcnow
+from service.lifecycle.models import ServiceRequest
 from service.months import first_day
 from service.providers.models import Provider
 from service.reports.digest import sealed
@@ -29,7 +30,6 @@ from service.reports.prices import PriceBook, local_day, price_book, yuan
 from service.reports.schemas import SHA256_OF, AreaRef, Closure
 from service.reports.scope import ReportArea, require_begun
 from service.reports.sql import tune_for_reports
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from service.visits.models import Visit
 

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import utcnow
-from service.dispatching.models import QuotaUsage
+from service.lifecycle.models import QuotaUsage
 from service.months import month_bounds, previous_month
 from service.providers.models import Provider
 from service.reports.digest import sealed

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from providers import FieldSimulator, Habits, ProviderClient, roster_for
 from providers.months import month_bounds
-from service.requests.models import Assignment
+from service.lifecycle.models import Assignment
 from service.visits.models import Visit
 from tests.factories import elder_body
 from tests.providers.world import last_month, provider_client

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from service.db import utcnow
-from service.dispatching import offers
-from service.requests.models import ServiceRequest
+from service.lifecycle import moves
+from service.lifecycle.models import ServiceRequest
 from service.settings import Settings
 from tests.factories import elder_body, provider_body
 
@@ -51,7 +51,7 @@ async def offer_to(db, request_id: int, provider_id: int, settings: Settings | N
     """Offer a request to a provider the way the dispatcher does; returns the assignment id."""
     async with db() as session:
         request = (await session.exec(select(ServiceRequest).where(ServiceRequest.id == request_id))).one()
-        assignment = await offers.offer(session, request, provider_id, km=1.0, explanation={"kind": "test"},
+        assignment = await moves.offer(session, request, provider_id, km=1.0, explanation={"kind": "test"},
                                         actor="test", now=utcnow(), settings=settings or Settings())
         assert assignment is not None
         await session.commit()
