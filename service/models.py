@@ -5,7 +5,8 @@ from sqlmodel import SQLModel
 from service.areas.models import Area
 from service.audit.models import AuditEvent
 from service.dispatching.models import DispatchPlan, QuotaUsage
-from service.elders.models import Elder
+from service.elders.models import AbilityAssessment, Elder, ElderCategory, ElderContact
+from service.entitlements.models import EntitlementPolicy
 from service.idempotency.models import IdempotencyRecord
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 from service.quality.models import ProviderQuality
@@ -17,7 +18,27 @@ from service.visits.models import FollowUp, Visit
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "DispatchPlan", "Elder", "FollowUp",
-    "IdempotencyRecord", "MonthClose", "Provider", "ProviderArea", "ProviderQuality", "QuotaUsage",
-    "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
+    "AbilityAssessment",
+    "ApiToken",
+    "Area",
+    "Assignment",
+    "AuditEvent",
+    "Caregiver",
+    "DispatchPlan",
+    "Elder",
+    "ElderCategory",
+    "ElderContact",
+    "EntitlementPolicy",
+    "FollowUp",
+    "IdempotencyRecord",
+    "MonthClose",
+    "Provider",
+    "ProviderArea",
+    "ProviderQuality",
+    "QuotaUsage",
+    "ServicePrice",
+    "ServiceRequest",
+    "Station",
+    "Visit",
+    "metadata",
 ]

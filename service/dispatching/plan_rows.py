@@ -27,6 +27,9 @@ from service.dispatching import faults, offers
 from service.dispatching.bulk import chunks, value_chunks
 from service.dispatching.faults import BadRow
 from service.elders.models import Elder
+from service.entitlements import matching
+from service.entitlements.service import policy_book, recorded_facts
+from service.months import first_day
 from service.requests.models import ServiceRequest
 from service.settings import Settings
 
@@ -49,14 +52,31 @@ Refused = list[tuple[int, BaseException]]  # elder id, why it was set aside
 
 async def create_planned_requests(sessions: async_sessionmaker, month: str, actor: str) -> tuple[int, Refused]:
     """One request per entitled visit (the unique (elder, month, seq) makes this safe to repeat): how many,
-    and the elders left out (services unusable, or their requests refused by the database)."""
+    and the elders left out (services unusable, or their requests refused by the database). Each elder's
+    visits come from the entitlement policy in effect on the month's first day where it governs them
+    (entitlements/), read set-wise: one query per table, never one per elder."""
+    day = first_day(month)
     async with sessions() as session:
-        elders = (await session.exec(select(Elder.id, Elder.visits_per_month, cast(col(Elder.services), String))
-                                     .where(Elder.status == "active", Elder.visits_per_month > 0))).all()
+        elders = (await session.exec(select(
+            Elder.id, Elder.id_number, Elder.area_code, Elder.visits_per_month, Elder.visits_override_reason,
+            Elder.living_alone, cast(col(Elder.services), String)).where(Elder.status == "active"))).all()
+        book = await policy_book(session, day)
+        categories, assessments = await recorded_facts(session, day)
         postgresql = session.bind.dialect.name == "postgresql"
     now = utcnow()
-    wanted, unusable = [], []
-    for elder_id, visits, services in elders:
+    wanted, unusable, decided = [], [], []
+    for elder_id, id_number, area_code, registered, reason, alone, services in elders:
+        try:
+            facts = matching.facts_on(day, id_number, alone, categories.get(elder_id, ()),
+                                      assessments.get(elder_id, ()))
+            visits = matching.entitlement(book, area_code, facts, registered, reason).visits_per_month
+        except ValueError as exc:  # an ID number whose birth date no calendar holds (written around the API)
+            unusable.append((elder_id, BadRow("bad_id_number", f"the elder's ID number is unusable: {exc}")))
+            continue
+        if visits != registered:  # the policy's number, kept on the elder for the reports and old clients
+            decided.append((elder_id, visits))
+        if visits < 1:
+            continue
         try:  # a planned visit serves all the elder's needs; its request names the first (main) one
             main = faults.elder_service_list(services)[0]
         except BadRow as exc:
@@ -66,6 +86,7 @@ async def create_planned_requests(sessions: async_sessionmaker, month: str, acto
             {"elder_id": elder_id, "service": main, "urgency": "routine", "kind": "planned", "channel": "plan",
              "status": "open", "month": month, "seq": seq, "attempts": 0, "created_by": actor,
              "created_at": now, "updated_at": now} for seq in range(1, visits + 1)]))
+    await _keep_entitlements(sessions, decided)
 
     async def write(session: AsyncSession, group: Sequence[tuple[int, list[dict]]]) -> int:
         # A statement built with .values(rows) carried every value as a parameter of its own: over the drivers'
@@ -175,6 +196,25 @@ async def set_aside(sessions: async_sessionmaker, requests: dict[int, list[int]]
     for elder_id, exc in unmarked:  # left open and untried: the next run of the plan tries them again
         faults.log.error("monthly plan: the requests of elder %s could not be set aside (%s)", elder_id,
                          faults.describe(exc))
+
+
+_ENTITLEMENT_PG = text(
+    "UPDATE elder AS e SET visits_per_month = t.visits "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:visits AS INTEGER[])) AS t(id, visits) WHERE e.id = t.id")
+
+
+async def _keep_entitlements(sessions: async_sessionmaker, decided: list[tuple[int, int]]) -> None:
+    """The policy's visits a month written on the elders it changed (a handful a month once the first plan ran)."""
+    if not decided:
+        return
+    async with sessions() as session:
+        connection = await session.connection()
+        for chunk in chunks(decided):
+            if connection.dialect.name == "postgresql":
+                await connection.execute(_ENTITLEMENT_PG, {"ids": [e for e, _ in chunk], "visits": [v for _, v in chunk]})
+            else:
+                await session.exec(update(Elder), params=[{"id": e, "visits_per_month": v} for e, v in chunk])
+        await session.commit()
 
 
 async def _keep_continuity(session: AsyncSession, providers: list[tuple[int, int]]) -> None:
