@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-
-from service.identity import birth_date
+from functools import lru_cache
 
 HIGH_AGE, CENTENARIAN = 80, 100
 
@@ -21,6 +20,7 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+@lru_cache(maxsize=64)
 def aged_cutoff(years: int, day: date) -> str:
     """The latest birth date (YYYYMMDD, as in digits 7-14 of an ID number) of someone `years` old on `day`."""
     try:
@@ -30,9 +30,15 @@ def aged_cutoff(years: int, day: date) -> str:
     return latest.strftime("%Y%m%d")
 
 
+_NONE, _HIGH, _BOTH = frozenset(), frozenset({"aged_80"}), frozenset({"aged_80", "aged_100"})
+
+
 def age_categories(id_number: str, day: date) -> frozenset[str]:
-    age = age_on(birth_date(id_number), day)
-    return frozenset(c for c, years in (("aged_80", HIGH_AGE), ("aged_100", CENTENARIAN)) if age >= years)
+    """高龄 (80+) and 百岁 (100+) on `day`, comparing the ID number's birth digits (YYYYMMDD) as text."""
+    born = id_number[6:14]
+    if born > aged_cutoff(HIGH_AGE, day):
+        return _NONE
+    return _BOTH if born <= aged_cutoff(CENTENARIAN, day) else _HIGH
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ def facts_on(day: date, id_number: str, living_alone: bool, recorded: Iterable[t
     is_recorded = bool(categories) or level is not None
     if living_alone:
         categories.add("living_alone")
-    return ElderFacts(frozenset(categories) | age_categories(id_number, day), level, is_recorded)
+    return ElderFacts(frozenset(categories).union(age_categories(id_number, day)), level, is_recorded)
 
 
 @dataclass(frozen=True)

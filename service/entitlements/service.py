@@ -86,7 +86,7 @@ class PolicyPublic(BaseModel):
     created_by: str
 
 
-def _stored_rule(rule: RuleIn) -> dict:
+def stored_rule(rule: RuleIn) -> dict:
     return {"categories": rule.categories, "levels": rule.levels, "visits_per_month": rule.visits_per_month,
             "services": rule.services, "subsidy_cap_fen": int(rule.subsidy_cap_yuan * 100),
             "copay_share": str(rule.copay_share)}
@@ -140,7 +140,7 @@ async def add_policy(session: AsyncSession, data: PolicyCreate, principal: Princ
     await _refuse_signed(session, data.effective_from, "effective_from")
     await _refuse_overlap(session, data.area_code, data.effective_from, data.effective_to)
     row = EntitlementPolicy(area_code=data.area_code, name=data.name, effective_from=data.effective_from,
-                            effective_to=data.effective_to, rules=[_stored_rule(r) for r in data.rules],
+                            effective_to=data.effective_to, rules=[stored_rule(r) for r in data.rules],
                             created_by=principal.actor)
     session.add(row)
     await session.flush()
