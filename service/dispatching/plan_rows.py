@@ -44,7 +44,7 @@ _PLANNED_PG = text(
     "AS t(elder_id, service, seq) ON CONFLICT DO NOTHING")
 _CONTINUITY_PG = text(
     "UPDATE elder AS e SET last_provider_id = t.provider_id "
-    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:providers AS INTEGER[])) AS t(id, provider_id) "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:values AS INTEGER[])) AS t(id, provider_id) "
     # Most elders keep last month's provider: their rows are left as they are, not written again.
     "WHERE e.id = t.id AND e.last_provider_id IS DISTINCT FROM t.provider_id")
 Refused = list[tuple[int, BaseException]]  # elder id, why it was set aside
@@ -199,32 +199,32 @@ async def set_aside(sessions: async_sessionmaker, requests: dict[int, list[int]]
 
 
 _ENTITLEMENT_PG = text(
-    "UPDATE elder AS e SET visits_per_month = t.visits "
-    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:visits AS INTEGER[])) AS t(id, visits) WHERE e.id = t.id")
+    "UPDATE elder AS e SET visits_per_month = t.value "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:values AS INTEGER[])) AS t(id, value) WHERE e.id = t.id")
 
 
 async def _keep_entitlements(sessions: async_sessionmaker, decided: list[tuple[int, int]]) -> None:
     """The policy's visits a month written on the elders it changed (a handful a month once the first plan ran)."""
-    if not decided:
-        return
-    async with sessions() as session:
-        connection = await session.connection()
-        for chunk in chunks(decided):
-            if connection.dialect.name == "postgresql":
-                await connection.execute(_ENTITLEMENT_PG, {"ids": [e for e, _ in chunk], "visits": [v for _, v in chunk]})
-            else:
-                await session.exec(update(Elder), params=[{"id": e, "visits_per_month": v} for e, v in chunk])
-        await session.commit()
+    if decided:
+        async with sessions() as session:
+            await _set_elder_column(session, "visits_per_month", _ENTITLEMENT_PG, decided)
+            await session.commit()
 
 
 async def _keep_continuity(session: AsyncSession, providers: list[tuple[int, int]]) -> None:
     """Each elder's provider this month, the continuity bonus's "last provider" next month."""
+    await _set_elder_column(session, "last_provider_id", _CONTINUITY_PG, providers)
+
+
+async def _set_elder_column(session: AsyncSession, column: str, on_postgresql, pairs: list[tuple[int, int]]) -> None:
+    """(elder id, value) pairs written to one column: one statement over arrays per chunk on PostgreSQL, a
+    bulk update by primary key on SQLite."""
     connection = await session.connection()
-    for chunk in chunks(providers):
+    for chunk in chunks(pairs):
         if connection.dialect.name == "postgresql":
-            await connection.execute(_CONTINUITY_PG, {"ids": [e for e, _ in chunk], "providers": [p for _, p in chunk]})
+            await connection.execute(on_postgresql, {"ids": [e for e, _ in chunk], "values": [v for _, v in chunk]})
         else:
-            await session.exec(update(Elder), params=[{"id": e, "last_provider_id": p} for e, p in chunk])
+            await session.exec(update(Elder), params=[{"id": e, column: v} for e, v in chunk])
 
 
 async def _mark_unassignable(session: AsyncSession, reasons: dict[int, str], actor: str, now: datetime) -> None:
