@@ -66,13 +66,8 @@ async def create_planned_requests(sessions: async_sessionmaker, month: str, acto
     now = utcnow()
     wanted, unusable, decided = [], [], []
     for elder_id, id_number, area_code, registered, reason, alone, services in elders:
-        try:
-            facts = matching.facts_on(day, id_number, alone, categories.get(elder_id, ()),
-                                      assessments.get(elder_id, ()))
-            visits = matching.entitlement(book, area_code, facts, registered, reason).visits_per_month
-        except ValueError as exc:  # an ID number whose birth date no calendar holds (written around the API)
-            unusable.append((elder_id, BadRow("bad_id_number", f"the elder's ID number is unusable: {exc}")))
-            continue
+        facts = matching.facts_on(day, id_number, alone, categories.get(elder_id, ()), assessments.get(elder_id, ()))
+        visits = matching.entitlement(book, area_code, facts, registered, reason).visits_per_month
         if visits != registered:  # the policy's number, kept on the elder for the reports and old clients
             decided.append((elder_id, visits))
         if visits < 1:

@@ -99,7 +99,7 @@ class ElderPublic(BaseModel):
         "Visits a month: as registered, or for an elder the policy governs the entitlement of the latest "
         "planned month (GET /elders/{id}/entitlement says which)"))
     visits_override_reason: str | None
-    age: int = Field(description="Whole years today, from the ID number's birth date")
+    age: int | None = Field(description="Whole years today (Asia/Shanghai), from the ID number's birth date")
     min_minutes: int
     services: list[str]
     preferred_weekdays: list[int]
@@ -181,7 +181,7 @@ class EntitlementPublic(BaseModel):
                     "registry: no policy governs the elder, `visits_per_month` as registered")
     visits_per_month: int
     override_reason: str | None
-    age: int
+    age: int | None
     categories: list[str]
     ability_level: str | None
     policy_id: int | None

@@ -46,11 +46,18 @@ def to_public(elder: Elder, principal: Principal, today: date | None = None) -> 
     today = today or utcnow().astimezone(LOCAL).date()
     return ElderPublic(
         **elder.model_dump(exclude={"lat", "lon", "id_number", "phone"}),
-        age=matching.age_on(birth_date(elder.id_number), today),
+        age=_age(elder.id_number, today),
         id_number=elder.id_number if admin else mask_id_number(elder.id_number),
         phone=elder.phone if principal.role != "provider" else mask_phone(elder.phone),
         location=StoredLocation(lat=elder.lat, lon=elder.lon),
     )
+
+
+def _age(id_number: str, today: date) -> int | None:
+    try:
+        return matching.age_on(birth_date(id_number), today)
+    except ValueError:  # a row written around the API with an impossible birth date: shown, not a 500
+        return None
 
 
 async def get_elder(session: AsyncSession, elder_id: int) -> Elder:
@@ -279,7 +286,7 @@ async def elder_entitlement(session: AsyncSession, elder_id: int, month: str) ->
                           subsidy_cap_yuan=r.subsidy_cap_yuan, copay_share=r.copay_share)
     return EntitlementPublic(
         elder_id=elder_id, month=month, on=day, source=decided.source, visits_per_month=decided.visits_per_month,
-        override_reason=elder.visits_override_reason, age=matching.age_on(birth_date(elder.id_number), day),
+        override_reason=elder.visits_override_reason, age=_age(elder.id_number, day),
         categories=sorted(facts.categories, key=list(ELDER_CATEGORIES).index), ability_level=facts.level,
         policy_id=decided.policy.id if decided.policy else None,
         policy_name=decided.policy.name if decided.policy else None, rule=rule)
