@@ -211,3 +211,17 @@ async def test_the_plan_takes_visits_from_the_policy_and_an_assessment_changes_o
     other = (await client.post(ELDERS, json=elder_body(), headers=admin)).json()
     assert (await client.patch(f"{ELDERS}/{other['id']}", json={"visits_per_month": 0},
                                headers=admin)).status_code == 200
+
+
+async def test_a_stored_id_number_without_a_real_birth_date_reads_as_no_age(client, token, db, settings):
+    admin = await token("admin")
+    elder = (await client.post(ELDERS, json=elder_body(), headers=admin)).json()
+    async with db() as session:  # written around the API, as an old import might have
+        from sqlalchemy import update
+        await session.exec(update(Elder).where(Elder.id == elder["id"]).values(id_number="530111194502300011"))
+        await session.commit()
+    seen = await client.get(f"{ELDERS}/{elder['id']}", headers=admin)
+    assert seen.status_code == 200 and seen.json()["age"] is None
+    month = month_of(utcnow(), settings.tz)
+    said = await client.get(f"{ELDERS}/{elder['id']}/entitlement", params={"month": month}, headers=admin)
+    assert said.status_code == 200 and said.json()["age"] is None and said.json()["source"] == "registry"
