@@ -5,7 +5,8 @@ from sqlmodel import SQLModel
 from service.areas.models import Area
 from service.audit.models import AuditEvent
 from service.dispatching.models import DispatchPlan
-from service.elders.models import Elder
+from service.elders.models import AbilityAssessment, Elder, ElderCategory, ElderContact
+from service.entitlements.models import EntitlementPolicy
 from service.idempotency.models import IdempotencyRecord
 from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
@@ -17,7 +18,7 @@ from service.visits.models import FollowUp, Visit
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "DispatchPlan", "Elder", "FollowUp",
-    "IdempotencyRecord", "MonthClose", "Provider", "ProviderArea", "ProviderQuality", "QuotaUsage",
-    "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
+    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "DispatchPlan", "Elder",
+    "ElderCategory", "ElderContact", "EntitlementPolicy", "FollowUp", "IdempotencyRecord", "MonthClose", "Provider",
+    "ProviderArea", "ProviderQuality", "QuotaUsage", "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
 ]

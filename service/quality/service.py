@@ -11,7 +11,7 @@ from datetime import datetime
 
 from pydantic import Field
 from sqlalchemy import func, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
@@ -41,7 +41,9 @@ async def emergency_on_time(session: AsyncSession, month: str,
     """Provider -> (emergencies it answered this month, of which within the target minutes)."""
     minutes = minutes_between(session.bind.dialect.name, Visit.check_in_at, ServiceRequest.created_at)
     answers = visit_requests(EVERYWHERE, Visit.provider_id, minutes.label("minutes")).where(
-        ServiceRequest.urgency == "emergency", ServiceRequest.month == month).subquery()
+        ServiceRequest.urgency == "emergency", ServiceRequest.month == month,
+        # a check-in dated before the call is no answer, never one "on time"
+        col(Visit.check_in_at) >= ServiceRequest.created_at).subquery()
     on_time = count_if(answers.c.minutes <= settings.emergency_target_minutes)
     counted = select(answers.c.provider_id, func.count(), on_time).group_by(answers.c.provider_id)
     rows = (await session.exec(counted)).all()

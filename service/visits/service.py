@@ -91,6 +91,10 @@ async def check_in(session: AsyncSession, provider_id: int, data: VisitStart, pr
     month_start, _ = month_bounds(request.month, settings.tz)
     if data.check_in.at < month_start:
         raise Invalid.field("check_in.at", f"is before the start of the request's month {request.month}")
+    # Nobody answers a call before it is made. (A planned request is made by the plan, which may run mid-month
+    # on demand: the entitlement it stands for held from the month's start.)
+    if request.kind == "ad_hoc" and data.check_in.at < request.created_at:
+        raise Invalid.field("check_in.at", f"is before its request was made ({request.created_at.isoformat()})")
     elder = await session.get(Elder, request.elder_id)
     lat, lon = data.check_in.location.wgs84()
     visit = Visit(

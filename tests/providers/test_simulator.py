@@ -14,7 +14,7 @@ from service.lifecycle.models import Assignment
 from service.visits.models import Visit
 from tests.factories import elder_body
 from tests.providers.world import last_month, provider_client
-from tests.service.helpers import build_world, new_request, offer_to
+from tests.service.helpers import build_world, made_before, new_request, offer_to
 
 # Neighbours of the world's elder, 1-3 km apart: one caregiver can walk between them in the gap.
 NEIGHBOURS = [{"lat": 25.0302, "lon": 102.7330}, {"lat": 25.0105, "lon": 102.7522}, {"lat": 25.0250, "lon": 102.7600}]
@@ -30,6 +30,8 @@ async def small_world(client, token, db, per_elder: int, **request_fields):
     for elder_id in elders:
         for _ in range(per_elder):
             request = await new_request(client, world, elder_id=elder_id, **request_fields)
+            # Made before the month the simulator plays (a check-in may not precede its request).
+            await made_before(db, request["id"], datetime.now(UTC) - timedelta(days=70))
             offers[await offer_to(db, request["id"], world.provider_id)] = request["id"]
     return world, offers
 
@@ -109,8 +111,11 @@ async def test_run_again_in_the_month_with_new_offers_the_caregivers_never_overl
     assert first.visits == first.verified == len(first_offers)
     elders = {(await client.get(f"/api/v1/requests/{r}", headers=world.operator)).json()["elder_id"]
               for r in first_offers.values()}
-    later = [await offer_to(db, (await new_request(client, world, elder_id=e, **window))["id"], world.provider_id)
-             for e in sorted(elders)]
+    later = []
+    for e in sorted(elders):
+        request_id = (await new_request(client, world, elder_id=e, **window))["id"]
+        await made_before(db, request_id, datetime.now(UTC) - timedelta(days=70))
+        later.append(await offer_to(db, request_id, world.provider_id))
     async with provider_client(app, world) as app_client:
         second = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
     assert second.visits == second.verified == len(later) and second.exceptions == {} and second.surprises == []
