@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import delete
 
 from benchmarks.pg import recreate_database
-from service.app import create_app
+from service.app import close_offer_streams, create_app
 from service.areas.models import Area
 from service.migrate import migrate
 from service.models import metadata
@@ -68,6 +68,7 @@ def settings(database_url: str) -> Settings:
 async def app(settings: Settings):
     application = create_app(settings)
     yield application
+    await close_offer_streams(application)
     await application.state.engine.dispose()
 
 

@@ -16,24 +16,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import asyncpg
 from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db import asyncpg_dsn
+from service.requests.models import Assignment
 
 CHANNEL = "homecare_dispatch"
+OFFERS_CHANNEL = "homecare_offers"  # new offers committed: the API processes' offer streams look (provider_app/stream.py)
 EMERGENCY = "emergency"  # the payload of a notification about an emergency: it jumps the dispatcher's queue
 
 log = logging.getLogger("homecare.wakeup")
 
 
 class Notifier:
-    """Pokes the leader scheduler process by NOTIFY (PostgreSQL, API processes without a scheduler), on a
-    connection of its own: under load every connection of the pool may be taken by requests."""
+    """Pokes the leader scheduler process by NOTIFY (PostgreSQL, API processes without a scheduler), or with
+    `channel=OFFERS_CHANNEL` the API processes' offer streams, on a connection of its own: under load every
+    connection of the pool may be taken by requests."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, channel: str = CHANNEL) -> None:
         self._dsn = asyncpg_dsn(database_url)
+        self._channel = channel
         self._connection: asyncpg.Connection | None = None
         self._wanted: bool | None = None  # a NOTIFY to send: for an emergency or not; None: nothing to send
         self._sender: asyncio.Task | None = None
@@ -49,14 +56,14 @@ class Notifier:
             try:
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await asyncpg.connect(self._dsn)
-                await self._connection.execute("SELECT pg_notify($1, $2)", CHANNEL,
+                await self._connection.execute("SELECT pg_notify($1, $2)", self._channel,
                                                EMERGENCY if emergency else "")
             # The work is committed anyway. InternalClientError: a connection caught mid-operation by a
             # database restart ("cannot switch to state …"). One line, no traceback: during an outage every
             # create lands here.
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
-                log.warning("could not notify the scheduler (%s); it will find the work at its next tick",
-                            type(exc).__name__)
+                log.warning("could not notify %s (%s); it will find the work at its next tick or scan",
+                            self._channel, type(exc).__name__)
                 if self._connection is not None:  # a fresh connection for the next NOTIFY
                     self._connection.terminate()
                     self._connection = None
@@ -75,3 +82,33 @@ def wake_dispatcher(app: FastAPI, emergency: bool = False) -> None:
     dispatcher = getattr(app.state, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.poke(emergency)
+
+
+_WRITTEN, _COMMITTED = "homecare_offers_written", "homecare_offers_committed"
+
+
+def watch_offers(engine: AsyncEngine, on_offers: Callable[[], None]) -> None:
+    """Call `on_offers` (soon, on the event loop that used the engine) whenever a transaction that inserted
+    assignments has committed and returned its connection: the offers are visible to every reader by then."""
+    sync = engine.sync_engine
+    table = Assignment.__table__
+
+    @event.listens_for(sync, "after_execute")
+    def _executed(conn, clause, *_args) -> None:
+        if getattr(clause, "is_insert", False) and getattr(clause, "table", None) is table:
+            conn.info[_WRITTEN] = True
+
+    @event.listens_for(sync, "commit")
+    def _committing(conn) -> None:
+        if conn.info.pop(_WRITTEN, False):
+            conn.info[_COMMITTED] = True
+
+    @event.listens_for(sync, "rollback")
+    def _rolled_back(conn) -> None:
+        conn.info.pop(_WRITTEN, None)
+
+    @event.listens_for(sync, "checkin")
+    def _returned(_dbapi_connection, record) -> None:
+        if record.info.pop(_COMMITTED, False):
+            with contextlib.suppress(RuntimeError):  # returned outside a running loop (collected): nobody to tell
+                asyncio.get_running_loop().call_soon(on_offers)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
 
 from service.auth import ProviderApp
 from service.db import utcnow
@@ -16,6 +17,8 @@ from service.dispatching.wakeup import wake_dispatcher
 from service.elders.models import Elder
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.provider_app.feed import ProviderAssignment, parse_position, pull, to_view
+from service.provider_app.stream import LAST_EVENT_ID, read_offers, stream_response
+from service.provider_app.stream import parse_position as parse_event_id
 from service.requests.models import ServiceRequest
 from service.schemas import Page
 from service.validation import Body, IdPath, Month, Text
@@ -59,6 +62,33 @@ async def list_assignments(
     since = parse_position(decode_cursor(cursor))
     items, next_cursor = await pull(session, principal.provider_id, status=status, since=since, limit=limit)
     return AssignmentFeed(items=items, next_cursor=next_cursor)
+
+
+STREAM_DOC = """Server-Sent Events (`text/event-stream`): `offer` events (data: an assignment, as in the feed),
+each the moment the offer is committed; one `ready` event once what was missed has been sent; a `: ping`
+comment every HOMECARE_FEED_HEARTBEAT_S. Reconnect with the last event id (`Last-Event-ID`, as EventSource
+does, or `?last_event_id=`) to get exactly the offers made meanwhile; without one the stream starts with
+the offers open now. See docs/api.md § Provider app."""
+
+
+@router.get("/offers/stream", response_class=EventSourceResponse, description=STREAM_DOC, responses={
+    200: {"description": "The stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    429: {"description": "This token already has HOMECARE_FEED_MAX_PER_TOKEN open streams here (Retry-After)"}})
+async def offer_stream(
+    request: Request, principal: ProviderApp, settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias=LAST_EVENT_ID, max_length=100_000)] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=100_000)] = None,
+) -> EventSourceResponse:
+    """New offers pushed to the app (Server-Sent Events), resumable without loss or repetition."""
+    position = parse_event_id(last_event_id or last_event_id_query)
+    hub, sessions = request.app.state.offer_hub, request.app.state.sessions
+    waiter = hub.open(principal.provider_id, principal.token_id, settings.feed_max_per_token)
+    try:  # what was missed, read before the answer starts: a database away is a 503 like any read's
+        first = await read_offers(sessions, principal.provider_id, position)
+    except BaseException:
+        hub.close_stream(waiter)
+        raise
+    return stream_response(hub, sessions, settings, waiter, first, resumed=position is not None)
 
 
 @router.post("/assignments/{assignment_id}/accept", response_model=ProviderAssignment,
