@@ -65,7 +65,7 @@ class Position:
         return ".".join([str(micros), *map(str, sorted(self.ids))])
 
 
-def parse_position(text: str | None) -> Position | None:
+def parse_position(text: str | None, field: str = LAST_EVENT_ID) -> Position | None:
     """An event id this service issued, from `Last-Event-ID` or `?last_event_id=`; None: start afresh."""
     if text is None or text == "":
         return None
@@ -78,7 +78,7 @@ def parse_position(text: str | None) -> Position | None:
         if not EARLIEST <= since < END_OF_TIME or any(not 0 < i <= MAX_ID for i in ids):
             raise ValueError
     except (ValueError, OverflowError, OSError):
-        raise Invalid.field(LAST_EVENT_ID, "is not an event id this service issued") from None
+        raise Invalid.field(field, "is not an event id this service issued") from None
     return Position(since, ids)
 
 

@@ -169,8 +169,8 @@ async def test_refusals_come_before_the_stream(client, token, db, app):
         answer = await client.get(STREAM, headers={**world.provider, "Last-Event-ID": bad})
         assert answer.status_code == 422, bad
         assert answer.json()["errors"][0]["field"] == "Last-Event-ID"
-    query = await client.get(STREAM, params={"last_event_id": "nope"}, headers=world.provider)
-    assert query.status_code == 422
+    query = await client.get(STREAM, params={"last_event": "nope"}, headers=world.provider)
+    assert query.status_code == 422 and query.json()["errors"][0]["field"] == "last_event"
     assert app.state.offer_hub.open_streams == 0  # a refused stream holds no place
 
 
