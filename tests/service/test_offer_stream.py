@@ -17,7 +17,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from httpx_sse import aconnect_sse
 
 from service.db import make_engine, make_sessionmaker, utcnow
@@ -31,20 +30,6 @@ from tests.service.helpers import build_world, new_request, offer_to
 pytestmark = pytest.mark.asyncio
 STREAM = "/api/v1/provider/offers/stream"
 BOUND_S = 60  # against a hang, never a timing assertion
-
-
-@pytest.fixture
-async def live(app, db) -> AsyncIterator[str]:
-    """The session's app on a real uvicorn server: its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=5))
-    serving = asyncio.create_task(server.serve())
-    async with asyncio.timeout(BOUND_S):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    await serving
 
 
 class Stream:
