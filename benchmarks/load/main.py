@@ -51,6 +51,9 @@ async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, d
     env = {**os.environ, "HOMECARE_DATABASE_URL": SERVICE_URL, "HOMECARE_SCHEDULER_ENABLED": "true"}
     if args.service_log_level:
         env["HOMECARE_LOG_LEVEL"] = args.service_log_level
+    # Several apps share each provider's token here, and a dropped stream is noticed by the server a moment
+    # after the app has reconnected: room for twice the apps per token.
+    env["HOMECARE_FEED_MAX_PER_TOKEN"] = str(max(10, 2 * -(-args.apps // max(len(tokens), 1))))
     homecare, port = str(Path(sys.executable).parent / "homecare"), free_port()
     separate = args.scheduler == "separate"
     server = start_process([homecare, "serve", "--host", HOST, "--port", str(port),
@@ -67,6 +70,7 @@ async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, d
     common = {"operators": args.operators, "operator_path": "/api/v1/requests",
               "operator_token": operator_token, "elders": elders}
     plan = [("mixed", {"seed": args.seed, "apps": apps, "tz": tz, "poll": args.poll,
+                       "stream_drop_s": args.stream_drop_s if args.app_feed == "stream" else None,
                        "replay_share": args.replay_share})]
     if not args.no_create_only:  # the bare phase's very loop: one POST per turn, no replays
         plan.append(("create-only", {"seed": args.seed + 1, "replay_share": 0.0}))
@@ -121,7 +125,12 @@ async def main(args) -> int:
     seen = np.array([ledger.first_seen_offer[i] - ledger.created[i][1] for i in mixed_ids
                      if ledger.created[i][0] == "emergency" and i in ledger.first_seen_offer])
     latency, checks = await offer_latency(mixed_ids), await integrity(ledger, phases)
-    checks.append(("(app, assignment) pairs an app's feed cursor never showed", 0, feed["missed"]))
+    if args.app_feed == "stream":
+        checks.append(("(app, assignment) pairs an app's offer stream never sent, across its reconnections", 0,
+                       feed["missed"]))
+        checks.append(("(app, assignment) pairs an app's offer stream sent twice", 0, ledger.stream_twice))
+    else:
+        checks.append(("(app, assignment) pairs an app's feed cursor never showed", 0, feed["missed"]))
     bare, cpu["bare"] = await bare_phase(args, workdir, elders)
     phases.append(bare)
     checks[0] = (checks[0][0], 0, sum(rec.error_count for rec in phases))  # the bare phase's too
@@ -169,6 +178,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2026, help="same seed, same choices")
     parser.add_argument("--poll", type=float, default=1.0,
                         help="mean seconds a caught-up provider app waits before pulling again (default 1)")
+    parser.add_argument("--app-feed", choices=["poll", "stream"], default="poll",
+                        help="poll: apps pull the assignment listing with its cursor (default); stream: apps follow "
+                             "GET /provider/offers/stream and accept each offer as it is read")
+    parser.add_argument("--stream-drop-s", type=float, default=20.0,
+                        help="stream apps drop their connection and resume about this often (default 20)")
     parser.add_argument("--replay-share", type=float, default=0.05,
                         help="share of the mixed phase's creates retried with the same Idempotency-Key (default 0.05)")
     parser.add_argument("--scheduler", choices=["in-process", "separate"], default="in-process",
