@@ -92,7 +92,7 @@ async def offer_stream(
     except BaseException:
         hub.close_stream(waiter)
         raise
-    return stream_response(hub, sessions, settings, waiter, first, resumed=position is not None)
+    return stream_response(hub, settings, waiter, first, resumed=position is not None)
 
 
 @router.post("/assignments/{assignment_id}/accept", response_model=ProviderAssignment,

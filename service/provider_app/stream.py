@@ -42,7 +42,7 @@ from service.db import asyncpg_dsn, utcnow
 from service.dispatching.wakeup import OFFERS_CHANNEL
 from service.elders.models import Elder
 from service.errors import Invalid, TooMany
-from service.provider_app.feed import FEED_LAG, ProviderAssignment, to_view
+from service.provider_app.feed import FEED_LAG, to_view
 from service.requests.models import Assignment, ServiceRequest
 from service.settings import Settings
 from service.validation import EARLIEST, END_OF_TIME, MAX_ID
@@ -83,15 +83,26 @@ def parse_position(text: str | None, field: str = LAST_EVENT_ID) -> Position | N
 
 
 @dataclass(frozen=True)
+class Offer:
+    """One offer as read, ready to send."""
+
+    id: int
+    offered_at: datetime
+    data: str  # the assignment, as the listing shows it, in JSON
+
+
+@dataclass(frozen=True)
 class Batch:
     """What one read found to send: each offer with the position that covers it and all before it."""
 
-    events: list[tuple[ProviderAssignment, Position]]
+    events: list[tuple[Offer, Position]]
     position: Position  # after the last of them
 
 
-async def read_offers(sessions: async_sessionmaker, provider_id: int, position: Position | None) -> Batch:
-    """The provider's offers not yet sent from `position` (None: those open now), in one short transaction."""
+async def query_offers(sessions: async_sessionmaker, provider_id: int,
+                       since: datetime | None) -> tuple[datetime, list[Offer]]:
+    """The provider's offers made since `since` (None: those open now and of the last FEED_LAG), by
+    offered_at, in one short transaction; and the horizon before which all had committed when it ran."""
     horizon = utcnow() - FEED_LAG  # taken before the read: all offered before it have committed by then
     query = (
         select(Assignment, ServiceRequest, Elder)
@@ -100,25 +111,37 @@ async def read_offers(sessions: async_sessionmaker, provider_id: int, position: 
         .where(Assignment.provider_id == provider_id)
         .order_by(Assignment.offered_at, Assignment.id)
     )
-    if position is None:
+    if since is None:
         query = query.where(or_(Assignment.status == "offered", col(Assignment.offered_at) >= horizon))
     else:
         # updated_at >= offered_at on every row: the bound lets the read use that column's index
-        query = query.where(col(Assignment.offered_at) >= position.since, col(Assignment.updated_at) >= position.since)
+        query = query.where(col(Assignment.offered_at) >= since, col(Assignment.updated_at) >= since)
     async with sessions() as session:
         rows = (await session.exec(query)).all()
+    return horizon, [Offer(a.id, a.offered_at, to_view(a, r, e).model_dump_json()) for a, r, e in rows]
+
+
+def batch_of(offers: list[Offer], position: Position | None, horizon: datetime) -> Batch:
+    """What to send of `offers` (read at `horizon`) to a stream at `position`, and the positions after each."""
+    if position is not None:
+        offers = [o for o in offers if o.offered_at >= position.since]  # a read shared with streams further back
     sent = position.ids if position else frozenset()
-    offered = {a.id: a.offered_at for a, _, _ in rows}
-    fresh = [row for row in rows if row[0].id not in sent]
+    fresh = [o for o in offers if o.id not in sent]
     since = max(position.since, horizon) if position else horizon
     events = []
-    for k, row in enumerate(fresh):
+    for k, offer in enumerate(fresh):
         # Covered after this event: all before the next unsent offer (or `since`), and what was sent since then.
-        bound = min(since, fresh[k + 1][0].offered_at) if k + 1 < len(fresh) else since
-        unsent = {r[0].id for r in fresh[k + 1:]}
-        events.append((to_view(*row), Position(bound, frozenset(
-            i for i, at in offered.items() if at >= bound and i not in unsent))))
-    return Batch(events, Position(since, frozenset(i for i, at in offered.items() if at >= since)))
+        bound = min(since, fresh[k + 1].offered_at) if k + 1 < len(fresh) else since
+        unsent = {o.id for o in fresh[k + 1:]}
+        events.append((offer, Position(bound, frozenset(
+            o.id for o in offers if o.offered_at >= bound and o.id not in unsent))))
+    return Batch(events, Position(since, frozenset(o.id for o in offers if o.offered_at >= since)))
+
+
+async def read_offers(sessions: async_sessionmaker, provider_id: int, position: Position | None) -> Batch:
+    """The provider's offers not yet sent from `position` (None: those open now)."""
+    horizon, offers = await query_offers(sessions, provider_id, position.since if position else None)
+    return batch_of(offers, position, horizon)
 
 
 # --------------------------------------------------------------------------- the hub of one process
@@ -131,6 +154,12 @@ class Waiter:
         self.woken = asyncio.Event()
 
 
+@dataclass
+class SharedRead:
+    since: datetime
+    task: asyncio.Task | None = None
+
+
 class OfferHub:
     def __init__(self, settings: Settings, sessions: async_sessionmaker) -> None:
         self._settings, self._sessions = settings, sessions
@@ -141,6 +170,7 @@ class OfferHub:
         self._again = False
         self._scanner: asyncio.Task | None = None
         self._background: asyncio.Task | None = None  # the listener (PostgreSQL) and the safety scans
+        self._reads: dict[int, SharedRead] = {}  # provider id -> the read its woken streams are joining
         self.scans = 0
 
     @property
@@ -169,6 +199,23 @@ class OfferHub:
         self._per_token[waiter.token_id] -= 1
         if not self._per_token[waiter.token_id]:
             del self._per_token[waiter.token_id]
+
+    async def read(self, provider_id: int, position: Position) -> Batch:
+        """`read_offers` for a woken stream. The streams of one provider are woken together (its phones,
+        several apps on one token): they share one read, which goes back as far as the furthest of them."""
+        shared = self._reads.get(provider_id)
+        if shared is None:
+            shared = self._reads[provider_id] = SharedRead(position.since)
+            shared.task = asyncio.get_running_loop().create_task(self._read_shared(provider_id, shared))
+        else:
+            shared.since = min(shared.since, position.since)
+        horizon, offers = await asyncio.shield(shared.task)
+        return batch_of(offers, position, horizon)
+
+    async def _read_shared(self, provider_id: int, shared: SharedRead) -> tuple[datetime, list[Offer]]:
+        await asyncio.sleep(0)  # the provider's other streams, woken by the same scan, join meanwhile
+        del self._reads[provider_id]  # from here on a stream starts a read of its own
+        return await query_offers(self._sessions, provider_id, shared.since)
 
     def poke(self, _payload: object = None) -> None:
         """New offers were committed somewhere: find whose (one scan however many pokes meanwhile)."""
@@ -250,11 +297,11 @@ class OfferHub:
 
 # --------------------------------------------------------------------------- one stream
 
-def offer_event(view: ProviderAssignment, position: Position) -> ServerSentEvent:
-    return ServerSentEvent(data=view.model_dump_json(), event="offer", id=position.encode())
+def offer_event(offer: Offer, position: Position) -> ServerSentEvent:
+    return ServerSentEvent(data=offer.data, event="offer", id=position.encode())
 
 
-async def offer_events(sessions: async_sessionmaker, settings: Settings, waiter: Waiter,
+async def offer_events(hub: OfferHub, settings: Settings, waiter: Waiter,
                        first: Batch, resumed: bool) -> AsyncIterator[ServerSentEvent]:
     """The events of one stream: the first read's offers (those missed, or those open now), `ready`, then
     each new offer as it comes. Ends after feed_max_age_s, or when a read fails (the database away): the
@@ -262,8 +309,8 @@ async def offer_events(sessions: async_sessionmaker, settings: Settings, waiter:
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + settings.feed_max_age_s
     batch = first
-    for view, covered in batch.events:
-        yield offer_event(view, covered)
+    for offer, covered in batch.events:
+        yield offer_event(offer, covered)
     position = batch.position
     yield ServerSentEvent(data=json.dumps({"resumed": resumed}), event="ready", id=position.encode(), retry=RETRY_MS)
     while loop.time() < ends_at:
@@ -272,24 +319,24 @@ async def offer_events(sessions: async_sessionmaker, settings: Settings, waiter:
                 await waiter.woken.wait()
         waiter.woken.clear()
         try:
-            batch = await read_offers(sessions, waiter.provider_id, position)
+            batch = await hub.read(waiter.provider_id, position)
         except Exception as exc:  # noqa: BLE001 - the client resumes from its last event id once the database is back
             log.warning("offer stream read failed (%s); closing the stream", type(exc).__name__)
             return
-        for view, covered in batch.events:
-            yield offer_event(view, covered)
+        for offer, covered in batch.events:
+            yield offer_event(offer, covered)
         position = batch.position
 
 
-def stream_response(hub: OfferHub, sessions: async_sessionmaker, settings: Settings, waiter: Waiter,
-                    first: Batch, resumed: bool) -> EventSourceResponse:
+def stream_response(hub: OfferHub, settings: Settings, waiter: Waiter, first: Batch,
+                    resumed: bool) -> EventSourceResponse:
     """The SSE response: heartbeat comments every feed_heartbeat_s; a client that does not take an event
     or a heartbeat within feed_send_timeout_s is disconnected. Its stream holds no database connection
     meanwhile (each read is over before its events are written), and at most one read's events."""
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
-            async for item in offer_events(sessions, settings, waiter, first, resumed):
+            async for item in offer_events(hub, settings, waiter, first, resumed):
                 yield item
         finally:
             hub.close_stream(waiter)

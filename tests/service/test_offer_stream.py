@@ -20,9 +20,10 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from service.db import make_engine, make_sessionmaker, utcnow
-from service.dispatching.wakeup import watch_offers
-from service.provider_app.stream import OfferHub, Position, parse_position, read_offers, stream_response
 from service.dispatching import offers
+from service.dispatching.wakeup import watch_offers
+from service.provider_app import stream as stream_module
+from service.provider_app.stream import OfferHub, Position, parse_position, read_offers, stream_response
 from service.requests.models import Assignment, ServiceRequest
 from service.scheduler import Dispatcher
 from tests.service.helpers import build_world, new_request, offer_to
@@ -165,7 +166,7 @@ async def test_an_offer_committed_late_with_an_earlier_stamp_is_still_sent_once(
     world = await build_world(client, token)
     first = await offer_to(db, (await new_request(client, world))["id"], world.provider_id)
     batch = await read_offers(db, world.provider_id, None)
-    assert [v.id for v, _ in batch.events] == [first] and first in batch.position.ids
+    assert [o.id for o, _ in batch.events] == [first] and first in batch.position.ids
     late = await offer_to(db, (await new_request(client, world))["id"], world.provider_id)
     async with db() as session:  # stamped five seconds before the first, committed after it
         row = await session.get(Assignment, late)
@@ -173,7 +174,7 @@ async def test_an_offer_committed_late_with_an_earlier_stamp_is_still_sent_once(
         session.add(row)
         await session.commit()
     again = await read_offers(db, world.provider_id, batch.position)
-    assert [v.id for v, _ in again.events] == [late]
+    assert [o.id for o, _ in again.events] == [late]
     assert (await read_offers(db, world.provider_id, again.position)).events == []
     assert parse_position(again.position.encode()) == again.position
 
@@ -213,7 +214,7 @@ async def test_a_client_that_never_reads_is_disconnected_holding_no_connection(c
     quick = settings.model_copy(update={"feed_send_timeout_s": 0.2, "feed_heartbeat_s": 0.05})
     waiter = hub.open(world.provider_id, 1, most=5)
     await hub.close()  # its safety scans stopped: any connection out below would be the stream's
-    response = stream_response(hub, db, quick, waiter, await read_offers(db, world.provider_id, None), resumed=False)
+    response = stream_response(hub, quick, waiter, await read_offers(db, world.provider_id, None), resumed=False)
     stuck, checked_out = asyncio.Event(), []
     pool = app.state.engine.sync_engine.pool
 
@@ -258,3 +259,24 @@ async def test_positions_round_trip():
     assert position.encode().endswith(".1.2.3")
     assert parse_position(position.encode()) == position
     assert parse_position(None) is None and parse_position("") is None
+
+
+async def test_the_streams_of_one_provider_woken_together_share_one_read(client, token, db, settings, monkeypatch):
+    world = await build_world(client, token)
+    first = await offer_to(db, (await new_request(client, world))["id"], world.provider_id)
+    behind = (await read_offers(db, world.provider_id, None)).position  # has seen the first
+    second = await offer_to(db, (await new_request(client, world))["id"], world.provider_id)
+    further_back = Position(behind.since - timedelta(minutes=1), frozenset())  # has seen nothing
+    reads = []
+    real = stream_module.query_offers
+
+    async def counted(*args):
+        reads.append(args[1:])
+        return await real(*args)
+
+    monkeypatch.setattr(stream_module, "query_offers", counted)
+    hub = OfferHub(settings, db)
+    one, two = await asyncio.gather(hub.read(world.provider_id, behind), hub.read(world.provider_id, further_back))
+    assert len(reads) == 1 and reads[0] == (world.provider_id, further_back.since)
+    assert [o.id for o, _ in one.events] == [second] and [o.id for o, _ in two.events] == [first, second]
+    assert (await hub.read(world.provider_id, one.position)).events == [] and len(reads) == 2  # a later one reads anew
