@@ -347,7 +347,7 @@ async def watch_database(watch: Watch, deadline: float) -> None:
         await connection.close()
 
 
-async def run_phase(rec: Recorder, base_url: str, seconds: float, *, operators: int, operator_path: str,
+async def run_phase(rec: Recorder, base_urls: list[str], seconds: float, *, operators: int, operator_path: str,
                     operator_token: str | None, elders, seed: int, replay_share: float, apps: list[str] = (),
                     tz: ZoneInfo | None = None, poll: float = 1.0, ledger: Ledger | None = None,
                     watch: Watch | None = None, stream_drop_s: float | None = None) -> Ledger:
@@ -356,7 +356,7 @@ async def run_phase(rec: Recorder, base_url: str, seconds: float, *, operators: 
 
     def new_client(token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0, trust_env=False,
+        client = httpx.AsyncClient(base_url=base_urls[len(clients) % len(base_urls)], headers=headers, timeout=30.0, trust_env=False,
                                    limits=httpx.Limits(max_connections=2, max_keepalive_connections=2))
         clients.append(client)
         return client
