@@ -13,7 +13,7 @@ from service.areas.router import router as areas_router
 from service.auth import PrincipalCache
 from service.db import make_engine, make_sessionmaker
 from service.dispatching.router import router as plans_router
-from service.dispatching.wakeup import OFFERS_CHANNEL, Notifier, watch_offers
+from service.dispatching.wakeup import Notifier, OfferNotifier, watch_offers
 from service.elders.router import router as elders_router
 from service.errors import install_error_handlers
 from service.followups.router import router as followups_router
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
 
             loop = asyncio.get_running_loop()
             scheduler = EmbeddedScheduler(settings, on_offers=None if app.state.offer_notifier else (
-                lambda: loop.call_soon_threadsafe(app.state.offer_hub.poke)))
+                lambda providers: loop.call_soon_threadsafe(app.state.offer_hub.poke, providers)))
             await asyncio.to_thread(scheduler.start)
             app.state.dispatcher = scheduler  # the routes poke it when there is new work
         # What start-up made (modules, mappers, schemas, routes) lives as long as the process: out of the
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.offer_hub = OfferHub(settings, app.state.sessions)  # wakes the provider apps' offer streams
     # Offers committed through this process's engine (a plan run here) are announced as the scheduler's
     # are: by NOTIFY on PostgreSQL, to every API process's hub; on SQLite to this process's own.
-    app.state.offer_notifier = None if settings.is_sqlite else Notifier(settings.database_url, channel=OFFERS_CHANNEL)
+    app.state.offer_notifier = None if settings.is_sqlite else OfferNotifier(settings.database_url)
     watch_offers(app.state.engine, app.state.offer_notifier.poke if app.state.offer_notifier else app.state.offer_hub.poke)
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
     app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)

@@ -22,7 +22,7 @@ from service.dispatching import offers, sweeps
 from service.dispatching.faults import describe
 from service.dispatching.instant import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
-from service.dispatching.wakeup import OFFERS_CHANNEL, Notifier, watch_offers
+from service.dispatching.wakeup import OfferNotifier, watch_offers
 from service.heartbeat import Heartbeat
 from service.months import month_of, previous_month
 from service.quality.service import assess_month
@@ -175,7 +175,7 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
 
 
 @contextlib.asynccontextmanager
-async def running_jobs(settings: Settings, on_offers: Callable[[], None] | None = None) -> AsyncIterator[Dispatcher]:
+async def running_jobs(settings: Settings, on_offers: Callable[[frozenset[int]], None] | None = None) -> AsyncIterator[Dispatcher]:
     """The jobs running on this event loop with an engine of their own; yields their dispatcher to poke.
 
     Each commit of new offers calls `on_offers` (given: the embedding API process's hub on SQLite) or, on
@@ -189,7 +189,7 @@ async def running_jobs(settings: Settings, on_offers: Callable[[], None] | None 
     engine = make_engine(settings.database_url)
     offer_notifier = None
     if on_offers is None and not settings.is_sqlite:
-        offer_notifier = Notifier(settings.database_url, channel=OFFERS_CHANNEL)
+        offer_notifier = OfferNotifier(settings.database_url)
         on_offers = offer_notifier.poke
     if on_offers is not None:
         watch_offers(engine, on_offers)
@@ -232,7 +232,7 @@ class EmbeddedScheduler:
     NOTIFY in production.
     """
 
-    def __init__(self, settings: Settings, on_offers: Callable[[], None] | None = None) -> None:
+    def __init__(self, settings: Settings, on_offers: Callable[[frozenset[int]], None] | None = None) -> None:
         self._settings, self._on_offers = settings, on_offers
         self._ready = threading.Event()
         self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="homecare-scheduler",

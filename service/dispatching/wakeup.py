@@ -56,8 +56,7 @@ class Notifier:
             try:
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await asyncpg.connect(self._dsn)
-                await self._connection.execute("SELECT pg_notify($1, $2)", self._channel,
-                                               EMERGENCY if emergency else "")
+                await self._connection.execute("SELECT pg_notify($1, $2)", self._channel, self._payload(emergency))
             # The work is committed anyway. InternalClientError: a connection caught mid-operation by a
             # database restart ("cannot switch to state …"). One line, no traceback: during an outage every
             # create lands here.
@@ -67,6 +66,9 @@ class Notifier:
                 if self._connection is not None:  # a fresh connection for the next NOTIFY
                     self._connection.terminate()
                     self._connection = None
+
+    def _payload(self, emergency: bool) -> str:
+        return EMERGENCY if emergency else ""
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """At shutdown: let the NOTIFY in flight go out, then close the connection."""
@@ -78,6 +80,38 @@ class Notifier:
             self._connection = None
 
 
+class OfferNotifier(Notifier):
+    """NOTIFY OFFERS_CHANNEL after offers are committed, naming the providers offered to since the last
+    NOTIFY ("3,17,42"), so that each API process wakes their streams without looking first. An empty
+    payload (the providers unknown, or too many for one) makes every API process look (`OfferHub.scan`)."""
+
+    MAX_NAMED = 500  # ids of up to 10 digits and a comma: well inside NOTIFY's 8000 bytes
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url, channel=OFFERS_CHANNEL)
+        self._providers: set[int] = set()
+        self._unknown = False
+
+    def poke(self, providers: frozenset[int] = frozenset()) -> None:  # type: ignore[override]
+        self._providers |= providers
+        self._unknown = self._unknown or not providers
+        super().poke()
+
+    def _payload(self, emergency: bool) -> str:
+        providers, unknown, self._providers, self._unknown = self._providers, self._unknown, set(), False
+        if unknown or len(providers) > self.MAX_NAMED:
+            return ""
+        return ",".join(map(str, sorted(providers)))
+
+
+def named_providers(payload: str) -> frozenset[int]:
+    """The provider ids of an OfferNotifier's payload; empty: unknown (look)."""
+    try:
+        return frozenset(int(p) for p in payload.split(",")) if payload else frozenset()
+    except ValueError:
+        return frozenset()
+
+
 def wake_dispatcher(app: FastAPI, emergency: bool = False) -> None:
     dispatcher = getattr(app.state, "dispatcher", None)
     if dispatcher is not None:
@@ -87,21 +121,27 @@ def wake_dispatcher(app: FastAPI, emergency: bool = False) -> None:
 _WRITTEN, _COMMITTED = "homecare_offers_written", "homecare_offers_committed"
 
 
-def watch_offers(engine: AsyncEngine, on_offers: Callable[[], None]) -> None:
-    """Call `on_offers` (soon, on the event loop that used the engine) whenever a transaction that inserted
-    assignments has committed and returned its connection: the offers are visible to every reader by then."""
+def watch_offers(engine: AsyncEngine, on_offers: Callable[[frozenset[int]], None]) -> None:
+    """Call `on_offers(provider ids)` (soon, on the event loop that used the engine) whenever a transaction
+    that inserted assignments has committed and returned its connection: the offers are visible to every
+    reader by then. The ids are those of the providers offered to; empty when the insert did not show them."""
     sync = engine.sync_engine
     table = Assignment.__table__
 
     @event.listens_for(sync, "after_execute")
-    def _executed(conn, clause, *_args) -> None:
+    def _executed(conn, clause, multiparams, params, *_args) -> None:
         if getattr(clause, "is_insert", False) and getattr(clause, "table", None) is table:
-            conn.info[_WRITTEN] = True
+            rows = [*(multiparams or ()), *([params] if params else [])]
+            rows = [r for row in rows for r in (row if isinstance(row, list | tuple) else [row])]
+            ids = {r.get("provider_id") for r in rows if isinstance(r, dict)}
+            written = conn.info.setdefault(_WRITTEN, set())
+            written |= ids if ids and None not in ids else {None}
 
     @event.listens_for(sync, "commit")
     def _committing(conn) -> None:
-        if conn.info.pop(_WRITTEN, False):
-            conn.info[_COMMITTED] = True
+        written = conn.info.pop(_WRITTEN, None)
+        if written:
+            conn.info.setdefault(_COMMITTED, set()).update(written)
 
     @event.listens_for(sync, "rollback")
     def _rolled_back(conn) -> None:
@@ -109,6 +149,8 @@ def watch_offers(engine: AsyncEngine, on_offers: Callable[[], None]) -> None:
 
     @event.listens_for(sync, "checkin")
     def _returned(_dbapi_connection, record) -> None:
-        if record.info.pop(_COMMITTED, False):
+        committed = record.info.pop(_COMMITTED, None)
+        if committed:
+            providers = frozenset() if None in committed else frozenset(committed)
             with contextlib.suppress(RuntimeError):  # returned outside a running loop (collected): nobody to tell
-                asyncio.get_running_loop().call_soon(on_offers)
+                asyncio.get_running_loop().call_soon(on_offers, providers)

@@ -3,12 +3,13 @@
 How an offer gets from the writer to the phone, across processes:
 1. Whoever commits new assignments (the dispatch tick, a plan, in any process) is watched by
    `wakeup.watch_offers`: an engine hook that notes an INSERT into `assignment` and, once that transaction is
-   committed and its connection back in the pool, calls the process's `on_offers`. On PostgreSQL that is a
-   NOTIFY on OFFERS_CHANNEL (wakeup.Notifier, after the commit, folded); on SQLite (one process) it pokes the
-   process's own `OfferHub`.
+   committed and its connection back in the pool, calls the process's `on_offers` with the ids of the
+   providers offered to. On PostgreSQL that is a NOTIFY on OFFERS_CHANNEL naming them (wakeup.OfferNotifier,
+   after the commit, folded); on SQLite (one process) it pokes the process's own `OfferHub`.
 2. Each API process has one `OfferHub`. On PostgreSQL it LISTENs on OFFERS_CHANNEL on a connection of its
-   own (opened with the first open stream). Woken, it runs one small query over the newest assignments
-   (`scan`) and wakes only the streams of the providers that have an offer it had not seen. It also scans
+   own (opened with the first open stream). Told the providers, it wakes their streams; not told (too many
+   to name), it runs one small query over the newest assignments (`scan`) and wakes only the streams of
+   the providers that have an offer it had not seen. It also scans
    every `feed_safety_s` on its own, in case a notification was lost (a listener reconnecting, an offer
    written by a process that notifies nobody, such as the command line).
 3. A woken stream reads its provider's offers in a short transaction of its own, returns the connection at
@@ -39,7 +40,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from service.db import asyncpg_dsn, utcnow
-from service.dispatching.wakeup import OFFERS_CHANNEL
+from service.dispatching.wakeup import OFFERS_CHANNEL, named_providers
 from service.elders.models import Elder
 from service.errors import Invalid, TooMany
 from service.provider_app.feed import FEED_LAG, to_view
@@ -217,9 +218,15 @@ class OfferHub:
         del self._reads[provider_id]  # from here on a stream starts a read of its own
         return await query_offers(self._sessions, provider_id, shared.since)
 
-    def poke(self, _payload: object = None) -> None:
-        """New offers were committed somewhere: find whose (one scan however many pokes meanwhile)."""
+    def poke(self, providers: frozenset[int] = frozenset()) -> None:
+        """New offers were committed for these providers: wake their streams. Not named (empty): find whose
+        (one scan however many pokes meanwhile)."""
         if not self._waiters:
+            return
+        if providers:
+            for provider_id in providers:
+                for waiter in self._waiters.get(provider_id, ()):
+                    waiter.woken.set()
             return
         self._again = True
         if self._scanner is None or self._scanner.done():
@@ -280,7 +287,8 @@ class OfferHub:
     async def _listen(self) -> asyncpg.Connection | None:
         try:
             connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url), timeout=10)
-            await connection.add_listener(OFFERS_CHANNEL, lambda *_: self.poke())
+            await connection.add_listener(OFFERS_CHANNEL, lambda _c, _pid, _channel, payload: self.poke(
+                named_providers(payload)))
             return connection
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("cannot listen for offers (%s); streams see new offers at the safety scans",

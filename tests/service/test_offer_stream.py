@@ -21,7 +21,7 @@ from httpx_sse import aconnect_sse
 
 from service.db import make_engine, make_sessionmaker, utcnow
 from service.dispatching import offers
-from service.dispatching.wakeup import watch_offers
+from service.dispatching.wakeup import OfferNotifier, named_providers, watch_offers
 from service.provider_app import stream as stream_module
 from service.provider_app.stream import OfferHub, Position, parse_position, read_offers, stream_response
 from service.requests.models import Assignment, ServiceRequest
@@ -185,7 +185,7 @@ async def test_offers_are_announced_only_once_committed(client, token, db, setti
     world = await build_world(client, token)
     engine = make_engine(settings.database_url)
     announced = []
-    watch_offers(engine, lambda: announced.append("offers"))
+    watch_offers(engine, announced.append)
     sessions = make_sessionmaker(engine)
     try:
         request = await new_request(client, world)
@@ -200,7 +200,7 @@ async def test_offers_are_announced_only_once_committed(client, token, db, setti
         async with asyncio.timeout(BOUND_S):
             while not announced:
                 await asyncio.sleep(0.01)
-        assert announced == ["offers"]
+        assert announced == [frozenset({world.provider_id})]  # named: the hubs wake its streams without looking
     finally:
         await engine.dispose()
 
@@ -252,6 +252,25 @@ async def test_the_hub_wakes_only_the_streams_of_providers_with_a_new_offer(clie
     finally:
         hub.close_stream(ours), hub.close_stream(theirs)
         await hub.close()
+
+
+async def test_a_named_provider_is_woken_without_a_scan_and_the_names_fold(client, token, db, settings):
+    world = await build_world(client, token)
+    hub = OfferHub(settings, db)
+    ours, theirs = hub.open(world.provider_id, 1, most=5), hub.open(world.other_provider_id, 2, most=5)
+    try:
+        await hub.close()  # no safety scans: only the poke below can wake anyone
+        ours.woken.clear(), theirs.woken.clear()
+        hub.poke(named_providers(f"{world.provider_id}"))
+        assert ours.woken.is_set() and not theirs.woken.is_set() and hub.scans == 0
+    finally:
+        hub.close_stream(ours), hub.close_stream(theirs)
+    notifier = OfferNotifier("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    notifier._providers, notifier._unknown = {7, 3}, False
+    assert notifier._payload(False) == "3,7" and named_providers("3,7") == {3, 7}
+    notifier._providers, notifier._unknown = {7}, True  # one commit did not say whom: everyone looks
+    assert notifier._payload(False) == "" and named_providers("") == frozenset()
+    assert named_providers("3,x") == frozenset()
 
 
 async def test_positions_round_trip():
