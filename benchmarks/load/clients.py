@@ -180,12 +180,29 @@ def lost_race(response: httpx.Response | None) -> bool:
     return detail.endswith(" is completed") or " is accepted by caregiver " in detail
 
 
+async def take_offer(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict, won: int,
+                     rng: random.Random, tz: ZoneInfo) -> bool:
+    """Try to accept an offer (the provider's other apps try too); make the visit if this app won it."""
+    accept = "POST /provider/assignments/{id}/accept"
+    body = {"caregiver": f"压测{j:03d}号护理员{won:04d}"}  # unique: no overlap or travel exceptions
+    response = await rec.call(
+        accept, client.post(f"/api/v1/provider/assignments/{assignment['id']}/accept", json=body),
+        lambda r: r.status_code == 200 or lost_race(r), {"assignment_id": assignment["id"], **body})
+    if response is None or response.status_code != 200:
+        ledger.race_lost += lost_race(response)
+        return False
+    if response.json()["caregiver"] != body["caregiver"]:
+        rec.note(accept, f"assignment {assignment['id']}: 200 to app {j} for {response.json()['caregiver']}")
+    ledger.winners[assignment["id"]].append(j)
+    await make_visit(client, rec, ledger, assignment, rng, tz)
+    return True
+
+
 async def provider_app(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, deadline: float,
                        seed: int, tz: ZoneInfo, poll: float) -> None:
     """Pull with the cursor; try each new offer (the provider's other apps try too); visit what it won."""
     rng = random.Random(f"app:{seed}:{j}")
     cursor, tried, won = None, set(), 0
-    accept = "POST /provider/assignments/{id}/accept"
     while time.monotonic() < deadline:
         params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
         response = await rec.call("GET /provider/assignments",
@@ -205,19 +222,7 @@ async def provider_app(j: int, client: httpx.AsyncClient, rec: Recorder, ledger:
             if time.monotonic() >= deadline:
                 return
             tried.add(assignment["id"])
-            body = {"caregiver": f"压测{j:03d}号护理员{won:04d}"}  # unique: no overlap or travel exceptions
-            response = await rec.call(
-                accept, client.post(f"/api/v1/provider/assignments/{assignment['id']}/accept", json=body),
-                lambda r: r.status_code == 200 or lost_race(r), {"assignment_id": assignment["id"], **body})
-            if response is None or response.status_code != 200:
-                ledger.race_lost += lost_race(response)
-                continue
-            if response.json()["caregiver"] != body["caregiver"]:
-                other = response.json()["caregiver"]
-                rec.note(accept, f"assignment {assignment['id']}: 200 to app {j} for {other}")
-            ledger.winners[assignment["id"]].append(j)
-            won += 1
-            await make_visit(client, rec, ledger, assignment, rng, tz)
+            won += await take_offer(j, client, rec, ledger, assignment, won, rng, tz)
         if len(page["items"]) < PAGE:  # caught up: the app polls again in a moment
             await asyncio.sleep(rng.uniform(0.5, 1.5) * poll)
 
@@ -290,7 +295,6 @@ async def provider_app_stream(j: int, client: httpx.AsyncClient, rec: Recorder, 
 
     listener = asyncio.create_task(listen())
     won = 0
-    accept = "POST /provider/assignments/{id}/accept"
     try:
         while time.monotonic() < deadline:
             try:
@@ -298,18 +302,7 @@ async def provider_app_stream(j: int, client: httpx.AsyncClient, rec: Recorder, 
                     assignment = await offers.get()
             except TimeoutError:
                 break
-            body = {"caregiver": f"压测{j:03d}号护理员{won:04d}"}  # unique: no overlap or travel exceptions
-            response = await rec.call(
-                accept, client.post(f"/api/v1/provider/assignments/{assignment['id']}/accept", json=body),
-                lambda r: r.status_code == 200 or lost_race(r), {"assignment_id": assignment["id"], **body})
-            if response is None or response.status_code != 200:
-                ledger.race_lost += lost_race(response)
-                continue
-            if response.json()["caregiver"] != body["caregiver"]:
-                rec.note(accept, f"assignment {assignment['id']}: 200 to app {j} for {response.json()['caregiver']}")
-            ledger.winners[assignment["id"]].append(j)
-            won += 1
-            await make_visit(client, rec, ledger, assignment, rng, tz)
+            won += await take_offer(j, client, rec, ledger, assignment, won, rng, tz)
     finally:
         with contextlib.suppress(asyncio.CancelledError):
             await listener

@@ -41,10 +41,9 @@ from starlette.background import BackgroundTask
 
 from service.db import asyncpg_dsn, utcnow
 from service.dispatching.wakeup import OFFERS_CHANNEL, named_providers
-from service.elders.models import Elder
 from service.errors import Invalid, TooMany
-from service.provider_app.feed import FEED_LAG, to_view
-from service.requests.models import Assignment, ServiceRequest
+from service.provider_app.feed import FEED_LAG, assignments_of, to_view
+from service.requests.models import Assignment
 from service.settings import Settings
 from service.validation import EARLIEST, END_OF_TIME, MAX_ID
 
@@ -105,13 +104,7 @@ async def query_offers(sessions: async_sessionmaker, provider_id: int,
     """The provider's offers made since `since` (None: those open now and of the last FEED_LAG), by
     offered_at, in one short transaction; and the horizon before which all had committed when it ran."""
     horizon = utcnow() - FEED_LAG  # taken before the read: all offered before it have committed by then
-    query = (
-        select(Assignment, ServiceRequest, Elder)
-        .join(ServiceRequest, ServiceRequest.id == Assignment.request_id)
-        .join(Elder, Elder.id == ServiceRequest.elder_id)
-        .where(Assignment.provider_id == provider_id)
-        .order_by(Assignment.offered_at, Assignment.id)
-    )
+    query = assignments_of(provider_id).order_by(Assignment.offered_at, Assignment.id)
     if since is None:
         query = query.where(or_(Assignment.status == "offered", col(Assignment.offered_at) >= horizon))
     else:
