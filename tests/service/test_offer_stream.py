@@ -17,15 +17,20 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import uvicorn
 from httpx_sse import aconnect_sse
 
+from service.app import create_app
 from service.db import make_engine, make_sessionmaker, utcnow
 from service.dispatching import offers
 from service.dispatching.wakeup import OfferNotifier, named_providers, watch_offers
+from service.migrate import migrate
 from service.provider_app import stream as stream_module
 from service.provider_app.stream import OfferHub, Position, parse_position, read_offers, stream_response
 from service.requests.models import Assignment, ServiceRequest
 from service.scheduler import Dispatcher
+from service.settings import Settings
+from tests.conftest import clean_database, token_factory
 from tests.service.helpers import build_world, new_request, offer_to
 
 pytestmark = pytest.mark.asyncio
@@ -299,3 +304,29 @@ async def test_the_streams_of_one_provider_woken_together_share_one_read(client,
     assert len(reads) == 1 and reads[0] == (world.provider_id, further_back.since)
     assert [o.id for o, _ in one.events] == [second] and [o.id for o, _ in two.events] == [first, second]
     assert (await hub.read(world.provider_id, one.position)).events == [] and len(reads) == 2  # a later one reads anew
+
+
+async def test_make_runs_set_up_an_operators_emergency_reaches_the_stream(tmp_path):
+    """SQLite, the scheduler embedded on its own thread and loop (`make run`): its offer pokes the API's hub
+    across threads."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/embedded.db"
+    await asyncio.to_thread(migrate, url)
+    app = create_app(Settings(database_url=url, scheduler_enabled=True), run_scheduler=True)
+    token = token_factory(await clean_database(app.state.sessions))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    serving = asyncio.create_task(server.serve())  # with its lifespan: the scheduler starts and stops
+    try:
+        async with asyncio.timeout(BOUND_S):
+            while not server.started:
+                await asyncio.sleep(0.01)
+        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        async with httpx.AsyncClient(base_url=base, timeout=BOUND_S) as client:
+            world = await build_world(client, token)
+            async with stream(base, world.provider) as feed:
+                await feed.until_ready()
+                request = await new_request(client, world, urgency="emergency", service="emergency")
+                event = await feed.next()
+        assert event.event == "offer" and json.loads(event.data)["request_id"] == request["id"]
+    finally:
+        server.should_exit = True
+        await serving
