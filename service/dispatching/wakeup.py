@@ -21,6 +21,7 @@ from collections.abc import Callable
 import asyncpg
 from fastapi import FastAPI
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db import asyncpg_dsn
@@ -121,6 +122,15 @@ def wake_dispatcher(app: FastAPI, emergency: bool = False) -> None:
 _WRITTEN, _COMMITTED = "homecare_offers_written", "homecare_offers_committed"
 
 
+def _info_of(conn) -> dict | None:
+    """The connection's info dict; None for a connection the driver has lost (a database restart), whose
+    transaction is gone with it: nothing of it was committed."""
+    try:
+        return conn.info
+    except SQLAlchemyError:
+        return None
+
+
 def watch_offers(engine: AsyncEngine, on_offers: Callable[[frozenset[int]], None]) -> None:
     """Call `on_offers(provider ids)` (soon, on the event loop that used the engine) whenever a transaction
     that inserted assignments has committed and returned its connection: the offers are visible to every
@@ -134,18 +144,22 @@ def watch_offers(engine: AsyncEngine, on_offers: Callable[[frozenset[int]], None
             rows = [*(multiparams or ()), *([params] if params else [])]
             rows = [r for row in rows for r in (row if isinstance(row, list | tuple) else [row])]
             ids = {r.get("provider_id") for r in rows if isinstance(r, dict)}
-            written = conn.info.setdefault(_WRITTEN, set())
-            written |= ids if ids and None not in ids else {None}
+            info = _info_of(conn)
+            if info is not None:
+                info.setdefault(_WRITTEN, set()).update(ids if ids and None not in ids else {None})
 
     @event.listens_for(sync, "commit")
     def _committing(conn) -> None:
-        written = conn.info.pop(_WRITTEN, None)
+        info = _info_of(conn)
+        written = info.pop(_WRITTEN, None) if info is not None else None
         if written:
-            conn.info.setdefault(_COMMITTED, set()).update(written)
+            info.setdefault(_COMMITTED, set()).update(written)
 
     @event.listens_for(sync, "rollback")
     def _rolled_back(conn) -> None:
-        conn.info.pop(_WRITTEN, None)
+        info = _info_of(conn)
+        if info is not None:
+            info.pop(_WRITTEN, None)
 
     @event.listens_for(sync, "checkin")
     def _returned(_dbapi_connection, record) -> None:
