@@ -39,6 +39,8 @@ class Notifier:
     `channel=OFFERS_CHANNEL` the API processes' offer streams, on a connection of its own: under load every
     connection of the pool may be taken by requests."""
 
+    _failed = "could not notify the scheduler (%s); it will find the work at its next tick"
+
     def __init__(self, database_url: str, channel: str = CHANNEL) -> None:
         self._dsn = asyncpg_dsn(database_url)
         self._channel = channel
@@ -62,8 +64,7 @@ class Notifier:
             # database restart ("cannot switch to state …"). One line, no traceback: during an outage every
             # create lands here.
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
-                log.warning("could not notify %s (%s); it will find the work at its next tick or scan",
-                            self._channel, type(exc).__name__)
+                log.warning(self._failed, type(exc).__name__)
                 if self._connection is not None:  # a fresh connection for the next NOTIFY
                     self._connection.terminate()
                     self._connection = None
@@ -87,6 +88,7 @@ class OfferNotifier(Notifier):
     payload (the providers unknown, or too many for one) makes every API process look (`OfferHub.scan`)."""
 
     MAX_NAMED = 500  # ids of up to 10 digits and a comma: well inside NOTIFY's 8000 bytes
+    _failed = "could not notify the offer streams (%s); they will find the offers at their next safety read"
 
     def __init__(self, database_url: str) -> None:
         super().__init__(database_url, channel=OFFERS_CHANNEL)
