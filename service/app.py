@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     # Offers committed through this process's engine (a plan run here) are announced as the scheduler's
     # are: by NOTIFY on PostgreSQL, to every API process's hub; on SQLite to this process's own.
     app.state.offer_notifier = None if settings.is_sqlite else OfferNotifier(settings.database_url)
-    watch_offers(app.state.engine, app.state.offer_notifier.poke if app.state.offer_notifier else app.state.offer_hub.poke)
+    watch_offers(app.state.engine,
+                 app.state.offer_notifier.poke if app.state.offer_notifier else app.state.offer_hub.poke)
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
     app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)
     install_error_handlers(app)

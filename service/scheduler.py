@@ -175,7 +175,8 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
 
 
 @contextlib.asynccontextmanager
-async def running_jobs(settings: Settings, on_offers: Callable[[frozenset[int]], None] | None = None) -> AsyncIterator[Dispatcher]:
+async def running_jobs(settings: Settings,
+                       on_offers: Callable[[frozenset[int]], None] | None = None) -> AsyncIterator[Dispatcher]:
     """The jobs running on this event loop with an engine of their own; yields their dispatcher to poke.
 
     Each commit of new offers calls `on_offers` (given: the embedding API process's hub on SQLite) or, on

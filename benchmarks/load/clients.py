@@ -349,7 +349,8 @@ async def run_phase(rec: Recorder, base_urls: list[str], seconds: float, *, oper
 
     def new_client(token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.AsyncClient(base_url=base_urls[len(clients) % len(base_urls)], headers=headers, timeout=30.0, trust_env=False,
+        client = httpx.AsyncClient(base_url=base_urls[len(clients) % len(base_urls)], headers=headers,
+                                   timeout=30.0, trust_env=False,
                                    limits=httpx.Limits(max_connections=2, max_keepalive_connections=2))
         clients.append(client)
         return client

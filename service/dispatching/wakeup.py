@@ -28,7 +28,7 @@ from service.db import asyncpg_dsn
 from service.requests.models import Assignment
 
 CHANNEL = "homecare_dispatch"
-OFFERS_CHANNEL = "homecare_offers"  # new offers committed: the API processes' offer streams look (provider_app/stream.py)
+OFFERS_CHANNEL = "homecare_offers"  # new offers committed, for the offer streams (provider_app/stream.py)
 EMERGENCY = "emergency"  # the payload of a notification about an emergency: it jumps the dispatcher's queue
 
 log = logging.getLogger("homecare.wakeup")

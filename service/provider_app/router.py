@@ -81,7 +81,8 @@ the offers open now. See docs/api.md § Provider app."""
 async def offer_stream(
     request: Request, principal: ProviderApp, settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias=LAST_EVENT_ID, max_length=100_000)] = None,
-    last_event: Annotated[str | None, Query(max_length=100_000, description="The same as Last-Event-ID, for clients that cannot set headers")] = None,
+    last_event: Annotated[str | None, Query(
+        max_length=100_000, description="The same as Last-Event-ID, for clients that cannot set headers")] = None,
 ) -> EventSourceResponse:
     """New offers pushed to the app (Server-Sent Events), resumable without loss or repetition."""
     position = (parse_event_id(last_event_id) if last_event_id else parse_event_id(last_event, "last_event"))

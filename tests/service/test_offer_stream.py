@@ -70,7 +70,8 @@ def offered(events) -> list[int]:
     return [json.loads(e.data)["id"] for e in events if e.event == "offer"]
 
 
-async def test_an_offer_made_after_connecting_arrives_and_only_the_providers_own(client, token, db, live, app, settings):
+async def test_an_offer_made_after_connecting_arrives_and_only_the_providers_own(client, token, db, live, app,
+                                                                                 settings):
     world = await build_world(client, token)
     async with stream(live, world.provider) as feed:
         [ready] = await feed.until_ready()
