@@ -13,7 +13,7 @@ from service.areas.router import router as areas_router
 from service.auth import PrincipalCache
 from service.db import make_engine, make_sessionmaker
 from service.dispatching.router import router as plans_router
-from service.dispatching.wakeup import Notifier
+from service.dispatching.wakeup import Notifier, OfferNotifier, watch_offers
 from service.elders.router import router as elders_router
 from service.entitlements.router import router as policies_router
 from service.errors import install_error_handlers
@@ -23,6 +23,7 @@ from service.openapi import install_openapi
 from service.ops import Metrics, configure_logging, install_request_metrics
 from service.ops import router as ops_router
 from service.provider_app.router import router as provider_app_router
+from service.provider_app.stream import OfferHub
 from service.providers.router import router as providers_router
 from service.quality.router import router as quality_router
 from service.reports.lane import ReportLane
@@ -44,7 +45,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         if run_scheduler:
             from service.scheduler import EmbeddedScheduler
 
-            scheduler = EmbeddedScheduler(settings)
+            loop = asyncio.get_running_loop()
+            scheduler = EmbeddedScheduler(settings, on_offers=None if app.state.offer_notifier else (
+                lambda providers: loop.call_soon_threadsafe(app.state.offer_hub.poke, providers)))
             await asyncio.to_thread(scheduler.start)
             app.state.dispatcher = scheduler  # the routes poke it when there is new work
         # What start-up made (modules, mappers, schemas, routes) lives as long as the process: out of the
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
                 await asyncio.to_thread(scheduler.stop)
             elif isinstance(app.state.dispatcher, Notifier):
                 await app.state.dispatcher.close()
+            await close_offer_streams(app)
             for task in list(app.state.background):
                 task.cancel()
             await app.state.reports.close()
@@ -79,6 +83,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.metrics = Metrics()
     app.state.principals = PrincipalCache(settings.token_cache_s)
     app.state.token_lookups = TokenLookups(lambda: app.state.sessions)
+    app.state.offer_hub = OfferHub(settings, app.state.sessions)  # wakes the provider apps' offer streams
+    # Offers committed through this process's engine (a plan run here) are announced as the scheduler's
+    # are: by NOTIFY on PostgreSQL, to every API process's hub; on SQLite to this process's own.
+    app.state.offer_notifier = None if settings.is_sqlite else OfferNotifier(settings.database_url)
+    watch_offers(app.state.engine,
+                 app.state.offer_notifier.poke if app.state.offer_notifier else app.state.offer_hub.poke)
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
     app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)
     install_error_handlers(app)
@@ -93,3 +103,10 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         app.include_router(router)
     install_openapi(app)
     return app
+
+
+async def close_offer_streams(app: FastAPI) -> None:
+    """At shutdown: the offer hub's listener and the offer notifier's connection."""
+    await app.state.offer_hub.close()
+    if app.state.offer_notifier is not None:
+        await app.state.offer_notifier.close()

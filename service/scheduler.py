@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,6 +24,7 @@ from service.dispatching import sweeps
 from service.dispatching.faults import describe
 from service.dispatching.open_requests import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
+from service.dispatching.wakeup import OfferNotifier, watch_offers
 from service.heartbeat import Heartbeat
 from service.months import month_of, previous_month
 from service.quality.service import assess_month
@@ -178,8 +179,12 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
 
 
 @contextlib.asynccontextmanager
-async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
+async def running_jobs(settings: Settings,
+                       on_offers: Callable[[frozenset[int]], None] | None = None) -> AsyncIterator[Dispatcher]:
     """The jobs running on this event loop with an engine of their own; yields their dispatcher to poke.
+
+    Each commit of new offers calls `on_offers` (given: the embedding API process's hub on SQLite) or, on
+    PostgreSQL, is NOTIFYed on OFFERS_CHANNEL to the API processes' offer streams.
 
     On the way out: no new runs; then, when the block ended normally (a shutdown), the dispatch tick's offer
     in progress is finished, but when it raised (the leader lost its lock, and another scheduler may lead
@@ -187,6 +192,12 @@ async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
     shutdown; each is a transaction and rolls back.
     """
     engine = make_engine(settings.database_url)
+    offer_notifier = None
+    if on_offers is None and not settings.is_sqlite:
+        offer_notifier = OfferNotifier(settings.database_url)
+        on_offers = offer_notifier.poke
+    if on_offers is not None:
+        watch_offers(engine, on_offers)
     sessions = make_sessionmaker(engine)
     dispatcher = Dispatcher(sessions, settings)
     scheduler = build_scheduler(sessions, settings, dispatcher)
@@ -208,6 +219,8 @@ async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=5.0)
+        if offer_notifier is not None:
+            await offer_notifier.close()
         # Closing says goodbye on every pooled connection: bounded, for a server that has gone silent.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10.0):
@@ -224,8 +237,8 @@ class EmbeddedScheduler:
     NOTIFY in production.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, settings: Settings, on_offers: Callable[[frozenset[int]], None] | None = None) -> None:
+        self._settings, self._on_offers = settings, on_offers
         self._ready = threading.Event()
         self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="homecare-scheduler",
                                         daemon=True)
@@ -252,7 +265,7 @@ class EmbeddedScheduler:
         # No lock to lose in this set-up: the jobs just run through a database outage, each of their runs
         # failing until it is back (the engine then renews its connections on its own).
         heartbeat = Heartbeat(self._settings.heartbeat_path, self._settings.heartbeat_s)
-        async with heartbeat.beating(), running_jobs(self._settings) as dispatcher:
+        async with heartbeat.beating(), running_jobs(self._settings, self._on_offers) as dispatcher:
             heartbeat.set("leader")
             self.dispatcher = dispatcher
             self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()

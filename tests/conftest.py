@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import delete
 
-from service.app import create_app
+from service.app import close_offer_streams, create_app
 from service.areas.models import Area
 from service.migrate import migrate
 from service.models import metadata
@@ -77,6 +78,7 @@ def settings(database_url: str) -> Settings:
 async def app(settings: Settings):
     application = create_app(settings)
     yield application
+    await close_offer_streams(application)
     await application.state.engine.dispose()
 
 
@@ -102,6 +104,21 @@ async def client(app, db) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+
+
+@pytest.fixture
+async def live(app, db) -> AsyncIterator[str]:
+    """The session's app on a real uvicorn server (no lifespan: the app is shared): its base URL. For
+    streams, which httpx's ASGITransport hands over only once complete."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=5))
+    serving = asyncio.create_task(server.serve())
+    async with asyncio.timeout(60):  # a bound against a hang, not a timing assertion
+        while not server.started:
+            await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server.should_exit = True
+    await serving
 
 
 TokenFactory = Callable[..., Awaitable[dict[str, str]]]
