@@ -8,6 +8,7 @@ from service.dispatching.models import DispatchPlan
 from service.elders.models import AbilityAssessment, Elder, ElderCategory, ElderContact
 from service.entitlements.models import EntitlementPolicy
 from service.idempotency.models import IdempotencyRecord
+from service.items.models import CatalogueItem
 from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 from service.quality.models import ProviderQuality
@@ -18,7 +19,8 @@ from service.visits.models import FollowUp, Visit
 metadata = SQLModel.metadata
 
 __all__ = [
-    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "DispatchPlan", "Elder",
-    "ElderCategory", "ElderContact", "EntitlementPolicy", "FollowUp", "IdempotencyRecord", "MonthClose", "Provider",
-    "ProviderArea", "ProviderQuality", "QuotaUsage", "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
+    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "CatalogueItem", "DispatchPlan",
+    "Elder", "ElderCategory", "ElderContact", "EntitlementPolicy", "FollowUp", "IdempotencyRecord", "MonthClose",
+    "Provider", "ProviderArea", "ProviderQuality", "QuotaUsage", "ServicePrice", "ServiceRequest", "Station", "Visit",
+    "metadata",
 ]
