@@ -12,6 +12,7 @@ from service.cli_dispatch import dispatch_app
 from service.cli_report import report
 from service.cli_simulate import simulate
 from service.cli_tokens import token_app
+from service.users.cli import user_app
 
 # No pretty tracebacks: typer's show every frame's local variables, which are elders' records.
 app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True,
@@ -20,6 +21,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(areas_app, name="areas")
 app.add_typer(admin_app, name="admin")
+app.add_typer(user_app, name="user")
 # The provider's side of the wire: it speaks only HTTP to a running service, like a provider's app.
 app.command()(simulate)
 # The regulator's monthly summary written to a file, as the API would serve it.

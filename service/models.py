@@ -12,12 +12,13 @@ from service.quality.models import ProviderQuality
 from service.reports.models import MonthClose, ServicePrice
 from service.requests.models import Assignment, ServiceRequest
 from service.tokens.models import ApiToken
+from service.users.models import ConsoleSession, LoginThrottle, UserAccount
 from service.visits.models import FollowUp, Visit
 
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "DispatchPlan", "Elder", "FollowUp",
-    "IdempotencyRecord", "MonthClose", "Provider", "ProviderArea", "ProviderQuality", "QuotaUsage",
-    "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
+    "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "ConsoleSession", "DispatchPlan", "Elder",
+    "FollowUp", "IdempotencyRecord", "LoginThrottle", "MonthClose", "Provider", "ProviderArea", "ProviderQuality",
+    "QuotaUsage", "ServicePrice", "ServiceRequest", "Station", "UserAccount", "Visit", "metadata",
 ]
