@@ -18,6 +18,7 @@ from service.errors import DomainError
 from service.followups.schemas import FollowUpCreate
 from service.months import month_of
 from service.requests.schemas import CancelBody, RequestCreate
+from service.validation import Month, is_month
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 EXPLAIN_REASONS = {"service_not_offered": "不提供该服务", "area_not_contracted": "未签约该区域", "too_far": "距离过远",
@@ -128,16 +129,20 @@ async def cancel(request: Request, live: SeatWrites, request_id: int,
 
 
 @router.get("/follow-ups")
-async def follow_ups(request: Request, live: Seat, done: int | None = None) -> Response:
-    page = await gateway.follow_up_queue(request, live, None, None)
+async def follow_ups(request: Request, live: Seat, done: int | None = None,
+                     month: Annotated[Month | None, Query()] = None) -> Response:
+    """The month's visits to call back (the current month by default), riskiest first."""
+    page = await gateway.follow_up_queue(request, live, month, None)
     notice = f"已记录回访（服务记录 {done}）" if done else None
     return render(request, "follow_ups.html", {"section": "follow", "items": page.items, "risks": RISKS,
-                                               "notice": notice, "errors": {}, "form": {}})
+                                               "notice": notice, "errors": {}, "form": {}, "month": month})
 
 
 @router.post("/follow-ups/{visit_id}")
 async def record(request: Request, live: SeatWrites, visit_id: int, satisfaction: Annotated[str, Form()] = "",
-                 complaint: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "") -> Response:
+                 complaint: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "",
+                 month: Annotated[str, Form()] = "") -> Response:
+    month_ = month if is_month(month) else None
     body, errors = forms.body(FollowUpCreate, {"satisfaction": forms.number(satisfaction), "complaint": complaint})
     if body is not None:
         try:
@@ -147,8 +152,9 @@ async def record(request: Request, live: SeatWrites, visit_id: int, satisfaction
                 raise
             errors = field_errors(exc)
     if errors:
-        page = await gateway.follow_up_queue(request, live, None, None)
+        page = await gateway.follow_up_queue(request, live, month_, None)
         return render(request, "follow_ups.html", {
-            "section": "follow", "items": page.items, "risks": RISKS, "notice": None, "errors": errors,
+            "section": "follow", "items": page.items, "risks": RISKS, "notice": None, "errors": errors, "month": month_,
             "failed": visit_id, "form": {"satisfaction": satisfaction, "complaint": complaint}}, status_code=422)
-    return RedirectResponse(f"/console/follow-ups?done={visit_id}", status_code=303)
+    back = f"&month={month_}" if month_ else ""
+    return RedirectResponse(f"/console/follow-ups?done={visit_id}{back}", status_code=303)
