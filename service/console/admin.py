@@ -24,7 +24,9 @@ Text = Annotated[str, Form(max_length=300)]
 
 
 def _refusal(exc: DomainError) -> dict[str, str]:
-    if exc.status not in (404, 409, 422):
+    """A refusal the form shows beside its fields; anything else (the object in the path is unknown: 404)
+    is the error page."""
+    if exc.status not in (409, 422):
         raise exc
     return field_errors(exc)
 
@@ -82,8 +84,6 @@ async def new_password(request: Request, live: AdminWrites, user_id: int, passwo
             user = await reset_password(session, user_id, password, actor=live.principal.actor)
     except DomainError as exc:
         errors = _refusal(exc)
-        if exc.status == 404:
-            raise
         return await _users_page(request, errors={f"password-{user_id}": errors.get("password", exc.detail)},
                                  status_code=exc.status)
     return await _users_page(request, notice=f"已重置 {user.username} 的密码，其登录已失效")
@@ -115,6 +115,9 @@ async def add_token(request: Request, live: AdminWrites, name: Text = "", role: 
     try:
         created = await gateway.create_token(request, live, body)
     except DomainError as exc:
+        if exc.status == 404:  # the provider or area typed in the form does not exist
+            field = "provider_id" if body.provider_id is not None else "area_code"
+            return await _tokens_page(request, live, form, {field: "不存在"}, status_code=422)
         return await _tokens_page(request, live, form, _refusal(exc), status_code=exc.status)
     # The value is on this page once, never again (only its hash is stored): no redirect that would lose it.
     return await _tokens_page(request, live, created=created, status_code=201)
@@ -168,7 +171,8 @@ async def reinstate(request: Request, live: AdminWrites, provider_id: int, reaso
             if exc.status == 409:
                 errors = {"reason": "该服务商未被暂停"}
     if errors:
-        return await _providers_page(request, live, {f"reinstate-{k}": v for k, v in errors.items()}, provider_id,
+        message = "；".join(errors.values())
+        return await _providers_page(request, live, {"_": f"服务商 {provider_id} 未能恢复：{message}"}, provider_id,
                                      status_code=422)
     return RedirectResponse("/console/admin/providers", status_code=303)
 
