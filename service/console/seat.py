@@ -17,6 +17,7 @@ from service.elders.service import get_elder, to_public
 from service.errors import DomainError
 from service.followups.schemas import FollowUpCreate
 from service.months import month_of
+from service.reports.labels import EXCEPTION_LABELS
 from service.requests.schemas import CancelBody, RequestCreate
 from service.validation import Month, is_month
 
@@ -25,6 +26,7 @@ EXPLAIN_REASONS = {"service_not_offered": "不提供该服务", "area_not_contra
                    "quota_exhausted": "本月额度已用完", "no_emergency_service": "不提供应急服务", "declined": "已拒单",
                    "no_eligible_provider": "没有符合条件的服务商"}
 RISKS = {"exception": "异常服务", "new_provider": "新服务商", "sample": "随机抽查"}
+CHANNELS = {"phone": "电话", "one_touch": "一键通", "app": "应用", "plan": "月度计划"}
 
 
 def _today_start(request: Request) -> datetime:
@@ -109,7 +111,7 @@ async def request_page(request: Request, live: Seat, request_id: int) -> Respons
     async with gateway.database(request) as session:
         elder = to_public(await get_elder(session, detail.elder_id), live.principal)
     return render(request, "request.html", {"section": "seat", "r": detail, "elder": elder,
-                                            "decision": explanation.decision, "reasons": EXPLAIN_REASONS,
+                                            "decision": explanation.decision, "reasons": EXPLAIN_REASONS, "channels": CHANNELS,
                                             "error": request.query_params.get("error")})
 
 
@@ -134,7 +136,7 @@ async def follow_ups(request: Request, live: Seat, done: int | None = None,
     """The month's visits to call back (the current month by default), riskiest first."""
     page = await gateway.follow_up_queue(request, live, month, None)
     notice = f"已记录回访（服务记录 {done}）" if done else None
-    return render(request, "follow_ups.html", {"section": "follow", "items": page.items, "risks": RISKS,
+    return render(request, "follow_ups.html", {"section": "follow", "items": page.items, "risks": RISKS, "labels": EXCEPTION_LABELS,
                                                "notice": notice, "errors": {}, "form": {}, "month": month})
 
 
@@ -154,7 +156,7 @@ async def record(request: Request, live: SeatWrites, visit_id: int, satisfaction
     if errors:
         page = await gateway.follow_up_queue(request, live, month_, None)
         return render(request, "follow_ups.html", {
-            "section": "follow", "items": page.items, "risks": RISKS, "notice": None, "errors": errors, "month": month_,
+            "section": "follow", "items": page.items, "risks": RISKS, "labels": EXCEPTION_LABELS, "notice": None, "errors": errors, "month": month_,
             "failed": visit_id, "form": {"satisfaction": satisfaction, "complaint": complaint}}, status_code=422)
     back = f"&month={month_}" if month_ else ""
     return RedirectResponse(f"/console/follow-ups?done={visit_id}{back}", status_code=303)
