@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 from pathlib import Path
+from typing import Self
 
 import uvicorn
 
@@ -45,7 +46,7 @@ class LiveServer:
                                                      lifespan="on"))
         asyncio.run(self._server.serve())
 
-    async def __aenter__(self) -> LiveServer:
+    async def __aenter__(self) -> Self:
         self._thread.start()
         for _ in range(600):
             if self._server is not None and self._server.started:
