@@ -150,11 +150,7 @@ async def change_provider(request: Request, live: AdminWrites, provider_id: int,
     body, errors = forms.body(ProviderUpdate, {"monthly_quota": forms.number(monthly_quota.strip()),
                                                "contract_start": contract_start.strip(),
                                                "contract_end": contract_end.strip(), "status": status})
-    if body is not None:
-        try:
-            await gateway.update_provider(request, live, provider_id, body)
-        except DomainError as exc:
-            errors = _refusal(exc)
+    errors = await forms.submit(body, errors, lambda: gateway.update_provider(request, live, provider_id, body))
     if errors:
         return await _providers_page(request, live, errors, provider_id, status_code=422)
     return RedirectResponse("/console/admin/providers", status_code=303)
@@ -163,13 +159,8 @@ async def change_provider(request: Request, live: AdminWrites, provider_id: int,
 @router.post("/providers/{provider_id}/reinstate")
 async def reinstate(request: Request, live: AdminWrites, provider_id: int, reason: Text = "") -> Response:
     body, errors = forms.body(ReinstateBody, {"reason": reason.strip()})
-    if body is not None:
-        try:
-            await gateway.reinstate_provider(request, live, provider_id, body)
-        except DomainError as exc:
-            errors = _refusal(exc)
-            if exc.status == 409:
-                errors = {"reason": "该服务商未被暂停"}
+    errors = await forms.submit(body, errors, lambda: gateway.reinstate_provider(request, live, provider_id, body),
+                                conflict={"reason": "该服务商未被暂停"})
     if errors:
         message = "；".join(errors.values())
         return await _providers_page(request, live, {"_": f"服务商 {provider_id} 未能恢复：{message}"}, provider_id,
@@ -195,13 +186,8 @@ async def add_price(request: Request, live: AdminWrites, service: Text = "", uni
                     effective_from: Text = "", key: Text = "") -> Response:
     form = {"service": service, "unit_price_yuan": unit_price_yuan, "effective_from": effective_from}
     body, errors = forms.body(PriceCreate, {k: v.strip() for k, v in form.items()})
-    if body is not None:
-        try:
-            await gateway.add_price(request, live, body, key)
-        except DomainError as exc:
-            errors = _refusal(exc)
-            if exc.status == 409:
-                errors = {"effective_from": "该日已有价格版本，或该日所在月份已关账"}
+    errors = await forms.submit(body, errors, lambda: gateway.add_price(request, live, body, key),
+                                conflict={"effective_from": "该日已有价格版本，或该日所在月份已关账"})
     if errors:
         return await _prices_page(request, live, form, errors, status_code=422)
     return RedirectResponse("/console/admin/prices", status_code=303)

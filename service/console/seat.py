@@ -36,12 +36,9 @@ def _today_start(request: Request) -> datetime:
 
 @router.get("/seat")
 async def seat(request: Request, live: Seat, q: Annotated[str, Query(max_length=50)] = "") -> Response:
-    found = []
-    if q.strip():
-        async with gateway.database(request) as session:
-            found = await search_elders(session, q)
-        if len(found) == 1:  # Enter on a unique match opens the card
-            return RedirectResponse(f"/console/elders/{found[0].id}", status_code=303)
+    found = await _matches(request, q)
+    if len(found) == 1:  # Enter on a unique match opens the card
+        return RedirectResponse(f"/console/elders/{found[0].id}", status_code=303)
     return render(request, "seat.html", {"section": "seat", "q": q, "found": found, "searched": bool(q.strip()),
                                          "columns": BOARD_COLUMNS})
 
@@ -49,11 +46,14 @@ async def seat(request: Request, live: Seat, q: Annotated[str, Query(max_length=
 @router.get("/seat/search")
 async def search(request: Request, live: Seat, q: Annotated[str, Query(max_length=50)] = "") -> Response:
     """As the operator types: the matches (htmx fragment)."""
-    found = []
-    if q.strip():
-        async with gateway.database(request) as session:
-            found = await search_elders(session, q)
-    return render(request, "_results.html", {"found": found, "searched": bool(q.strip()), "q": q})
+    return render(request, "_results.html", {"found": await _matches(request, q), "searched": bool(q.strip()), "q": q})
+
+
+async def _matches(request: Request, q: str) -> list:
+    if not q.strip():
+        return []
+    async with gateway.database(request) as session:
+        return await search_elders(session, q)
 
 
 @router.get("/board")
@@ -146,13 +146,7 @@ async def record(request: Request, live: SeatWrites, visit_id: int, satisfaction
                  month: Annotated[str, Form()] = "") -> Response:
     month_ = month if is_month(month) else None
     body, errors = forms.body(FollowUpCreate, {"satisfaction": forms.number(satisfaction), "complaint": complaint})
-    if body is not None:
-        try:
-            await gateway.record_follow_up(request, live, visit_id, body, key)
-        except DomainError as exc:
-            if exc.status not in (409, 422):
-                raise
-            errors = field_errors(exc)
+    errors = await forms.submit(body, errors, lambda: gateway.record_follow_up(request, live, visit_id, body, key))
     if errors:
         page = await gateway.follow_up_queue(request, live, month_, None)
         return render(request, "follow_ups.html", {

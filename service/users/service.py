@@ -224,16 +224,18 @@ async def current(session: AsyncSession, cookie: str, settings: Settings) -> Cur
     """The session the cookie names, if it is live (not ended, idle or too old, its user enabled); its
     last_seen_at moves on (at most once a minute, so a polling board does not write every second)."""
     now = utcnow()
-    row = (await session.exec(select(ConsoleSession).where(ConsoleSession.token_hash == _digest(cookie)))).first()
-    if row is None or row.ended_at is not None:
+    found = (await session.exec(select(ConsoleSession, UserAccount)
+                                .join(UserAccount, col(UserAccount.id) == ConsoleSession.user_id)
+                                .where(ConsoleSession.token_hash == _digest(cookie)))).first()
+    if found is None:
+        return None
+    row, user = found
+    if row.ended_at is not None or user.disabled_at is not None:
         return None
     if (now - row.last_seen_at > timedelta(minutes=settings.console_idle_min)
             or now - row.created_at > timedelta(hours=settings.console_absolute_h)):
         row.ended_at = now
         await session.commit()
-        return None
-    user = await session.get(UserAccount, row.user_id)
-    if user is None or user.disabled_at is not None:
         return None
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
