@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from service.areas.models import Area
 from service.audit.models import AuditEvent
+from service.console.models import NAME_PREFIX_INDEX  # noqa: F401  (the caller search's index on elder)
 from service.dispatching.models import DispatchPlan, QuotaUsage
 from service.elders.models import Elder
 from service.idempotency.models import IdempotencyRecord

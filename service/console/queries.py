@@ -41,17 +41,23 @@ def search_kind(text: str) -> tuple[str, str]:
 
 
 async def search_elders(session: AsyncSession, text: str) -> list[Elder]:
+    """Elders matching what the operator typed, active ones first, at most SEARCH_LIMIT. A phone number and the
+    beginning of a name are index lookups (the name's: service/console/models.py); a fragment from the middle
+    of a name is looked for only when no name begins with it; the end of an ID number reads the elders."""
     kind, value = search_kind(text)
     if not value:
         return []
-    query = select(Elder)
     if kind == "phone":
-        query = query.where(Elder.phone == value)
-    elif kind == "id_tail":
-        query = query.where(col(Elder.id_number).endswith(value, autoescape=True))
-    else:
-        query = query.where(col(Elder.name).contains(value, autoescape=True))
-    return list((await session.exec(query.order_by(Elder.status != "active", Elder.id).limit(SEARCH_LIMIT))).all())
+        return await _elders(session, Elder.phone == value)
+    if kind == "id_tail":
+        return await _elders(session, col(Elder.id_number).endswith(value, autoescape=True))
+    found = await _elders(session, col(Elder.name).startswith(value, autoescape=True))
+    return found or await _elders(session, col(Elder.name).contains(value, autoescape=True))
+
+
+async def _elders(session: AsyncSession, condition) -> list[Elder]:
+    query = select(Elder).where(condition).order_by(Elder.status != "active", Elder.id).limit(SEARCH_LIMIT)
+    return list((await session.exec(query)).all())
 
 
 @dataclass

@@ -71,8 +71,8 @@ async def log_in(page, username: str, password: str = PASSWORD):
     await page.goto("/login")
     await page.fill("#username", username)
     await page.fill("#password", password)
-    await page.press("#password", "Enter")
-    await page.wait_for_load_state()
+    async with page.expect_navigation():
+        await page.press("#password", "Enter")
 
 
 async def test_security_csrf_logout_lock_and_roles(page, db, settings, shots, backend_name):
@@ -85,12 +85,11 @@ async def test_security_csrf_logout_lock_and_roles(page, db, settings, shots, ba
     assert page.url.endswith("/console/seat")
     # a form posted without its CSRF token
     await page.goto("/console/follow-ups")
-    async with page.expect_response(lambda r: r.request.method == "POST") as answer:
+    async with page.expect_navigation() as navigation:
         await page.evaluate("""() => { const f = document.querySelector('form[action="/logout"]');
                                        f.querySelector('input[name=csrf]').remove(); f.submit(); }""")
-    assert (await answer.value).status == 403
-    await page.wait_for_load_state()
-    assert "安全令牌" in await page.content()
+    assert (await navigation.value).status == 403
+    assert "安全令牌" in await page.inner_text("main")
     # an operator on the regulator's pages
     response = await page.goto("/console/supervision")
     assert response.status == 403 and "无权" in await page.content()
@@ -145,8 +144,9 @@ async def test_district_regulator_month_drill_down_downloads_and_close(page, db,
     # close last month, after the confirmation of what will be frozen
     last = previous_month(month_of(utcnow(), ZONE))
     await page.goto(f"/console/supervision?month={last}")
-    await page.click("text=关账…")
-    assert "将冻结" in await page.content()
+    async with page.expect_navigation():
+        await page.click("text=关账…")
+    assert "将冻结" in await page.inner_text("main")
     if backend_name == "sqlite":
         await shots.take(page, "close-month")
     await page.click("#confirm-close")
@@ -174,14 +174,15 @@ async def test_admin_creates_an_operator_and_revokes_a_provider_token(page, db, 
         await page.fill("#display_name", "张坐席")
         await page.select_option("#role", "operator")
         await page.fill("#password", "seat-pass-12")
-        await page.click("#new-user button[type=submit]")
-        assert "已创建用户 zhang" in await page.content()
+        async with page.expect_navigation():
+            await page.click("#new-user button[type=submit]")
+        assert "已创建用户 zhang" in await page.inner_text("main")
         if backend_name == "sqlite":
             await shots.take(page, "admin-users")
         await page.goto("/console/admin/tokens")
         row = page.locator("tr", has_text="test-provider")
-        await row.locator("button", has_text="吊销").click()
-        await page.wait_for_load_state()
+        async with page.expect_navigation():
+            await row.locator("button", has_text="吊销").click()
         assert "已吊销" in await page.locator("tr", has_text="test-provider").inner_text()
         if backend_name == "sqlite":
             await shots.take(page, "admin-tokens")

@@ -1,4 +1,4 @@
-"""console: user accounts, server-side sessions, failed-login throttle
+"""console: user accounts, server-side sessions, failed-login throttle; the caller search's name index
 
 Revision ID: 0004_console_users
 Revises: 0003_token_last_used
@@ -49,6 +49,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('token_hash', name=op.f('uq_console_session_token_hash'))
     )
     op.create_index('ix_console_session_user', 'console_session', ['user_id'], unique=False)
+    # The operator's caller search by a name's beginning (service/console/models.py)
+    op.create_index('ix_elder_name_pattern', 'elder', ['name'], unique=False,
+                    postgresql_ops={'name': 'text_pattern_ops'})
     op.create_table('login_throttle',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
@@ -59,6 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_elder_name_pattern', table_name='elder')
     op.drop_table('login_throttle')
     op.drop_index('ix_console_session_user', table_name='console_session')
     op.drop_table('console_session')
