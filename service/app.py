@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from service.areas.router import router as areas_router
 from service.auth import PrincipalCache
+from service.console.router import install_console
 from service.db import make_engine, make_sessionmaker
 from service.dispatching.router import router as plans_router
 from service.dispatching.wakeup import Notifier, OfferNotifier, watch_offers
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
                    providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router,
                    policies_router):
         app.include_router(router)
+    install_console(app)  # the browser console (HTML, its own sessions): `/` leads to its login page
     install_openapi(app)
     return app
 

@@ -80,6 +80,17 @@ class Settings(BaseSettings):
     heartbeat_path: Path | None = None
     heartbeat_s: float = Field(default=5.0, gt=0, le=60)
 
+    # The console (service/console): a session ends after console_idle_min minutes without a request and
+    # console_absolute_h hours after login whatever happens; its cookie is Secure when console_https is set
+    # (serve it behind HTTPS). login_max_failures wrong passwords in a row lock the account, and as many
+    # times login_address_factor from one address lock the address, for login_lock_min minutes.
+    console_idle_min: float = Field(default=30.0, gt=0, le=1440)
+    console_absolute_h: float = Field(default=12.0, gt=0, le=168)
+    console_https: bool = False
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_address_factor: int = Field(default=4, ge=1, le=100)
+    login_lock_min: float = Field(default=15.0, gt=0, le=1440)
+
     # Reports are built this many at a time per API process, on a connection pool of their own of this size,
     # so downloads never take the connections intake and dispatch need; a download beyond that waits up to
     # report_wait_s for its turn, then gets 503 with Retry-After.
