@@ -4,6 +4,9 @@ from sqlmodel import SQLModel
 
 from service.areas.models import Area
 from service.audit.models import AuditEvent
+from service.calls.models import CallRecord
+from service.complaints.models import Complaint
+from service.devices.models import Device, DeviceAlert, DeviceGateway
 from service.dispatching.models import DispatchPlan, QuotaUsage
 from service.elders.models import Elder
 from service.idempotency.models import IdempotencyRecord
@@ -17,7 +20,8 @@ from service.visits.models import FollowUp, Visit
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "DispatchPlan", "Elder", "FollowUp",
+    "ApiToken", "Area", "Assignment", "AuditEvent", "CallRecord", "Caregiver", "Complaint", "Device",
+    "DeviceAlert", "DeviceGateway", "DispatchPlan", "Elder", "FollowUp",
     "IdempotencyRecord", "MonthClose", "Provider", "ProviderArea", "ProviderQuality", "QuotaUsage",
     "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
 ]
