@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from service.validation import Body, DbId, Text
 
@@ -13,11 +14,14 @@ def _not_blank(text: str) -> str:
     return text.strip()
 
 
+Words = Annotated[Text, Field(min_length=1, max_length=1000), AfterValidator(_not_blank)]
+
+
 class ComplaintCreate(Body):
     visit_id: DbId | None = Field(default=None, description="The visit complained of: its elder and provider")
     elder_id: DbId | None = Field(default=None, description="Without a visit: the elder who complains")
     provider_id: DbId | None = Field(default=None, description="Without a visit: the provider concerned, if any")
-    text: Text = Field(min_length=1, max_length=1000)
+    text: Words
 
     @model_validator(mode="after")
     def _subject(self) -> ComplaintCreate:
@@ -25,26 +29,15 @@ class ComplaintCreate(Body):
             raise ValueError("give exactly one of visit_id and elder_id")
         if self.visit_id is not None and self.provider_id is not None:
             raise ValueError("a visit names its provider: leave provider_id out")
-        self.text = _not_blank(self.text)
         return self
 
 
 class ComplaintAnswer(Body):
-    answer: Text = Field(min_length=1, max_length=1000)
-
-    @model_validator(mode="after")
-    def _trimmed(self) -> ComplaintAnswer:
-        self.answer = _not_blank(self.answer)
-        return self
+    answer: Words
 
 
 class ComplaintResolve(Body):
-    resolution: Text = Field(min_length=1, max_length=1000)
-
-    @model_validator(mode="after")
-    def _trimmed(self) -> ComplaintResolve:
-        self.resolution = _not_blank(self.resolution)
-        return self
+    resolution: Words
 
 
 class ComplaintPublic(BaseModel):
