@@ -36,3 +36,10 @@ async def sees(session: AsyncSession, principal: Principal, area_code: str | Non
     if not bound(principal):
         return True
     return area_code is not None and await may_see(session, _as_regulator(principal), area_code)
+
+
+def checker(session: AsyncSession, principal: Principal):
+    """`sees` for this seat, as the services take it: `await in_seat(area_code)`."""
+    async def in_seat(area_code: str | None) -> bool:
+        return await sees(session, principal, area_code)
+    return in_seat

@@ -15,7 +15,7 @@ from service.idempotency.service import IdempotencyDep
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.reports.scope import AreaQuery
 from service.schemas import Page
-from service.seats import seat_area, sees
+from service.seats import checker, seat_area
 from service.validation import IdPath, IdQuery, Moment
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -28,8 +28,7 @@ MomentQuery = Annotated[Moment | None, Query()]
 async def record_call(body: CallCreate, session: SessionDep, principal: Staff, settings: SettingsDep,
                       idempotency: IdempotencyDep):
     """Log a call with its type and outcome (a proactive-care call, a hang-up to call back, a call back…)."""
-    async def in_seat(code):
-        return await sees(session, principal, code)
+    in_seat = checker(session, principal)
     return await idempotency.run(
         body, lambda: service.record_call(session, body, principal, settings, in_seat=in_seat), CallPublic)
 
@@ -54,6 +53,5 @@ async def list_calls(
 
 @router.get("/calls/{call_id}", response_model=CallPublic, responses={404: {"description": "No such call"}})
 async def get_call(call_id: IdPath, session: SessionDep, principal: Staff) -> CallPublic:
-    async def in_seat(code):
-        return await sees(session, principal, code)
+    in_seat = checker(session, principal)
     return await service.get_call(session, call_id, in_seat=in_seat)

@@ -22,7 +22,7 @@ from service.idempotency.service import IdempotencyDep
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
 from service.reports.scope import AreaQuery
 from service.schemas import Page
-from service.seats import seat_area, sees
+from service.seats import checker, seat_area
 from service.validation import IdPath, IdQuery
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
@@ -35,8 +35,7 @@ StatusQuery = Annotated[ComplaintStatus | None, Query(description="Only complain
     409: {"description": "The Idempotency-Key is in flight"}, 422: {"description": "A field is invalid"}})
 async def open_complaint(body: ComplaintCreate, session: SessionDep, principal: Staff, idempotency: IdempotencyDep):
     """Take a complaint (the call is logged with it); sent at once to the provider concerned, if any."""
-    async def in_seat(code):
-        return await sees(session, principal, code)
+    in_seat = checker(session, principal)
     return await idempotency.run(body, lambda: service.open_complaint(session, body, principal, in_seat=in_seat),
                                  ComplaintPublic)
 
@@ -58,8 +57,7 @@ async def list_complaints(
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintPublic, responses=NOT_FOUND)
 async def get_complaint(complaint_id: IdPath, session: SessionDep, principal: RegistryReader) -> ComplaintPublic:
-    async def in_seat(code):
-        return await sees(session, principal, code)
+    in_seat = checker(session, principal)
     return service.public(await service.get_complaint(session, complaint_id, in_seat=in_seat), utcnow())
 
 
@@ -67,8 +65,7 @@ async def get_complaint(complaint_id: IdPath, session: SessionDep, principal: Re
     **NOT_FOUND, 409: {"description": "Already resolved with another resolution"}})
 async def resolve(complaint_id: IdPath, body: ComplaintResolve, session: SessionDep,
                   principal: Staff) -> ComplaintPublic:
-    async def in_seat(code):
-        return await sees(session, principal, code)
+    in_seat = checker(session, principal)
     answer = await service.resolve(session, complaint_id, body.resolution, principal, in_seat=in_seat)
     await session.commit()  # the services flush; the router commits, once
     return answer
