@@ -131,17 +131,13 @@ async def month_figures(session: AsyncSession, area: ReportArea, start: datetime
                        complaints_opened=complaints[0], complaints_resolved=complaints[1])
 
 
-def reached_since(elder_id_column, since: datetime, until: datetime):
-    """SQL: the elder was reached by a call in [since, until) (an unanswered call is no contact)."""
-    return exists().where(CallRecord.elder_id == elder_id_column, col(CallRecord.at) >= since,
-                          col(CallRecord.at) < until, col(CallRecord.outcome).not_in(UNREACHED))
-
-
-async def last_reached(session: AsyncSession, elder_ids: Sequence[int], until: datetime) -> dict[int, datetime]:
-    rows = (await session.exec(select(CallRecord.elder_id, func.max(CallRecord.at)).where(
-        col(CallRecord.elder_id).in_(elder_ids), col(CallRecord.at) < until,
-        col(CallRecord.outcome).not_in(UNREACHED)).group_by(CallRecord.elder_id))).all()
-    return dict(rows)
+def last_reached_at(elder_id_column, until: datetime):
+    """SQL (a scalar per elder): when a call last reached the elder before `until` (an unanswered call is no
+    contact). A scalar subquery, looked up by the (elder, time) index for each elder: PostgreSQL would answer
+    an EXISTS under an OR by hashing every call of the window first."""
+    return select(func.max(CallRecord.at)).where(
+        CallRecord.elder_id == elder_id_column, col(CallRecord.at) < until,
+        col(CallRecord.outcome).not_in(UNREACHED)).scalar_subquery()
 
 
 async def calls_between(session: AsyncSession, elder_ids: Sequence[int], since: datetime,

@@ -45,6 +45,11 @@ def in_target_group(day: date) -> ColumnElement:
     return or_(col(Elder.living_alone), aged_at_least(OLD_AGE, day))
 
 
+def is_in_target_group(living_alone: bool, id_number: str, day: date) -> bool:
+    """The same, for an elder read: `in_target_group` in Python."""
+    return living_alone or age_on(id_number, day) >= OLD_AGE
+
+
 def birthday_on(day: date) -> ColumnElement:
     """SQL: `day` is the elder's birthday (those born on 29 February celebrate on the 28th in other years)."""
     days = [day.strftime("%m%d")]
