@@ -37,7 +37,7 @@ postgres:
 
 test: install postgres
 	$(BIN)/ruff check .
-	$(BIN)/mypy dispatch
+	$(BIN)/mypy dispatch service/lifecycle
 	$(BIN)/python -m pytest
 
 # `make run PORT=8080` to serve elsewhere. Running it again is safe: the migration (every command migrates

@@ -25,10 +25,10 @@ from seed.load import load_world
 from seed.world import generate_world
 from service.audit.models import AuditEvent
 from service.db import make_engine, make_sessionmaker, utcnow
-from service.dispatching.models import DispatchPlan, QuotaUsage
+from service.dispatching.models import DispatchPlan
 from service.dispatching.plans import run_plan
+from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.months import month_of
-from service.requests.models import Assignment, ServiceRequest
 from service.settings import Settings
 
 NAME = "homecare_bench_plan"

@@ -188,8 +188,10 @@ async def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
     app = create_app(Settings(database_url=url, scheduler_enabled=False, log_level="WARNING"))
     async with app.state.sessions() as session:
         admin = {"Authorization": f"Bearer {await create_token(session, role='admin', name='bench')}"}
+        await session.commit()
     async with app.state.sessions() as session:
         token = await create_token(session, role="regulator", name="bench-460106", area_code="460106")
+        await session.commit()
         regulator = {"Authorization": f"Bearer {token}"}
     cases = [("monthly json, whole city", "monthly", {}, admin),
              ("monthly json, 龙华区 (a regulator's district)", "monthly", {}, regulator),

@@ -39,6 +39,7 @@ async def _tokens(url: str) -> tuple[str, str]:
         async with make_sessionmaker(engine)() as session:
             operator = await create_token(session, role="operator", name="bench-intake", actor="benchmark")
             admin = await create_token(session, role="admin", name="bench-downloads", actor="benchmark")
+            await session.commit()
     finally:
         await engine.dispose()
     return operator, admin

@@ -53,9 +53,10 @@ def admin_create(
 
     from service.tokens.models import ApiToken
     from service.tokens.service import create_token
+    from service.transactions import unit
 
     async def first_admin(sessions) -> str | None:
-        async with sessions() as session:
+        async with unit(sessions) as session:
             held = (await session.exec(select(ApiToken.name).where(
                 ApiToken.role == "admin", ApiToken.revoked_at.is_(None)).limit(1))).first()
             if held is not None:

@@ -67,6 +67,8 @@ def with_sessions(work):
 
 
 async def in_session(sessions, work):
-    """`work(session)` in one session of `sessions`."""
-    async with sessions() as session:
+    """`work(session)` in a transaction of its own, committed when it succeeds (services never commit)."""
+    from service.transactions import unit
+
+    async with unit(sessions) as session:
         return await work(session)

@@ -5,6 +5,9 @@
             ...
         visit = await app.check_in(offer.id, datetime.now(UTC), 25.02, 102.74, "gcj02")
 
+        async for offer in app.offers():  # each new offer the moment it is made (Server-Sent Events)
+            ...
+
 Every call is retried on timeouts, dropped connections and 5xx with the very same body (see
 providers/retry.py for why that is safe); 4xx raise ProviderApiError at once.
 """
@@ -14,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Self
 
 import httpx
+from httpx_sse import SSEError, aconnect_sse
 
 from providers.errors import ServiceUnreachable, api_error
 from providers.models import (
@@ -39,6 +43,7 @@ from providers.models import (
 from providers.retry import TRANSIENT_ERRORS, RetryPolicy, retry_after_seconds, should_retry
 
 API = "/api/v1/provider"
+STREAM_READ_TIMEOUT_S = 45.0  # three of the service's heartbeats (15 s): silence longer than this is a dead stream
 MAX_PAGE = 500  # the service's largest page
 MAX_BATCH = 200  # the service's largest visits:batch
 
@@ -53,6 +58,10 @@ class ProviderClient:
         self.cursor: str | None = None
         """Where pull_changes() stopped; keep it across restarts to pull only what changed since."""
         self._versions: dict[int, datetime | None] = {}
+        self.offer_position: str | None = None
+        """The last event id of the offer stream; keep it across restarts to resume exactly where the app was."""
+        self.stream_ready = False
+        """True once the open offer stream has sent all that was missed (its `ready` event)."""
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout,
@@ -101,6 +110,50 @@ class ProviderClient:
         for assignment in changed.values():
             self._versions[assignment.id] = assignment.updated_at
         return sorted(changed.values(), key=lambda a: a.id)
+
+    async def offers(self, read_timeout_s: float = STREAM_READ_TIMEOUT_S) -> AsyncIterator[Assignment]:
+        """Each offer to this provider, as the service commits it, without end (the offer stream).
+
+        The first connection begins with the offers open now; after a dropped connection, a timeout or a
+        5xx/429 the client reconnects (after the retry policy's delay, at least the service's Retry-After)
+        from `offer_position`, and the service sends exactly the offers made meanwhile: none lost, none
+        twice. Gives up with ServiceUnreachable after `retry.attempts` failures in a row; a 4xx other than
+        429 raises ProviderApiError at once. Plain polling (`pull_changes`) keeps working beside it.
+        """
+        failures, last_failure = 0, ""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=read_timeout_s, write=self._http.timeout.write,
+                                pool=self._http.timeout.pool)
+        while True:
+            retry_after = None
+            headers = {"Last-Event-ID": self.offer_position} if self.offer_position else {}
+            try:
+                async with aconnect_sse(self._http, "GET", f"{API}/offers/stream", headers=headers,
+                                        timeout=timeout) as source:
+                    response = source.response
+                    if response.is_success:
+                        async for event in source.aiter_sse():
+                            failures = 0
+                            if event.event == "offer":
+                                offer = Assignment.model_validate_json(event.data)
+                                self.offer_position = event.id or self.offer_position
+                                yield offer
+                            elif event.event == "ready":
+                                self.offer_position = event.id or self.offer_position
+                                self.stream_ready = True
+                        last_failure = "the service ended the stream"  # its maximum age: reconnect at once
+                        continue
+                    await response.aread()
+                    if response.status_code != 429 and not should_retry(response.status_code):
+                        raise api_error(response)
+                    retry_after, last_failure = retry_after_seconds(response), f"HTTP {response.status_code}"
+            except (*TRANSIENT_ERRORS, SSEError) as exc:
+                last_failure = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            finally:
+                self.stream_ready = False
+            failures += 1
+            if failures >= self.retry.attempts:
+                raise ServiceUnreachable("GET", f"{API}/offers/stream", failures, last_failure)
+            await self._sleep(self.retry.delay(failures, self._rng, retry_after))
 
     async def accept(self, assignment_id: int, caregiver: str) -> Assignment:
         """Take the offer and name who goes. Accepting twice with the same caregiver is harmless."""

@@ -120,6 +120,28 @@ class FieldSimulator:
             self.report.aborted = str(exc)
         return self.report
 
+    async def follow(self, max_offers: int) -> FieldReport:
+        """Live, as a phone on the offer stream: each offer of the month is decided the moment it arrives
+        (accept or decline, then the visit), until `max_offers` were handled; cancel the task to stop sooner.
+        Offers the service makes while the stream is down come when it reconnects (ProviderClient.offers)."""
+        try:
+            await self._book_known_visits()
+            handled = 0
+            async for offer in self.client.offers():
+                if offer.id in self._handled or offer.status != "offered":
+                    continue
+                if assignment_month(offer) != self.month:
+                    self._handled.add(offer.id)
+                    self.report.other_months += 1
+                    continue
+                await self._round([offer], [])
+                handled += 1
+                if handled >= max_offers:
+                    break
+        except ServiceUnreachable as exc:
+            self.report.aborted = str(exc)
+        return self.report
+
     async def _book_known_visits(self) -> None:
         """The month's visits already made (an earlier run, or the provider's real staff) go on the rota;
         one still open is booked for as long as the longest visit this simulator makes."""

@@ -19,6 +19,7 @@ from seed.contracts import HAS_PREVIOUS_PROVIDER, Contracts
 from seed.geography import KM_PER_DEG_LAT, Community, County, Places, Street, edge_distance_km
 from seed.model import Elder
 from seed.people import MIN_AGE, draw_people
+from seed.programme import draw_programme
 from service.catalogue import SERVICES
 
 MIN_MINUTES = 60  # 每次服务时长最低60分钟
@@ -92,6 +93,7 @@ def _draw_block(rng: random.Random, g: np.random.Generator, places: Places, home
     numbers = 1 + (g.random((count, 6)) * np.array([30, 6, 9, 4, 12, 120])).astype(np.int64)
     suffixes = g.integers(0, len(_ESTATE_SUFFIXES), count)
     previous = np.where(g.random(count) < HAS_PREVIOUS_PROVIDER, g.random(count), -1.0)  # -1: new this month
+    categories, levels, assessed = draw_programme(g, alone, two_visits)
 
     elders = []
     for i, (home_i, name, female, id_number, born, phone, lat, lon, is_alone, two, has_device, need_mask,
@@ -116,7 +118,8 @@ def _draw_block(rng: random.Random, g: np.random.Generator, places: Places, home
             living_alone=is_alone, has_one_touch_device=has_device,
             device_id=f"YJT{home.county.code}{start + i + 1:07d}" if has_device else None,
             preferred_weekdays=_WEEKDAY_SETS[day_mask],
-            previous_provider=previous_provider,
+            previous_provider=previous_provider, categories=categories[i], ability_level=levels[i],
+            assessed_on=assessed[i],
         ))
     return elders
 

@@ -20,11 +20,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from seed.model import World
+from seed.programme import ASSESSOR, REVIEW_AFTER, SURVEY_DAY, SURVEY_SOURCE, policy
 from service.areas.models import Area
 from service.audit.service import record_change
 from service.db import utcnow
-from service.elders.models import Elder
+from service.elders.models import AbilityAssessment, Elder, ElderCategory
 from service.elders.schemas import ElderCreate
+from service.entitlements.models import EntitlementPolicy
+from service.entitlements.service import PolicyCreate, stored_rule
 from service.models import metadata
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 from service.providers.schemas import ProviderCreate
@@ -101,6 +104,30 @@ def _elder_rows(world: World, provider_ids: dict[int, int]) -> list[dict]:
     } for v, e in zip(valid, world.elders, strict=True)]
 
 
+async def _load_programme(session: AsyncSession, world: World, added: dict[str, int]) -> None:
+    """The survey's records of the elders added now (categories, assessments), and the scenario's policy
+    unless its area has one already."""
+    now, source, assessor = utcnow(), SURVEY_SOURCE[world.scenario], ASSESSOR[world.scenario]
+    categories, assessments = [], []
+    for e in world.elders:
+        elder_id = added.get(e.id_number)
+        if elder_id is None:
+            continue
+        categories += [{"elder_id": elder_id, "category": c, "since": SURVEY_DAY, "source": source,
+                        "recorded_by": "seed", "recorded_at": now} for c in e.categories]
+        assessments.append({"elder_id": elder_id, "level": e.ability_level, "assessed_on": e.assessed_on,
+                            "assessor": assessor, "next_review_on": e.assessed_on + REVIEW_AFTER,
+                            "created_by": "seed", "created_at": now})
+    for table, rows in ((ElderCategory.__table__, categories), (AbilityAssessment.__table__, assessments)):
+        for start in range(0, len(rows), CHUNK):
+            await session.exec(table.insert(), params=rows[start:start + CHUNK])
+    area = next(a.code for a in world.areas if a.level in ("city", "county"))
+    if (await session.exec(select(EntitlementPolicy.id).where(EntitlementPolicy.area_code == area))).first() is None:
+        valid = PolicyCreate.model_validate(policy(world.scenario, area))
+        session.add(EntitlementPolicy(area_code=area, name=valid.name, effective_from=valid.effective_from,
+                                      rules=[stored_rule(r) for r in valid.rules], created_by="seed"))
+
+
 async def load_world(sessions: async_sessionmaker, world: World, *, wipe: bool = False) -> LoadReport:
     started = time.perf_counter()
     async with sessions() as session:
@@ -116,7 +143,8 @@ async def load_world(sessions: async_sessionmaker, world: World, *, wipe: bool =
         provider_ids = await _load_providers(session, world)
         before = (await session.exec(select(Elder.id).order_by(col(Elder.id).desc()).limit(1))).first() or 0
         await _insert_new(session, Elder.__table__, _elder_rows(world, provider_ids), "id_number")
-        added = (await session.exec(select(Elder.id).where(col(Elder.id) > before))).all()
+        added = (await session.exec(select(Elder.id, Elder.id_number).where(col(Elder.id) > before))).all()
+        await _load_programme(session, world, {number: elder_id for elder_id, number in added})
         record_change(session, actor="seed", action="seed.load", entity="world", entity_id=world.scenario,
                       after={"seed": world.seed, "areas": len(world.areas), "providers": len(world.providers),
                              "elders": len(world.elders), "elders_added": len(added)})

@@ -61,6 +61,10 @@ class Elder:
     device_id: str | None
     preferred_weekdays: tuple[int, ...]  # 0 = Monday … 6 = Sunday; empty = no preference
     previous_provider: int | None  # index into World.providers of last month's provider
+    # The survey's record (seed/programme.py): recorded categories, and the GB/T 42195 ability assessment.
+    categories: tuple[str, ...] = ()
+    ability_level: str = "intact"
+    assessed_on: date = date(2026, 1, 5)
 
 
 @dataclass(frozen=True, slots=True)

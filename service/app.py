@@ -16,8 +16,9 @@ from service.complaints.router import router as complaints_router
 from service.db import make_engine, make_sessionmaker
 from service.devices.router import router as devices_router
 from service.dispatching.router import router as plans_router
-from service.dispatching.wakeup import Notifier
+from service.dispatching.wakeup import Notifier, OfferNotifier, watch_offers
 from service.elders.router import router as elders_router
+from service.entitlements.router import router as policies_router
 from service.errors import install_error_handlers
 from service.followups.router import router as followups_router
 from service.limits import BodyLimits
@@ -26,6 +27,7 @@ from service.ops import Metrics, configure_logging, install_request_metrics
 from service.ops import router as ops_router
 from service.proactive.router import router as proactive_router
 from service.provider_app.router import router as provider_app_router
+from service.provider_app.stream import OfferHub
 from service.providers.router import router as providers_router
 from service.quality.router import router as quality_router
 from service.reports.lane import ReportLane
@@ -47,7 +49,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
         if run_scheduler:
             from service.scheduler import EmbeddedScheduler
 
-            scheduler = EmbeddedScheduler(settings)
+            loop = asyncio.get_running_loop()
+            scheduler = EmbeddedScheduler(settings, on_offers=None if app.state.offer_notifier else (
+                lambda providers: loop.call_soon_threadsafe(app.state.offer_hub.poke, providers)))
             await asyncio.to_thread(scheduler.start)
             app.state.dispatcher = scheduler  # the routes poke it when there is new work
         # What start-up made (modules, mappers, schemas, routes) lives as long as the process: out of the
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
                 await asyncio.to_thread(scheduler.stop)
             elif isinstance(app.state.dispatcher, Notifier):
                 await app.state.dispatcher.close()
+            await close_offer_streams(app)
             for task in list(app.state.background):
                 task.cancel()
             await app.state.reports.close()
@@ -82,6 +87,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     app.state.metrics = Metrics()
     app.state.principals = PrincipalCache(settings.token_cache_s)
     app.state.token_lookups = TokenLookups(lambda: app.state.sessions)
+    app.state.offer_hub = OfferHub(settings, app.state.sessions)  # wakes the provider apps' offer streams
+    # Offers committed through this process's engine (a plan run here) are announced as the scheduler's
+    # are: by NOTIFY on PostgreSQL, to every API process's hub; on SQLite to this process's own.
+    app.state.offer_notifier = None if settings.is_sqlite else OfferNotifier(settings.database_url)
+    watch_offers(app.state.engine,
+                 app.state.offer_notifier.poke if app.state.offer_notifier else app.state.offer_hub.poke)
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
     app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)
     install_error_handlers(app)
@@ -92,7 +103,15 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     # Routers are matched in this order, route by route: the call centre's and the provider apps' come first.
     for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router,
                    providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router,
-                   devices_router, calls_router, complaints_router, proactive_router):
+                   devices_router, calls_router, complaints_router, proactive_router,
+                   policies_router):
         app.include_router(router)
     install_openapi(app)
     return app
+
+
+async def close_offer_streams(app: FastAPI) -> None:
+    """At shutdown: the offer hub's listener and the offer notifier's connection."""
+    await app.state.offer_hub.close()
+    if app.state.offer_notifier is not None:
+        await app.state.offer_notifier.close()

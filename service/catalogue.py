@@ -33,11 +33,6 @@ URGENCIES = ("routine", "urgent", "emergency")
 Urgency = Literal["routine", "urgent", "emergency"]
 CHANNELS = ("phone", "one_touch", "app", "plan")
 REQUEST_KINDS = ("planned", "ad_hoc")
-REQUEST_STATUSES = (
-    "open", "assigned", "accepted", "in_progress", "completed", "cancelled", "unassignable", "missed",
-)
-ASSIGNMENT_STATUSES = ("offered", "accepted", "declined", "expired", "cancelled", "completed")
-ACTIVE_ASSIGNMENT_STATUSES = ("offered", "accepted")
 VISIT_STATUSES = ("in_progress", "verified", "exception")
 
 
@@ -62,3 +57,31 @@ CallOutcome = Literal["request_created", "answered", "complaint_opened", "referr
 UNREACHED = ("needs_callback", "no_answer")  # outcomes of a call in which nobody was helped: call again
 COMPLAINT_STATUSES = ("open", "sent", "answered", "resolved")
 ComplaintStatus = Literal["open", "sent", "answered", "resolved"]
+
+# Elder categories as the programmes count them. Recorded ones carry their date and source (a survey, the
+# civil-affairs bureau's 低保/特困 register, the veterans' office's 优抚 list); the age groups are derived
+# from the resident ID number's birth date and never recorded.
+RECORDED_CATEGORIES: dict[str, str] = {
+    "living_alone": "独居",
+    "empty_nest": "空巢",
+    "dibao": "低保",
+    "tekun": "特困",
+    "youfu": "优抚",
+}
+DERIVED_CATEGORIES: dict[str, str] = {"aged_80": "高龄(80岁及以上)", "aged_100": "百岁(100岁及以上)"}
+ELDER_CATEGORIES: dict[str, str] = {**RECORDED_CATEGORIES, **DERIVED_CATEGORIES}
+RecordedCategory = Literal["living_alone", "empty_nest", "dibao", "tekun", "youfu"]
+ElderCategoryCode = Literal["living_alone", "empty_nest", "dibao", "tekun", "youfu", "aged_80", "aged_100"]
+
+# GB/T 42195-2022 老年人能力评估规范: the five levels of an ability assessment, in order of need.
+ABILITY_LEVELS: dict[str, str] = {
+    "intact": "能力完好",
+    "mild": "能力轻度受损(轻度失能)",
+    "moderate": "能力中度受损(中度失能)",
+    "severe": "能力重度受损(重度失能)",
+    "total": "能力完全丧失(完全失能)",
+}
+AbilityLevel = Literal["intact", "mild", "moderate", "severe", "total"]
+
+CONTACT_RELATIONS = ("spouse", "child", "relative", "guardian", "neighbour", "other")
+ContactRelation = Literal["spouse", "child", "relative", "guardian", "neighbour", "other"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,21 +174,13 @@ async def close_session(session: AsyncSession) -> None:
         if not database_unavailable(exc):
             raise
 async def flush_or_conflict(session: AsyncSession, clash: str) -> None:
-    """Write what the session holds, leaving its transaction open for the caller to commit with more (an
-    Idempotency-Key's answer); a unique constraint that a racing writer won becomes a 409."""
-    await _clash_is_conflict(session.flush(), session, clash)
-
-
-async def commit_or_conflict(session: AsyncSession, clash: str) -> None:
-    """Commit; a unique constraint that a racing writer won becomes a 409 saying what clashed."""
-    await _clash_is_conflict(session.commit(), session, clash)
-
-
-async def _clash_is_conflict(write: Awaitable[None], session: AsyncSession, clash: str) -> None:
-    # Any other constraint (NOT NULL, CHECK) is a value the edge should have refused with a 422: it is not
-    # reported as a clash (a null once came back as "ID number already registered") but raised as the bug it is.
+    """Write what the session holds, leaving its transaction open for whoever opened it to commit (with an
+    Idempotency-Key's answer, say); a unique constraint that a racing writer won becomes a 409 saying what
+    clashed. Any other constraint (NOT NULL, CHECK) is a value the edge should have refused with a 422: it is
+    not reported as a clash (a null once came back as "ID number already registered") but raised as the bug
+    it is."""
     try:
-        await write
+        await session.flush()
     except IntegrityError as error:
         await session.rollback()
         if not is_unique_violation(error):

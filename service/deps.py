@@ -1,8 +1,15 @@
-"""Request-scoped dependencies: the database session and the settings."""
+"""Request-scoped dependencies: the database session (and its one transaction) and the settings.
+
+The transaction rule (docs/design.md § Transactions): services never commit. A request's work is one
+transaction, committed here once the handler has returned, rolled back if it raised, and ended either way
+before the answer is sent: a handler that only read gives its connection back to the pool as it returns,
+instead of holding it "idle in transaction" while the answer is serialised and sent. Work for after the
+commit (waking the dispatcher) is handed to `after_commit`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,13 +18,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.db import close_session
 from service.settings import Settings
 
+_AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run `action` once the request's transaction has committed (never if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     session = request.app.state.sessions()
     try:
         yield session
-    finally:  # after the answer was sent, for most routes: a connection lost meanwhile must not fail them
+        await session.commit()
+    finally:  # rolls back what was not committed (the handler raised) and returns the connection
         await close_session(session)
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        action()
 
 
 # Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, a hand-off that costs
@@ -26,5 +43,7 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
+# scope="function": the code after `yield` (the commit) runs when the handler returns, before the answer
+# is sent, so a failed commit is the answer (a 409 or 503), never a success already on its way.
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -59,6 +59,16 @@ class Forbidden(DomainError):
     status, title = 403, "Forbidden"
 
 
+class TooMany(DomainError):
+    """429 with Retry-After: a per-client limit reached (open offer streams of one token)."""
+
+    status, title = 429, "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 class FieldProblem(BaseModel):
     field: str = Field(description="The parameter or body field, dotted: `location.lat`, `cursor`")
     reason: str

@@ -37,7 +37,7 @@ def id_number_problem(id_number: str) -> str | None:
         born = birth_date(id_number)
     except ValueError:
         return "contains an impossible birth date"
-    if born.year < 1890:
+    if born.year < 1890 or born > date.today():  # nobody registered is born in the future
         return "contains an impossible birth date"
     if id_check_char(id_number[:17]) != id_number[17]:
         return "check digit does not match (GB 11643)"

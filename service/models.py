@@ -7,21 +7,22 @@ from service.audit.models import AuditEvent
 from service.calls.models import CallRecord
 from service.complaints.models import Complaint
 from service.devices.models import Device, DeviceAlert, DeviceGateway
-from service.dispatching.models import DispatchPlan, QuotaUsage
-from service.elders.models import Elder
+from service.dispatching.models import DispatchPlan
+from service.elders.models import AbilityAssessment, Elder, ElderCategory, ElderContact
+from service.entitlements.models import EntitlementPolicy
 from service.idempotency.models import IdempotencyRecord
+from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 from service.quality.models import ProviderQuality
 from service.reports.models import MonthClose, ServicePrice
-from service.requests.models import Assignment, ServiceRequest
 from service.tokens.models import ApiToken
 from service.visits.models import FollowUp, Visit
 
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiToken", "Area", "Assignment", "AuditEvent", "CallRecord", "Caregiver", "Complaint", "Device",
-    "DeviceAlert", "DeviceGateway", "DispatchPlan", "Elder", "FollowUp",
-    "IdempotencyRecord", "MonthClose", "Provider", "ProviderArea", "ProviderQuality", "QuotaUsage",
-    "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
+    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "CallRecord", "Caregiver", "Complaint",
+    "Device", "DeviceAlert", "DeviceGateway", "DispatchPlan", "Elder", "ElderCategory", "ElderContact",
+    "EntitlementPolicy", "FollowUp", "IdempotencyRecord", "MonthClose", "Provider", "ProviderArea", "ProviderQuality",
+    "QuotaUsage", "ServicePrice", "ServiceRequest", "Station", "Visit", "metadata",
 ]

@@ -2,6 +2,8 @@
 
 All jobs are safe to run twice: every change they make is a conditional UPDATE or an insert
 guarded by a unique constraint. The dispatch tick also runs the moment new work appears (poke).
+The jobs are given the scheduler's sessionmaker and commit their own units of work (service/transactions.py):
+the services they call never commit.
 """
 
 from __future__ import annotations
@@ -11,21 +13,23 @@ import contextlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.db import make_engine, make_sessionmaker, utcnow
-from service.dispatching import offers, sweeps
+from service.dispatching import sweeps
 from service.dispatching.faults import describe
-from service.dispatching.instant import Registry, dispatch_open_requests
+from service.dispatching.open_requests import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
+from service.dispatching.wakeup import OfferNotifier, watch_offers
 from service.heartbeat import Heartbeat
 from service.months import month_of, previous_month
 from service.quality.service import assess_month
 from service.settings import Settings
+from service.transactions import unit
 
 log = logging.getLogger("homecare.scheduler")
 
@@ -107,9 +111,9 @@ class Jobs:
         self._skip: dict[str, set] = defaultdict(set)
 
     async def _guarded(self, name: str, work):
+        """`work(sessions)`, its failure logged: the job runs again at its next time."""
         try:
-            async with self.sessions() as session:
-                result = await work(session)
+            result = await work(self.sessions)
             if result:
                 log.info("%s: %s", name, result)
             return result
@@ -119,7 +123,7 @@ class Jobs:
             return None
 
     async def expire_offers(self) -> None:
-        expired = await self._guarded("offer expiry", lambda s: offers.expire_offers(
+        expired = await self._guarded("offer expiry", lambda s: sweeps.expire_offers(
             s, now=utcnow(), settings=self.settings, skip=self._skip["offer expiry"]))
         if expired:  # their requests are open again; any of them may be an emergency's, so no gathering
             self.dispatcher.poke(emergency=True)
@@ -140,8 +144,9 @@ class Jobs:
     async def assess_provider_quality(self) -> None:
         month = previous_month(month_of(utcnow(), self.settings.tz))
 
-        async def assess(session) -> str:
-            rows = await assess_month(session, month, self.settings, now=utcnow())
+        async def assess(sessions) -> str:
+            async with unit(sessions) as session:
+                rows = await assess_month(session, month, self.settings, now=utcnow())
             return f"{month}: {len(rows)} providers scored, {sum(r.suspended for r in rows)} suspended"
 
         await self._guarded("provider quality", assess)
@@ -174,8 +179,12 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
 
 
 @contextlib.asynccontextmanager
-async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
+async def running_jobs(settings: Settings,
+                       on_offers: Callable[[frozenset[int]], None] | None = None) -> AsyncIterator[Dispatcher]:
     """The jobs running on this event loop with an engine of their own; yields their dispatcher to poke.
+
+    Each commit of new offers calls `on_offers` (given: the embedding API process's hub on SQLite) or, on
+    PostgreSQL, is NOTIFYed on OFFERS_CHANNEL to the API processes' offer streams.
 
     On the way out: no new runs; then, when the block ended normally (a shutdown), the dispatch tick's offer
     in progress is finished, but when it raised (the leader lost its lock, and another scheduler may lead
@@ -183,6 +192,12 @@ async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
     shutdown; each is a transaction and rolls back.
     """
     engine = make_engine(settings.database_url)
+    offer_notifier = None
+    if on_offers is None and not settings.is_sqlite:
+        offer_notifier = OfferNotifier(settings.database_url)
+        on_offers = offer_notifier.poke
+    if on_offers is not None:
+        watch_offers(engine, on_offers)
     sessions = make_sessionmaker(engine)
     dispatcher = Dispatcher(sessions, settings)
     scheduler = build_scheduler(sessions, settings, dispatcher)
@@ -204,6 +219,8 @@ async def running_jobs(settings: Settings) -> AsyncIterator[Dispatcher]:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=5.0)
+        if offer_notifier is not None:
+            await offer_notifier.close()
         # Closing says goodbye on every pooled connection: bounded, for a server that has gone silent.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10.0):
@@ -220,8 +237,8 @@ class EmbeddedScheduler:
     NOTIFY in production.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, settings: Settings, on_offers: Callable[[frozenset[int]], None] | None = None) -> None:
+        self._settings, self._on_offers = settings, on_offers
         self._ready = threading.Event()
         self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="homecare-scheduler",
                                         daemon=True)
@@ -248,7 +265,7 @@ class EmbeddedScheduler:
         # No lock to lose in this set-up: the jobs just run through a database outage, each of their runs
         # failing until it is back (the engine then renews its connections on its own).
         heartbeat = Heartbeat(self._settings.heartbeat_path, self._settings.heartbeat_s)
-        async with heartbeat.beating(), running_jobs(self._settings) as dispatcher:
+        async with heartbeat.beating(), running_jobs(self._settings, self._on_offers) as dispatcher:
             heartbeat.set("leader")
             self.dispatcher = dispatcher
             self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()

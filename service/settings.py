@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=65_536, ge=4096, le=1_048_576)
     keep_alive_s: int = Field(default=5, ge=1, le=3600)
 
+    # The provider apps' offer stream (GET /provider/offers/stream, service/provider_app/stream.py): a heartbeat
+    # comment every feed_heartbeat_s keeps proxies and mobile networks from closing an idle stream; a stream
+    # re-reads its offers every feed_safety_s even unwoken (a lost notification); a client that takes no
+    # event or heartbeat within feed_send_timeout_s is disconnected; a stream ends after feed_max_age_s (the
+    # app reconnects with its last event id); one token may hold feed_max_per_token streams per API process.
+    feed_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
+    feed_safety_s: float = Field(default=20.0, gt=0, le=600)
+    feed_send_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    feed_max_age_s: float = Field(default=3600.0, gt=0, le=86400)
+    feed_max_per_token: int = Field(default=10, ge=1, le=1000)
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, url: str) -> str:

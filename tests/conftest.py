@@ -14,14 +14,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import delete
 
-from service.app import create_app
+from service.app import close_offer_streams, create_app
 from service.areas.models import Area
 from service.migrate import migrate
 from service.models import metadata
 from service.settings import Settings
 from service.tokens.service import create_token
+from service.transactions import unit
 from tests.proxy import TcpProxy
 
 BACKENDS = [b for b in os.environ.get("HOMECARE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
@@ -76,6 +78,7 @@ def settings(database_url: str) -> Settings:
 async def app(settings: Settings):
     application = create_app(settings)
     yield application
+    await close_offer_streams(application)
     await application.state.engine.dispose()
 
 
@@ -103,6 +106,21 @@ async def client(app, db) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@pytest.fixture
+async def live(app, db) -> AsyncIterator[str]:
+    """The session's app on a real uvicorn server (no lifespan: the app is shared): its base URL. For
+    streams, which httpx's ASGITransport hands over only once complete."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=5))
+    serving = asyncio.create_task(server.serve())
+    async with asyncio.timeout(60):  # a bound against a hang, not a timing assertion
+        while not server.started:
+            await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server.should_exit = True
+    await serving
+
+
 TokenFactory = Callable[..., Awaitable[dict[str, str]]]
 
 
@@ -115,7 +133,7 @@ def token(db) -> TokenFactory:
 def token_factory(sessions) -> TokenFactory:
     async def make(role: str, *, provider_id: int | None = None, area_code: str | None = None,
                    gateway_id: int | None = None) -> dict[str, str]:
-        async with sessions() as session:
+        async with unit(sessions) as session:
             value = await create_token(session, role=role, name=f"test-{role}", provider_id=provider_id,
                                        area_code=area_code, gateway_id=gateway_id)
         return {"Authorization": f"Bearer {value}"}

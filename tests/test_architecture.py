@@ -38,14 +38,6 @@ FORBIDDEN = {
     "providers": {"sqlmodel", "sqlalchemy", "fastapi"},
 }
 
-# The one cycle known today, service/dispatching/offers.py <-> service/requests/service.py: offers builds on
-# the request transitions, and a cancelled request withdraws its offers through a function-level import of
-# offers (which closes the cycle, through service/dispatching/faults.py too). The lifecycle work (issue 11,
-# branch `lifecycle`) moves both into service/lifecycle/ and removes the cycle; delete this entry then
-# (test_the_known_cycle_is_still_there fails as a reminder once it is gone).
-KNOWN_CYCLE = ("service.requests.service", "service.dispatching.offers")
-
-
 @dataclass(frozen=True)
 class Import:
     source: str  # the importing module
@@ -138,12 +130,9 @@ def module_graph(imports: list[Import], modules: set[str]) -> dict[str, set[str]
     return graph
 
 
-def cycles(imports: list[Import], modules: set[str], ignore: tuple[str, str] | None = None) -> list[set[str]]:
-    """The strongly connected components of more than one module (Tarjan), and self-imports; the import
-    `ignore` (source, target) left out of the graph."""
+def cycles(imports: list[Import], modules: set[str]) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan), and self-imports."""
     graph = module_graph(imports, modules)
-    if ignore is not None:
-        graph[ignore[0]].discard(ignore[1])
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -186,12 +175,7 @@ def test_no_module_imports_another_modules_private_names(imports):
 
 
 def test_the_module_graph_has_no_cycle(imports):
-    assert cycles(imports, set(all_modules()), ignore=KNOWN_CYCLE) == []
-
-
-def test_the_known_cycle_is_still_there(imports):
-    source, target = KNOWN_CYCLE
-    assert target in module_graph(imports, set(all_modules()))[source], "the cycle is gone: delete KNOWN_CYCLE"
+    assert cycles(imports, set(all_modules())) == []
 
 
 def test_every_package_is_checked():
@@ -243,3 +227,53 @@ def test_the_checker_finds_cycles_through_function_level_imports():
                            service__c="from service import a", service__d="import service.a")
     modules = {"service", "service.a", "service.b", "service.c", "service.d"}
     assert cycles(found, modules) == [{"service.a", "service.b", "service.c"}]
+
+
+# The transaction rule (docs/design.md § Transactions): services never commit. A request's transaction is
+# committed by its session dependency, a job's units of work by `unit` (service/transactions.py), the
+# migrations commit their own. Nowhere else in the server may `.commit()` be called.
+COMMITTERS = {"service/deps.py", "service/transactions.py"}
+
+
+def commit_calls(path: Path) -> list[int]:
+    """The lines of `<anything>.commit(...)` calls in a module."""
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"]
+
+
+def may_commit(relative: str) -> bool:
+    return relative in COMMITTERS or "migrations" in Path(relative).parts
+
+
+def test_only_the_transaction_owners_commit():
+    offenders = {}
+    for path in sorted((ROOT / "service").rglob("*.py")):
+        relative = str(path.relative_to(ROOT))
+        if not may_commit(relative) and (lines := commit_calls(path)):
+            offenders[relative] = lines
+    assert offenders == {}
+
+
+def test_the_checker_sees_commits(tmp_path):
+    sample = tmp_path / "x.py"
+    sample.write_text("async def f(session, plan):\n    await session.commit()\n    plan.committed()\n"
+                      "    await (await session.connection()).commit()\n")
+    assert commit_calls(sample) == [2, 4]
+    assert may_commit("service/deps.py") and may_commit("service/migrations/env.py")
+    assert not may_commit("service/dispatching/faults.py")
+
+
+# The lifecycle (service/lifecycle/) sits below the domains that move requests: it imports shared modules
+# and two tables, never a domain's services (the old cycle dispatching/offers.py <-> requests/service.py).
+LIFECYCLE_MAY_IMPORT = {"service.lifecycle", "service.catalogue", "service.db", "service.errors",
+                        "service.settings", "service.audit", "service.bulk", "service.providers.models",
+                        "service.visits.models"}
+
+
+def test_the_lifecycle_imports_no_domain_service(imports):
+    offenders: dict[str, set[str]] = {}
+    for imp in imports:
+        if imp.source.startswith("service.lifecycle") and package_of(imp.target) == "service" and not any(
+                imp.target == allowed or imp.target.startswith(allowed + ".") for allowed in LIFECYCLE_MAY_IMPORT):
+            offenders.setdefault(imp.source, set()).add(imp.target)
+    assert offenders == {}

@@ -1,7 +1,9 @@
 """Load benchmark of the dispatch workflow on PostgreSQL (issue 5 § Performance).
 
     .venv/bin/python -m benchmarks.load [--seconds 60] [--operators 50] [--apps 100] [--seed 2026]
-                                        [--scheduler in-process|separate] [--trace-offers] [--keep-db]
+                                        [--scheduler in-process|separate] [--api-processes 1]
+                                        [--app-feed poll|stream] [--stream-drop-s 20]
+                                        [--trace-offers] [--keep-db]
 
 Everything runs on 127.0.0.1: a setup, then three phases of --seconds each.
 - Setup: drops and recreates `homecare_bench_load` (migrated, Guandu seeded, one operator token, one
@@ -11,6 +13,9 @@ Everything runs on 127.0.0.1: a setup, then three phases of --seconds each.
   Idempotency-Key, 5 % replayed) while provider apps (several per provider, sharing its token) pull with
   their cursor, race to accept offers (409 to the losers is expected), check in and check out. Then a
   feed audit: each app pulls on from its last cursor and is compared with a full listing of its provider.
+  With --app-feed stream the apps follow the offer stream instead of polling, dropping and resuming it
+  every --stream-drop-s or so; the audit resumes each app's stream once more from its last event id, and
+  counts offers never sent and offers sent twice.
 - **create-only**: the same operators alone against the service, each turn one new request with its own
   Idempotency-Key and no replay: the loop of the bare phase, so that the two throughputs compare like with
   like (replays, which the ratio would not count, are exercised in the mixed phase).

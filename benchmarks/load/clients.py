@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import sys
 import time
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+from httpx_sse import aconnect_sse
 
 from benchmarks.load.common import PG, SERVICE_DB
 
@@ -81,6 +83,9 @@ class Ledger:
     race_lost: int = 0
     app_cursor: dict[int, str | None] = field(default_factory=dict)  # app -> its last next_cursor
     app_seen: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))  # app -> assignments
+    app_position: dict[int, str | None] = field(default_factory=dict)  # app -> its offer stream's last event id
+    stream_twice: int = 0  # (app, assignment) pairs the offer stream sent more than once
+    reconnects: int = 0  # offer streams dropped on purpose by the apps, and resumed
 
 
 # --------------------------------------------------------------------------- operators
@@ -175,12 +180,29 @@ def lost_race(response: httpx.Response | None) -> bool:
     return detail.endswith(" is completed") or " is accepted by caregiver " in detail
 
 
+async def take_offer(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict, won: int,
+                     rng: random.Random, tz: ZoneInfo) -> bool:
+    """Try to accept an offer (the provider's other apps try too); make the visit if this app won it."""
+    accept = "POST /provider/assignments/{id}/accept"
+    body = {"caregiver": f"压测{j:03d}号护理员{won:04d}"}  # unique: no overlap or travel exceptions
+    response = await rec.call(
+        accept, client.post(f"/api/v1/provider/assignments/{assignment['id']}/accept", json=body),
+        lambda r: r.status_code == 200 or lost_race(r), {"assignment_id": assignment["id"], **body})
+    if response is None or response.status_code != 200:
+        ledger.race_lost += lost_race(response)
+        return False
+    if response.json()["caregiver"] != body["caregiver"]:
+        rec.note(accept, f"assignment {assignment['id']}: 200 to app {j} for {response.json()['caregiver']}")
+    ledger.winners[assignment["id"]].append(j)
+    await make_visit(client, rec, ledger, assignment, rng, tz)
+    return True
+
+
 async def provider_app(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, deadline: float,
                        seed: int, tz: ZoneInfo, poll: float) -> None:
     """Pull with the cursor; try each new offer (the provider's other apps try too); visit what it won."""
     rng = random.Random(f"app:{seed}:{j}")
     cursor, tried, won = None, set(), 0
-    accept = "POST /provider/assignments/{id}/accept"
     while time.monotonic() < deadline:
         params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
         response = await rec.call("GET /provider/assignments",
@@ -200,21 +222,90 @@ async def provider_app(j: int, client: httpx.AsyncClient, rec: Recorder, ledger:
             if time.monotonic() >= deadline:
                 return
             tried.add(assignment["id"])
-            body = {"caregiver": f"压测{j:03d}号护理员{won:04d}"}  # unique: no overlap or travel exceptions
-            response = await rec.call(
-                accept, client.post(f"/api/v1/provider/assignments/{assignment['id']}/accept", json=body),
-                lambda r: r.status_code == 200 or lost_race(r), {"assignment_id": assignment["id"], **body})
-            if response is None or response.status_code != 200:
-                ledger.race_lost += lost_race(response)
-                continue
-            if response.json()["caregiver"] != body["caregiver"]:
-                other = response.json()["caregiver"]
-                rec.note(accept, f"assignment {assignment['id']}: 200 to app {j} for {other}")
-            ledger.winners[assignment["id"]].append(j)
-            won += 1
-            await make_visit(client, rec, ledger, assignment, rng, tz)
+            won += await take_offer(j, client, rec, ledger, assignment, won, rng, tz)
         if len(page["items"]) < PAGE:  # caught up: the app polls again in a moment
             await asyncio.sleep(rng.uniform(0.5, 1.5) * poll)
+
+
+STREAM = "/api/v1/provider/offers/stream"
+STREAM_LABEL = "GET /provider/offers/stream (connect → ready)"
+
+
+async def read_stream(client: httpx.AsyncClient, rec: Recorder, position: str | None, on_offer, deadline: float,
+                      label: str = STREAM_LABEL) -> tuple[str | None, bool]:
+    """One connection of an app's offer stream, until `deadline` (monotonic): (last event id, ended cleanly).
+    `on_offer(assignment)` is called for each offer event as it is read."""
+    headers = {"Last-Event-ID": position} if position else {}
+    started = time.perf_counter()
+    timeout = httpx.Timeout(10.0, read=45.0)
+    try:
+        async with asyncio.timeout(max(deadline - time.monotonic(), 0)), \
+                aconnect_sse(client, "GET", STREAM, headers=headers, timeout=timeout) as source:
+            if source.response.status_code != 200:
+                await source.response.aread()
+                rec.endpoints[label].statuses[source.response.status_code] += 1
+                rec._error(label, source.response.status_code, source.response.text, {"Last-Event-ID": position})
+                return position, False
+            async for event in source.aiter_sse():
+                if event.id:
+                    position = event.id
+                if event.event == "offer":
+                    on_offer(json.loads(event.data))
+                elif event.event == "ready":
+                    rec.endpoints[label].latencies.append(time.perf_counter() - started)
+                    rec.endpoints[label].statuses[200] += 1
+    except TimeoutError:  # the deadline: this connection's time is up
+        return position, True
+    except (httpx.HTTPError, OSError) as exc:
+        rec._error(label, type(exc).__name__, repr(exc), {"Last-Event-ID": position})
+        rec.endpoints[label].statuses[type(exc).__name__] += 1
+        return position, False
+    return position, True  # the service ended it (its maximum age): reconnect
+
+
+async def provider_app_stream(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, deadline: float,
+                              seed: int, tz: ZoneInfo, drop_s: float) -> None:
+    """The app on the offer stream: each offer is seen the moment it is read; a worker tries them in turn
+    (the provider's other apps try too) and visits what it won. Every `drop_s` or so (random) the app drops
+    its connection and resumes from its last event id, as a phone changing networks does."""
+    rng = random.Random(f"app:{seed}:{j}")
+    offers: asyncio.Queue = asyncio.Queue()
+    delivered: set[int] = set()
+
+    def on_offer(assignment: dict) -> None:
+        if assignment["id"] in delivered:
+            ledger.stream_twice += 1
+            return
+        delivered.add(assignment["id"])
+        ledger.app_seen[j].add(assignment["id"])
+        if assignment["status"] == "offered":
+            ledger.first_seen_offer.setdefault(assignment["request_id"], time.time())
+            offers.put_nowait(assignment)
+
+    async def listen() -> None:
+        position = None
+        while time.monotonic() < deadline:
+            until = min(deadline, time.monotonic() + rng.uniform(0.5, 1.5) * drop_s)
+            position, clean = await read_stream(client, rec, position, on_offer, until)
+            ledger.app_position[j] = position
+            if time.monotonic() < deadline:
+                ledger.reconnects += 1
+                if not clean:
+                    await asyncio.sleep(0.5)
+
+    listener = asyncio.create_task(listen())
+    won = 0
+    try:
+        while time.monotonic() < deadline:
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                    assignment = await offers.get()
+            except TimeoutError:
+                break
+            won += await take_offer(j, client, rec, ledger, assignment, won, rng, tz)
+    finally:
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
 
 
 # --------------------------------------------------------------------------- a phase
@@ -249,16 +340,17 @@ async def watch_database(watch: Watch, deadline: float) -> None:
         await connection.close()
 
 
-async def run_phase(rec: Recorder, base_url: str, seconds: float, *, operators: int, operator_path: str,
+async def run_phase(rec: Recorder, base_urls: list[str], seconds: float, *, operators: int, operator_path: str,
                     operator_token: str | None, elders, seed: int, replay_share: float, apps: list[str] = (),
                     tz: ZoneInfo | None = None, poll: float = 1.0, ledger: Ledger | None = None,
-                    watch: Watch | None = None) -> Ledger:
+                    watch: Watch | None = None, stream_drop_s: float | None = None) -> Ledger:
     ledger = ledger or Ledger()
     clients = []
 
     def new_client(token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0, trust_env=False,
+        client = httpx.AsyncClient(base_url=base_urls[len(clients) % len(base_urls)], headers=headers,
+                                   timeout=30.0, trust_env=False,
                                    limits=httpx.Limits(max_connections=2, max_keepalive_connections=2))
         clients.append(client)
         return client
@@ -277,7 +369,8 @@ async def run_phase(rec: Recorder, base_url: str, seconds: float, *, operators: 
     tasks = [guarded(f"operator {i}", operator(i, client, operator_path, rec, ledger, elders, deadline, seed,
                                                 replay_share))
              for i, client in enumerate(operator_clients)]
-    tasks += [guarded(f"app {j}", provider_app(j, client, rec, ledger, deadline, seed, tz, poll))
+    tasks += [guarded(f"app {j}", provider_app_stream(j, client, rec, ledger, deadline, seed, tz, stream_drop_s)
+                      if stream_drop_s else provider_app(j, client, rec, ledger, deadline, seed, tz, poll))
               for j, client in enumerate(app_clients)]
     watcher = asyncio.create_task(watch_database(watch, deadline)) if watch else None
     try:
@@ -318,6 +411,31 @@ async def feed_audit(base_url: str, apps: list[str], ledger: Ledger, rec: Record
         return httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
                                  timeout=60.0, trust_env=False)
 
+    async def resumed(client: httpx.AsyncClient, j: int) -> set[int]:
+        """What the app's offer stream sends from its last event id until `ready`."""
+        got: set[int] = set()
+        ready = asyncio.Event()
+        label = "GET /provider/offers/stream (audit)"
+
+        async def until_ready() -> None:
+            async with aconnect_sse(client, "GET", STREAM, headers={"Last-Event-ID": ledger.app_position[j]}
+                                    if ledger.app_position.get(j) else {}) as source:
+                async for event in source.aiter_sse():
+                    if event.event == "offer":
+                        if json.loads(event.data)["id"] in ledger.app_seen[j]:
+                            ledger.stream_twice += 1
+                        got.add(json.loads(event.data)["id"])
+                    elif event.event == "ready":
+                        ready.set()
+                        return
+
+        try:
+            async with asyncio.timeout(60):
+                await until_ready()
+        except (TimeoutError, httpx.HTTPError, OSError) as exc:
+            rec._error(label, type(exc).__name__, repr(exc), None)
+        return got
+
     full: dict[str, dict[int, dict]] = {}
     for token in dict.fromkeys(apps):
         async with client_for(token) as client:
@@ -325,7 +443,8 @@ async def feed_audit(base_url: str, apps: list[str], ledger: Ledger, rec: Record
     missed, examples = {}, []
     for j, token in enumerate(apps):
         async with client_for(token) as client:
-            rest = await listing(client, ledger.app_cursor.get(j), PAGE)
+            rest = ([{"id": i} for i in await resumed(client, j)] if j in ledger.app_position
+                    else await listing(client, ledger.app_cursor.get(j), PAGE))
         seen = ledger.app_seen[j] | {a["id"] for a in rest}
         for assignment_id in full[token].keys() - seen:
             missed.setdefault(assignment_id, []).append(j)

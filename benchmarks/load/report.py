@@ -67,7 +67,9 @@ def report(args, r: Results, command: str, load_before: float) -> str:
         values = r.latency["latency"].get(urgency, np.array([]))
         rows.append([urgency, len(values), ms(values, 50), ms(values, 99),
                      f"{values.max() * 1000 if len(values) else 0:.1f}", r.latency["never"].get(urgency, 0)])
-    rows.append(["emergency: operator's 201 → first app pull showing the offer (client clocks)", len(r.seen),
+    shown = ("the offer read from an app's offer stream" if args.app_feed == "stream"
+             else "first app pull showing the offer")
+    rows.append([f"emergency: operator's 201 → {shown} (client clocks)", len(r.seen),
                  ms(r.seen, 50), ms(r.seen, 99), f"{r.seen.max() * 1000 if len(r.seen) else 0:.1f}", ""])
     out += [""] + table(["offer latency, mixed phase: created_at → first offered_at (DB)", "n", "p50 ms",
                          "p99 ms", "max ms", "never offered"], rows, "lrrrrr")
@@ -94,6 +96,10 @@ def report(args, r: Results, command: str, load_before: float) -> str:
             "- drain after each phase (until no request is open): " + ", ".join(
                 f"{name} {s:.1f} s ({left} left)" for name, s, left in r.drains),
             f"- service log: {r.problems[0]} ERROR/Traceback lines"]
+    if args.app_feed == "stream":
+        out.append(f"- offer streams: each app dropped its stream every {args.stream_drop_s:g} s or so (random) and "
+                   f"resumed from its last event id, {r.ledger.reconnects} times in all; the audit resumes each "
+                   f"once more, and its cursor below is that resumption")
     if r.feed:
         out.append(f"- feed audit after the mixed phase (each app's cursor pulled on to the end, compared "
                    f"with a full listing of its provider): {r.feed['missed']} (app, assignment) pairs the "

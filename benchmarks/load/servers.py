@@ -165,6 +165,7 @@ async def prepare_service_database(keep_quotas: bool, url: str = SERVICE_URL):
                                                 actor="benchmark")
             tokens = [(pid, await create_token(session, role="provider", name=f"bench-provider-{pid}",
                                                provider_id=pid, actor="benchmark")) for (pid,) in providers]
+            await session.commit()
     finally:
         await engine.dispose()
     return operator_token, tokens, [(e.id, list(e.services)) for e in elders]

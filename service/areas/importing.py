@@ -142,7 +142,6 @@ async def import_areas(session: AsyncSession, rows: list[AreaRow], *, actor: str
     if added or renamed:
         record_change(session, actor=actor, action="areas.import", entity="area", entity_id="import",
                       after={"added": len(added), "renamed": renamed})
-    await session.commit()
     return ImportReport(len(rows), len(added), len(renamed), len(rows) - len(added) - len(renamed))
 
 

@@ -21,8 +21,8 @@ from service.db import utcnow
 from service.elders.models import Elder
 from service.errors import Invalid, NotFound
 from service.identity import mask_phone
+from service.lifecycle.models import ServiceRequest
 from service.reports.scope import ReportArea
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from service.tokens.service import Principal
 

@@ -66,9 +66,7 @@ async def get_complaint(complaint_id: IdPath, session: SessionDep, principal: Re
 async def resolve(complaint_id: IdPath, body: ComplaintResolve, session: SessionDep,
                   principal: Staff) -> ComplaintPublic:
     in_seat = checker(session, principal)
-    answer = await service.resolve(session, complaint_id, body.resolution, principal, in_seat=in_seat)
-    await session.commit()  # the services flush; the router commits, once
-    return answer
+    return await service.resolve(session, complaint_id, body.resolution, principal, in_seat=in_seat)
 
 
 @router.get("/provider/complaints", response_model=Page[ProviderComplaint])
@@ -87,6 +85,4 @@ async def provider_complaints(session: SessionDep, principal: ProviderApp, statu
 async def answer(complaint_id: IdPath, body: ComplaintAnswer, session: SessionDep,
                  principal: ProviderApp) -> ProviderComplaint:
     """The provider's answer; the same answer again is 200 (apps resend on a bad network)."""
-    result = await service.answer(session, complaint_id, body.answer, principal)
-    await session.commit()
-    return result
+    return await service.answer(session, complaint_id, body.answer, principal)

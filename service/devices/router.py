@@ -71,15 +71,11 @@ async def get_device(device_pk: IdPath, session: SessionDep, _: Staff, settings:
 @router.patch("/devices/{device_pk}", response_model=DevicePublic, responses={**NOT_FOUND, **INVALID})
 async def update_device(device_pk: IdPath, body: DeviceUpdate, session: SessionDep, principal: Admin,
                         settings: SettingsDep) -> DevicePublic:
-    answer = await service.update_device(session, device_pk, body, principal, settings)
-    await session.commit()  # the services flush; the router commits, once
-    return answer
+    return await service.update_device(session, device_pk, body, principal, settings)
 
 
 @router.post("/gateway/heartbeats", response_model=HeartbeatAnswer, responses={
     404: {"description": "No such device on this gateway (another gateway's is the same 404)"}, **INVALID})
 async def heartbeat(body: Heartbeat, session: SessionDep, principal: Gateway, settings: SettingsDep):
     """A gateway heard one of its devices: last seen (never moved back) and battery."""
-    answer = await service.heartbeat(session, body, principal, settings)
-    await session.commit()
-    return answer
+    return await service.heartbeat(session, body, principal, settings)

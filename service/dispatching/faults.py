@@ -28,8 +28,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
 from service.catalogue import SERVICES
+from service.lifecycle.moves import move_request
+from service.lifecycle.transitions import Move, RequestStatus
 from service.months import check_month
-from service.requests.service import transition
+from service.transactions import unit
 
 log = logging.getLogger("homecare.faults")
 
@@ -141,48 +143,47 @@ def error_explanation(exc: BaseException) -> dict:
 
 
 async def set_aside(session: AsyncSession, request_ids: Iterable[int], exc: BaseException, *, actor: str,
-                    now: datetime, from_: tuple[str, ...] = ("open",)) -> list[int]:
+                    now: datetime, only_from: frozenset[RequestStatus] = frozenset({RequestStatus.OPEN})) -> list[int]:
     """Move the requests to `unassignable` with an error explanation (and its audit event); the ids moved.
-    The caller commits."""
+    `only_from`: the statuses it may leave (open, unless the caller knows it may have gone further)."""
     why = error_explanation(exc)
-    return [r for r in request_ids
-            if await transition(session, r, from_=from_, to="unassignable", actor=actor, now=now, explanation=why)]
+    return [r for r in request_ids if await move_request(session, r, Move.SET_ASIDE, actor=actor, now=now,
+                                                         only_from=only_from, explanation=why)]
 
 
-async def each_alone(session: AsyncSession, ids: Iterable, work: Callable[[Any], Awaitable[Any]], *, job: str,
-                     entity: str, skip: set, mark: Callable[[Any, BaseException], Awaitable[Any]] | None = None) -> int:
-    """`work(id)` for each id, each in a transaction of its own (committed here); how many returned truthy.
+async def each_alone(sessions: async_sessionmaker, ids: Iterable, work: Callable[[AsyncSession, Any], Awaitable[Any]],
+                     *, job: str, entity: str, skip: set,
+                     mark: Callable[[AsyncSession, Any, BaseException], Awaitable[Any]] | None = None) -> int:
+    """`work(session, id)` for each id, each in a transaction of its own (a unit); how many returned truthy.
 
-    A row's own failure is rolled back, logged, marked (`mark(id, exc)`, e.g. its request set aside, and an
-    audit event `job.row_failed`) and its id added to `skip`, which the job's later runs pass by; the other
-    rows go on. A database that is away stops the run: it runs again later.
+    A row's own failure is rolled back, logged, marked (`mark(session, id, exc)`, e.g. its request set aside,
+    and an audit event `job.row_failed`) and its id added to `skip`, which the job's later runs pass by; the
+    other rows go on. A database that is away stops the run: it runs again later.
     """
     done = 0
     for row_id in ids:
         try:
-            done += bool(await work(row_id))
-            await session.commit()
+            async with unit(sessions) as session:
+                done += bool(await work(session, row_id))
         except Exception as exc:
-            await session.rollback()
             if not row_fault(exc):
                 raise
             report(job, entity, row_id, exc)
             skip.add(row_id)
-            await mark_failed(session, job, entity, row_id, exc, mark)
+            await mark_failed(sessions, job, entity, row_id, exc, mark)
     return done
 
 
-async def mark_failed(session: AsyncSession, job: str, entity: str, row_id, exc: BaseException,
-                      mark: Callable[[Any, BaseException], Awaitable[Any]] | None = None) -> None:
+async def mark_failed(sessions: async_sessionmaker, job: str, entity: str, row_id, exc: BaseException,
+                      mark: Callable[[AsyncSession, Any, BaseException], Awaitable[Any]] | None = None) -> None:
     """Record a row's failure where it can be seen (`mark`, then an audit event), in its own transaction."""
     try:
-        if mark is not None:
-            await mark(row_id, exc)
-        record_change(session, actor="scheduler", action="job.row_failed", entity=entity, entity_id=row_id,
-                      after={"job": job, "failure": describe(exc)})
-        await session.commit()
+        async with unit(sessions) as session:
+            if mark is not None:
+                await mark(session, row_id, exc)
+            record_change(session, actor="scheduler", action="job.row_failed", entity=entity, entity_id=row_id,
+                          after={"job": job, "failure": describe(exc)})
     except Exception as again:
-        await session.rollback()
         if not row_fault(again):
             raise
         log.error("%s: %s %s could not be marked as failed either (%s)", job, entity, row_id, describe(again))
@@ -223,7 +224,5 @@ async def in_groups(sessions: async_sessionmaker, items: Sequence[tuple[Any, Any
 
 
 async def _write(sessions: async_sessionmaker, group, write) -> int:
-    async with sessions() as session:
-        written = await write(session, group)
-        await session.commit()
-        return written
+    async with unit(sessions) as session:
+        return await write(session, group)

@@ -9,21 +9,6 @@ from sqlmodel import Field, SQLModel
 from service.db import UTCDateTime, utcnow
 
 
-class QuotaUsage(SQLModel, table=True):
-    """Visits a provider has been given in a month (Asia/Shanghai).
-
-    Taken with a conditional UPDATE that compares against the provider's quota, so two dispatchers
-    racing for the last unit cannot both win: the quota holds by the database, not by luck.
-    """
-
-    __tablename__ = "quota_usage"
-    __table_args__ = (CheckConstraint("used >= 0", name="quota_used_non_negative"),)
-
-    provider_id: int = Field(foreign_key="provider.id", primary_key=True)
-    month: str = Field(primary_key=True, max_length=7)
-    used: int = 0
-
-
 class DispatchPlan(SQLModel, table=True):
     """One month's batch plan: its state and the summary regulators read."""
 

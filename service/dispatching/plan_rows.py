@@ -22,13 +22,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.models import AuditEvent
 from service.audit.service import audit_row
+from service.bulk import chunks, value_chunks
 from service.db import utcnow
-from service.dispatching import faults, offers
-from service.dispatching.bulk import chunks, value_chunks
+from service.dispatching import faults
 from service.dispatching.faults import BadRow
 from service.elders.models import Elder
-from service.requests.models import ServiceRequest
+from service.entitlements import matching
+from service.entitlements.service import policy_book, recorded_facts
+from service.lifecycle import moves
+from service.lifecycle.models import ServiceRequest
+from service.lifecycle.transitions import Move, request_move
+from service.months import first_day
 from service.settings import Settings
+from service.transactions import unit
 
 ELDERS_PER_TRANSACTION = 2_000
 _PLANNED = sqlite_insert(ServiceRequest.__table__).on_conflict_do_nothing()
@@ -41,7 +47,7 @@ _PLANNED_PG = text(
     "AS t(elder_id, service, seq) ON CONFLICT DO NOTHING")
 _CONTINUITY_PG = text(
     "UPDATE elder AS e SET last_provider_id = t.provider_id "
-    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:providers AS INTEGER[])) AS t(id, provider_id) "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:values AS INTEGER[])) AS t(id, provider_id) "
     # Most elders keep last month's provider: their rows are left as they are, not written again.
     "WHERE e.id = t.id AND e.last_provider_id IS DISTINCT FROM t.provider_id")
 Refused = list[tuple[int, BaseException]]  # elder id, why it was set aside
@@ -49,14 +55,26 @@ Refused = list[tuple[int, BaseException]]  # elder id, why it was set aside
 
 async def create_planned_requests(sessions: async_sessionmaker, month: str, actor: str) -> tuple[int, Refused]:
     """One request per entitled visit (the unique (elder, month, seq) makes this safe to repeat): how many,
-    and the elders left out (services unusable, or their requests refused by the database)."""
+    and the elders left out (services unusable, or their requests refused by the database). Each elder's
+    visits come from the entitlement policy in effect on the month's first day where it governs them
+    (entitlements/), read set-wise: one query per table, never one per elder."""
+    day = first_day(month)
     async with sessions() as session:
-        elders = (await session.exec(select(Elder.id, Elder.visits_per_month, cast(col(Elder.services), String))
-                                     .where(Elder.status == "active", Elder.visits_per_month > 0))).all()
+        elders = (await session.exec(select(
+            Elder.id, Elder.id_number, Elder.area_code, Elder.visits_per_month, Elder.visits_override_reason,
+            Elder.living_alone, cast(col(Elder.services), String)).where(Elder.status == "active"))).all()
+        book = await policy_book(session, day)
+        categories, assessments = await recorded_facts(session, day)
         postgresql = session.bind.dialect.name == "postgresql"
     now = utcnow()
-    wanted, unusable = [], []
-    for elder_id, visits, services in elders:
+    wanted, unusable, decided = [], [], []
+    for elder_id, id_number, area_code, registered, reason, alone, services in elders:
+        facts = matching.facts_on(day, id_number, alone, categories.get(elder_id, ()), assessments.get(elder_id, ()))
+        visits = matching.entitlement(book, area_code, facts, registered, reason).visits_per_month
+        if visits != registered:  # the policy's number, kept on the elder for the reports and old clients
+            decided.append((elder_id, visits))
+        if visits < 1:
+            continue
         try:  # a planned visit serves all the elder's needs; its request names the first (main) one
             main = faults.elder_service_list(services)[0]
         except BadRow as exc:
@@ -66,6 +84,7 @@ async def create_planned_requests(sessions: async_sessionmaker, month: str, acto
             {"elder_id": elder_id, "service": main, "urgency": "routine", "kind": "planned", "channel": "plan",
              "status": "open", "month": month, "seq": seq, "attempts": 0, "created_by": actor,
              "created_at": now, "updated_at": now} for seq in range(1, visits + 1)]))
+    await _keep_entitlements(sessions, decided)
 
     async def write(session: AsyncSession, group: Sequence[tuple[int, list[dict]]]) -> int:
         # A statement built with .values(rows) carried every value as a parameter of its own: over the drivers'
@@ -137,12 +156,12 @@ async def write_plan(sessions: async_sessionmaker, settings: Settings, month: st
 
     async def write(session: AsyncSession, group: Sequence[tuple[int, ElderPlan]]) -> int:
         now = utcnow()
-        wanted = [offers.Offer(request_id, p.provider_id, month, "routine", p.km, p.explanation, day)
+        wanted = [moves.Offer(request_id, p.provider_id, month, "routine", p.km, p.explanation, day)
                   for _, p in group if p.provider_id is not None
                   for request_id, day in zip(p.requests, p.days, strict=True)]
         # A provider whose quota the tick used meanwhile gets none of this group's share: those requests stay
         # open, and a run of the plan again offers them.
-        offered = await offers.offer_many(session, wanted, actor=actor, now=now, settings=settings)
+        offered = await moves.offer_many(session, wanted, actor=actor, now=now, settings=settings)
         continuity = [(elder, p.provider_id) for elder, p in group
                       if p.provider_id is not None and (month, p.provider_id) not in offered.full]
         await _keep_continuity(session, continuity)
@@ -178,21 +197,40 @@ async def set_aside(sessions: async_sessionmaker, requests: dict[int, list[int]]
                          faults.describe(exc))
 
 
+_ENTITLEMENT_PG = text(
+    "UPDATE elder AS e SET visits_per_month = t.value "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:values AS INTEGER[])) AS t(id, value) WHERE e.id = t.id")
+
+
+async def _keep_entitlements(sessions: async_sessionmaker, decided: list[tuple[int, int]]) -> None:
+    """The policy's visits a month written on the elders it changed (a handful a month once the first plan ran)."""
+    if decided:
+        async with unit(sessions) as session:
+            await _set_elder_column(session, "visits_per_month", _ENTITLEMENT_PG, decided)
+
+
 async def _keep_continuity(session: AsyncSession, providers: list[tuple[int, int]]) -> None:
     """Each elder's provider this month, the continuity bonus's "last provider" next month."""
+    await _set_elder_column(session, "last_provider_id", _CONTINUITY_PG, providers)
+
+
+async def _set_elder_column(session: AsyncSession, column: str, on_postgresql, pairs: list[tuple[int, int]]) -> None:
+    """(elder id, value) pairs written to one column: one statement over arrays per chunk on PostgreSQL, a
+    bulk update by primary key on SQLite."""
     connection = await session.connection()
-    for chunk in chunks(providers):
+    for chunk in chunks(pairs):
         if connection.dialect.name == "postgresql":
-            await connection.execute(_CONTINUITY_PG, {"ids": [e for e, _ in chunk], "providers": [p for _, p in chunk]})
+            await connection.execute(on_postgresql, {"ids": [e for e, _ in chunk], "values": [v for _, v in chunk]})
         else:
-            await session.exec(update(Elder), params=[{"id": e, "last_provider_id": p} for e, p in chunk])
+            await session.exec(update(Elder), params=[{"id": e, column: v} for e, v in chunk])
 
 
 async def _mark_unassignable(session: AsyncSession, reasons: dict[int, str], actor: str, now: datetime) -> None:
-    moved = await offers.claim_open(session, {r: {"kind": "monthly_plan", "reason": why} for r, why in reasons.items()},
-                                    to="unassignable", now=now)
+    moved = await moves.move_open(session, {r: {"kind": "monthly_plan", "reason": why} for r, why in reasons.items()},
+                                  Move.NOBODY, now=now)
     events = [audit_row(actor=actor, action="request.status", entity="service_request", entity_id=r, at=now,
-                        after={"status": "unassignable", "attempts": attempts, "reason": reasons[r]})
+                        after={"status": request_move(Move.NOBODY).target.value, "attempts": attempts,
+                               "reason": reasons[r]})
               for r, attempts in moved.items()]
     for chunk in chunks(events):
         await session.exec(insert(AuditEvent), params=chunk)

@@ -30,7 +30,7 @@ from dispatch.formats import instance_from_dict
 from dispatch.monthly import plan_month
 from service.audit.service import record_change
 from service.db import utcnow
-from service.dispatching import faults, quota
+from service.dispatching import faults
 from service.dispatching.models import DispatchPlan
 from service.dispatching.plan_rows import (
     ElderPlan,
@@ -41,10 +41,12 @@ from service.dispatching.plan_rows import (
 )
 from service.dispatching.world import eligible_providers, provider_dicts
 from service.errors import Invalid
+from service.lifecycle import quota
+from service.lifecycle.models import ServiceRequest
 from service.months import days_of, first_day, month_of, next_month
 from service.providers.models import Caregiver
-from service.requests.models import ServiceRequest
 from service.settings import Settings
+from service.transactions import unit
 
 # A plan left "running" this long was killed with its process; another run may take over.
 ABANDONED_AFTER = timedelta(minutes=30)
@@ -79,30 +81,27 @@ def check_plannable(month: str, *, now: datetime, tz: ZoneInfo, force: bool = Fa
 async def claim_plan(sessions: async_sessionmaker, month: str, *, forced_by: str | None = None) -> DispatchPlan | None:
     """Mark the month's plan as running: its record; None if another run holds it. `forced_by`: the admin
     who forced a past month, audited with the claim."""
-    async with sessions() as session:
-        existing = await session.get(DispatchPlan, month)
-        if existing is None:
-            plan = DispatchPlan(month=month)
-            session.add(plan)
-            _audit_forced(session, month, forced_by)
-            try:
-                await session.commit()
+    try:
+        async with unit(sessions) as session:
+            existing = await session.get(DispatchPlan, month)
+            if existing is None:
+                plan = DispatchPlan(month=month)
+                session.add(plan)
+                _audit_forced(session, month, forced_by)
                 return plan
-            except IntegrityError:
+            stale = utcnow() - ABANDONED_AFTER
+            result = await session.exec(
+                update(DispatchPlan)
+                .where(DispatchPlan.month == month,
+                       (DispatchPlan.state != "running") | (col(DispatchPlan.started_at) < stale))
+                .values(state="running", started_at=utcnow(), finished_at=None, error=None)
+                .returning(DispatchPlan.month))
+            if result.first() is None:
                 return None
-        stale = utcnow() - ABANDONED_AFTER
-        result = await session.exec(
-            update(DispatchPlan)
-            .where(DispatchPlan.month == month,
-                   (DispatchPlan.state != "running") | (col(DispatchPlan.started_at) < stale))
-            .values(state="running", started_at=utcnow(), finished_at=None, error=None)
-            .returning(DispatchPlan.month))
-        if result.first() is None:
-            await session.rollback()
-            return None
-        _audit_forced(session, month, forced_by)
-        await session.commit()
-        return await session.get(DispatchPlan, month, populate_existing=True)
+            _audit_forced(session, month, forced_by)
+            return await session.get(DispatchPlan, month, populate_existing=True)
+    except IntegrityError:  # a twin run created the month's record first
+        return None
 
 
 def _audit_forced(session: AsyncSession, month: str, forced_by: str | None) -> None:
@@ -140,13 +139,12 @@ async def run_claimed(sessions: async_sessionmaker, settings: Settings, month: s
         log.debug("monthly plan failure", exc_info=True)
         summary, state = None, "failed"
         error = f"{STOPPED} (reference {reference} in the service log). {AGAIN}"
-    async with sessions() as session:
+    async with unit(sessions) as session:
         plan = await session.get(DispatchPlan, month)
         plan.state, plan.error, plan.finished_at = state, error, utcnow()
         plan.summary = _merged(plan.summary, summary)
         session.add(plan)
-        await session.commit()
-        return plan
+    return plan
 
 
 async def _plannable(session: AsyncSession, month: str) -> dict[int, list[int]]:
@@ -187,7 +185,6 @@ async def _plan(sessions: async_sessionmaker, settings: Settings, month: str, ac
         used = await quota.used_by_provider(session, month)
         elders, weekdays, unusable = await elder_dicts(session, list(plannable))
         caregivers = await _caregiver_counts(session)
-        await session.commit()
     timings["read_seconds"] = time.perf_counter() - started
     calendars = {str(p.id): ProviderCalendar(caregivers.get(p.id, settings.default_caregivers), p.contract_start,
                                              p.contract_end) for p in providers}

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from service.catalogue import ElderStatus, ServiceCode
+from service.catalogue import AbilityLevel, ContactRelation, ElderStatus, RecordedCategory, ServiceCode
 from service.identity import id_number_problem, mobile_problem, normalise_id_number, normalise_phone
 from service.schemas import Location, StoredLocation
-from service.validation import AreaCode, Body, Identifier, Patch, Text, distinct
+from service.validation import AreaCode, Body, Day, Identifier, Patch, Text, distinct
 
 
 def _valid_id_number(value: str) -> str:
@@ -39,6 +40,7 @@ IdNumber = Annotated[str, Field(min_length=18, max_length=18), AfterValidator(_v
 Phone = Annotated[str, Field(min_length=11, max_length=20), AfterValidator(_valid_phone)]
 Name = Annotated[Text, Field(min_length=1, max_length=50), AfterValidator(_not_blank)]
 Address = Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+OverrideReason = Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
 DeviceId = Annotated[Identifier, Field(min_length=1, max_length=64)]
 
 
@@ -67,7 +69,10 @@ class ElderUpdate(Patch):
     address: Address = None
     location: Location = None
     area_code: AreaCode = None
-    visits_per_month: int = Field(default=None, ge=0, le=2)
+    visits_per_month: int = Field(default=None, ge=0, le=2, description=(
+        "For an elder the entitlement policy governs, an override: needs `visits_override_reason`"))
+    visits_override_reason: OverrideReason | None = Field(default=None, description=(
+        "Why `visits_per_month` overrides the policy; null: the policy decides again"))
     min_minutes: int = Field(default=None, ge=60, le=480)
     services: ServiceList = Field(default=None, min_length=1)
     preferred_weekdays: Weekdays = None
@@ -84,7 +89,11 @@ class ElderPublic(BaseModel):
     address: str
     location: StoredLocation
     area_code: str
-    visits_per_month: int
+    visits_per_month: int = Field(description=(
+        "Visits a month: as registered, or for an elder the policy governs the entitlement of the latest "
+        "planned month (GET /elders/{id}/entitlement says which)"))
+    visits_override_reason: str | None
+    age: int | None = Field(description="Whole years today (Asia/Shanghai), from the ID number's birth date")
     min_minutes: int
     services: list[str]
     preferred_weekdays: list[int]
@@ -94,3 +103,81 @@ class ElderPublic(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
+
+
+class CategoryCreate(Body):
+    category: RecordedCategory = Field(description="独居 living_alone, 空巢 empty_nest, 低保 dibao, 特困 tekun, "
+                                                   "优抚 youfu; the age groups are derived, never recorded")
+    since: Day = Field(description="First local day it applies (the survey's or the register's date)")
+    source: Text = Field(min_length=1, max_length=200, description="Who established it: a survey, a register")
+
+
+class CategoryPublic(BaseModel):
+    category: str
+    label: str
+    derived: bool = Field(description="True for the age groups, which follow from the ID number's birth date")
+    since: date | None
+    source: str | None
+    recorded_by: str | None = None
+    recorded_at: datetime | None = None
+
+
+class AssessmentCreate(Body):
+    level: AbilityLevel = Field(description="GB/T 42195-2022: intact, mild, moderate, severe, total")
+    assessed_on: Day
+    assessor: Name = Field(description="The assessor or assessing organisation")
+    next_review_on: Day = Field(description="When the elder is due to be assessed again; after assessed_on")
+
+
+class AssessmentPublic(BaseModel):
+    id: int
+    elder_id: int
+    level: str
+    label: str
+    assessed_on: date
+    assessor: str
+    next_review_on: date
+    created_by: str
+    created_at: datetime
+
+
+class ContactCreate(Body):
+    name: Name
+    relation: ContactRelation
+    phone: Phone
+    guardian: bool = Field(default=False, description="The elder's guardian (监护人)")
+
+
+class ContactPublic(BaseModel):
+    id: int
+    elder_id: int
+    name: str
+    relation: str
+    phone: str = Field(description="Whole for admins and operators (they call the family), as the elder's")
+    guardian: bool
+    created_at: datetime
+
+
+class RulePublic(BaseModel):
+    index: int
+    visits_per_month: int
+    services: list[str]
+    subsidy_cap_yuan: Decimal
+    copay_share: Decimal
+
+
+class EntitlementPublic(BaseModel):
+    elder_id: int
+    month: str
+    on: date = Field(description="The day the policy, categories and assessment are read: the month's first")
+    source: Literal["policy", "override", "registry"] = Field(
+        description="policy: the area's policy decides; override: an operator's `visits_per_month` with a reason; "
+                    "registry: no policy governs the elder, `visits_per_month` as registered")
+    visits_per_month: int
+    override_reason: str | None
+    age: int | None
+    categories: list[str]
+    ability_level: str | None
+    policy_id: int | None
+    policy_name: str | None
+    rule: RulePublic | None = Field(description="The policy's rule that admits the elder; null: none does")

@@ -16,11 +16,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.elders.models import Elder
 from service.followups.schemas import ElderToCall, QueueItem
+from service.lifecycle.models import ServiceRequest
 from service.months import first_day, month_bounds, previous_month
 from service.providers.models import Provider
 from service.reports.figures import visit_requests
 from service.reports.scope import ReportArea
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from service.visits.models import FollowUp, Visit
 

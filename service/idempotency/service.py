@@ -108,30 +108,26 @@ class Idempotency:
         self, body: BaseModel | dict[str, Any], action: Callable[[], Awaitable[Any]],
         response_model: Any, status_code: int | Callable[[], int] = 201,
     ) -> JSONResponse:
-        """Run `action` once per key and answer with what it returns, committed.
+        """Run `action` once per key and answer with what it returns.
 
-        The action leaves its work uncommitted (it may flush); this commits it together with the key's
-        stored answer. `status_code` may be a function, asked after the action, when the action decides it.
+        The action leaves its work uncommitted (it may flush), as every service does; the key's answer is
+        stored after it in the same transaction, which whoever opened it commits (the request's session
+        dependency, service/deps.py), so work, key and answer land together or not at all. `status_code`
+        may be a function, asked after the action, when the action decides it.
         """
         adapter = response_adapter(response_model)
         session = self._session
-        try:
-            if self._key is not None:
-                asked = fingerprint(self._route, body)
-                replay = await self._take(asked)
-                if replay is not None:
-                    await session.rollback()  # nothing was written: end the transaction, free the lock
-                    return replay
-            result = adapter.dump_python(await action(), mode="json")
-            final = status_code() if callable(status_code) else status_code
-            if self._key is not None:
-                await session.exec(_STORE, params={
-                    "principal": self._principal, "key": self._key, "fingerprint": asked, "state": "done",
-                    "status_code": final, "response": result, "created_at": utcnow()})
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+        if self._key is not None:
+            asked = fingerprint(self._route, body)
+            replay = await self._take(asked)
+            if replay is not None:
+                return replay  # nothing was written; the transaction's end frees the key's lock
+        result = adapter.dump_python(await action(), mode="json")
+        final = status_code() if callable(status_code) else status_code
+        if self._key is not None:
+            await session.exec(_STORE, params={
+                "principal": self._principal, "key": self._key, "fingerprint": asked, "state": "done",
+                "status_code": final, "response": result, "created_at": utcnow()})
         return JSONResponse(result, status_code=final)
 
     async def _take(self, asked: str) -> JSONResponse | None:
@@ -150,9 +146,7 @@ class Idempotency:
 async def forget_old_keys(session: AsyncSession, *, now) -> int:
     result = await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < now - KEPT_FOR)
                                 .returning(IdempotencyRecord.id))
-    forgotten = len(result.all())
-    await session.commit()
-    return forgotten
+    return len(result.all())
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,8 +18,8 @@ from service.db import utcnow
 from service.elders.models import Elder
 from service.errors import Invalid
 from service.identity import mask_phone
+from service.lifecycle.models import Assignment, ServiceRequest
 from service.pagination import encode_cursor
-from service.requests.models import Assignment, ServiceRequest
 from service.schemas import StoredLocation
 from service.validation import EARLIEST, END_OF_TIME, MAX_ID
 
@@ -82,16 +82,17 @@ def _cursor(at: datetime, row_id: int) -> str:
     return encode_cursor({"t": int(at.timestamp() * 1_000_000), "id": row_id})
 
 
+def assignments_of(provider_id: int):
+    """A provider's assignments, each with the request and elder that `to_view` shows."""
+    return (select(Assignment, ServiceRequest, Elder)
+            .join(ServiceRequest, ServiceRequest.id == Assignment.request_id)
+            .join(Elder, Elder.id == ServiceRequest.elder_id)
+            .where(Assignment.provider_id == provider_id))
+
+
 async def pull(session: AsyncSession, provider_id: int, *, status: str | None, since: tuple[datetime, int] | None,
                limit: int) -> tuple[list[ProviderAssignment], str]:
-    query = (
-        select(Assignment, ServiceRequest, Elder)
-        .join(ServiceRequest, ServiceRequest.id == Assignment.request_id)
-        .join(Elder, Elder.id == ServiceRequest.elder_id)
-        .where(Assignment.provider_id == provider_id)
-        .order_by(Assignment.updated_at, Assignment.id)
-        .limit(limit)
-    )
+    query = assignments_of(provider_id).order_by(Assignment.updated_at, Assignment.id).limit(limit)
     if status:
         query = query.where(Assignment.status == status)
     if since is not None:

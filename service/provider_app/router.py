@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse
 
 from service.auth import ProviderApp
 from service.db import utcnow
-from service.deps import SessionDep, SettingsDep
-from service.dispatching import offers
+from service.deps import SessionDep, SettingsDep, after_commit
 from service.dispatching.wakeup import wake_dispatcher
 from service.elders.models import Elder
+from service.lifecycle import moves
+from service.lifecycle.models import ServiceRequest
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from service.provider_app.feed import ProviderAssignment, parse_position, pull, to_view
-from service.requests.models import ServiceRequest
+from service.provider_app.stream import LAST_EVENT_ID, read_offers, stream_response
+from service.provider_app.stream import parse_position as parse_event_id
 from service.schemas import Page
 from service.validation import Body, IdPath, Month, Text
 from service.visits import service as visits
@@ -61,10 +64,42 @@ async def list_assignments(
     return AssignmentFeed(items=items, next_cursor=next_cursor)
 
 
+SSE_EVENT = {"type": "object", "properties": {  # one event, as OpenAPI 3.2 describes Server-Sent Events
+    "data": {"type": "string"}, "event": {"type": "string", "enum": ["offer", "ready"]}, "id": {"type": "string"},
+    "retry": {"type": "integer", "minimum": 0}}}
+STREAM_DOC = """Server-Sent Events (`text/event-stream`): `offer` events (data: an assignment, as in the feed),
+each the moment the offer is committed; one `ready` event once what was missed has been sent; a `: ping`
+comment every HOMECARE_FEED_HEARTBEAT_S. Reconnect with the last event id (`Last-Event-ID`, as EventSource
+does, or `?last_event=`) to get exactly the offers made meanwhile; without one the stream starts with
+the offers open now. See docs/api.md § Provider app."""
+
+
+@router.get("/offers/stream", response_class=EventSourceResponse, description=STREAM_DOC, responses={
+    200: {"description": "The stream: `offer` and `ready` events, `: ping` comments",
+          "content": {"text/event-stream": {"itemSchema": SSE_EVENT}}},
+    429: {"description": "This token already has HOMECARE_FEED_MAX_PER_TOKEN open streams here (Retry-After)"}})
+async def offer_stream(
+    request: Request, principal: ProviderApp, settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias=LAST_EVENT_ID, max_length=100_000)] = None,
+    last_event: Annotated[str | None, Query(
+        max_length=100_000, description="The same as Last-Event-ID, for clients that cannot set headers")] = None,
+) -> EventSourceResponse:
+    """New offers pushed to the app (Server-Sent Events), resumable without loss or repetition."""
+    position = (parse_event_id(last_event_id) if last_event_id else parse_event_id(last_event, "last_event"))
+    hub, sessions = request.app.state.offer_hub, request.app.state.sessions
+    waiter = hub.open(principal.provider_id, principal.token_id, settings.feed_max_per_token)
+    try:  # what was missed, read before the answer starts: a database away is a 503 like any read's
+        first = await read_offers(sessions, principal.provider_id, position)
+    except BaseException:
+        hub.close_stream(waiter)
+        raise
+    return stream_response(hub, settings, waiter, first, resumed=position is not None)
+
+
 @router.post("/assignments/{assignment_id}/accept", response_model=ProviderAssignment,
              responses={**NOT_FOUND, **CONFLICT})
 async def accept(assignment_id: IdPath, body: AcceptBody, session: SessionDep, principal: ProviderApp):
-    assignment = await offers.accept(session, assignment_id, principal.provider_id, body.caregiver,
+    assignment = await moves.accept(session, assignment_id, principal.provider_id, body.caregiver,
                                      actor=principal.actor, now=utcnow())
     return await _view(session, assignment)
 
@@ -73,10 +108,10 @@ async def accept(assignment_id: IdPath, body: AcceptBody, session: SessionDep, p
              responses={**NOT_FOUND, **CONFLICT})
 async def decline(assignment_id: IdPath, body: DeclineBody, request: Request, session: SessionDep,
                   principal: ProviderApp, settings: SettingsDep):
-    assignment = await offers.decline(session, assignment_id, principal.provider_id, body.reason,
-                                      actor=principal.actor, now=utcnow(), settings=settings)
+    assignment = await moves.decline(session, assignment_id, principal.provider_id, body.reason,
+                                     actor=principal.actor, now=utcnow(), settings=settings)
     view = await _view(session, assignment)
-    wake_dispatcher(request.app, emergency=view.urgency == "emergency")
+    after_commit(session, lambda: wake_dispatcher(request.app, emergency=view.urgency == "emergency"))
     return view
 
 

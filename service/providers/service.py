@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.areas.extent import CHINA, refuse_outside
 from service.areas.service import require_area
 from service.audit.service import record_change
-from service.db import commit_or_conflict, flush_or_conflict, utcnow
+from service.db import flush_or_conflict, utcnow
 from service.errors import Conflict, Invalid, NotFound
 from service.providers.models import Provider, ProviderArea, Station
 from service.providers.schemas import ProviderCreate, ProviderPublic, ProviderUpdate, StationIn, StationOut
@@ -114,7 +114,7 @@ async def update_provider(
     public = await public_one(session, provider)
     record_change(session, actor=principal.actor, action="provider.update", entity="provider",
                   entity_id=provider.id, before=before, after=public.model_dump(mode="json"))
-    await commit_or_conflict(session, "another provider already has this name")
+    await flush_or_conflict(session, "another provider already has this name")
     return public
 
 

@@ -11,13 +11,14 @@ from datetime import datetime
 
 from pydantic import Field
 from sqlalchemy import func, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
 from service.complaints.service import provider_month_counts
 from service.dispatching import faults
 from service.errors import Conflict, NotFound
+from service.lifecycle.models import ServiceRequest
 from service.months import month_bounds, previous_month
 from service.providers.models import Provider
 from service.quality.models import ProviderQuality
@@ -25,7 +26,6 @@ from service.quality.scoring import ProviderMonth, low_run, quality_score
 from service.reports.figures import provider_figures, visit_requests
 from service.reports.scope import EVERYWHERE
 from service.reports.sql import count_if, minutes_between
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from service.validation import Body, Text
 from service.visits.models import Visit
@@ -42,7 +42,9 @@ async def emergency_on_time(session: AsyncSession, month: str,
     """Provider -> (emergencies it answered this month, of which within the target minutes)."""
     minutes = minutes_between(session.bind.dialect.name, Visit.check_in_at, ServiceRequest.created_at)
     answers = visit_requests(EVERYWHERE, Visit.provider_id, minutes.label("minutes")).where(
-        ServiceRequest.urgency == "emergency", ServiceRequest.month == month).subquery()
+        ServiceRequest.urgency == "emergency", ServiceRequest.month == month,
+        # a check-in dated before the call is no answer, never one "on time"
+        col(Visit.check_in_at) >= ServiceRequest.created_at).subquery()
     on_time = count_if(answers.c.minutes <= settings.emergency_target_minutes)
     counted = select(answers.c.provider_id, func.count(), on_time).group_by(answers.c.provider_id)
     rows = (await session.exec(counted)).all()
@@ -95,7 +97,6 @@ async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
                                                           "failure": faults.describe(exc)}, at=now)
             continue
         assessed.append(row)
-    await session.commit()
     return assessed
 
 
@@ -131,5 +132,4 @@ async def reinstate(session: AsyncSession, provider_id: int, reason: str, actor:
         raise Conflict(f"provider {provider_id} is not suspended")
     record_change(session, actor=actor, action="provider.reinstate", entity="provider", entity_id=provider_id,
                   before={"status": "suspended"}, after={"status": "active", "reason": reason}, at=now)
-    await session.commit()
     return await session.get(Provider, provider_id, populate_existing=True)

@@ -9,17 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlalchemy import or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.areas.models import Area
 from service.audit.service import record_change
 from service.db import flush_or_conflict, utcnow
 from service.errors import Conflict, Invalid
 from service.months import month_bounds
-from service.reports.late import find_closure
+from service.reports.late import closed_above, find_closure
 from service.reports.models import MonthClose
 from service.reports.schemas import Closure
-from service.reports.scope import may_see, report_area
+from service.reports.scope import ReportArea, area_by_code, may_see, report_area
 from service.reports.settlement import build_settlement
 from service.reports.summary import build_summary
 from service.settings import Settings
@@ -62,19 +64,41 @@ async def close_month(session: AsyncSession, data: CloseMonth, principal: Princi
     if existing is not None:
         raise Conflict(f"{data.month} of area {area.code} was closed at "
                        f"{existing.closed_at.astimezone(settings.tz).isoformat()} by {existing.closed_by}")
+    above = await closed_above(session, area.code, data.month)
+    if above is not None:
+        raise Conflict(f"{data.month} of area {area.code} was closed with area {above.area_code} at "
+                       f"{above.closed_at.astimezone(settings.tz).isoformat()} by {above.closed_by}")
     closure = Closure(closed_at=now.astimezone(settings.tz), closed_by=principal.actor)
-    summary = await build_summary(session, area, data.month, settings, now=now, closure=closure)
-    payable = await build_settlement(session, area, data.month, settings, now=now, closure=closure)
-    row = MonthClose(area_code=area.code, month=data.month, closed_at=now, closed_by=principal.actor,
-                     sha256=summary.sha256, summary=summary.model_dump(mode="json"),
-                     settlement=payable.model_dump(mode="json"))
-    session.add(row)
+    row = await _freeze(session, area, data.month, settings, now, closure, principal.actor)
+    # The tiers below close with it, frozen at the same moment, so a street's signed report agrees with
+    # its district's (a tier closed earlier keeps its own closure).
+    below = await _tiers_below(session, area, data.month)
+    for code in below:
+        await _freeze(session, await area_by_code(session, code), data.month, settings, now, closure, principal.actor)
     record_change(session, actor=principal.actor, action="month.close", entity="month_close",
                   entity_id=f"{area.code}:{data.month}", at=now,
-                  after={"sha256": summary.sha256, "settlement_sha256": payable.sha256})
+                  after={"sha256": row.sha256, "settlement_sha256": row.settlement["sha256"], "with": below})
     # Committed with its Idempotency-Key's answer.
     await flush_or_conflict(session, f"{data.month} of area {area.code} was closed a moment ago by another")
     return public(row, settings)
+
+
+async def _freeze(session: AsyncSession, area: ReportArea, month: str, settings: Settings, now, closure: Closure,
+                  actor: str) -> MonthClose:
+    summary = await build_summary(session, area, month, settings, now=now, closure=closure)
+    payable = await build_settlement(session, area, month, settings, now=now, closure=closure)
+    row = MonthClose(area_code=area.code, month=month, closed_at=now, closed_by=actor, sha256=summary.sha256,
+                     summary=summary.model_dump(mode="json"), settlement=payable.model_dump(mode="json"))
+    session.add(row)
+    return row
+
+
+async def _tiers_below(session: AsyncSession, area: ReportArea, month: str) -> list[str]:
+    """The districts (of a city) and streets below the area that have not been closed for the month."""
+    query = select(Area.code).where(col(Area.level).in_(("county", "street")), Area.code != area.code,
+                                    or_(*(col(Area.code).startswith(p) for p in area.prefixes)))
+    closed = select(MonthClose.area_code).where(MonthClose.month == month)
+    return list((await session.exec(query.where(col(Area.code).not_in(closed)).order_by(Area.code))).all())
 
 
 async def list_closures(session: AsyncSession, principal: Principal, settings: Settings, *,

@@ -60,6 +60,11 @@ def summary_document(s: MonthlySummary) -> Document:
             Column("街道代码", width=1.2), Column("街道", width=1.4), Column("应服务老人", "int"),
             Column("已服务老人", "int"), Column("覆盖率", "percent")),
             [(r.code, r.name, r.entitled, r.served, r.coverage_rate) for r in s.streets]),
+        Table("老人类别", "按老人类别（高龄、百岁按身份证出生日期计）", (
+            Column("类别代码", width=1.2), Column("类别", width=1.6), Column("在册老人", "int"),
+            Column("已服务老人", "int")),
+            [(c.category, c.label, c.elders, c.served)
+             for c in (s.elder_groups.by_category if s.elder_groups else [])]),
         Table("环比", "与上月比较", (Column("指标", width=1.8), Column("本月", "by_row"), Column("上月", "by_row"),
                                    Column("变化", "by_row")),
               [(c.label, c.current, c.previous, c.delta) for c in s.change],

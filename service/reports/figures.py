@@ -18,10 +18,13 @@ from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, literal_co
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.elders.models import Elder
+from service.catalogue import ELDER_CATEGORIES
+from service.elders.models import Elder, ElderCategory
+from service.entitlements.matching import CENTENARIAN, HIGH_AGE, aged_cutoff
+from service.lifecycle.models import Assignment, ServiceRequest
+from service.months import first_day
 from service.reports.scope import ReportArea
 from service.reports.sql import Job, count_if, minutes_between, percentiles
-from service.requests.models import Assignment, ServiceRequest
 from service.visits.models import FollowUp, Visit
 
 # The programme's standard: every visit at least 60 minutes (每次服务时长最低60分钟).
@@ -96,6 +99,7 @@ class MonthFigures:
     answered: int
     response_p50: float | None
     response_p90: float | None
+    groups: dict[str, tuple[int, int]]  # category -> (elders, served)
     totals: ProviderFigures = field(init=False)
 
     def __post_init__(self) -> None:
@@ -177,7 +181,10 @@ def first_check_ins(area: ReportArea, month: str):
                     func.min(Visit.check_in_at).label("first_in"))
              .select_from(ServiceRequest)
              .outerjoin(Assignment, col(Assignment.request_id) == ServiceRequest.id)
-             .outerjoin(Visit, col(Visit.assignment_id) == Assignment.id)
+             # A check-in dated before the call (stored before the check-in rule) answers nothing: a response
+             # time is never negative.
+             .outerjoin(Visit, and_(col(Visit.assignment_id) == Assignment.id,
+                                    col(Visit.check_in_at) >= ServiceRequest.created_at))
              .where(ServiceRequest.urgency == "emergency", ServiceRequest.month == month)
              .group_by(ServiceRequest.id, ServiceRequest.created_at))
     if area.prefixes:
@@ -196,22 +203,50 @@ async def emergency_response(session: AsyncSession, area: ReportArea,
     return requests, answered, p50, p90
 
 
-JOBS_PER_MONTH = 5
+BIRTH = func.substr(Elder.id_number, literal_column("7"), literal_column("8"))  # YYYYMMDD (GB 11643)
+
+
+async def category_figures(session: AsyncSession, area: ReportArea, month: str, start: datetime,
+                           end: datetime) -> dict[str, tuple[int, int]]:
+    """Category -> (active elders in it on the month's first day, elders in it served in the month): the age
+    groups from the ID number's birth digits compared as text, the recorded categories grouped; two queries."""
+    day = first_day(month)
+    served = col(Elder.id).in_(select(Visit.elder_id).where(
+        Visit.status == "verified", col(Visit.check_in_at) >= start, col(Visit.check_in_at) < end))
+    active = Elder.status == "active"
+    groups = {"aged_80": BIRTH <= aged_cutoff(HIGH_AGE, day), "aged_100": BIRTH <= aged_cutoff(CENTENARIAN, day),
+              "living_alone": col(Elder.living_alone)}
+    derived = select(*(f(and_(condition, counted)) for condition in groups.values() for f, counted in
+                       ((count_if, active), (count_if, served)))).where(area.covers(Elder.area_code))
+    row = (await session.exec(derived)).one()
+    figures = {name: (int(row[2 * i]), int(row[2 * i + 1])) for i, name in enumerate(groups)}
+    recorded = (select(ElderCategory.category, count_if(active), count_if(served))
+                .join(Elder, col(Elder.id) == ElderCategory.elder_id)
+                .where(area.covers(Elder.area_code), col(ElderCategory.since) <= day,
+                       ElderCategory.category != "living_alone")  # the flag counts it, recorded or not
+                .group_by(ElderCategory.category))
+    for category, elders, served_elders in (await session.exec(recorded)).all():
+        figures[category] = (int(elders), int(served_elders))
+    return {c: figures.get(c, (0, 0)) for c in ELDER_CATEGORIES}
+
+
+JOBS_PER_MONTH = 6
 
 
 def month_jobs(area: ReportArea, month: str, start: datetime, end: datetime) -> list[Job]:
     """The month's independent queries, for `run_all`; `assemble` puts their answers together."""
     return [lambda s: provider_figures(s, area, start, end), lambda s: street_figures(s, area, start, end),
             lambda s: median_minutes(s, area, start, end), lambda s: request_counts(s, area, month),
-            lambda s: emergency_response(s, area, month)]
+            lambda s: emergency_response(s, area, month),
+            lambda s: category_figures(s, area, month, start, end)]
 
 
 def assemble(answers: list) -> MonthFigures:
-    (providers, codes), streets, median, requests, emergencies = answers
+    (providers, codes), streets, median, requests, emergencies, groups = answers
     planned, planned_completed, missed, ad_hoc = requests
     asked, answered, p50, p90 = emergencies
     return MonthFigures(
         providers=providers, exception_codes=codes, streets=streets, median_minutes=median, planned=planned,
         planned_completed=planned_completed, missed=missed, ad_hoc_requests=ad_hoc, emergencies=asked,
-        answered=answered, response_p50=p50, response_p90=p90,
+        answered=answered, response_p50=p50, response_p90=p90, groups=groups,
     )

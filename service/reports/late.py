@@ -18,11 +18,12 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.errors import Conflict
+from service.lifecycle.models import ServiceRequest
 from service.months import month_bounds, month_of
 from service.reports.figures import visit_requests
 from service.reports.models import MonthClose
 from service.reports.scope import ReportArea
-from service.requests.models import ServiceRequest
 from service.visits.models import FollowUp, Visit
 
 
@@ -45,6 +46,27 @@ async def find_closure(session: AsyncSession, area_code: str | None, month: str)
         return None
     return (await session.exec(select(MonthClose).where(
         MonthClose.area_code == area_code, MonthClose.month == month))).first()
+
+
+async def closed_above(session: AsyncSession, area_code: str | None, month: str) -> MonthClose | None:
+    """The closure of the month by a tier above the area (its street or district), if any. Streets and
+    districts are frozen with the tier that closed them; a community is not a supervision tier and is not."""
+    if area_code is None:
+        return None
+    above = [area_code[:n] for n in (6, 9) if len(area_code) > n]
+    if not above:
+        return None
+    return (await session.exec(select(MonthClose).where(
+        col(MonthClose.area_code).in_(above), MonthClose.month == month).order_by(MonthClose.area_code))).first()
+
+
+async def refuse_closed_above(session: AsyncSession, area_code: str | None, month: str) -> None:
+    """409 for a community's figures of a month its street or district closed: they were not frozen, and
+    live ones would disagree with the signed tiers above."""
+    above = await closed_above(session, area_code, month)
+    if above is not None:
+        raise Conflict(f"{month} was closed for area {above.area_code}, which area {area_code} lies in; "
+                       f"its signed figures are in the report of area {above.area_code}")
 
 
 def _closed_windows(closures: list[tuple[str, datetime]], tz: ZoneInfo):

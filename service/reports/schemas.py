@@ -72,6 +72,23 @@ class FollowUpFigures(BaseModel):
     complaints: int
 
 
+class CategoryRow(BaseModel):
+    category: str = Field(description="A recorded category (living_alone, empty_nest, dibao, tekun, youfu) or "
+                                      "an age group derived from the ID number (aged_80, aged_100)")
+    label: str
+    elders: int = Field(description="Active elders of the area in the category on the month's first day")
+    served: int = Field(description="Elders of the category with at least one verified visit in the month")
+
+
+class ElderGroupFigures(BaseModel):
+    """The statistics Haikou publishes: the 80+, 100+ and living-alone elders served, and every category."""
+
+    aged_80_served: int = Field(description="Elders aged 80 or more on the month's first day, served")
+    aged_100_served: int = Field(description="Elders aged 100 or more on the month's first day, served")
+    living_alone_served: int = Field(description="Elders living alone (独居), served")
+    by_category: list[CategoryRow]
+
+
 class ProviderRow(BaseModel):
     provider_id: int
     name: str
@@ -129,6 +146,8 @@ class MonthlySummary(BaseModel):
     duration: DurationFigures
     emergencies: EmergencyFigures
     follow_ups: FollowUpFigures
+    elder_groups: ElderGroupFigures | None = Field(
+        default=None, description="By elder category; null in summaries signed before categories were kept")
     calls: CallFigures | None = Field(default=None, description=(
         "The 12349 calls by type and the complaints (absent from summaries closed before they were counted)"))
     providers: list[ProviderRow]

@@ -19,17 +19,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import utcnow
+from service.lifecycle.models import ServiceRequest
 from service.months import first_day
 from service.providers.models import Provider
 from service.reports.digest import sealed
 from service.reports.figures import visit_requests
 from service.reports.labels import service_label
-from service.reports.late import find_closure, late_changes
+from service.reports.late import find_closure, late_changes, refuse_closed_above
 from service.reports.prices import PriceBook, local_day, price_book, yuan
 from service.reports.schemas import SHA256_OF, AreaRef, Closure
 from service.reports.scope import ReportArea, require_begun
 from service.reports.sql import tune_for_reports
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from service.visits.models import Visit
 
@@ -196,5 +196,6 @@ async def settlement(session: AsyncSession, area: ReportArea, month: str, settin
     if closure is not None:
         signed = SettlementReport.model_validate(closure.settlement)
         return signed if provider_id is None else _one_provider(signed, provider_id)
+    await refuse_closed_above(session, area.code, month)
     return await build_settlement(session, area, month, settings, now=now or utcnow(),
                                   provider_id=provider_id)

@@ -14,6 +14,8 @@ from sqlalchemy import ColumnElement, Float, Select, case, cast, func, text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.transactions import end_read
+
 Job = Callable[[AsyncSession], Awaitable[Any]]
 # Independent aggregates of one report run side by side on PostgreSQL, this many at a time: enough to
 # keep a few cores busy. They take turns on the report lane's own connections (lane.py).
@@ -94,7 +96,7 @@ async def run_all(session: AsyncSession, jobs: Sequence[Job]) -> list[Any]:
     """
     if session.bind.dialect.name != "postgresql" or not session.info.get(REPORT_READER):
         return [await job(session) for job in jobs]
-    await session.commit()  # it has only read: this ends its transaction and returns its connection
+    await end_read(session)  # it has only read: this ends its transaction and returns its connection
     gate = asyncio.Semaphore(REPORT_CONNECTIONS)
 
     async def one(job: Job) -> Any:

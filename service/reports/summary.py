@@ -9,22 +9,25 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.calls.service import month_figures
+from service.catalogue import ELDER_CATEGORIES
 from service.complaints.service import month_counts as complaint_counts
 from service.db import utcnow
-from service.dispatching.models import QuotaUsage
+from service.lifecycle.models import QuotaUsage
 from service.months import month_bounds, previous_month
 from service.providers.models import Provider
 from service.reports.digest import sealed
 from service.reports.figures import JOBS_PER_MONTH, MonthFigures, assemble, month_jobs
 from service.reports.labels import HEADLINE, exception_label
-from service.reports.late import find_closure, late_changes
+from service.reports.late import find_closure, late_changes, refuse_closed_above
 from service.reports.schemas import (
     Amendment,
     AreaRef,
+    CategoryRow,
     Change,
     Closure,
     DurationFigures,
     ElderFigures,
+    ElderGroupFigures,
     EmergencyFigures,
     ExceptionCount,
     ExceptionFigures,
@@ -65,6 +68,11 @@ def overall(figures: MonthFigures) -> dict[str, Any]:
             response_p90_minutes=rounded(figures.response_p90)),
         "follow_ups": FollowUpFigures(count=t.follow_ups, complaints=t.complaints,
                                       mean_satisfaction=rate(t.satisfaction_sum, t.follow_ups, 2)),
+        "elder_groups": ElderGroupFigures(
+            aged_80_served=figures.groups["aged_80"][1], aged_100_served=figures.groups["aged_100"][1],
+            living_alone_served=figures.groups["living_alone"][1],
+            by_category=[CategoryRow(category=c, label=ELDER_CATEGORIES[c], elders=n, served=served)
+                         for c, (n, served) in figures.groups.items()]),
     }
 
 
@@ -160,4 +168,5 @@ async def monthly_summary(session: AsyncSession, area: ReportArea, month: str, s
     closure = await find_closure(session, area.code, month)
     if closure is not None:
         return MonthlySummary.model_validate(closure.summary)
+    await refuse_closed_above(session, area.code, month)
     return await build_summary(session, area, month, settings, now=now or utcnow())

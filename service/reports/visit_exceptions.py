@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import utcnow
 from service.elders.models import Elder
+from service.lifecycle.models import ServiceRequest
 from service.providers.models import Provider
 from service.reports.digest import sealed
 from service.reports.figures import visit_requests
@@ -22,7 +23,6 @@ from service.reports.labels import exception_label
 from service.reports.schemas import SHA256_OF, AreaRef
 from service.reports.scope import ReportArea, require_begun
 from service.reports.sql import tune_for_reports
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from service.visits.models import Visit
 

@@ -36,10 +36,11 @@ from service.idempotency.service import (
     settle,
     still_running,
 )
+from service.lifecycle.models import ServiceRequest
 from service.requests import service
-from service.requests.models import ServiceRequest
 from service.requests.schemas import RequestCreate, RequestDetail
 from service.tokens.service import Principal
+from service.transactions import unit
 
 _ID_PLACEHOLDER = b'{"id":0'
 # A key's record may vanish between the statement and the look at it (released by a failed twin,
@@ -103,7 +104,7 @@ async def _register_through_the_orm(state: State, data: RequestCreate, principal
                                     route: str) -> tuple[Response, bool]:
     created = False  # a replayed answer has nothing new to dispatch
 
-    async with state.sessions() as session:
+    async with unit(state.sessions) as session:  # committed here, before the router wakes the dispatcher
         async def create():
             nonlocal created
             row = await service.create_request(session, data, principal, state.settings)
@@ -136,12 +137,11 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
     if row["id"] is not None:
         return Response(b'{"id":%d' % row["id"] + rest, status_code=201, media_type="application/json"), True
     if key is not None:
-        async with state.sessions() as session:
+        async with unit(state.sessions) as session:  # a deleted key is committed before the statement again
             existing = await find_record(session, owner, key)
             if existing is not None:
                 replay = await settle(session, existing, asked)
                 if replay is None:  # a key a dead request left running, now deleted: claim it again
-                    await session.commit()
                     return None
                 return replay, False
         if not row["free"]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from service.auth import Staff
 from service.catalogue import Urgency
-from service.deps import SessionDep, SettingsDep
+from service.deps import SessionDep, SettingsDep, after_commit
 from service.devices import service as devices
 from service.dispatching.wakeup import wake_dispatcher
 from service.idempotency.service import IdempotencyDep, IdempotencyKeyHeader, route_of
@@ -91,5 +91,5 @@ async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, 
 
     response = await idempotency.run(body, create, RequestDetail, status_code=lambda: 201 if created else 200)
     if created:
-        wake_dispatcher(request.app, emergency=True)
+        after_commit(session, lambda: wake_dispatcher(request.app, emergency=True))
     return response

@@ -1,4 +1,5 @@
-"""Service requests (工单): intake by operators and devices, status changes, the timeline."""
+"""Service requests (工单): intake by operators and devices, reading them, the timeline. Their status moves
+are the lifecycle's (service/lifecycle/moves.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,9 +14,11 @@ from service.audit.models import AuditEvent
 from service.audit.service import record_change
 from service.db import utcnow
 from service.elders.models import Elder
-from service.errors import Conflict, Invalid, NotFound
+from service.errors import Invalid, NotFound
+from service.lifecycle import moves
+from service.lifecycle.models import Assignment, ServiceRequest
+from service.lifecycle.transitions import LIVE_REQUEST, RequestStatus, in_order
 from service.months import month_of
-from service.requests.models import Assignment, ServiceRequest
 from service.requests.schemas import (
     AlertCreate,
     AssignmentPublic,
@@ -30,28 +32,9 @@ from service.settings import Settings
 from service.tokens.service import Principal
 from service.visits.models import Visit
 
-LIVE_STATUSES = ("open", "assigned", "accepted", "in_progress")
 UNSERVICEABLE = ("deceased", "moved")  # elders' statuses under which nobody is sent
-CANCELLABLE = ("open", "assigned", "accepted")
 # A second press of the same elder's button while help is already on its way joins that request.
 ALERT_MERGE_WINDOW = timedelta(minutes=30)
-
-
-async def transition(session: AsyncSession, request_id: int, *, from_: tuple[str, ...], to: str, actor: str,
-                     now: datetime, **values) -> bool:
-    """Move a request between statuses with one conditional UPDATE; False if it was not in `from_`."""
-    result = await session.exec(
-        update(ServiceRequest)
-        .where(ServiceRequest.id == request_id, col(ServiceRequest.status).in_(from_))
-        .values(status=to, updated_at=now, **values)
-        .returning(ServiceRequest.id)
-    )
-    row = result.first()
-    if row is None:
-        return False
-    record_change(session, actor=actor, action="request.status", entity="service_request", entity_id=request_id,
-                  after={"status": to, **{k: v for k, v in values.items() if k != "explanation"}}, at=now)
-    return True
 
 
 async def get_request(session: AsyncSession, request_id: int) -> ServiceRequest:
@@ -77,9 +60,9 @@ async def _serviceable_elder(session: AsyncSession, elder_id: int) -> int:
 
 def new_request_values(data: RequestCreate, principal: Principal, settings: Settings, now: datetime) -> dict[str, Any]:
     """The columns of an operator's new request (all but its id)."""
-    return {**data.model_dump(), "kind": "ad_hoc", "status": "open", "seq": None, "planned_date": None,
-            "month": month_of(data.window_start or now, settings.tz), "attempts": 0, "cancel_reason": None,
-            "created_by": principal.actor, "created_at": now, "updated_at": now}
+    return {**data.model_dump(), "kind": "ad_hoc", "status": RequestStatus.OPEN.value, "seq": None,
+            "planned_date": None, "month": month_of(data.window_start or now, settings.tz), "attempts": 0,
+            "cancel_reason": None, "created_by": principal.actor, "created_at": now, "updated_at": now}
 
 
 def creation_audit(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +79,7 @@ async def _insert(session: AsyncSession, row: ServiceRequest, actor: str) -> Ser
     return row
 
 
-# create_request and raise_alert leave their transaction open: the caller commits it together with the
+# create_request and raise_alert leave their transaction open, as every service does: it commits with the
 # Idempotency-Key's stored answer (Idempotency.run), so the work and the key's "done" land at once.
 # On PostgreSQL operators' requests are created by intake.py in one statement instead.
 async def create_request(session: AsyncSession, data: RequestCreate, principal: Principal,
@@ -121,7 +104,8 @@ async def raise_alert(session: AsyncSession, data: AlertCreate, principal: Princ
     live = (await session.exec(
         select(ServiceRequest).where(
             ServiceRequest.elder_id == elder_id, ServiceRequest.urgency == "emergency",
-            col(ServiceRequest.status).in_(LIVE_STATUSES), ServiceRequest.created_at >= now - ALERT_MERGE_WINDOW,
+            col(ServiceRequest.status).in_(in_order(LIVE_REQUEST)),
+            ServiceRequest.created_at >= now - ALERT_MERGE_WINDOW,
         ).order_by(col(ServiceRequest.id).desc())
     )).first()
     if live is not None:
@@ -130,7 +114,7 @@ async def raise_alert(session: AsyncSession, data: AlertCreate, principal: Princ
         return live, False
     row = ServiceRequest(
         elder_id=elder_id, service="emergency", urgency="emergency", kind="ad_hoc", channel="one_touch",
-        status="open", month=month_of(now, settings.tz), created_by=principal.actor,
+        status=RequestStatus.OPEN.value, month=month_of(now, settings.tz), created_by=principal.actor,
         note=f"alert {data.kind} at {data.at.isoformat()}", created_at=now, updated_at=now,
     )
     return await _insert(session, row, principal.actor), True
@@ -180,15 +164,5 @@ def new_request_detail(values: Mapping[str, Any]) -> RequestDetail:
 
 
 async def cancel_request(session: AsyncSession, request_id: int, reason: str, principal: Principal) -> ServiceRequest:
-    from service.dispatching import offers  # offers builds on this module's transitions
-
-    row = await get_request(session, request_id)
-    now = utcnow()
-    if not await transition(session, row.id, from_=CANCELLABLE, to="cancelled", actor=principal.actor, now=now,
-                            cancel_reason=reason):
-        await session.rollback()
-        current = await get_request(session, request_id)
-        raise Conflict(f"request {request_id} is {current.status} and can no longer be cancelled")
-    await offers.withdraw_active(session, row, actor=principal.actor, now=now, reason=reason)
-    await session.commit()
-    return await session.get(ServiceRequest, row.id, populate_existing=True)
+    await moves.cancel(session, request_id, reason, actor=principal.actor, now=utcnow())
+    return await session.get(ServiceRequest, request_id, populate_existing=True)

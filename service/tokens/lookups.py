@@ -17,6 +17,7 @@ from itertools import islice
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.tokens.service import Principal, principals_for
+from service.transactions import unit
 
 
 class TokenLookups:
@@ -48,7 +49,7 @@ class TokenLookups:
                 del self._waiting[token_hash]
             self.queries += 1
             try:
-                async with self.sessions()() as session:
+                async with unit(self.sessions()) as session:  # committed: the last-use stamps
                     found = await principals_for(session, list(batch))
             except Exception as exc:  # noqa: BLE001 - each waiting request gets the failure, as if it had asked
                 for future in batch.values():

@@ -65,7 +65,6 @@ async def issue_token(
     record_change(session, actor=actor, action="token.create", entity="api_token", entity_id=row.id,
                   after={"name": name, "role": role, "provider_id": provider_id, "area_code": area_code,
                          "gateway_id": gateway_id})
-    await session.commit()
     return row, token
 
 
@@ -120,7 +119,6 @@ async def revoke_token(session: AsyncSession, token_id: int, *, actor: str) -> A
     if revoked is not None:
         record_change(session, actor=actor, action="token.revoke", entity="api_token", entity_id=token_id,
                       after={"revoked_at": now})
-    await session.commit()
     row = await session.get(ApiToken, token_id, populate_existing=True)
     if row is None:
         raise NotFound(f"token {token_id} does not exist")
@@ -149,7 +147,6 @@ async def principals_for(session: AsyncSession, token_hashes: Sequence[str],
             col(ApiToken.id).in_(stale),
             or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < now - LAST_USED_STEP),
         ).values(last_used_at=now))
-        await session.commit()
     return {row.token_hash: Principal(row.id, row.name, row.role, row.provider_id, row.area_code,
                                          row.gateway_id) for row in rows}
 

@@ -1,4 +1,7 @@
-"""Check-in and check-out at the elder's home, idempotent by the phone's client_visit_id."""
+"""Check-in and check-out at the elder's home, idempotent by the phone's client_visit_id.
+
+Nothing here commits (the request's session dependency does); a batch upload keeps each item's check-in and
+check-out in savepoints of their own, so one bad item undoes only itself."""
 
 from __future__ import annotations
 
@@ -13,12 +16,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
 from service.db import utcnow
-from service.dispatching.offers import move_assignment
 from service.elders.models import Elder
 from service.errors import Conflict, DomainError, Invalid, NotFound, field_errors, problem_body
+from service.lifecycle import moves
+from service.lifecycle.models import Assignment, ServiceRequest
+from service.lifecycle.transitions import AssignmentStatus
 from service.months import month_bounds
-from service.requests.models import Assignment, ServiceRequest
-from service.requests.service import transition
 from service.schemas import StoredLocation
 from service.settings import Settings
 from service.tokens.service import Principal
@@ -42,7 +45,8 @@ NEIGHBOURHOOD = timedelta(hours=24)
 def to_public(visit: Visit, request_id: int) -> VisitPublic:
     check_out = None
     if visit.check_out_at is not None:
-        check_out = Fix(at=visit.check_out_at, location=StoredLocation(lat=visit.check_out_lat, lon=visit.check_out_lon),
+        check_out = Fix(at=visit.check_out_at,
+                        location=StoredLocation(lat=visit.check_out_lat, lon=visit.check_out_lon),
                         distance_m=visit.check_out_distance_m)
     return VisitPublic(
         id=visit.id, assignment_id=visit.assignment_id, request_id=request_id, client_visit_id=visit.client_visit_id,
@@ -79,7 +83,7 @@ async def check_in(session: AsyncSession, provider_id: int, data: VisitStart, pr
             raise Conflict(f"client_visit_id {client_id} was already used for assignment {existing.assignment_id}")
         return existing, False
     assignment = await session.get(Assignment, data.assignment_id)
-    if assignment is None or assignment.provider_id != provider_id or assignment.status != "accepted":
+    if assignment is None or assignment.provider_id != provider_id or assignment.status != AssignmentStatus.ACCEPTED:
         raise Invalid.field("assignment_id", "is not an assignment you have accepted")
     request = await session.get(ServiceRequest, assignment.request_id)
     now = utcnow()
@@ -87,6 +91,10 @@ async def check_in(session: AsyncSession, provider_id: int, data: VisitStart, pr
     month_start, _ = month_bounds(request.month, settings.tz)
     if data.check_in.at < month_start:
         raise Invalid.field("check_in.at", f"is before the start of the request's month {request.month}")
+    # Nobody answers a call before it is made. (A planned request is made by the plan, which may run mid-month
+    # on demand: the entitlement it stands for held from the month's start.)
+    if request.kind == "ad_hoc" and data.check_in.at < request.created_at:
+        raise Invalid.field("check_in.at", f"is before its request was made ({request.created_at.isoformat()})")
     elder = await session.get(Elder, request.elder_id)
     lat, lon = data.check_in.location.wgs84()
     visit = Visit(
@@ -95,20 +103,20 @@ async def check_in(session: AsyncSession, provider_id: int, data: VisitStart, pr
         check_in_distance_m=verification.metres(Point(lat, lon), Point(elder.lat, elder.lon)), elder_id=elder.id,
         created_at=now, updated_at=now,
     )
-    session.add(visit)
     try:
-        await session.flush()
+        async with session.begin_nested():  # a savepoint: a refused insert undoes only itself
+            session.add(visit)
+            await session.flush()
     except IntegrityError:
         # A twin upload won the race (same client id), or the assignment already has a visit.
-        await session.rollback()
         twin = await _by_client_id(session, provider_id, client_id)
         if twin is not None and twin.assignment_id == data.assignment_id:
             return twin, False
         raise Conflict(f"assignment {data.assignment_id} already has a visit") from None
-    await transition(session, request.id, from_=("accepted",), to="in_progress", actor=principal.actor, now=now)
+    await moves.start(session, request.id, actor=principal.actor, now=now)
     record_change(session, actor=principal.actor, action="visit.check_in", entity="visit", entity_id=visit.id,
-                  after={"assignment_id": assignment.id, "at": data.check_in.at, "distance_m": visit.check_in_distance_m})
-    await session.commit()
+                  after={"assignment_id": assignment.id, "at": data.check_in.at,
+                         "distance_m": visit.check_in_distance_m})
     return visit, True
 
 
@@ -167,22 +175,18 @@ async def check_out(session: AsyncSession, provider_id: int, visit_id: int, data
     exceptions = verification.verify(facts, await _caregiver_neighbours(session, visit, data.at),
                                      geofence_m=settings.geofence_m, max_kmh=settings.max_travel_kmh)
     status = "exception" if exceptions else "verified"
-    values = dict(check_out_at=data.at, check_out_lat=lat, check_out_lon=lon,
-                  check_out_distance_m=verification.metres(Point(lat, lon), home), tasks=list(data.tasks),
-                  note=data.note, duration_minutes=round(verification.duration_minutes(facts), 2), status=status,
-                  exceptions=exceptions, updated_at=now)
+    values = {"check_out_at": data.at, "check_out_lat": lat, "check_out_lon": lon,
+              "check_out_distance_m": verification.metres(Point(lat, lon), home), "tasks": list(data.tasks),
+              "note": data.note, "duration_minutes": round(verification.duration_minutes(facts), 2), "status": status,
+              "exceptions": exceptions, "updated_at": now}
     result = await session.exec(update(Visit).where(Visit.id == visit.id, col(Visit.check_out_at).is_(None))
                                 .values(**values).returning(Visit.id))
-    if result.first() is None:  # a twin check-out landed first
-        await session.rollback()
+    if result.first() is None:  # a twin check-out landed first: answered as a retry of it, or 409
         return await check_out(session, provider_id, visit_id, data, principal, settings)
-    await move_assignment(session, assignment.id, from_=("accepted",), to="completed", actor=principal.actor, now=now)
-    await transition(session, request.id, from_=("in_progress", "accepted"), to="completed", actor=principal.actor,
-                     now=now)
+    await moves.complete(session, assignment.id, request.id, actor=principal.actor, now=now)
     record_change(session, actor=principal.actor, action="visit.check_out", entity="visit", entity_id=visit.id,
                   after={"at": data.at, "status": status, "exceptions": exceptions,
                          "duration_minutes": values["duration_minutes"]})
-    await session.commit()
     return await _own_visit(session, visit_id, provider_id)
 
 
@@ -202,17 +206,18 @@ async def upload_batch(session: AsyncSession, provider_id: int, items: list[dict
         client_id = _client_id(raw)
         try:
             item = BatchItem.model_validate(raw)
-            visit, _ = await check_in(session, provider_id, item, principal, settings)
+            async with session.begin_nested():
+                visit, _ = await check_in(session, provider_id, item, principal, settings)
             if item.check_out is not None:
-                visit = await check_out(session, provider_id, visit.id, item.check_out, principal, settings)
+                async with session.begin_nested():
+                    visit = await check_out(session, provider_id, visit.id, item.check_out, principal, settings)
             results.append(BatchResult(index=index, client_visit_id=str(item.client_visit_id), ok=True,
                                        visit=await public(session, visit)))
         except ValidationError as exc:
-            await session.rollback()
             results.append(BatchResult(index=index, client_visit_id=client_id, ok=False,
-                                       error=problem_body(422, "the item is invalid", errors=field_errors(exc.errors()))))
+                                       error=problem_body(422, "the item is invalid",
+                                                          errors=field_errors(exc.errors()))))
         except DomainError as exc:
-            await session.rollback()
             results.append(BatchResult(index=index, client_visit_id=client_id, ok=False,
                                        error=problem_body(exc.status, exc.detail, title=exc.title, errors=exc.errors)))
     return results

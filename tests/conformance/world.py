@@ -16,6 +16,7 @@ from tests.service.helpers import (
     build_world,
     check_in_body,
     check_out_body,
+    made_before,
     new_request,
     offer_to,
 )
@@ -44,6 +45,7 @@ async def seed(client, db, token) -> ConformanceWorld:
     assignments = []
     for service in ("companionship", "clean"):  # two offers waiting for provider 1's answer
         offered = (await new_request(client, world, service=service))["id"]
+        await made_before(db, offered, ago(days=1))  # a check-in may not precede its request
         requests.append(offered)
         assignments.append(await offer_to(db, offered, world.provider_id))
     visits = []

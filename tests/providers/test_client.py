@@ -21,7 +21,7 @@ from providers import (
 )
 from providers.models import CheckInRecord, CheckOutRecord, Position
 from service.visits.models import Visit
-from tests.providers.world import CHINA, provider_client
+from tests.providers.world import CHINA, QUICK, provider_client, token_of
 from tests.service.helpers import HOME, accepted_assignment, ago, build_world, new_request, offer_to
 
 AT_HOME = wgs84_to_gcj02(HOME["lat"], HOME["lon"])  # what a phone at the door reports
@@ -154,3 +154,30 @@ async def test_an_error_page_that_is_not_problem_json_still_raises_a_typed_error
             await app_client.pull()
     assert (error.value.status, error.value.title, error.value.errors) == (418, "I'm a Teapot", [])
     assert "teapot" in error.value.detail
+
+
+async def test_the_offer_stream_brings_new_offers_and_resumes_exactly_after_a_drop(client, token, db, live):
+    world = await build_world(client, token)
+    open_now = await offer_to(db, (await new_request(client, world))["id"], world.provider_id)
+    async with ProviderClient(live, token_of(world.provider), retry=QUICK) as app_client:
+        stream = app_client.offers()
+        first = await anext(stream)  # the offers open now come first
+        made = await offer_to(db, (await new_request(client, world))["id"], world.provider_id)
+        second = await anext(stream)
+        assert (first.id, second.id, second.status) == (open_now, made, "offered")
+        await stream.aclose()  # the phone loses its connection
+        missed = [await offer_to(db, (await new_request(client, world))["id"], world.provider_id) for _ in range(2)]
+        stream = app_client.offers()  # back, from app_client.offer_position
+        assert [(await anext(stream)).id for _ in missed] == missed
+        after = await offer_to(db, (await new_request(client, world))["id"], world.provider_id)
+        assert (await anext(stream)).id == after
+        await stream.aclose()
+        assert app_client.offer_position
+
+
+async def test_the_offer_stream_raises_at_once_on_a_refusal(client, token, db, live):
+    world = await build_world(client, token)
+    async with ProviderClient(live, token_of(world.operator), retry=QUICK) as app_client:
+        with pytest.raises(ProviderApiError) as refused:
+            await anext(app_client.offers())
+    assert refused.value.status == 403

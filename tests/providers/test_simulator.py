@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -10,11 +11,11 @@ from typer.testing import CliRunner
 
 from providers import FieldSimulator, Habits, ProviderClient, roster_for
 from providers.months import month_bounds
-from service.requests.models import Assignment
+from service.lifecycle.models import Assignment
 from service.visits.models import Visit
 from tests.factories import elder_body
-from tests.providers.world import last_month, provider_client
-from tests.service.helpers import build_world, new_request, offer_to
+from tests.providers.world import QUICK, last_month, provider_client, token_of
+from tests.service.helpers import build_world, made_before, new_request, offer_to
 
 # Neighbours of the world's elder, 1-3 km apart: one caregiver can walk between them in the gap.
 NEIGHBOURS = [{"lat": 25.0302, "lon": 102.7330}, {"lat": 25.0105, "lon": 102.7522}, {"lat": 25.0250, "lon": 102.7600}]
@@ -30,6 +31,8 @@ async def small_world(client, token, db, per_elder: int, **request_fields):
     for elder_id in elders:
         for _ in range(per_elder):
             request = await new_request(client, world, elder_id=elder_id, **request_fields)
+            # Made before the month the simulator plays (a check-in may not precede its request).
+            await made_before(db, request["id"], datetime.now(UTC) - timedelta(days=70))
             offers[await offer_to(db, request["id"], world.provider_id)] = request["id"]
     return world, offers
 
@@ -109,8 +112,11 @@ async def test_run_again_in_the_month_with_new_offers_the_caregivers_never_overl
     assert first.visits == first.verified == len(first_offers)
     elders = {(await client.get(f"/api/v1/requests/{r}", headers=world.operator)).json()["elder_id"]
               for r in first_offers.values()}
-    later = [await offer_to(db, (await new_request(client, world, elder_id=e, **window))["id"], world.provider_id)
-             for e in sorted(elders)]
+    later = []
+    for e in sorted(elders):
+        request_id = (await new_request(client, world, elder_id=e, **window))["id"]
+        await made_before(db, request_id, datetime.now(UTC) - timedelta(days=70))
+        later.append(await offer_to(db, request_id, world.provider_id))
     async with provider_client(app, world) as app_client:
         second = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
     assert second.visits == second.verified == len(later) and second.exceptions == {} and second.surprises == []
@@ -188,3 +194,22 @@ def test_the_cli_checks_the_provider_against_the_token(monkeypatch):
     wrong_role = _simulate(monkeypatch, operator, "--provider", "3", "--month", "2026-11")
     assert wrong_role.exit_code == 2 and len(wrong_role.output.splitlines()) == 1
     assert "operator token" in wrong_role.output
+
+
+async def test_following_the_offer_stream_answers_each_offer_as_it_comes(client, token, db, live):
+    world, offers = await small_world(client, token, db, per_elder=1)
+    async with ProviderClient(live, token_of(world.provider), retry=QUICK) as app_client:
+        simulator = FieldSimulator(app_client, ["李秀兰", "王建华"], seed=3, habits=Habits(decline_share=0))
+        following = asyncio.create_task(simulator.follow(max_offers=len(offers) + 1))
+        async with asyncio.timeout(60):  # a bound against a hang
+            while simulator.report.accepted < len(offers):
+                await asyncio.sleep(0.02)
+            late = await new_request(client, world)  # made while the phone listens
+            await made_before(db, late["id"], datetime.now(UTC) - timedelta(days=70))  # the simulator's days
+            late_id = await offer_to(db, late["id"], world.provider_id)
+            report = await following
+    assert report.accepted == len(offers) + 1
+    assert report.surprises == [] and not report.failures and report.aborted is None
+    _, assignments = await snapshot(db)
+    statuses = {assignment_id: status for assignment_id, status, _, _ in assignments}
+    assert set(statuses) == set(offers) | {late_id} and set(statuses.values()) <= {"accepted", "completed"}

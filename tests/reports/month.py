@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from service.dispatching.models import QuotaUsage
 from service.elders.models import Elder
+from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.providers.models import Provider, ProviderArea, Station
 from service.reports.models import ServicePrice
-from service.requests.models import Assignment, ServiceRequest
 from service.visits.models import FollowUp, Visit
 from tests.factories import id_number, phone
 

@@ -66,13 +66,21 @@ async def test_a_closed_month_stays_signed_and_corrections_go_to_the_next_report
     assert [(a["visit_id"], a["month"], a["unit_price_yuan"]) for a in payable["adjustments"]] == [
         (october.visits["v8"], MONTH, "66.00")]
     assert payable["totals"]["adjustments_yuan"] == "66.00"
-    # Another area's report was not closed: it simply shows October as it stands, with no amendments.
+    # The district's streets closed with it, frozen at the same moment: a street's signed report agrees with
+    # the district's row for it (it used to stay open and live).
     street = await get_json(client, MONTHLY, await token("admin"), month=MONTH, area="530111002")
-    assert street["status"] == "open" and street["visits"]["ad_hoc_requests"] == 1
-    assert street["amendments"] == []
+    assert street["status"] == "closed" and street["closure"] == signed["closure"]
+    assert street["visits"]["ad_hoc_requests"] == 1 and street["amendments"] == []
+    row = next(r for r in signed["streets"] if r["code"] == "530111002")
+    assert (street["elders"]["entitled"], street["elders"]["served"]) == (row["entitled"], row["served"])
+    again = await client.post(CLOSURES, json={"month": MONTH, "area": "530111002"}, headers=regulator)
+    assert again.status_code == 409, again.text
+    community = await client.get(MONTHLY, params={"month": MONTH, "area": "530111002001"}, headers=regulator)
+    assert community.status_code == 409 and "530111002" in community.json()["detail"]
     async with db() as session:
         event = (await session.exec(select(AuditEvent).where(AuditEvent.action == "month.close"))).one()
         assert event.after["sha256"] == closure["sha256"] and event.actor == "regulator:test-regulator"
+        assert "530111002" in event.after["with"]
         assert event.entity_id == f"530111:{MONTH}"
 
 
@@ -99,7 +107,10 @@ async def test_who_may_close_what_and_when(client, token, db, settings):
     assert closed.status_code == 201
 
     seen = await get_json(client, CLOSURES, county)
-    assert [(c["area_code"], c["month"]) for c in seen] == [("530111", MONTH), ("530111001", MONTH)]
+    # 530111001 keeps the closure it had; the district's other street closed with the district.
+    assert [(c["area_code"], c["month"]) for c in seen] == [("530111", MONTH), ("530111001", MONTH),
+                                                          ("530111002", MONTH)]
+    assert {c["area_code"]: c["closed_by"] for c in seen}["530111002"] == "admin:test-admin"
     assert [c["area_code"] for c in await get_json(client, CLOSURES, street)] == ["530111001"]
     assert await get_json(client, CLOSURES, await token("regulator", area_code="460106")) == []
     asked = await get_json(client, CLOSURES, admin, area="530111001", month=MONTH)

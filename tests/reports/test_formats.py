@@ -55,7 +55,7 @@ async def test_xlsx_reads_back_to_the_same_numbers(client, token, db):
     admin = await token("admin")
     s = (await client.get(MONTHLY, params={"month": MONTH, "area": "530111"}, headers=admin)).json()
     book = openpyxl.load_workbook(io.BytesIO((await download(client, admin, "xlsx")).content))
-    assert book.sheetnames == ["封面", "概况", "异常类型", "服务机构", "街道覆盖", "环比", "更正"]
+    assert book.sheetnames == ["封面", "概况", "异常类型", "服务机构", "街道覆盖", "老人类别", "环比", "更正"]
     cover = {row[0]: row[1] for row in book["封面"].iter_rows(values_only=True) if row[0]}
     assert cover["地区"] == "官渡区" and cover["月份"] == MONTH and cover["SHA-256"] == s["sha256"]
 

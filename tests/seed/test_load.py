@@ -9,7 +9,8 @@ from seed.load import load_world
 from seed.world import generate_world
 from service.areas.models import Area
 from service.audit.models import AuditEvent
-from service.elders.models import Elder
+from service.elders.models import AbilityAssessment, Elder, ElderCategory
+from service.entitlements.models import EntitlementPolicy
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 
 pytestmark = pytest.mark.asyncio
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.asyncio
 async def counts(db) -> dict[str, int]:
     async with db() as session:
         return {model.__name__: (await session.exec(select(func.count()).select_from(model))).one()
-                for model in (Area, Provider, Station, ProviderArea, Caregiver, Elder)}
+                for model in (Area, Provider, Station, ProviderArea, Caregiver, Elder, ElderCategory,
+                              AbilityAssessment, EntitlementPolicy)}
 
 
 async def test_loading_twice_changes_nothing_and_reset_starts_over(db):
@@ -26,6 +28,9 @@ async def test_loading_twice_changes_nothing_and_reset_starts_over(db):
     first = await load_world(db, world)
     after_first = await counts(db)
     assert after_first["Elder"] == 300 and after_first["Provider"] == len(world.providers)
+    # The survey's records: one assessment per elder, their categories, the district's policy.
+    assert after_first["AbilityAssessment"] == 300 and after_first["EntitlementPolicy"] == 1
+    assert after_first["ElderCategory"] == sum(len(e.categories) for e in world.elders) > 0
     await load_world(db, world)
     assert await counts(db) == after_first
     await load_world(db, world, wipe=True)

@@ -8,8 +8,8 @@ from sqlmodel import func, select
 
 from seed.load import load_world
 from service.db import utcnow
+from service.lifecycle.models import Assignment, ServiceRequest
 from service.months import month_of
-from service.requests.models import Assignment, ServiceRequest
 
 pytestmark = pytest.mark.asyncio
 

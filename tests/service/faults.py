@@ -8,7 +8,7 @@ import contextlib
 from sqlalchemy import text, update
 
 from service.elders.models import Elder
-from service.requests.models import ServiceRequest
+from service.lifecycle.models import ServiceRequest
 
 
 async def poisoned_request(db, elder_id: int, **values) -> int:

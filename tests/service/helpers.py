@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import select
 
 from service.db import utcnow
-from service.dispatching import offers
-from service.requests.models import ServiceRequest
+from service.lifecycle import moves
+from service.lifecycle.models import ServiceRequest
 from service.settings import Settings
 from tests.factories import elder_body, provider_body
 
@@ -51,7 +52,7 @@ async def offer_to(db, request_id: int, provider_id: int, settings: Settings | N
     """Offer a request to a provider the way the dispatcher does; returns the assignment id."""
     async with db() as session:
         request = (await session.exec(select(ServiceRequest).where(ServiceRequest.id == request_id))).one()
-        assignment = await offers.offer(session, request, provider_id, km=1.0, explanation={"kind": "test"},
+        assignment = await moves.offer(session, request, provider_id, km=1.0, explanation={"kind": "test"},
                                         actor="test", now=utcnow(), settings=settings or Settings())
         assert assignment is not None
         await session.commit()
@@ -66,11 +67,19 @@ async def accepted_assignment(client, db, world: World, caregiver: str = "李护
     request_overrides.setdefault("window_start", at(now - timedelta(days=1)))
     request_overrides.setdefault("window_end", at(now + timedelta(days=1)))
     request = await new_request(client, world, **request_overrides)
+    await made_before(db, request["id"], now - timedelta(days=1))  # tests date their visits hours back
     assignment_id = await offer_to(db, request["id"], world.provider_id)
     response = await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept",
                                  json={"caregiver": caregiver}, headers=world.provider)
     assert response.status_code == 200, response.text
     return request, assignment_id
+
+
+async def made_before(db, request_id: int, when: datetime) -> None:
+    """Date a request's creation back: a check-in may not precede the request it answers."""
+    async with db() as session:
+        await session.exec(update(ServiceRequest).where(ServiceRequest.id == request_id).values(created_at=when))
+        await session.commit()
 
 
 def at(moment: datetime) -> str:

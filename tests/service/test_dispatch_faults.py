@@ -7,10 +7,9 @@ from sqlmodel import func, select
 
 from service.audit.models import AuditEvent
 from service.db import utcnow
-from service.dispatching.instant import Registry, dispatch_open_requests
-from service.dispatching.models import QuotaUsage
+from service.dispatching.open_requests import Registry, dispatch_open_requests
+from service.lifecycle.models import QuotaUsage, ServiceRequest
 from service.months import month_of
-from service.requests.models import ServiceRequest
 from service.settings import Settings
 from tests.factories import elder_body
 from tests.service.faults import poisoned_request, refusing, set_elder_services
@@ -96,7 +95,7 @@ async def test_when_the_database_refuses_every_request_none_is_set_aside(client,
 
 
 async def test_a_request_that_cannot_even_be_set_aside_is_passed_by(client, token, db, app, monkeypatch):
-    from service.dispatching import faults, instant
+    from service.dispatching import faults, open_requests
 
     world = await build_world(client, token)
     poisoned = await poisoned_request(db, world.elder_id, month="9999-12")
@@ -107,8 +106,8 @@ async def test_a_request_that_cannot_even_be_set_aside_is_passed_by(client, toke
             raise ValueError("cannot be written")
         return await original(session, request_ids, exc, **kw)
 
-    monkeypatch.setattr(instant.faults, "set_aside", refuse_to_mark)
-    monkeypatch.setattr(instant, "TICK_BATCH", 1)  # the poisoned row alone fills a tick's selection
+    monkeypatch.setattr(open_requests.faults, "set_aside", refuse_to_mark)
+    monkeypatch.setattr(open_requests, "TICK_BATCH", 1)  # the poisoned row alone fills a tick's selection
     registry = Registry(SETTINGS)
     await dispatch_open_requests(app.state.sessions, SETTINGS, registry=registry)
     assert registry.passed_by == {poisoned}

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import col, func, select
 
 from service.db import utcnow
-from service.dispatching.instant import dispatch_open_requests
+from service.dispatching.open_requests import dispatch_open_requests
+from service.lifecycle.models import Assignment, ServiceRequest
 from service.months import month_of
-from service.requests.models import Assignment, ServiceRequest
 from service.settings import Settings
 from tests.factories import elder_body, provider_body
 from tests.service.helpers import HOME, build_world, new_request
@@ -42,9 +42,9 @@ async def test_emergency_goes_to_the_nearest_provider_offering_emergency_help(cl
 
 async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_first(client, token, db, app,
                                                                                  monkeypatch):
-    from service.dispatching import instant
+    from service.dispatching import open_requests
 
-    monkeypatch.setattr(instant, "OFFER_BATCH", 1)
+    monkeypatch.setattr(open_requests, "OFFER_BATCH", 1)
     world = await build_world(client, token)
     routine = [await new_request(client, world) for _ in range(3)]
     first = await dispatch_open_requests(app.state.sessions, SETTINGS, interrupt=lambda: True)
@@ -61,9 +61,9 @@ async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_firs
 
 
 async def test_each_batch_of_offers_is_stamped_when_its_own_transaction_runs(client, token, db, app, monkeypatch):
-    from service.dispatching import instant
+    from service.dispatching import open_requests
 
-    monkeypatch.setattr(instant, "OFFER_BATCH", 2)
+    monkeypatch.setattr(open_requests, "OFFER_BATCH", 2)
     world = await build_world(client, token)
     for _ in range(5):
         await new_request(client, world)
@@ -202,20 +202,20 @@ async def test_plan_in_background_answers_202(client, token, db, app):
 
 
 async def test_a_tick_gives_way_after_its_time_budget(client, token, db, app, monkeypatch):
-    from service.dispatching import instant
+    from service.dispatching import open_requests
 
     world = await build_world(client, token)
     for _ in range(3):
         await new_request(client, world)
-    monkeypatch.setattr(instant, "TICK_BUDGET_S", 0.0)  # an emergency re-opened where nobody pokes
-    monkeypatch.setattr(instant, "OFFER_BATCH", 1)
+    monkeypatch.setattr(open_requests, "TICK_BUDGET_S", 0.0)  # an emergency re-opened where nobody pokes
+    monkeypatch.setattr(open_requests, "OFFER_BATCH", 1)
     tick = await dispatch_open_requests(app.state.sessions, SETTINGS)
     assert (tick.offered, tick.unfinished) == (1, True)
 
 
 async def test_a_dispatcher_sees_registry_changes_at_its_next_tick(client, token, db, app):
     """The dispatcher keeps the month's providers indexed between ticks, but never past a change."""
-    from service.dispatching.instant import Registry
+    from service.dispatching.open_requests import Registry
 
     world = await build_world(client, token)
     registry = Registry(SETTINGS)

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.geo import haversine_km, wgs84_to_gcj02
-from service.db import commit_or_conflict, utcnow
+from service.db import flush_or_conflict, utcnow
 from service.elders.models import Elder
 from service.identity import id_check_char
 from service.settings import Settings
@@ -257,4 +257,4 @@ async def test_a_constraint_other_than_unique_is_not_reported_as_a_clash(db):
         session.add(Elder(name=None, id_number=id_number(), phone="13900000000", address="x", lat=25.0, lon=102.7,
                           area_code="530111001001", services=["clean"], preferred_weekdays=[]))
         with pytest.raises(IntegrityError):
-            await commit_or_conflict(session, "clash")
+            await flush_or_conflict(session, "clash")

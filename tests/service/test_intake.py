@@ -13,8 +13,8 @@ from sqlmodel import func, select
 from service.audit.models import AuditEvent
 from service.db import asyncpg_dsn, utcnow
 from service.idempotency.models import IdempotencyRecord
+from service.lifecycle.models import ServiceRequest
 from service.requests.intake import KEY_LOCK_SPACE, key_lock
-from service.requests.models import ServiceRequest
 from tests.service.helpers import build_world
 
 pytestmark = pytest.mark.asyncio
@@ -229,8 +229,8 @@ async def test_a_notify_caught_mid_operation_by_a_restart_is_logged_and_dropped(
 
 async def test_the_one_statement_create_names_every_column_of_the_request_table():
     """A column added to the model (or dropped from it) must be added to (or dropped from) the statement."""
+    from service.lifecycle.models import ServiceRequest
     from service.requests import intake
-    from service.requests.models import ServiceRequest
 
     columns = [column.name for column in ServiceRequest.__table__.columns]
     assert list(intake.REQUEST_VALUES) == columns

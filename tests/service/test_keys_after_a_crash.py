@@ -24,7 +24,7 @@ from sqlmodel import func, select
 from service.db import asyncpg_dsn
 from service.idempotency.models import IdempotencyRecord
 from service.idempotency.service import KEY_LOCK_SPACE
-from service.requests.models import ServiceRequest
+from service.lifecycle.models import ServiceRequest
 from tests.factories import elder_body, provider_body
 from tests.reports.month import build_october
 from tests.service.helpers import build_world

@@ -13,7 +13,7 @@ import uvicorn
 from sqlmodel import func, select
 
 from service.app import create_app
-from service.requests.models import ServiceRequest
+from service.lifecycle.models import ServiceRequest
 from service.serving import server_config
 from tests.service.helpers import build_world
 

@@ -1,4 +1,4 @@
-"""Offers written many at once (offers.offer_many): the tick's batches and the monthly plan share it."""
+"""Offers written many at once (lifecycle.moves.offer_many): the tick's batches and the monthly plan share it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from sqlmodel import col, func, select
 
 from service.audit.models import AuditEvent
 from service.db import utcnow
-from service.dispatching import offers, quota
-from service.dispatching.models import QuotaUsage
-from service.requests.models import Assignment, ServiceRequest
+from service.lifecycle import moves, quota
+from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.settings import Settings
 from tests.service.helpers import build_world, new_request
 
@@ -20,8 +19,8 @@ async def _requests(client, world, n: int, **overrides) -> list[dict]:
     return [await new_request(client, world, **overrides) for _ in range(n)]
 
 
-def _offer(request: dict, provider_id: int) -> offers.Offer:
-    return offers.Offer(request["id"], provider_id, request["month"], request["urgency"], 1.25,
+def _offer(request: dict, provider_id: int) -> moves.Offer:
+    return moves.Offer(request["id"], provider_id, request["month"], request["urgency"], 1.25,
                         {"kind": "test", "provider_id": provider_id})
 
 
@@ -32,7 +31,7 @@ async def test_a_batch_is_offered_with_its_audit_and_quota(client, token, db):
     now = utcnow()
     wanted = [_offer(r, world.provider_id) for r in first] + [_offer(r, world.other_provider_id) for r in second]
     async with db() as session:
-        offered = await offers.offer_many(session, wanted, actor="dispatcher", now=now, settings=Settings())
+        offered = await moves.offer_many(session, wanted, actor="dispatcher", now=now, settings=Settings())
         await session.commit()
     assert offered.full == set() and set(offered.assignments) == {r["id"] for r in first + second}
     async with db() as session:
@@ -61,7 +60,7 @@ async def test_a_provider_whose_quota_cannot_take_its_share_gets_none_of_it(clie
     mine, theirs = await _requests(client, world, 3), await _requests(client, world, 1)
     wanted = [_offer(r, world.provider_id) for r in mine] + [_offer(r, world.other_provider_id) for r in theirs]
     async with db() as session:
-        offered = await offers.offer_many(session, wanted, actor="dispatcher", now=utcnow(), settings=Settings())
+        offered = await moves.offer_many(session, wanted, actor="dispatcher", now=utcnow(), settings=Settings())
         await session.commit()
     assert offered.full == {(mine[0]["month"], world.provider_id)}
     assert set(offered.assignments) == {theirs[0]["id"]}
@@ -78,7 +77,7 @@ async def test_requests_no_longer_open_are_left_out_and_their_units_given_back(c
     await client.post(f"/api/v1/requests/{cancelled['id']}/cancel", json={"reason": "家属已处理"},
                       headers=world.operator)
     async with db() as session:
-        offered = await offers.offer_many(session, [_offer(kept, world.provider_id),
+        offered = await moves.offer_many(session, [_offer(kept, world.provider_id),
                                                     _offer(cancelled, world.provider_id)],
                                           actor="dispatcher", now=utcnow(), settings=Settings())
         await session.commit()

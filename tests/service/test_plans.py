@@ -14,8 +14,8 @@ from service.audit.models import AuditEvent
 from service.db import utcnow
 from service.dispatching.models import DispatchPlan
 from service.dispatching.plans import claim_plan
+from service.lifecycle.models import ServiceRequest
 from service.months import month_of, next_month, previous_month
-from service.requests.models import ServiceRequest
 from service.scheduler import Jobs
 from tests.factories import elder_body
 from tests.service.faults import poisoned_request, refusing, set_elder_services

@@ -7,9 +7,9 @@ import pytest
 from sqlmodel import select
 
 from service.db import utcnow
-from service.dispatching import offers
-from service.dispatching.models import QuotaUsage
-from service.requests.models import Assignment
+from service.dispatching import sweeps
+from service.lifecycle import moves
+from service.lifecycle.models import Assignment, QuotaUsage
 from service.settings import Settings
 from tests.service.helpers import accepted_assignment, build_world, new_request, offer_to
 
@@ -110,7 +110,7 @@ async def test_decline_returns_the_request_to_dispatch_and_frees_quota(client, t
     detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
     assert detail["status"] == "open"
     async with db() as session:
-        assert await offers.excluded_providers(session, request["id"]) == {world.provider_id}
+        assert await moves.excluded_providers(session, request["id"]) == {world.provider_id}
         usage = (await session.exec(select(QuotaUsage).where(QuotaUsage.provider_id == world.provider_id))).one()
         assert usage.used == 0
     accept_after = await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "李"},
@@ -124,8 +124,7 @@ async def test_expired_offer_goes_back_to_dispatch_then_unassignable_after_max_t
     request = await new_request(client, world)
     for attempt, provider_id in enumerate((world.provider_id, world.other_provider_id), start=1):
         assignment_id = await offer_to(db, request["id"], provider_id, settings)
-        async with db() as session:
-            expired = await offers.expire_offers(session, now=utcnow() + timedelta(days=2), settings=settings)
+        expired = await sweeps.expire_offers(db, now=utcnow() + timedelta(days=2), settings=settings)
         assert expired == 1
         accept = await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "李"},
                                    headers=world.provider if provider_id == world.provider_id else world.other_provider)
@@ -133,8 +132,8 @@ async def test_expired_offer_goes_back_to_dispatch_then_unassignable_after_max_t
         detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
         assert detail["status"] == ("open" if attempt == 1 else "unassignable")
     async with db() as session:
-        assert await offers.excluded_providers(session, request["id"]) == {world.provider_id, world.other_provider_id}
-        assert await offers.expire_offers(session, now=utcnow() + timedelta(days=2), settings=settings) == 0
+        assert await moves.excluded_providers(session, request["id"]) == {world.provider_id, world.other_provider_id}
+    assert await sweeps.expire_offers(db, now=utcnow() + timedelta(days=2), settings=settings) == 0
 
 
 async def test_quota_is_never_exceeded(client, token, db):
@@ -143,10 +142,10 @@ async def test_quota_is_never_exceeded(client, token, db):
     first, second = await new_request(client, world), await new_request(client, world)
     await offer_to(db, first["id"], world.provider_id)
     async with db() as session:
-        from service.requests.models import ServiceRequest
+        from service.lifecycle.models import ServiceRequest
 
         request = await session.get(ServiceRequest, second["id"])
-        refused = await offers.offer(session, request, world.provider_id, km=1.0, explanation=None, actor="t",
+        refused = await moves.offer(session, request, world.provider_id, km=1.0, explanation=None, actor="t",
                                      now=utcnow(), settings=Settings())
         assert refused is None
         await session.rollback()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.db import utcnow
-from service.dispatching import offers
+from service.dispatching import sweeps
 from service.settings import Settings
 from tests.service.helpers import (
     accepted_assignment,
@@ -35,9 +35,8 @@ async def _offered(client, db, world) -> int:
 async def test_the_elder_stays_while_there_is_a_visit_and_goes_with_the_offer(client, token, db):
     world = await build_world(client, token)
     ids: dict[str, int] = {"expired": await _offered(client, db, world)}
-    async with db() as session:  # the only open offer so far runs out
-        assert await offers.expire_offers(session, now=utcnow() + timedelta(days=2), settings=Settings()) == 1
-        await session.commit()
+    # the only open offer so far runs out
+    assert await sweeps.expire_offers(db, now=utcnow() + timedelta(days=2), settings=Settings()) == 1
     ids["offered"] = await _offered(client, db, world)
     _, ids["accepted"] = await accepted_assignment(client, db, world)
 

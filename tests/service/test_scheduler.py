@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from service.db import asyncpg_dsn
-from service.dispatching.instant import Tick
+from service.dispatching.open_requests import Tick
 from service.leader import LOCK_KEY, run_scheduler_process
 from service.scheduler import Dispatcher, EmbeddedScheduler, build_scheduler
 from tests.service.helpers import build_world, new_request
@@ -265,7 +265,7 @@ async def test_offers_expired_by_the_job_wake_the_dispatcher_at_once(client, tok
     from sqlalchemy import update
 
     from service.db import utcnow
-    from service.requests.models import Assignment
+    from service.lifecycle.models import Assignment
     from service.scheduler import Jobs
     from tests.service.helpers import offer_to
 

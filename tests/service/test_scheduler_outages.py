@@ -19,7 +19,7 @@ from sqlmodel import select
 from service.db import asyncpg_dsn
 from service.heartbeat import check
 from service.leader import LOCK_KEY, Backoff, run_scheduler_process
-from service.requests.models import ServiceRequest
+from service.lifecycle.models import ServiceRequest
 from service.scheduler import EmbeddedScheduler
 from tests.service.helpers import build_world, new_request
 from tests.service.test_scheduler import dispatcher_of
@@ -195,7 +195,7 @@ def test_reconnection_waits_double_up_to_a_cap_with_jitter():
 
 async def test_losing_the_lock_cancels_the_running_tick_at_once(settings, monkeypatch):
     import service.scheduler as module
-    from service.dispatching.instant import Tick
+    from service.dispatching.open_requests import Tick
 
     started, cancelled = asyncio.Event(), asyncio.Event()
 

@@ -14,8 +14,8 @@ from service.db import utcnow
 from service.dispatching import sweeps
 from service.idempotency.models import IdempotencyRecord
 from service.idempotency.service import KEPT_FOR
+from service.lifecycle.models import Assignment, ServiceRequest
 from service.months import month_of, previous_month
-from service.requests.models import Assignment, ServiceRequest
 from service.scheduler import Jobs
 from service.visits.models import Visit
 from tests.factories import elder_body
@@ -103,11 +103,11 @@ async def test_forgetting_idempotency_keys_goes_on_past_one_that_cannot_be_delet
     skip: set[int] = set()
     later = utcnow() + KEPT_FOR + timedelta(minutes=1)
     refused = refusing(db, "idempotency_record", "OLD.key = 'kept-by-the-database'", on="DELETE")
-    async with refused, db() as session:
-        assert await sweeps.forget_idempotency_keys(session, now=later, skip=skip) == 1
+    async with refused:
+        assert await sweeps.forget_idempotency_keys(db, now=later, skip=skip) == 1
     async with db() as session:
         assert (await session.exec(select(IdempotencyRecord.key))).all() == ["kept-by-the-database"]
-        assert await sweeps.forget_idempotency_keys(session, now=later, skip=skip) == 0  # passed by
+    assert await sweeps.forget_idempotency_keys(db, now=later, skip=skip) == 0  # passed by
     assert len(skip) == 1 and await row_failures(db, "idempotency_key") == [str(next(iter(skip)))]
 
 

@@ -190,9 +190,9 @@ async def test_missing_check_out_sweep_and_late_upload(client, token, db):
     _, assignment_id = await accepted_assignment(client, db, world)
     started = (await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, ago(hours=13)),
                                  headers=world.provider)).json()
+    assert await sweeps.flag_missing_check_outs(db, now=utcnow(), settings=Settings()) == 1
+    assert await sweeps.flag_missing_check_outs(db, now=utcnow(), settings=Settings()) == 0
     async with db() as session:
-        assert await sweeps.flag_missing_check_outs(session, now=utcnow(), settings=Settings()) == 1
-        assert await sweeps.flag_missing_check_outs(session, now=utcnow(), settings=Settings()) == 0
         flagged = await session.get(Visit, started["id"])
         assert flagged.status == "exception" and flagged.exceptions == ["missing_check_out"]
     # The phone was offline; its check-out arrives late and the visit is verified afresh.

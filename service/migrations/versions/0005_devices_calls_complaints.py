@@ -4,8 +4,8 @@ The device registry with its gateways and the alerts each device raised; the 123
 tickets; tokens of role `gateway` (bound to a gateway) and operator tokens bound to an area (a street's
 seat); the complaints counted in a provider's monthly quality.
 
-Revision ID: 0004_devices_calls_complaints
-Revises: 0003_token_last_used
+Revision ID: 0005_devices_calls_complaints
+Revises: 0004_elder_policies
 Create Date: 2026-12-02
 """
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from alembic import op
 
 import service.db
 
-revision: str = '0004_devices_calls_complaints'
-down_revision: str | None = '0003_token_last_used'
+revision: str = '0005_devices_calls_complaints'
+down_revision: str | None = '0004_elder_policies'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, case, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.dispatching.bulk import chunks, rows_per_statement, value_chunks
-from service.dispatching.models import QuotaUsage
+from service.bulk import chunks, rows_per_statement, value_chunks
+from service.lifecycle.models import QuotaUsage
 from service.providers.models import Provider
 
 
 async def _ensure_rows(session: AsyncSession, provider_ids: list[int], month: str) -> None:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    connection = await session.connection()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     rows = [{"provider_id": p, "month": month, "used": 0} for p in provider_ids]
     for chunk in value_chunks(rows):
         await session.exec(insert(QuotaUsage).values(chunk).on_conflict_do_nothing())
@@ -34,8 +36,9 @@ async def take_many(session: AsyncSession, month: str, visits: Mapping[int, int]
     return granted
 
 
-_USAGE = QuotaUsage.__table__
-_QUOTA = select(Provider.__table__.c.monthly_quota).where(Provider.__table__.c.id == _USAGE.c.provider_id)
+_USAGE: Table = QuotaUsage.__table__  # type: ignore[attr-defined]
+_PROVIDERS: Table = Provider.__table__  # type: ignore[attr-defined]
+_QUOTA = select(_PROVIDERS.c.monthly_quota).where(_PROVIDERS.c.id == _USAGE.c.provider_id)
 
 
 async def _take(session: AsyncSession, month: str, visits: Mapping[int, int]) -> set[int]:
@@ -58,11 +61,14 @@ async def _take(session: AsyncSession, month: str, visits: Mapping[int, int]) ->
 async def release(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> None:
     await session.exec(
         update(QuotaUsage)
-        .where(QuotaUsage.provider_id == provider_id, QuotaUsage.month == month, QuotaUsage.used >= visits)
+        .where(col(QuotaUsage.provider_id) == provider_id, col(QuotaUsage.month) == month,
+               col(QuotaUsage.used) >= visits)
         .values(used=QuotaUsage.used - visits)
     )
 
 
 async def used_by_provider(session: AsyncSession, month: str) -> dict[int, int]:
-    rows = await session.exec(select(QuotaUsage.provider_id, QuotaUsage.used).where(QuotaUsage.month == month))
+    rows = await session.exec(
+        select(col(QuotaUsage.provider_id), col(QuotaUsage.used)).where(col(QuotaUsage.month) == month)
+    )
     return dict(rows.all())

@@ -1,8 +1,9 @@
-"""The dispatch tick: open requests go at once to the nearest eligible provider with quota left.
+"""The dispatch tick (the orchestration of dispatch/instant.py, the pure engine): open requests go at once
+to the nearest eligible provider with quota left.
 
 Emergencies first, then urgent, then routine, oldest first. Requests are decided and offered in
 batches of up to OFFER_BATCH, each batch one transaction of a handful of statements whatever its size
-(offers.offer_many): requests claimed with a conditional UPDATE (open -> assigned) and each provider's
+(lifecycle/moves.offer_many): requests claimed with a conditional UPDATE (open -> assigned) and each provider's
 quota units taken by the database, so two ticks racing (two scheduler processes by mistake) never
 dispatch a request twice or a provider past its quota. Under load a tick finds many requests waiting
 and writes them together; one at a time each cost a transaction of its own.
@@ -11,9 +12,10 @@ Planned requests never tried belong to the monthly batch and are left alone here
 A tick stops early when told an emergency has arrived (`interrupt`, set by the dispatcher's poke), or
 after TICK_BUDGET_S in any case (an emergency re-opened where nobody pokes), and says it left work
 behind, so the next one selects again, emergencies first: an emergency waits for the batch in
-progress, not for a whole queue of routine requests. Each batch's offers are stamped by the clock
-when its own transaction runs, so they commit within moments of their `updated_at` and the
-providers' feed (provider_app/feed.py) sees them.
+progress, not for a whole queue of routine requests. The tick is a job: it is given the scheduler's
+sessionmaker and commits each batch as a unit of its own (service/transactions.py). Each batch's offers
+are stamped by the clock when its own transaction runs, so they commit within moments of their
+`updated_at` and the providers' feed (provider_app/feed.py) sees them.
 """
 
 from __future__ import annotations
@@ -31,14 +33,16 @@ from sqlmodel import col, select
 from dispatch.instant import InstantChoice, InstantRequest, ProviderIndex
 from dispatch.model import Policy, Provider, Station
 from service.db import utcnow
-from service.dispatching import faults, offers, quota
+from service.dispatching import faults
 from service.dispatching.faults import BadRow, describe, elder_services, row_fault, usable_month
 from service.dispatching.world import ContractedProvider, eligible_providers, registry_version
 from service.elders.models import Elder
+from service.lifecycle import moves, quota
+from service.lifecycle.models import ServiceRequest
+from service.lifecycle.transitions import RequestStatus
 from service.months import first_day
-from service.requests.models import ServiceRequest
-from service.requests.service import transition
 from service.settings import Settings
+from service.transactions import unit
 
 TICK_BATCH = 200
 # Offers written per transaction: an emergency selected by the next tick waits for at most this many.
@@ -119,7 +123,7 @@ _OPEN = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, Se
                 ServiceRequest.urgency, ServiceRequest.attempts, Elder.lat, Elder.lon, Elder.area_code,
                 cast(col(Elder.services), String).label("elder_services"))
          .join(Elder, Elder.id == ServiceRequest.elder_id)
-         .where(ServiceRequest.status == "open",
+         .where(ServiceRequest.status == RequestStatus.OPEN,
                 not_(and_(ServiceRequest.kind == "planned", ServiceRequest.attempts == 0)))
          .order_by(_URGENCY_ORDER, col(ServiceRequest.created_at), col(ServiceRequest.id))
          .limit(TICK_BATCH))
@@ -158,8 +162,7 @@ async def dispatch_open_requests(sessions: async_sessionmaker, settings: Setting
             except BadRow as exc:
                 bad_months[month] = exc
         # A request never offered has nobody to exclude: only those tried before are looked up.
-        declined = await offers.excluded_for(session, [r.id for r in rows if r.attempts])
-        await session.commit()
+        declined = await moves.excluded_for(session, [r.id for r in rows if r.attempts])
     batch, selected = _Batch(sessions, settings, registry, supplies, declined), len(rows)
     if bad_months:
         await _set_aside(batch, [(r.id, bad_months[r.month]) for r in rows if r.month in bad_months], clock())
@@ -177,7 +180,7 @@ Failures = list[tuple[int, BaseException]]
 
 
 async def _offer_batch(batch: _Batch, rows: list[Row], now: datetime) -> int:
-    """Decide a batch and write its offers in one transaction; the number offered. When the database refuses
+    """Decide a batch and write its offers (`_attempt`); the number offered. When the database refuses
     the batch for a row's sake, its requests go one at a time and only those refused are set aside."""
     try:
         offered, failures = await _attempt(batch, rows, now)
@@ -208,11 +211,18 @@ async def _one_at_a_time(batch: _Batch, rows: list[Row], refusal: Exception, now
 
 
 async def _attempt(batch: _Batch, rows: list[Row], now: datetime) -> tuple[int, Failures]:
-    """One transaction; the quota picture is put back as it was if it fails."""
+    """Decide a batch and write its offers, a transaction (a unit) each round: the number offered, and the
+    requests that could not be decided (their data), to be set aside. The quota picture is put back as it
+    was if a round fails."""
     kept = {month: dict(batch.supplies[month].visits_left) for month in {r.month for r in rows}}
+    offered, pending, failures = 0, rows, []
     try:
-        async with batch.sessions() as session:
-            return await _dispatch_batch(session, rows, batch.supplies, batch.declined, batch.settings, now)
+        while pending:  # again with those whose provider's quota turned out to be used (another dispatcher)
+            async with unit(batch.sessions) as session:
+                done, pending, failed = await _dispatch_round(session, pending, batch.supplies, batch.declined,
+                                                              batch.settings, now)
+            offered, failures = offered + done, failures + failed
+        return offered, failures
     except BaseException:
         for month, left in kept.items():
             batch.supplies[month].visits_left = left
@@ -231,10 +241,9 @@ async def _set_aside(batch: _Batch, failures: Failures, now: datetime) -> None:
 
 async def _mark(batch: _Batch, failures: Failures, now: datetime) -> bool:
     try:
-        async with batch.sessions() as session:
+        async with unit(batch.sessions) as session:
             for request_id, exc in failures:
                 await faults.set_aside(session, [request_id], exc, actor="dispatcher", now=now)
-            await session.commit()
         return True
     except Exception as exc:
         if not row_fault(exc):
@@ -247,40 +256,37 @@ async def _mark(batch: _Batch, failures: Failures, now: datetime) -> bool:
         return False
 
 
-async def _dispatch_batch(session, rows: list[Row], supplies: dict[str, MonthSupply],
-                          declined: dict[int, set[int]], settings: Settings, now: datetime) -> tuple[int, Failures]:
-    """Decide a batch of requests and write its offers in one transaction: the number offered, and the
-    requests that could not be decided (their data), to be set aside."""
-    offered, pending, failures = 0, rows, []
-    while pending:
-        decided: list[tuple[Row, InstantChoice]] = []
-        for request in pending:
-            supply = supplies[request.month]
-            try:
-                choice = supply.index.assign(_need(request, declined.get(request.id, set())), supply.visits_left)
-            except Exception as exc:  # noqa: BLE001 - pure: only this request's data can make it fail
-                failures.append((request.id, exc))
-                continue
-            if choice.provider is None:
-                await transition(session, request.id, from_=("open",), to="unassignable", actor="dispatcher",
-                                 now=now, explanation=explain(choice))
-                continue
-            supply.visits_left[choice.provider] -= 1
-            decided.append((request, choice))
-        result = await offers.offer_many(session, [
-            offers.Offer(request.id, int(choice.provider), request.month, request.urgency, round(choice.km, 3),
-                         explain(choice)) for request, choice in decided], actor="dispatcher", now=now,
-            settings=settings)
-        await session.commit()
-        offered += len(result.assignments)
-        pending = []
-        for request, choice in decided:
-            if request.id in result.assignments:
-                continue
-            if (request.month, int(choice.provider)) in result.full:
-                # Our picture of this provider's quota was stale (another dispatcher used it): decide again.
-                supplies[request.month].visits_left[choice.provider] = 0
-                pending.append(request)
-            else:  # a twin tick took it, or an operator cancelled it: its unit was given back
-                supplies[request.month].visits_left[choice.provider] += 1
-    return offered, failures
+async def _dispatch_round(session, rows: list[Row], supplies: dict[str, MonthSupply],
+                          declined: dict[int, set[int]], settings: Settings,
+                          now: datetime) -> tuple[int, list[Row], Failures]:
+    """Decide the requests and write their offers in the session's transaction: the number offered, the
+    requests to decide again (their provider's quota was used meanwhile), and those that could not be
+    decided (their data), to be set aside."""
+    decided: list[tuple[Row, InstantChoice]] = []
+    failures: Failures = []
+    for request in rows:
+        supply = supplies[request.month]
+        try:
+            choice = supply.index.assign(_need(request, declined.get(request.id, set())), supply.visits_left)
+        except Exception as exc:  # noqa: BLE001 - pure: only this request's data can make it fail
+            failures.append((request.id, exc))
+            continue
+        if choice.provider is None:
+            await moves.nobody(session, request.id, explain(choice), actor="dispatcher", now=now)
+            continue
+        supply.visits_left[choice.provider] -= 1
+        decided.append((request, choice))
+    result = await moves.offer_many(session, [
+        moves.Offer(request.id, int(choice.provider), request.month, request.urgency, round(choice.km, 3),
+                    explain(choice)) for request, choice in decided], actor="dispatcher", now=now, settings=settings)
+    pending = []
+    for request, choice in decided:
+        if request.id in result.assignments:
+            continue
+        if (request.month, int(choice.provider)) in result.full:
+            # Our picture of this provider's quota was stale (another dispatcher used it): decide again.
+            supplies[request.month].visits_left[choice.provider] = 0
+            pending.append(request)
+        else:  # a twin tick took it, or an operator cancelled it: its unit was given back
+            supplies[request.month].visits_left[choice.provider] += 1
+    return len(result.assignments), pending, failures

@@ -1,3 +1,5 @@
+"""The lifecycle's tables: requests, their assignments, and the providers' monthly quota units."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -6,16 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from service.catalogue import (
-    ACTIVE_ASSIGNMENT_STATUSES,
-    ASSIGNMENT_STATUSES,
-    CHANNELS,
-    REQUEST_KINDS,
-    REQUEST_STATUSES,
-    URGENCIES,
-    sql_in,
-)
+from service.catalogue import CHANNELS, REQUEST_KINDS, URGENCIES, sql_in
 from service.db import UTCDateTime, utcnow
+from service.lifecycle.transitions import LIVE_ASSIGNMENT, AssignmentStatus, RequestStatus, in_order
+
+_LIVE = sql_in("status", in_order(LIVE_ASSIGNMENT))
 
 
 class ServiceRequest(SQLModel, table=True):
@@ -28,7 +25,7 @@ class ServiceRequest(SQLModel, table=True):
         CheckConstraint(sql_in("urgency", URGENCIES), name="request_urgency"),
         CheckConstraint(sql_in("channel", CHANNELS), name="request_channel"),
         CheckConstraint(sql_in("kind", REQUEST_KINDS), name="request_kind"),
-        CheckConstraint(sql_in("status", REQUEST_STATUSES), name="request_status"),
+        CheckConstraint(sql_in("status", tuple(RequestStatus)), name="request_status"),
         CheckConstraint("(kind = 'planned') = (seq IS NOT NULL)", name="request_planned_has_seq"),
         Index("ix_request_status_urgency", "status", "urgency"),
     )
@@ -39,7 +36,7 @@ class ServiceRequest(SQLModel, table=True):
     urgency: str = Field(default="routine", max_length=10)
     kind: str = Field(default="ad_hoc", max_length=10)
     channel: str = Field(default="phone", max_length=10)
-    status: str = Field(default="open", max_length=12)
+    status: str = Field(default=RequestStatus.OPEN.value, max_length=12)
     month: str = Field(max_length=7, index=True)
     seq: int | None = None
     window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -59,21 +56,21 @@ class Assignment(SQLModel, table=True):
     """A request offered to one provider (派单), and what became of the offer."""
 
     __table_args__ = (
-        CheckConstraint(sql_in("status", ASSIGNMENT_STATUSES), name="assignment_status"),
+        CheckConstraint(sql_in("status", tuple(AssignmentStatus)), name="assignment_status"),
         # At most one live offer per request, whatever two dispatchers race to do.
         Index(
             "uq_assignment_active_per_request",
             "request_id",
             unique=True,
-            postgresql_where=text(sql_in("status", ACTIVE_ASSIGNMENT_STATUSES)),
-            sqlite_where=text(sql_in("status", ACTIVE_ASSIGNMENT_STATUSES)),
+            postgresql_where=text(_LIVE),
+            sqlite_where=text(_LIVE),
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="service_request.id", index=True)
     provider_id: int = Field(foreign_key="provider.id", index=True)
-    status: str = Field(default="offered", max_length=10)
+    status: str = Field(default=AssignmentStatus.OFFERED.value, max_length=10)
     km: float | None = None
     offered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -81,3 +78,18 @@ class Assignment(SQLModel, table=True):
     caregiver: str | None = Field(default=None, max_length=50)
     reason: str | None = Field(default=None, max_length=200)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class QuotaUsage(SQLModel, table=True):
+    """Visits a provider has been given in a month (Asia/Shanghai).
+
+    Taken with a conditional UPDATE that compares against the provider's quota, so two dispatchers
+    racing for the last unit cannot both win: the quota holds by the database, not by luck.
+    """
+
+    __tablename__ = "quota_usage"
+    __table_args__ = (CheckConstraint("used >= 0", name="quota_used_non_negative"),)
+
+    provider_id: int = Field(foreign_key="provider.id", primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    used: int = 0
