@@ -20,15 +20,18 @@ DEMO = (("ADMIN", "admin", "demo-admin", None, None), ("OPERATOR", "operator", "
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin | operator | provider | regulator")],
+    role: Annotated[str, typer.Option(help="admin | operator | provider | regulator | gateway")],
     name: Annotated[str, typer.Option(help="Who holds the token (shown in the audit log)")],
     provider: Annotated[int | None, typer.Option(help="Provider id (role provider)")] = None,
-    area: Annotated[str | None, typer.Option(help="Area code prefix (role regulator)")] = None,
+    area: Annotated[str | None, typer.Option(help="Area code prefix (role regulator; optional for an operator: "
+                                                  "a street's or district's seat)")] = None,
+    gateway: Annotated[int | None, typer.Option(help="Device gateway id (role gateway)")] = None,
 ) -> None:
     """Create a token and print it once on stdout (only its hash is stored)."""
     from service.tokens.service import create_token
 
-    token = run_refusing(lambda s: create_token(s, role=role, name=name, provider_id=provider, area_code=area, actor="cli"))
+    token = run_refusing(lambda s: create_token(s, role=role, name=name, provider_id=provider, area_code=area, actor="cli",
+                                                gateway_id=gateway))
     sys.stdout.write(token + "\n")
 
 
@@ -54,7 +57,8 @@ def token_list(
     typer.echo(f"{'id':>5}  {'name':<24} {'role':<9} {'binding':<16} {'created':<16}  {'last used':<16}  revoked")
     for row in run_refusing(everything):
         binding = (f"provider {row.provider_id}" if row.provider_id
-                   else f"area {row.area_code}" if row.area_code else "-")
+                   else f"area {row.area_code}" if row.area_code
+                   else f"gateway {row.gateway_id}" if row.gateway_id else "-")
         typer.echo(f"{row.id:>5}  {row.name[:24]:<24} {row.role:<9} {binding:<16} {when(row.created_at):<16}  "
                    f"{when(row.last_used_at):<16}  {when(row.revoked_at)}")
 

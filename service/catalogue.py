@@ -20,8 +20,8 @@ SERVICES: dict[str, str] = {
 }
 ServiceCode = Literal["emergency", "meal", "clean", "medical", "mobility", "recreation", "companionship", "health"]
 
-ROLES = ("admin", "operator", "provider", "regulator")
-Role = Literal["admin", "operator", "provider", "regulator"]
+ROLES = ("admin", "operator", "provider", "regulator", "gateway")
+Role = Literal["admin", "operator", "provider", "regulator", "gateway"]
 
 AREA_LEVELS = ("city", "county", "street", "community")
 ELDER_STATUSES = ("active", "suspended", "deceased", "moved")
@@ -40,6 +40,23 @@ def sql_in(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint body that keeps a string column inside its vocabulary."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
+
+# One-touch phones (一键通) and home sensors, and what a call-centre call was and how it ended.
+DEVICE_KINDS = ("one_touch", "fall_sensor", "smoke_sensor", "gas_sensor", "water_sensor", "door_sensor",
+                "motion_sensor", "health_monitor")
+DeviceKind = Literal["one_touch", "fall_sensor", "smoke_sensor", "gas_sensor", "water_sensor", "door_sensor",
+                     "motion_sensor", "health_monitor"]
+DEVICE_STATUSES = ("active", "retired")
+DeviceStatus = Literal["active", "retired"]
+CALL_TYPES = ("request", "enquiry", "complaint", "hang_up", "callback", "proactive")
+CallType = Literal["request", "enquiry", "complaint", "hang_up", "callback", "proactive"]
+CALL_OUTCOMES = ("request_created", "answered", "complaint_opened", "referred", "needs_callback", "no_answer",
+                 "reached_well", "reached_needs_help")
+CallOutcome = Literal["request_created", "answered", "complaint_opened", "referred", "needs_callback", "no_answer",
+                      "reached_well", "reached_needs_help"]
+UNREACHED = ("needs_callback", "no_answer")  # outcomes of a call in which nobody was helped: call again
+COMPLAINT_STATUSES = ("open", "sent", "answered", "resolved")
+ComplaintStatus = Literal["open", "sent", "answered", "resolved"]
 
 # Elder categories as the programmes count them. Recorded ones carry their date and source (a survey, the
 # civil-affairs bureau's 低保/特困 register, the veterans' office's 优抚 list); the age groups are derived

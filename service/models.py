@@ -4,7 +4,10 @@ from sqlmodel import SQLModel
 
 from service.areas.models import Area
 from service.audit.models import AuditEvent
+from service.calls.models import CallRecord
+from service.complaints.models import Complaint
 from service.console.models import NAME_PREFIX_INDEX  # noqa: F401  (the caller search's index on elder)
+from service.devices.models import Device, DeviceAlert, DeviceGateway
 from service.dispatching.models import DispatchPlan
 from service.elders.models import AbilityAssessment, Elder, ElderCategory, ElderContact
 from service.entitlements.models import EntitlementPolicy
@@ -20,8 +23,9 @@ from service.visits.models import FollowUp, Visit
 metadata = SQLModel.metadata
 
 __all__ = [
-    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "Caregiver", "ConsoleSession", "DispatchPlan",
-    "Elder", "ElderCategory", "ElderContact", "EntitlementPolicy", "FollowUp", "IdempotencyRecord", "LoginThrottle",
-    "MonthClose", "Provider", "ProviderArea", "ProviderQuality", "QuotaUsage", "ServicePrice", "ServiceRequest",
-    "Station", "UserAccount", "Visit", "metadata",
+    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "CallRecord", "Caregiver", "Complaint",
+    "ConsoleSession", "Device", "DeviceAlert", "DeviceGateway", "DispatchPlan", "Elder", "ElderCategory",
+    "ElderContact", "EntitlementPolicy", "FollowUp", "IdempotencyRecord", "LoginThrottle", "MonthClose", "Provider",
+    "ProviderArea", "ProviderQuality", "QuotaUsage", "ServicePrice", "ServiceRequest", "Station", "UserAccount",
+    "Visit", "metadata",
 ]

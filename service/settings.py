@@ -68,6 +68,11 @@ class Settings(BaseSettings):
                                             description="An emergency answered within this is on time")
     follow_up_sample_rate: float = Field(default=0.1, ge=0, le=1, description="Share of ordinary visits called back")
     new_provider_months: int = Field(default=3, ge=1, le=24, description="A provider is new for its first months")
+    # Proactive care (主动关爱): elders living alone or aged 80+ are called when nobody has been in touch
+    # (visit, call, follow-up) for this many days; a device unheard of for device_silent_h puts its elder on
+    # the list too.
+    proactive_care_days: int = Field(default=7, ge=1, le=90, description="Days without contact before a call")
+    device_silent_h: float = Field(default=24.0, gt=0, le=24 * 30, description="Hours unheard of: a silent device")
     report_font: str | None = Field(default=None, description="A TrueType CJK font for PDF reports")
 
     # Each API process remembers a token it has checked for this long instead of asking the database on

@@ -16,9 +16,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.elders.models import Elder
+from service.lifecycle.models import Assignment, ServiceRequest
 from service.months import month_bounds
 from service.providers.models import Provider
-from service.lifecycle.models import Assignment, ServiceRequest
 from service.visits.models import FollowUp, Visit
 
 SEARCH_LIMIT = 20

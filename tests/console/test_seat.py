@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from service.lifecycle.models import ServiceRequest
 from sqlmodel import select
 
+from service.lifecycle.models import ServiceRequest
 from service.visits.models import FollowUp
 from tests.console.helpers import csrf, log_in, make_user
 from tests.factories import elder_body

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.lifecycle.models import ServiceRequest
 from sqlalchemy import update
 from sqlmodel import select
 
 from service.audit.models import AuditEvent
+from service.lifecycle.models import ServiceRequest
 from service.users.models import ConsoleSession, UserAccount
 from tests.console.helpers import PASSWORD, csrf, csrf_of, log_in, make_user
 from tests.factories import elder_body
