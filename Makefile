@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the project needs: a CJK font embedded in the PDF reports.
+# Debian packages the project needs: a CJK font embedded in the PDF reports; Chromium and the Noto CJK fonts
+# for the console's browser tests (Playwright drives /usr/bin/chromium: it cannot download a browser here).
 system-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  echo "installing chromium and fonts-noto-cjk (the console's browser tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
 	@if ! fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" && [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 	  echo "installing fonts-wqy-microhei (CJK font for PDF reports)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
@@ -47,6 +52,8 @@ run: install
 	@echo "the demo tokens (admin, operator, provider 1, Guandu's regulator); paste this line in your terminals:"
 	@$(BIN)/homecare token demo
 	@echo "export API=http://127.0.0.1:$(PORT)/api/v1"
+	@$(BIN)/homecare user demo
+	@echo "the console: http://127.0.0.1:$(PORT)/ (log in with one of the users above)"
 	$(BIN)/homecare serve --host 127.0.0.1 --port $(PORT)
 
 bench: install postgres

@@ -72,3 +72,15 @@ async def in_session(sessions, work):
 
     async with unit(sessions) as session:
         return await work(session)
+
+
+def run_refusing(work):
+    """`work(session)` on the migrated database; a refusal (unknown provider, area, token) is exit 2."""
+    from service.errors import DomainError
+
+    migrate_database(load_settings())
+    try:
+        return with_sessions(lambda sessions: in_session(sessions, work))
+    except DomainError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None

@@ -13,6 +13,7 @@ from homecare_cli.engine import dispatch_app
 from homecare_cli.report import report
 from homecare_cli.simulate import simulate
 from homecare_cli.tokens import token_app
+from homecare_cli.users import user_app
 
 # What the server image (Dockerfile) leaves out: `homecare seed` and `homecare simulate` import them when they
 # run, so every other command works without them.
@@ -25,6 +26,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(areas_app, name="areas")
 app.add_typer(admin_app, name="admin")
+app.add_typer(user_app, name="user")
 # The provider's side of the wire: it speaks only HTTP to a running service, like a provider's app.
 app.command()(simulate)
 # The regulator's monthly summary written to a file, as the API would serve it.

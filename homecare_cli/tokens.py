@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from homecare_cli.context import in_session, load_settings, migrate_database, with_sessions
+from homecare_cli.context import run_refusing
 
 token_app = typer.Typer(help="API tokens: create, list, revoke", no_args_is_help=True)
 
@@ -18,29 +18,20 @@ DEMO = (("ADMIN", "admin", "demo-admin", None, None), ("OPERATOR", "operator", "
         ("REGULATOR", "regulator", "demo-regulator", None, "530111"))
 
 
-def _run(work):
-    """`work(session)` on the migrated database; a refusal (unknown provider, area, token) is exit 2."""
-    from service.errors import DomainError
-
-    migrate_database(load_settings())
-    try:
-        return with_sessions(lambda sessions: in_session(sessions, work))
-    except DomainError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(2) from None
-
-
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin | operator | provider | regulator")],
+    role: Annotated[str, typer.Option(help="admin | operator | provider | regulator | gateway")],
     name: Annotated[str, typer.Option(help="Who holds the token (shown in the audit log)")],
     provider: Annotated[int | None, typer.Option(help="Provider id (role provider)")] = None,
-    area: Annotated[str | None, typer.Option(help="Area code prefix (role regulator)")] = None,
+    area: Annotated[str | None, typer.Option(help="Area code prefix (role regulator; optional for an operator: "
+                                                  "a street's or district's seat)")] = None,
+    gateway: Annotated[int | None, typer.Option(help="Device gateway id (role gateway)")] = None,
 ) -> None:
     """Create a token and print it once on stdout (only its hash is stored)."""
     from service.tokens.service import create_token
 
-    token = _run(lambda s: create_token(s, role=role, name=name, provider_id=provider, area_code=area, actor="cli"))
+    token = run_refusing(lambda s: create_token(s, role=role, name=name, provider_id=provider, area_code=area, actor="cli",
+                                                gateway_id=gateway))
     sys.stdout.write(token + "\n")
 
 
@@ -64,9 +55,10 @@ def token_list(
         return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
     typer.echo(f"{'id':>5}  {'name':<24} {'role':<9} {'binding':<16} {'created':<16}  {'last used':<16}  revoked")
-    for row in _run(everything):
+    for row in run_refusing(everything):
         binding = (f"provider {row.provider_id}" if row.provider_id
-                   else f"area {row.area_code}" if row.area_code else "-")
+                   else f"area {row.area_code}" if row.area_code
+                   else f"gateway {row.gateway_id}" if row.gateway_id else "-")
         typer.echo(f"{row.id:>5}  {row.name[:24]:<24} {row.role:<9} {binding:<16} {when(row.created_at):<16}  "
                    f"{when(row.last_used_at):<16}  {when(row.revoked_at)}")
 
@@ -76,7 +68,7 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id (f
     """Revoke a token: API processes stop accepting it within HOMECARE_TOKEN_CACHE_S seconds."""
     from service.tokens.service import revoke_token
 
-    row = _run(lambda s: revoke_token(s, token_id, actor="cli"))
+    row = run_refusing(lambda s: revoke_token(s, token_id, actor="cli"))
     typer.echo(f"token {row.id} ({row.name}) revoked at {row.revoked_at:%Y-%m-%d %H:%M:%S} UTC", err=True)
 
 
@@ -93,4 +85,4 @@ def token_demo() -> None:
         return [(var, await create_token(session, role=role, name=name, provider_id=provider, area_code=area,
                                          actor="cli")) for var, role, name, provider, area in DEMO]
 
-    sys.stdout.write("export " + " ".join(f"{var}={token}" for var, token in _run(issue)) + "\n")
+    sys.stdout.write("export " + " ".join(f"{var}={token}" for var, token in run_refusing(issue)) + "\n")

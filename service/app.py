@@ -11,7 +11,11 @@ from fastapi_offline import FastAPIOffline
 
 from service.areas.router import router as areas_router
 from service.auth import PrincipalCache
+from service.calls.router import router as calls_router
+from service.complaints.router import router as complaints_router
+from service.console.router import install_console
 from service.db import make_engine, make_sessionmaker
+from service.devices.router import router as devices_router
 from service.dispatching.router import router as plans_router
 from service.dispatching.wakeup import Notifier, OfferNotifier, watch_offers
 from service.elders.router import router as elders_router
@@ -23,6 +27,7 @@ from service.limits import BodyLimits
 from service.openapi import install_openapi
 from service.ops import Metrics, configure_logging, install_request_metrics
 from service.ops import router as ops_router
+from service.proactive.router import router as proactive_router
 from service.provider_app.router import router as provider_app_router
 from service.provider_app.stream import OfferHub
 from service.providers.router import router as providers_router
@@ -100,8 +105,10 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     # Routers are matched in this order, route by route: the call centre's and the provider apps' come first.
     for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router,
                    providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router,
+                   devices_router, calls_router, complaints_router, proactive_router,
                    policies_router, items_router):
         app.include_router(router)
+    install_console(app)  # the browser console (HTML, its own sessions): `/` leads to its login page
     install_openapi(app)
     return app
 

@@ -21,8 +21,8 @@ SERVICES: dict[str, str] = {
 }
 ServiceCode = Literal["emergency", "meal", "clean", "medical", "mobility", "recreation", "companionship", "health"]
 
-ROLES = ("admin", "operator", "provider", "regulator")
-Role = Literal["admin", "operator", "provider", "regulator"]
+ROLES = ("admin", "operator", "provider", "regulator", "gateway")
+Role = Literal["admin", "operator", "provider", "regulator", "gateway"]
 
 AREA_LEVELS = ("city", "county", "street", "community")
 ELDER_STATUSES = ("active", "suspended", "deceased", "moved")
@@ -41,6 +41,23 @@ def sql_in(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint body that keeps a string column inside its vocabulary."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
+
+# One-touch phones (一键通) and home sensors, and what a call-centre call was and how it ended.
+DEVICE_KINDS = ("one_touch", "fall_sensor", "smoke_sensor", "gas_sensor", "water_sensor", "door_sensor",
+                "motion_sensor", "health_monitor")
+DeviceKind = Literal["one_touch", "fall_sensor", "smoke_sensor", "gas_sensor", "water_sensor", "door_sensor",
+                     "motion_sensor", "health_monitor"]
+DEVICE_STATUSES = ("active", "retired")
+DeviceStatus = Literal["active", "retired"]
+CALL_TYPES = ("request", "enquiry", "complaint", "hang_up", "callback", "proactive")
+CallType = Literal["request", "enquiry", "complaint", "hang_up", "callback", "proactive"]
+CALL_OUTCOMES = ("request_created", "answered", "complaint_opened", "referred", "needs_callback", "no_answer",
+                 "reached_well", "reached_needs_help")
+CallOutcome = Literal["request_created", "answered", "complaint_opened", "referred", "needs_callback", "no_answer",
+                      "reached_well", "reached_needs_help"]
+UNREACHED = ("needs_callback", "no_answer")  # outcomes of a call in which nobody was helped: call again
+COMPLAINT_STATUSES = ("open", "sent", "answered", "resolved")
+ComplaintStatus = Literal["open", "sent", "answered", "resolved"]
 
 # Elder categories as the programmes count them. Recorded ones carry their date and source (a survey, the
 # civil-affairs bureau's 低保/特困 register, the veterans' office's 优抚 list); the age groups are derived
@@ -94,7 +111,7 @@ DEFAULT_ITEMS: dict[str, str] = {
 # The programme's home-care visit (居家上门服务, ≥ 60 minutes, counted toward the monthly entitlement).
 HOME_CARE_ITEM = "home_care_visit"
 
-# The catalogue as first seeded (migration 0005); admins add versions of these or new items.
+# The catalogue as first seeded (migration 0007); admins add versions of these or new items.
 SEED_ITEMS: tuple[dict, ...] = (
     {"code": "emergency_response", "help": "emergency", "name": "紧急响应上门", "unit": "visit", "min_minutes": None,
      "place": "home", "counts_toward_entitlement": False, "tasks": ["emergency", "medical", "companionship"]},
@@ -123,6 +140,6 @@ SEED_ITEMS: tuple[dict, ...] = (
 
 
 def seeded_items() -> list[dict[str, Any]]:
-    """The catalogue's first rows (migration 0005; a database emptied for tests or a reload gets them again)."""
-    return [{**item, "effective_from": date(2000, 1, 1), "created_by": "migration 0005",
+    """The catalogue's first rows (migration 0007; a database emptied for tests or a reload gets them again)."""
+    return [{**item, "effective_from": date(2000, 1, 1), "created_by": "migration 0007",
              "created_at": datetime(2026, 12, 2, tzinfo=UTC)} for item in SEED_ITEMS]

@@ -10,9 +10,11 @@ commit (waking the dispatcher) is handed to `after_commit`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import close_session
@@ -26,15 +28,24 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    session = request.app.state.sessions()
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A request's one transaction: committed when the block ends normally, rolled back if it raised, the
+    connection returned either way; then the `after_commit` actions. The API's handlers get it as
+    `SessionDep`; the console's pages (service/console/gateway.py) open it themselves."""
+    session = sessions()
     try:
         yield session
         await session.commit()
-    finally:  # rolls back what was not committed (the handler raised) and returns the connection
+    finally:  # rolls back what was not committed (the block raised) and returns the connection
         await close_session(session)
     for action in session.info.pop(_AFTER_COMMIT, ()):
         action()
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with transaction(request.app.state.sessions) as session:
+        yield session
 
 
 # Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, a hand-off that costs

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
                                             description="An emergency answered within this is on time")
     follow_up_sample_rate: float = Field(default=0.1, ge=0, le=1, description="Share of ordinary visits called back")
     new_provider_months: int = Field(default=3, ge=1, le=24, description="A provider is new for its first months")
+    # Proactive care (主动关爱): elders living alone or aged 80+ are called when nobody has been in touch
+    # (visit, call, follow-up) for this many days; a device unheard of for device_silent_h puts its elder on
+    # the list too.
+    proactive_care_days: int = Field(default=7, ge=1, le=90, description="Days without contact before a call")
+    device_silent_h: float = Field(default=24.0, gt=0, le=24 * 30, description="Hours unheard of: a silent device")
     report_font: str | None = Field(default=None, description="A TrueType CJK font for PDF reports")
 
     # Each API process remembers a token it has checked for this long instead of asking the database on
@@ -79,6 +84,17 @@ class Settings(BaseSettings):
     # `homecare scheduler-health`; unset, none is written.
     heartbeat_path: Path | None = None
     heartbeat_s: float = Field(default=5.0, gt=0, le=60)
+
+    # The console (service/console): a session ends after console_idle_min minutes without a request and
+    # console_absolute_h hours after login whatever happens; its cookie is Secure when console_https is set
+    # (serve it behind HTTPS). login_max_failures wrong passwords in a row lock the account, and as many
+    # times login_address_factor from one address lock the address, for login_lock_min minutes.
+    console_idle_min: float = Field(default=30.0, gt=0, le=1440)
+    console_absolute_h: float = Field(default=12.0, gt=0, le=168)
+    console_https: bool = False
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_address_factor: int = Field(default=4, ge=1, le=100)
+    login_lock_min: float = Field(default=15.0, gt=0, le=1440)
 
     # Reports are built this many at a time per API process, on a connection pool of their own of this size,
     # so downloads never take the connections intake and dispatch need; a download beyond that waits up to

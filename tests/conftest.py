@@ -134,10 +134,11 @@ def token(db) -> TokenFactory:
 
 
 def token_factory(sessions) -> TokenFactory:
-    async def make(role: str, *, provider_id: int | None = None, area_code: str | None = None) -> dict[str, str]:
+    async def make(role: str, *, provider_id: int | None = None, area_code: str | None = None,
+                   gateway_id: int | None = None) -> dict[str, str]:
         async with unit(sessions) as session:
             value = await create_token(session, role=role, name=f"test-{role}", provider_id=provider_id,
-                                       area_code=area_code)
+                                       area_code=area_code, gateway_id=gateway_id)
         return {"Authorization": f"Bearer {value}"}
 
     return make

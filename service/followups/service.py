@@ -6,6 +6,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
+from service.complaints.service import open_from_follow_up
 from service.db import flush_or_conflict, utcnow
 from service.errors import Conflict, NotFound
 from service.followups.schemas import FollowUpCreate, FollowUpPublic
@@ -36,4 +37,6 @@ async def record_follow_up(session: AsyncSession, visit_id: int, data: FollowUpC
                   after={"satisfaction": row.satisfaction, "complaint": row.complaint is not None})
     # Two operators calling the same elder at once: the first one counts. Committed with its key's answer.
     await flush_or_conflict(session, f"visit {visit_id} already has its follow-up")
+    if row.complaint is not None:  # a complaint heard on the follow-up call is a ticket, sent to the provider
+        await open_from_follow_up(session, row, visit, principal.actor)
     return public(row)

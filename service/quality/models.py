@@ -28,6 +28,7 @@ class ProviderQuality(SQLModel, table=True):
     exception_rate: float | None = None
     mean_satisfaction: float | None = None
     emergency_on_time_rate: float | None = None
+    complaints: int = Field(default=0, description="Complaint tickets about the provider opened in the month")
     score: float | None = None
     below_threshold: bool = False
     low_run: int = 0

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, literal, or_
 from sqlmodel import col, select
 
@@ -34,6 +34,8 @@ class QualityPublic(BaseModel):
     exception_rate: float | None
     mean_satisfaction: float | None
     emergency_on_time_rate: float | None
+    complaints: int = Field(description="Complaint tickets about the provider opened in the month; each per "
+                                        "visit takes points off the score (service/quality/scoring.py)")
     score: float | None
     below_threshold: bool
     low_run: int

@@ -4,6 +4,12 @@ Four parts, as the Yuxi seed's evaluation index asks: verified rate, (absence of
 satisfaction on follow-up calls, emergencies answered on time. A part with nothing to measure (no
 follow-up calls, no emergencies) is left out and the others carry its weight, so a provider is not
 punished, or flattered, by a lack of data.
+
+Then complaints: the month's complaint tickets about the provider (service/complaints, opened by an
+operator or from a follow-up) take COMPLAINT_POINTS_PER_RATE points off for each complaint per visit,
+at most COMPLAINT_MAX_POINTS: 1 complaint in 100 visits costs 2 points, 10 or more in 100 cost 20. A
+deduction, not a weighted part, so that no complaint leaves the score as it was and a complaint can never
+raise it.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 WEIGHTS = {"verified": 0.4, "no_exceptions": 0.2, "satisfaction": 0.25, "emergency_on_time": 0.15}
+COMPLAINT_POINTS_PER_RATE = 200.0
+COMPLAINT_MAX_POINTS = 20.0
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,7 @@ class ProviderMonth:
     satisfaction_sum: int
     emergencies: int
     emergencies_on_time: int
+    complaints: int = 0
 
     @property
     def verified_rate(self) -> float | None:
@@ -50,7 +59,9 @@ def quality_score(month: ProviderMonth) -> float | None:
     if month.on_time_rate is not None:
         parts["emergency_on_time"] = month.on_time_rate
     weight = sum(WEIGHTS[name] for name in parts)
-    return round(100 * sum(WEIGHTS[name] * value for name, value in parts.items()) / weight, 1)
+    score = 100 * sum(WEIGHTS[name] * value for name, value in parts.items()) / weight
+    deduction = min(COMPLAINT_MAX_POINTS, COMPLAINT_POINTS_PER_RATE * month.complaints / month.visits)
+    return round(max(0.0, score - deduction), 1)
 
 
 def low_run(below: bool, previous_run: int, previous_suspended: bool) -> int:

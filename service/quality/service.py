@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
+from service.complaints.service import provider_month_counts
 from service.dispatching import faults
 from service.errors import Conflict, NotFound
 from service.lifecycle.models import ServiceRequest
@@ -72,6 +73,7 @@ async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
         opens = end.astimezone(settings.tz).isoformat()
         raise Conflict(f"{month} is not over; it can be assessed from {opens}")
     answered = await emergency_on_time(session, month, settings)
+    complaints = await provider_month_counts(session, start, end)
     before = {r.provider_id: r for r in (await session.exec(
         select(ProviderQuality).where(ProviderQuality.month == previous_month(month)))).all()}
     existing = {r.provider_id: r for r in (await session.exec(
@@ -84,7 +86,8 @@ async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
         try:
             async with session.begin_nested():
                 row = await _assess(session, f, month, answered, before.get(f.provider_id),
-                                    existing.get(f.provider_id), settings, now)
+                                    existing.get(f.provider_id), settings, now,
+                                    complaints=complaints.get(f.provider_id, 0))
         except Exception as exc:
             if not faults.row_fault(exc):
                 raise
@@ -98,15 +101,17 @@ async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
 
 
 async def _assess(session: AsyncSession, f, month: str, answered: dict, prior: ProviderQuality | None,
-                  row: ProviderQuality | None, settings: Settings, now: datetime) -> ProviderQuality:
+                  row: ProviderQuality | None, settings: Settings, now: datetime, *,
+                  complaints: int = 0) -> ProviderQuality:
     figures = ProviderMonth(f.visits, f.verified, f.exceptions, f.follow_ups, f.satisfaction_sum,
-                            *answered.get(f.provider_id, (0, 0)))
+                            *answered.get(f.provider_id, (0, 0)), complaints=complaints)
     score = quality_score(figures)
     below = score is not None and score < settings.quality_threshold
     row = row or ProviderQuality(provider_id=f.provider_id, month=month, visits=0)
     row.visits, row.score, row.below_threshold, row.assessed_at = f.visits, score, below, now
     row.verified_rate, row.exception_rate = figures.verified_rate, figures.exception_rate
     row.mean_satisfaction, row.emergency_on_time_rate = figures.mean_satisfaction, figures.on_time_rate
+    row.complaints = complaints
     row.low_run = low_run(below, prior.low_run if prior else 0, prior.suspended if prior else False)
     if row.low_run >= settings.quality_low_months and not row.suspended:
         recent = [prior.score] if prior and settings.quality_low_months > 1 else []

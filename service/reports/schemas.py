@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from service.calls.schemas import CallFigures
+
 SHA256_OF = ("SHA-256 of the document's canonical JSON (keys sorted, no spaces, UTF-8) without "
              "`generated_at` and `sha256`: the same figures give the same digest, in every format")
 
@@ -146,6 +148,8 @@ class MonthlySummary(BaseModel):
     follow_ups: FollowUpFigures
     elder_groups: ElderGroupFigures | None = Field(
         default=None, description="By elder category; null in summaries signed before categories were kept")
+    calls: CallFigures | None = Field(default=None, description=(
+        "The 12349 calls by type and the complaints (absent from summaries closed before they were counted)"))
     providers: list[ProviderRow]
     streets: list[StreetRow] = Field(description="Worst coverage first: the equity view")
     change: list[Change] = Field(description="Against the previous month")

@@ -8,7 +8,9 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.calls.service import month_figures
 from service.catalogue import ELDER_CATEGORIES
+from service.complaints.service import month_counts as complaint_counts
 from service.db import utcnow
 from service.lifecycle.models import QuotaUsage
 from service.months import month_bounds, previous_month
@@ -154,7 +156,8 @@ async def build_summary(session: AsyncSession, area: ReportArea, month: str, set
         generated_at=now.astimezone(tz), status="closed" if closure else "open", closure=closure,
         **sections, providers=await provider_rows(session, figures, month),
         streets=street_rows(figures, street_names), change=compare(_sections_as_json(figures), previous),
-        amendments=amendments(late), sha256="",
+        amendments=amendments(late), calls=await month_figures(
+            session, area, start, end, await complaint_counts(session, area, start, end)), sha256="",
     )
     return sealed(summary)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from service.auth import Staff
 from service.catalogue import Urgency
 from service.deps import SessionDep, SettingsDep, after_commit
+from service.devices import service as devices
 from service.dispatching.wakeup import wake_dispatcher
 from service.idempotency.service import IdempotencyDep, IdempotencyKeyHeader, route_of
 from service.pagination import CursorQuery, LimitQuery, decode_cursor, next_cursor
@@ -78,7 +79,14 @@ async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, 
 
     async def create():
         nonlocal created
-        row, created = await service.raise_alert(session, body, principal, settings)
+        device, legacy = (None, True) if body.device_id is None else await devices.registered_device(
+            session, body.device_id)
+        # A device of the registry that the elder record does not name raises the alert for its elder.
+        asked = body if legacy or device is None else body.model_copy(
+            update={"device_id": None, "elder_id": device.elder_id})
+        row, created = await service.raise_alert(session, asked, principal, settings)
+        if device is not None:
+            await devices.link_alert(session, device, row.id, body.kind, body.at, joined=not created)
         return service.new_request_detail(row.model_dump()) if created else await service.request_detail(session, row)
 
     response = await idempotency.run(body, create, RequestDetail, status_code=lambda: 201 if created else 200)

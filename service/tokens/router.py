@@ -27,7 +27,8 @@ class Me(BaseModel):
     name: str
     role: Role
     provider_id: int | None = Field(description="The provider a provider token acts for")
-    area_code: str | None = Field(description="The area a regulator token sees")
+    area_code: str | None = Field(description="The area a regulator token sees, or an area-bound operator's seat")
+    gateway_id: int | None = Field(default=None, description="The device gateway a gateway token speaks for")
 
 
 class TokenPublic(BaseModel):
@@ -38,6 +39,7 @@ class TokenPublic(BaseModel):
     role: Role
     provider_id: int | None
     area_code: str | None
+    gateway_id: int | None = None
     created_at: datetime
     last_used_at: datetime | None = Field(description="To the minute; stamped when an API process looks it up")
     revoked_at: datetime | None
@@ -51,7 +53,9 @@ class TokenCreate(Body):
     name: Text = Field(min_length=1, max_length=100, description="Who holds it (shown in the audit log)")
     role: Role
     provider_id: DbId | None = Field(default=None, description="Role provider only")
-    area_code: AreaCode | None = Field(default=None, description="Role regulator only")
+    area_code: AreaCode | None = Field(default=None, description="Role regulator (required) or operator (optional: "
+                                                                 "a street's or district's seat)")
+    gateway_id: DbId | None = Field(default=None, description="Role gateway only")
 
 
 def _public(row: ApiToken) -> TokenPublic:
@@ -61,7 +65,8 @@ def _public(row: ApiToken) -> TokenPublic:
 @router.get("/me", response_model=Me, summary="The token's own identity: role and what it is bound to")
 async def me(principal: AnyRole) -> Me:
     return Me(token_id=principal.token_id, name=principal.name, role=principal.role,
-              provider_id=principal.provider_id, area_code=principal.area_code)
+              provider_id=principal.provider_id, area_code=principal.area_code,
+              gateway_id=principal.gateway_id)
 
 
 @router.get("/tokens", response_model=Page[TokenPublic], responses=INVALID)
@@ -77,11 +82,12 @@ async def list_tokens(
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated,
-             responses={**INVALID, 404: {"description": "No such provider or area"}})
+             responses={**INVALID, 404: {"description": "No such provider, area or gateway"}})
 async def create_token(body: TokenCreate, session: SessionDep, principal: Admin) -> TokenCreated:
     # No Idempotency-Key: a replay would have to store the answer, and with it the token's value.
     row, token = await service.issue_token(session, role=body.role, name=body.name, provider_id=body.provider_id,
-                                           area_code=body.area_code, actor=principal.actor)
+                                           area_code=body.area_code, actor=principal.actor,
+                                           gateway_id=body.gateway_id)
     return TokenCreated(**_public(row).model_dump(), token=token)
 
 

@@ -20,6 +20,7 @@ from service.areas.models import Area
 from service.audit.service import record_change
 from service.catalogue import ROLES
 from service.db import utcnow
+from service.devices.models import DeviceGateway
 from service.errors import Invalid, NotFound
 from service.providers.models import Provider
 from service.tokens.models import ApiToken
@@ -39,6 +40,7 @@ class Principal:
     role: str
     provider_id: int | None = None
     area_code: str | None = None
+    gateway_id: int | None = None
 
     @property
     def actor(self) -> str:
@@ -51,40 +53,49 @@ def hash_token(token: str) -> str:
 
 async def issue_token(
     session: AsyncSession, *, role: str, name: str, provider_id: int | None = None,
-    area_code: str | None = None, actor: str = "cli",
+    area_code: str | None = None, actor: str = "cli", gateway_id: int | None = None,
 ) -> tuple[ApiToken, str]:
     """Store a new token's hash; returns the stored row and the token itself (shown once)."""
-    await check_binding(session, role=role, provider_id=provider_id, area_code=area_code)
+    await check_binding(session, role=role, provider_id=provider_id, area_code=area_code, gateway_id=gateway_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, role=role, provider_id=provider_id, area_code=area_code, token_hash=hash_token(token))
+    row = ApiToken(name=name, role=role, provider_id=provider_id, area_code=area_code, gateway_id=gateway_id,
+                   token_hash=hash_token(token))
     session.add(row)
     await session.flush()
     record_change(session, actor=actor, action="token.create", entity="api_token", entity_id=row.id,
-                  after={"name": name, "role": role, "provider_id": provider_id, "area_code": area_code})
+                  after={"name": name, "role": role, "provider_id": provider_id, "area_code": area_code,
+                         "gateway_id": gateway_id})
     return row, token
 
 
-async def check_binding(session: AsyncSession, *, role: str, provider_id: int | None, area_code: str | None) -> None:
-    """A provider token acts for an existing provider, a regulator token sees an existing area; no other binds."""
+async def check_binding(session: AsyncSession, *, role: str, provider_id: int | None, area_code: str | None,
+                        gateway_id: int | None = None) -> None:
+    """A provider token acts for an existing provider, a regulator token sees an existing area, an operator
+    token may be bound to an area (a street's or district's seat), a gateway token speaks for an existing
+    device gateway; no other binds."""
     if role not in ROLES:
         raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
     if (role == "provider") != (provider_id is not None):
         raise Invalid.field("provider_id", "a provider token needs a provider, and only a provider token takes one")
-    if (role == "regulator") != (area_code is not None):
-        raise Invalid.field("area_code", "a regulator token needs an area, and only a regulator token takes one")
+    if role == "regulator" and area_code is None or role not in ("regulator", "operator") and area_code is not None:
+        raise Invalid.field("area_code", "a regulator token needs an area; only regulator and operator tokens take one")
+    if (role == "gateway") != (gateway_id is not None):
+        raise Invalid.field("gateway_id", "a gateway token needs a gateway, and only a gateway token takes one")
     if provider_id is not None and await session.get(Provider, provider_id) is None:
         raise NotFound(f"provider {provider_id} does not exist")
+    if gateway_id is not None and await session.get(DeviceGateway, gateway_id) is None:
+        raise NotFound(f"gateway {gateway_id} does not exist")
     if area_code is not None and await session.get(Area, area_code) is None:
         raise NotFound(f"area {area_code} does not exist")
 
 
 async def create_token(
     session: AsyncSession, *, role: str, name: str, provider_id: int | None = None,
-    area_code: str | None = None, actor: str = "cli",
+    area_code: str | None = None, actor: str = "cli", gateway_id: int | None = None,
 ) -> str:
     """`issue_token`, for callers that want only the token (the CLI, tests, benchmarks)."""
     _, token = await issue_token(session, role=role, name=name, provider_id=provider_id, area_code=area_code,
-                                 actor=actor)
+                                 actor=actor, gateway_id=gateway_id)
     return token
 
 
@@ -136,5 +147,6 @@ async def principals_for(session: AsyncSession, token_hashes: Sequence[str],
             col(ApiToken.id).in_(stale),
             or_(col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < now - LAST_USED_STEP),
         ).values(last_used_at=now))
-    return {row.token_hash: Principal(row.id, row.name, row.role, row.provider_id, row.area_code) for row in rows}
+    return {row.token_hash: Principal(row.id, row.name, row.role, row.provider_id, row.area_code,
+                                         row.gateway_id) for row in rows}
 

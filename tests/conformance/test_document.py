@@ -69,7 +69,7 @@ def test_statuses_follow_from_what_a_route_depends_on():
     assert "Retry-After" in created["responses"]["503"]["headers"]
     listed = paths["/things"]["get"]
     assert sorted(listed["responses"]) == ["200", "401", "503"]  # any role: nothing to refuse
-    assert listed["x-roles"] == ["admin", "operator", "provider", "regulator"]
+    assert listed["x-roles"] == ["admin", "operator", "provider", "regulator", "gateway"]
     assert sorted(paths["/things/health"]["get"]["responses"]) == ["200"]
 
 

@@ -24,7 +24,9 @@ async def hostile_world(app):
         assert visit.status_code == 201, visit.text
         ids = {"elder": world.elder_id, "provider": world.provider_id, "request": request["id"],
                "assignment": assignment, "visit": visit.json()["id"]}
-        roles = {"admin": world.admin, "operator": world.operator, "provider": world.provider}
+        gateway = await client.post("/api/v1/gateways", json={"name": "hostile-gw"}, headers=world.admin)
+        roles = {"admin": world.admin, "operator": world.operator, "provider": world.provider,
+                 "gateway": await token_factory(sessions)("gateway", gateway_id=gateway.json()["id"])}
         yield client, sessions, ids, roles
 
 

@@ -69,7 +69,9 @@ async def test_token_bindings_are_enforced(db):
         with pytest.raises(Invalid):
             await create_token(session, role="regulator", name="x")
         with pytest.raises(Invalid):
-            await create_token(session, role="operator", name="x", area_code="530111")
+            await create_token(session, role="admin", name="x", area_code="530111")
+        with pytest.raises(Invalid):
+            await create_token(session, role="gateway", name="x")
         with pytest.raises(Invalid):
             await create_token(session, role="root", name="x")
         with pytest.raises(NotFound):

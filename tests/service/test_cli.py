@@ -23,7 +23,9 @@ def test_token_create_prints_only_the_token(cli):
 
 def test_token_create_refuses_bad_bindings(cli):
     for args in (["--role", "provider", "--name", "x"], ["--role", "regulator", "--name", "x"],
-                 ["--role", "wizard", "--name", "x"], ["--role", "regulator", "--area", "999999", "--name", "x"]):
+                 ["--role", "wizard", "--name", "x"], ["--role", "regulator", "--area", "999999", "--name", "x"],
+                 ["--role", "gateway", "--name", "x"], ["--role", "gateway", "--gateway", "999999", "--name", "x"],
+                 ["--role", "operator", "--gateway", "1", "--name", "x"]):
         result = cli.invoke(app, ["token", "create", *args])
         assert result.exit_code == 2 and result.stdout == "", (args, result.output)
 

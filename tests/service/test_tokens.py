@@ -7,7 +7,8 @@ import re
 from homecare_cli.main import app as cli_app
 from tests.factories import provider_body
 
-LISTED = {"id", "name", "role", "provider_id", "area_code", "created_at", "last_used_at", "revoked_at"}
+LISTED = {"id", "name", "role", "provider_id", "area_code", "gateway_id", "created_at", "last_used_at",
+          "revoked_at"}
 
 
 async def test_me_tells_a_token_its_identity(client, token):
@@ -60,7 +61,11 @@ async def test_the_token_api_is_for_admins_and_checks_bindings(client, token):
     for body, status, field in (
         ({"name": "x", "role": "provider"}, 422, "provider_id"),
         ({"name": "x", "role": "regulator"}, 422, "area_code"),
-        ({"name": "x", "role": "operator", "area_code": "530111"}, 422, "area_code"),
+        ({"name": "x", "role": "admin", "area_code": "530111"}, 422, "area_code"),
+        ({"name": "x", "role": "gateway"}, 422, "gateway_id"),
+        ({"name": "x", "role": "operator", "gateway_id": 1}, 422, "gateway_id"),
+        ({"name": "x", "role": "gateway", "gateway_id": 999999}, 404, None),
+        ({"name": "x", "role": "operator", "area_code": "110101"}, 404, None),
         ({"name": "x", "role": "wizard"}, 422, "role"),
         ({"name": "x", "role": "operator", "token_hash": "0" * 64}, 422, "token_hash"),
         ({"name": "x", "role": "provider", "provider_id": 999999}, 404, None),

@@ -3,8 +3,8 @@
 Seeds the catalogue with the items of the six helps (and the two other helps the programmes fund), each
 in force from 2000-01-01; service_request gains `item` (NULL: the help's default item).
 
-Revision ID: 0005_service_catalogue
-Revises: 0004_elder_policies
+Revision ID: 0007_service_catalogue
+Revises: 0006_devices_calls_complaints
 Create Date: 2026-12-02
 """
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ from alembic import op
 import service.db
 from service.catalogue import seeded_items
 
-revision: str = '0005_service_catalogue'
-down_revision: str | None = '0004_elder_policies'
+revision: str = '0007_service_catalogue'
+down_revision: str | None = '0006_devices_calls_complaints'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
