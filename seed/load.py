@@ -23,11 +23,13 @@ from seed.model import World
 from seed.programme import ASSESSOR, REVIEW_AFTER, SURVEY_DAY, SURVEY_SOURCE, policy
 from service.areas.models import Area
 from service.audit.service import record_change
+from service.catalogue import seeded_items
 from service.db import utcnow
 from service.elders.models import AbilityAssessment, Elder, ElderCategory
 from service.elders.schemas import ElderCreate
 from service.entitlements.models import EntitlementPolicy
 from service.entitlements.service import PolicyCreate, stored_rule
+from service.items.models import CatalogueItem
 from service.models import metadata
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 from service.providers.schemas import ProviderCreate
@@ -60,6 +62,7 @@ async def _insert_new(session: AsyncSession, table, rows: list[dict], key: str) 
 async def reset(session: AsyncSession) -> None:
     for table in reversed(metadata.sorted_tables):
         await session.exec(delete(table))
+    session.add_all(CatalogueItem(**row) for row in seeded_items())  # the catalogue as migrated
     await session.commit()
 
 

@@ -22,6 +22,7 @@ from service.elders.router import router as elders_router
 from service.entitlements.router import router as policies_router
 from service.errors import install_error_handlers
 from service.followups.router import router as followups_router
+from service.items.router import router as items_router
 from service.limits import BodyLimits
 from service.openapi import install_openapi
 from service.ops import Metrics, configure_logging, install_request_metrics
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router,
                    providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router,
                    devices_router, calls_router, complaints_router, proactive_router,
-                   policies_router):
+                   policies_router, items_router):
         app.include_router(router)
     install_console(app)  # the browser console (HTML, its own sessions): `/` leads to its login page
     install_openapi(app)

@@ -6,7 +6,8 @@ member names and need a migration for every new value).
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 SERVICES: dict[str, str] = {
     "emergency": "助急",
@@ -85,3 +86,60 @@ AbilityLevel = Literal["intact", "mild", "moderate", "severe", "total"]
 
 CONTACT_RELATIONS = ("spouse", "child", "relative", "guardian", "neighbour", "other")
 ContactRelation = Literal["spouse", "child", "relative", "guardian", "neighbour", "other"]
+
+# The service catalogue (service/items): what an item of a help is counted in, and where it is delivered.
+ITEM_UNITS = ("visit", "meal", "trip", "session")
+ItemUnit = Literal["visit", "meal", "trip", "session"]
+# home: both fixes at the elder's home; from_home: starts at home and may end elsewhere (escorts);
+# door: handed over at the door (both fixes there, no minimum stay needed); centre: at one of the
+# visiting provider's stations (社区居家养老服务中心), both fixes within the geofence of the same station.
+ITEM_PLACES = ("home", "from_home", "door", "centre")
+ItemPlace = Literal["home", "from_home", "door", "centre"]
+
+# The item a request of each help carries when it names none (old clients, plan rows, alerts). Rows stored
+# before the catalogue (item NULL) are read as this item too.
+DEFAULT_ITEMS: dict[str, str] = {
+    "emergency": "emergency_response",
+    "meal": "meal_delivery",
+    "clean": "home_care_visit",
+    "medical": "medical_escort",
+    "mobility": "mobility_trip",
+    "recreation": "recreation_session",
+    "companionship": "companionship_visit",
+    "health": "health_check",
+}
+# The programme's home-care visit (居家上门服务, ≥ 60 minutes, counted toward the monthly entitlement).
+HOME_CARE_ITEM = "home_care_visit"
+
+# The catalogue as first seeded (migration 0007); admins add versions of these or new items.
+SEED_ITEMS: tuple[dict, ...] = (
+    {"code": "emergency_response", "help": "emergency", "name": "紧急响应上门", "unit": "visit", "min_minutes": None,
+     "place": "home", "counts_toward_entitlement": False, "tasks": ["emergency", "medical", "companionship"]},
+    {"code": "meal_delivery", "help": "meal", "name": "送餐上门", "unit": "meal", "min_minutes": None,
+     "place": "door", "counts_toward_entitlement": False, "tasks": ["meal", "companionship"]},
+    {"code": "meal_at_home", "help": "meal", "name": "上门做饭", "unit": "visit", "min_minutes": 60,
+     "place": "home", "counts_toward_entitlement": True, "tasks": ["meal", "clean"]},
+    {"code": "home_care_visit", "help": "clean", "name": "居家上门服务", "unit": "visit", "min_minutes": 60,
+     "place": "home", "counts_toward_entitlement": True,
+     "tasks": ["clean", "meal", "companionship", "health", "medical", "mobility", "recreation", "emergency"]},
+    {"code": "medical_escort", "help": "medical", "name": "陪同就医", "unit": "trip", "min_minutes": None,
+     "place": "from_home", "counts_toward_entitlement": False, "tasks": ["medical", "mobility", "companionship"]},
+    {"code": "medical_home_visit", "help": "medical", "name": "上门医护", "unit": "visit", "min_minutes": 60,
+     "place": "home", "counts_toward_entitlement": True, "tasks": ["medical", "health", "companionship"]},
+    {"code": "mobility_trip", "help": "mobility", "name": "助行出行", "unit": "trip", "min_minutes": None,
+     "place": "from_home", "counts_toward_entitlement": False, "tasks": ["mobility", "companionship"]},
+    {"code": "recreation_session", "help": "recreation", "name": "中心文娱活动", "unit": "session",
+     "min_minutes": None, "place": "centre", "counts_toward_entitlement": False,
+     "tasks": ["recreation", "companionship"]},
+    {"code": "companionship_visit", "help": "companionship", "name": "精神慰藉上门", "unit": "visit",
+     "min_minutes": 60, "place": "home", "counts_toward_entitlement": True,
+     "tasks": ["companionship", "clean", "health"]},
+    {"code": "health_check", "help": "health", "name": "健康管理上门", "unit": "visit", "min_minutes": 60,
+     "place": "home", "counts_toward_entitlement": True, "tasks": ["health", "medical", "companionship"]},
+)
+
+
+def seeded_items() -> list[dict[str, Any]]:
+    """The catalogue's first rows (migration 0007; a database emptied for tests or a reload gets them again)."""
+    return [{**item, "effective_from": date(2000, 1, 1), "created_by": "migration 0007",
+             "created_at": datetime(2026, 12, 2, tzinfo=UTC)} for item in SEED_ITEMS]

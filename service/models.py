@@ -12,6 +12,7 @@ from service.dispatching.models import DispatchPlan
 from service.elders.models import AbilityAssessment, Elder, ElderCategory, ElderContact
 from service.entitlements.models import EntitlementPolicy
 from service.idempotency.models import IdempotencyRecord
+from service.items.models import CatalogueItem
 from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.providers.models import Caregiver, Provider, ProviderArea, Station
 from service.quality.models import ProviderQuality
@@ -23,8 +24,8 @@ from service.visits.models import FollowUp, Visit
 metadata = SQLModel.metadata
 
 __all__ = [
-    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "CallRecord", "Caregiver", "Complaint",
-    "ConsoleSession", "Device", "DeviceAlert", "DeviceGateway", "DispatchPlan", "Elder", "ElderCategory",
+    "AbilityAssessment", "ApiToken", "Area", "Assignment", "AuditEvent", "CallRecord", "Caregiver", "CatalogueItem",
+    "Complaint", "ConsoleSession", "Device", "DeviceAlert", "DeviceGateway", "DispatchPlan", "Elder", "ElderCategory",
     "ElderContact", "EntitlementPolicy", "FollowUp", "IdempotencyRecord", "LoginThrottle", "MonthClose", "Provider",
     "ProviderArea", "ProviderQuality", "QuotaUsage", "ServicePrice", "ServiceRequest", "Station", "UserAccount",
     "Visit", "metadata",

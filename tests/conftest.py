@@ -19,6 +19,8 @@ from sqlalchemy import delete
 
 from service.app import close_offer_streams, create_app
 from service.areas.models import Area
+from service.catalogue import seeded_items
+from service.items.models import CatalogueItem
 from service.migrate import migrate
 from service.models import metadata
 from service.settings import Settings
@@ -95,6 +97,7 @@ async def clean_database(sessions):
         for table in reversed(metadata.sorted_tables):
             await session.exec(delete(table))
         session.add_all(Area(code=c, name=n, level=lvl, parent_code=p) for c, n, lvl, p in AREAS)
+        session.add_all(CatalogueItem(**row) for row in seeded_items())  # the catalogue as migrated
         await session.commit()
     return sessions
 

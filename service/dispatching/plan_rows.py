@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.audit.models import AuditEvent
 from service.audit.service import audit_row
 from service.bulk import chunks, value_chunks
+from service.catalogue import HOME_CARE_ITEM
 from service.db import utcnow
 from service.dispatching import faults
 from service.dispatching.faults import BadRow
@@ -39,9 +40,10 @@ from service.transactions import unit
 ELDERS_PER_TRANSACTION = 2_000
 _PLANNED = sqlite_insert(ServiceRequest.__table__).on_conflict_do_nothing()
 _PLANNED_PG = text(
-    "INSERT INTO service_request (elder_id, service, urgency, kind, channel, status, month, seq, attempts, "
+    "INSERT INTO service_request (elder_id, service, item, urgency, kind, channel, status, month, seq, attempts, "
     "created_by, created_at, updated_at) "
-    "SELECT t.elder_id, t.service, 'routine', 'planned', 'plan', 'open', CAST(:month AS VARCHAR), t.seq, 0, "
+    f"SELECT t.elder_id, t.service, '{HOME_CARE_ITEM}', 'routine', 'planned', 'plan', 'open', "
+    "CAST(:month AS VARCHAR), t.seq, 0, "
     "CAST(:actor AS VARCHAR), CAST(:now AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ) "
     "FROM unnest(CAST(:elders AS INTEGER[]), CAST(:services AS VARCHAR[]), CAST(:seqs AS INTEGER[])) "
     "AS t(elder_id, service, seq) ON CONFLICT DO NOTHING")
@@ -75,14 +77,17 @@ async def create_planned_requests(sessions: async_sessionmaker, month: str, acto
             decided.append((elder_id, visits))
         if visits < 1:
             continue
-        try:  # a planned visit serves all the elder's needs; its request names the first (main) one
+        # A planned visit serves all the elder's needs: it is the programme's home-care visit (its item, verified
+        # by that item's rules); its request's `service` still names the first (main) need, which the engine
+        # matches providers by.
+        try:
             main = faults.elder_service_list(services)[0]
         except BadRow as exc:
             unusable.append((elder_id, exc))
             continue
         wanted.append((elder_id, [
-            {"elder_id": elder_id, "service": main, "urgency": "routine", "kind": "planned", "channel": "plan",
-             "status": "open", "month": month, "seq": seq, "attempts": 0, "created_by": actor,
+            {"elder_id": elder_id, "service": main, "item": HOME_CARE_ITEM, "urgency": "routine", "kind": "planned",
+             "channel": "plan", "status": "open", "month": month, "seq": seq, "attempts": 0, "created_by": actor,
              "created_at": now, "updated_at": now} for seq in range(1, visits + 1)]))
     await _keep_entitlements(sessions, decided)
 

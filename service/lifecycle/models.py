@@ -33,6 +33,9 @@ class ServiceRequest(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     elder_id: int = Field(foreign_key="elder.id", index=True)
     service: str = Field(max_length=20)
+    # The catalogue item (service/items) delivered; NULL (rows before the catalogue, plan rows, alerts): the
+    # help's default item (service.catalogue.DEFAULT_ITEMS).
+    item: str | None = Field(default=None, max_length=40)
     urgency: str = Field(default="routine", max_length=10)
     kind: str = Field(default="ad_hoc", max_length=10)
     channel: str = Field(default="phone", max_length=10)

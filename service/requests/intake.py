@@ -36,6 +36,7 @@ from service.idempotency.service import (
     settle,
     still_running,
 )
+from service.items.service import refuse_item
 from service.lifecycle.models import ServiceRequest
 from service.requests import service
 from service.requests.schemas import RequestCreate, RequestDetail
@@ -52,8 +53,8 @@ ATTEMPTS = 3
 # that a column added to the model cannot go silently unwritten on PostgreSQL while the ORM path on SQLite
 # writes it.
 _HELD_BY = {
-    "id": "new.id", "elder_id": "$2", "service": "$9", "urgency": "$10", "kind": "$11", "channel": "$12",
-    "status": "$13", "month": "$14", "seq": "NULL", "window_start": "$15", "window_end": "$16",
+    "id": "new.id", "elder_id": "$2", "service": "$9", "item": "$20", "urgency": "$10", "kind": "$11",
+    "channel": "$12", "status": "$13", "month": "$14", "seq": "NULL", "window_start": "$15", "window_end": "$16",
     "planned_date": "NULL", "note": "$17", "attempts": "0", "cancel_reason": "NULL", "explanation": "NULL",
     "created_by": "$18", "created_at": "$8", "updated_at": "$8",
 }
@@ -65,9 +66,11 @@ WITH free AS (
                 ELSE pg_try_advisory_xact_lock({KEY_LOCK_SPACE}, $1::int4) END AS free
 ), elder AS (
     SELECT status FROM elder WHERE id = $2
+), item AS (
+    SELECT help FROM catalogue_item WHERE code = $20 LIMIT 1
 ), new AS MATERIALIZED (
     SELECT nextval(pg_get_serial_sequence('service_request', 'id')) AS id
-    FROM free, elder WHERE free.free AND elder.status <> ALL($3::text[])
+    FROM free, elder, item WHERE free.free AND elder.status <> ALL($3::text[]) AND item.help = $9
 ), claim AS (
     INSERT INTO idempotency_record (principal, key, fingerprint, state, status_code, response, created_at)
     SELECT $4, $5, $6, 'done', 201, ('{{"id":' || new.id || $7::text)::json, $8
@@ -84,7 +87,7 @@ WITH free AS (
     SELECT $8, $18, 'request.create', 'service_request', created.id::text, $19::json FROM created
 )
 SELECT (SELECT free FROM free) AS free, (SELECT status FROM elder) AS elder_status,
-       (SELECT id FROM created) AS id
+       (SELECT help FROM item) AS item_help, (SELECT id FROM created) AS id
 """
 
 
@@ -133,7 +136,7 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
             owner, key, asked, rest.decode(), values["created_at"],
             values["service"], values["urgency"], values["kind"], values["channel"], values["status"],
             values["month"], values["window_start"], values["window_end"], values["note"], values["created_by"],
-            json.dumps(service.creation_audit(values)))
+            json.dumps(service.creation_audit(values)), values["item"])
     if row["id"] is not None:
         return Response(b'{"id":%d' % row["id"] + rest, status_code=201, media_type="application/json"), True
     if key is not None:
@@ -147,5 +150,6 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
         if not row["free"]:
             raise still_running()
     service.refuse_unserviceable(data.elder_id, row["elder_status"])
+    refuse_item(values["item"], row["item_help"], values["service"])
     return None  # the key was taken by a twin that has since gone (released or forgotten): claim it again
 

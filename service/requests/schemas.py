@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from service.catalogue import ServiceCode, Urgency
 from service.db import utcnow
 from service.elders.schemas import DeviceId
+from service.items.service import ItemCode
 from service.schemas import Location
 from service.validation import Body, DbId, Moment, Text
 
@@ -19,6 +20,8 @@ FURTHEST_AHEAD = timedelta(days=366)
 class RequestCreate(Body):
     elder_id: DbId
     service: ServiceCode
+    item: ItemCode | None = Field(default=None, description=(
+        "The catalogue item of the help (GET /api/v1/catalogue/items); none: the help's default item"))
     urgency: Urgency = "routine"
     window_start: Moment | None = None
     window_end: Moment | None = None
@@ -93,6 +96,7 @@ class RequestPublic(BaseModel):
     id: int
     elder_id: int
     service: str
+    item: str | None = Field(default=None, description="The catalogue item; null: the help's default item")
     urgency: str
     kind: str
     channel: str

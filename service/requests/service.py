@@ -12,9 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.models import AuditEvent
 from service.audit.service import record_change
+from service.catalogue import DEFAULT_ITEMS
 from service.db import utcnow
 from service.elders.models import Elder
 from service.errors import Invalid, NotFound
+from service.items.service import require_item
 from service.lifecycle import moves
 from service.lifecycle.models import Assignment, ServiceRequest
 from service.lifecycle.transitions import LIVE_REQUEST, RequestStatus, in_order
@@ -60,7 +62,8 @@ async def _serviceable_elder(session: AsyncSession, elder_id: int) -> int:
 
 def new_request_values(data: RequestCreate, principal: Principal, settings: Settings, now: datetime) -> dict[str, Any]:
     """The columns of an operator's new request (all but its id)."""
-    return {**data.model_dump(), "kind": "ad_hoc", "status": RequestStatus.OPEN.value, "seq": None,
+    return {**data.model_dump(), "item": data.item or DEFAULT_ITEMS[data.service], "kind": "ad_hoc",
+            "status": RequestStatus.OPEN.value, "seq": None,
             "planned_date": None, "month": month_of(data.window_start or now, settings.tz), "attempts": 0,
             "cancel_reason": None, "created_by": principal.actor, "created_at": now, "updated_at": now}
 
@@ -85,7 +88,9 @@ async def _insert(session: AsyncSession, row: ServiceRequest, actor: str) -> Ser
 async def create_request(session: AsyncSession, data: RequestCreate, principal: Principal,
                          settings: Settings) -> ServiceRequest:
     await _serviceable_elder(session, data.elder_id)
-    row = ServiceRequest(**new_request_values(data, principal, settings, utcnow()))
+    values = new_request_values(data, principal, settings, utcnow())
+    await require_item(session, values["item"], data.service)
+    row = ServiceRequest(**values)
     return await _insert(session, row, principal.actor)
 
 

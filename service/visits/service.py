@@ -15,13 +15,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.audit.service import record_change
+from service.catalogue import DEFAULT_ITEMS
 from service.db import utcnow
 from service.elders.models import Elder
 from service.errors import Conflict, DomainError, Invalid, NotFound, field_errors, problem_body
+from service.items.service import item_in_force
 from service.lifecycle import moves
 from service.lifecycle.models import Assignment, ServiceRequest
 from service.lifecycle.transitions import AssignmentStatus
 from service.months import month_bounds
+from service.providers.models import Station
 from service.schemas import StoredLocation
 from service.settings import Settings
 from service.tokens.service import Principal
@@ -164,14 +167,27 @@ async def check_out(session: AsyncSession, provider_id: int, visit_id: int, data
     assignment = await session.get(Assignment, visit.assignment_id)
     request = await session.get(ServiceRequest, assignment.request_id)
     elder = await session.get(Elder, request.elder_id)
+    # The rules of the request's item in the version in force on the check-in day (Asia/Shanghai).
+    item = await item_in_force(session, request.item or DEFAULT_ITEMS[request.service],
+                               visit.check_in_at.astimezone(settings.tz).date())
+    outside = sorted(set(data.tasks) - set(item.tasks))
+    if outside:
+        raise Invalid.field("tasks", f"{', '.join(outside)} not in the tasks of item {item.code} "
+                                     f"({', '.join(item.tasks)})")
     lat, lon = data.location.wgs84()
     home = Point(elder.lat, elder.lon)
     if request.window_start and request.window_end:
         window = (request.window_start, request.window_end)
     else:
         window = month_bounds(request.month, settings.tz)
+    # An item with a minimum is held to it, or to the elder's own longer one (60 minutes by default).
+    minimum = None if item.min_minutes is None else max(item.min_minutes, elder.min_minutes)
+    centres: tuple[Point, ...] = ()
+    if item.place == "centre":
+        stations = await session.exec(select(Station).where(Station.provider_id == visit.provider_id))
+        centres = tuple(Point(station.lat, station.lon) for station in stations.all())
     facts = VisitFacts(visit.check_in_at, Point(visit.check_in_lat, visit.check_in_lon), data.at, Point(lat, lon),
-                       home, elder.min_minutes, *window)
+                       home, minimum, *window, place=item.place, centres=centres)
     exceptions = verification.verify(facts, await _caregiver_neighbours(session, visit, data.at),
                                      geofence_m=settings.geofence_m, max_kmh=settings.max_travel_kmh)
     status = "exception" if exceptions else "verified"

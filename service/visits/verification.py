@@ -2,7 +2,8 @@
 
 Each rule looks at the facts of one visit (and, for the caregiver rules, the caregiver's other
 visits) and returns its exception code when the visit breaks it, None when it passes. A visit is
-verified only when every rule passes.
+verified only when every rule passes. The duration and place rules are the visit's catalogue item's
+(service/items): its minimum (none for a meal handed over or a trip) and its place rule.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ class VisitFacts:
     check_out_at: datetime
     check_out: Point
     home: Point
-    min_minutes: int
+    min_minutes: int | None  # None: the item has no minimum
     window_start: datetime
     window_end: datetime
+    place: str = "home"  # service.catalogue.ITEM_PLACES
+    centres: tuple[Point, ...] = ()  # where a `centre` item may be delivered: the provider's stations
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,25 @@ def duration_minutes(facts: VisitFacts) -> float:
 
 
 def short_duration(facts: VisitFacts) -> str | None:
+    if facts.min_minutes is None:
+        return None
     return "short_duration" if duration_minutes(facts) < facts.min_minutes else None
 
 
+def _within(fixes: tuple[Point, ...], place: Point, geofence_m: float) -> bool:
+    return all(metres(fix, place) <= geofence_m for fix in fixes)
+
+
 def off_site(facts: VisitFacts, geofence_m: float) -> str | None:
-    far = max(metres(facts.check_in, facts.home), metres(facts.check_out, facts.home))
-    return "off_site" if far > geofence_m else None
+    """By the item's place rule: at home and at the door both fixes are at the home; an escort or a trip starts
+    at home and may end anywhere; at a centre both fixes are at one of the provider's stations."""
+    if facts.place == "centre":
+        inside = any(_within((facts.check_in, facts.check_out), centre, geofence_m) for centre in facts.centres)
+    elif facts.place == "from_home":
+        inside = _within((facts.check_in,), facts.home, geofence_m)
+    else:
+        inside = _within((facts.check_in, facts.check_out), facts.home, geofence_m)
+    return None if inside else "off_site"
 
 
 def outside_window(facts: VisitFacts) -> str | None:
