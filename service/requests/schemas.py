@@ -105,6 +105,8 @@ class RequestPublic(BaseModel):
     note: str | None
     attempts: int
     cancel_reason: str | None
+    alert_kind: str | None = Field(default=None, description="An alert's kind (fall, smoke, gas, sos …)")
+    escalated_at: datetime | None = Field(default=None, description="When it went to the escalation queue")
     created_by: str
     created_at: datetime
     updated_at: datetime

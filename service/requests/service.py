@@ -115,7 +115,7 @@ async def raise_alert(session: AsyncSession, data: AlertCreate, principal: Princ
     row = ServiceRequest(
         elder_id=elder_id, service="emergency", urgency="emergency", kind="ad_hoc", channel="one_touch",
         status=RequestStatus.OPEN.value, month=month_of(now, settings.tz), created_by=principal.actor,
-        note=f"alert {data.kind} at {data.at.isoformat()}", created_at=now, updated_at=now,
+        note=f"alert {data.kind} at {data.at.isoformat()}", alert_kind=data.kind, created_at=now, updated_at=now,
     )
     return await _insert(session, row, principal.actor), True
 
