@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, String, and_, case, cast, not_
+from sqlalchemy import Row, String, and_, case, cast, func, not_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 
@@ -135,7 +135,10 @@ def _never() -> bool:
 # The elder's services come as text, parsed request by request: one elder's unreadable JSON must not fail
 # the read of them all.
 NEEDS = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, ServiceRequest.service,
-                ServiceRequest.urgency, ServiceRequest.attempts, Elder.lat, Elder.lon, Elder.area_code,
+                ServiceRequest.urgency, ServiceRequest.attempts,
+                # An alert away from home (外出监护) is answered where it came from.
+                func.coalesce(ServiceRequest.alert_lat, Elder.lat).label("lat"),
+                func.coalesce(ServiceRequest.alert_lon, Elder.lon).label("lon"), Elder.area_code,
                 cast(col(Elder.services), String).label("elder_services"))
          .join(Elder, Elder.id == ServiceRequest.elder_id))
 _OPEN = (NEEDS

@@ -40,6 +40,9 @@ class ServiceRequest(SQLModel, table=True):
     status: str = Field(default=RequestStatus.OPEN.value, max_length=12)
     # An alert's kind (fall, smoke, gas, sos …), for the caregiver and the escalation queue.
     alert_kind: str | None = Field(default=None, max_length=20)
+    # Where an alert came from when that is away from home (外出监护): the place to go, and to check in at.
+    alert_lat: float | None = None
+    alert_lon: float | None = None
     # When an emergency went to the operators' escalation queue (it never goes there twice).
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     month: str = Field(max_length=7, index=True)

@@ -17,7 +17,8 @@ from service.escalation.sweep import escalate_emergencies
 from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.settings import Settings
 from tests.factories import provider_body
-from tests.service.helpers import World, build_world, new_request
+from tests.service.faults import poisoned_request
+from tests.service.helpers import World, ago, build_world, check_in_body, check_out_body, made_before, new_request
 from tests.service.test_elders import problem_fields
 
 pytestmark = pytest.mark.asyncio
@@ -240,3 +241,58 @@ async def test_an_emergency_may_be_handed_to_a_provider_outside_normal_reach_wit
         [after] = (await session.exec(select(AuditEvent.after).where(
             AuditEvent.action == "request.manual_assign"))).all()
     assert after["override"] is True and "suspended" in after["outside_normal_reach"]
+
+
+async def test_an_alert_away_from_home_sends_the_caregiver_to_its_place_and_verifies_there(client, token, app, db):
+    world = await build_world(client, token, device_id=DEVICE)
+    place = {"lat": 25.0350, "lon": 102.7410}  # 1.5 km north of home: out on a walk (外出监护)
+    alert = await client.post("/api/v1/alerts", headers=world.operator, json={
+        "device_id": DEVICE, "kind": "fall", "at": utcnow().isoformat(), "location": {**place, "coord_sys": "wgs84"}})
+    assert alert.status_code == 201, alert.text
+    request = alert.json()
+    assert (request["alert_kind"], request["alert_lat"], request["alert_lon"]) == ("fall", place["lat"], place["lon"])
+    await made_before(db, request["id"], ago(days=1))  # the visit below is dated hours back
+    await dispatch_open_requests(app.state.sessions, SETTINGS)
+    [offer] = (await client.get("/api/v1/provider/assignments", headers=world.provider)).json()["items"]
+    assert offer["alert_kind"] == "fall" and offer["place"] == {**place, "coord_sys": "wgs84"}
+    accepted = await client.post(f"/api/v1/provider/assignments/{offer['id']}/accept",
+                                 json={"caregiver": "李护理员"}, headers=world.provider)
+    assert accepted.status_code == 200, accepted.text
+    there = {**place, "coord_sys": "wgs84"}
+    started = await client.post("/api/v1/provider/visits", headers=world.provider,
+                                json=check_in_body(offer["id"], ago(minutes=90), there))
+    assert started.status_code == 201, started.text
+    assert started.json()["check_in"]["distance_m"] < 1  # measured from the place, not from home
+    ended = await client.post(f"/api/v1/provider/visits/{started.json()['id']}/check-out", headers=world.provider,
+                              json=check_out_body(ago(minutes=20), there, tasks=("emergency",)))
+    assert ended.status_code == 200, ended.text
+    # At the place, 1.5 km from home: on site.
+    assert ended.json()["verification"] == {"status": "verified", "exceptions": []}, ended.json()
+
+
+async def test_an_alert_without_a_fix_or_at_home_is_answered_at_home(client, token, db):
+    world = await build_world(client, token, device_id=DEVICE)
+    for location in ({"lat": 0, "lon": 0}, {"lat": 25.0212, "lon": 102.7411}):
+        alert = await client.post("/api/v1/alerts", headers=world.operator, json={
+            "device_id": DEVICE, "kind": "sos", "at": utcnow().isoformat(), "location": location})
+        assert alert.status_code in (200, 201), alert.text
+        assert alert.json()["alert_lat"] is None and alert.json()["alert_lon"] is None
+
+
+async def test_a_bad_row_goes_to_the_queue_and_never_stops_the_sweep(client, token, app, db):
+    world = await build_world(client, token, device_id=DEVICE)
+    request, alarm = await _offered_emergency(client, app, db, world)
+    poisoned = await poisoned_request(db, world.elder_id, month="2026-13", status="assigned", attempts=1)
+    async with db() as session:
+        session.add(Assignment(request_id=poisoned, provider_id=world.other_provider_id, status="offered",
+                               offered_at=alarm, expires_at=alarm + timedelta(minutes=5)))
+        await session.commit()
+    skip: set[int] = set()
+    moved = await escalate_emergencies(app.state.sessions, now=alarm + timedelta(seconds=61), settings=SETTINGS,
+                                       skip=skip)
+    assert moved == 1 and skip == {poisoned}
+    assert await _offers(db, request["id"]) == {world.provider_id: "offered", world.other_provider_id: "offered"}
+    assert await _status(db, poisoned) == "escalated"  # never silence: to the operators, with the error
+    async with db() as session:
+        why = (await session.exec(select(ServiceRequest.explanation).where(ServiceRequest.id == poisoned))).one()
+    assert why["kind"] == "error" and why["reason"] == "bad_month"

@@ -1,4 +1,4 @@
-"""escalation: the `escalated` request status, alert kinds, several offers of one emergency
+"""escalation: the `escalated` request status, alert kinds and places, several offers of one emergency
 
 An emergency not accepted in time is offered to the next nearest providers at once and, still not
 accepted, goes to the operators' escalation queue (service/escalation). A request may now have several
@@ -32,6 +32,8 @@ _OFFERED = "status IN ('offered')"
 def upgrade() -> None:
     with op.batch_alter_table('service_request', schema=None) as batch_op:
         batch_op.add_column(sa.Column('alert_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True))
+        batch_op.add_column(sa.Column('alert_lat', sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column('alert_lon', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('escalated_at', service.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.drop_constraint(op.f('ck_service_request_request_status'), type_='check')
         batch_op.create_check_constraint(op.f('ck_service_request_request_status'), sa.text(_NEW))
@@ -58,4 +60,6 @@ def downgrade() -> None:
         batch_op.drop_constraint(op.f('ck_service_request_request_status'), type_='check')
         batch_op.create_check_constraint(op.f('ck_service_request_request_status'), sa.text(_OLD))
         batch_op.drop_column('escalated_at')
+        batch_op.drop_column('alert_lon')
+        batch_op.drop_column('alert_lat')
         batch_op.drop_column('alert_kind')
