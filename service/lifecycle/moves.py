@@ -361,9 +361,17 @@ async def escalate(session: AsyncSession, request_id: int, *, actor: str, now: d
     return await move_request(session, request_id, Move.ESCALATE, actor=actor, now=now, **values)
 
 
+async def lock_request_of(session: AsyncSession, assignment_id: int) -> None:
+    """Lock the assignment's request row before the assignment's (PostgreSQL; SQLite writes one at a time):
+    the order `accept` takes them in, so that a decline or an expiry racing an accept cannot deadlock it."""
+    request_id = select(Assignment.request_id).where(col(Assignment.id) == assignment_id).scalar_subquery()
+    await session.exec(select(ServiceRequest.id).where(col(ServiceRequest.id) == request_id).with_for_update())
+
+
 async def decline(session: AsyncSession, assignment_id: int, provider_id: int, reason: str, *,
                   actor: str, now: datetime, settings: Settings) -> Assignment:
     """The provider turns its offer down (or gives up an accepted one before any visit began)."""
+    await lock_request_of(session, assignment_id)
     not_started = ~exists().where(col(Visit.assignment_id) == col(Assignment.id))
     moved = await move_assignment(session, assignment_id, Move.DECLINE, actor=actor, now=now,
                                   where=(col(Assignment.provider_id) == provider_id, not_started),
@@ -382,6 +390,7 @@ async def decline(session: AsyncSession, assignment_id: int, provider_id: int, r
 async def expire(session: AsyncSession, assignment_id: int, *, now: datetime, settings: Settings) -> bool:
     """An offer not accepted in time lapses and its request goes back to dispatch; False if it was taken
     (or had lapsed) meanwhile."""
+    await lock_request_of(session, assignment_id)
     moved = await move_assignment(session, assignment_id, Move.EXPIRE, actor="scheduler", now=now,
                                   where=(col(Assignment.expires_at) <= now,))
     if moved is not None:
