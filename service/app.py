@@ -21,6 +21,7 @@ from service.dispatching.wakeup import Notifier, OfferNotifier, watch_offers
 from service.elders.router import router as elders_router
 from service.entitlements.router import router as policies_router
 from service.errors import install_error_handlers
+from service.escalation.router import router as escalation_router
 from service.followups.router import router as followups_router
 from service.items.router import router as items_router
 from service.limits import BodyLimits
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     install_request_metrics(app)
     app.state.background = set()  # plans started on demand, kept referenced until they finish
     # Routers are matched in this order, route by route: the call centre's and the provider apps' come first.
-    for router in (requests_router, provider_app_router, ops_router, areas_router, elders_router,
+    for router in (requests_router, escalation_router, provider_app_router, ops_router, areas_router, elders_router,
                    providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router,
                    devices_router, calls_router, complaints_router, proactive_router,
                    policies_router, items_router):

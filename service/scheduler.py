@@ -25,6 +25,7 @@ from service.dispatching.faults import describe
 from service.dispatching.open_requests import Registry, dispatch_open_requests
 from service.dispatching.plans import run_plan
 from service.dispatching.wakeup import OfferNotifier, watch_offers
+from service.escalation import sweep as escalation
 from service.heartbeat import Heartbeat
 from service.months import month_of, previous_month
 from service.quality.service import assess_month
@@ -109,6 +110,7 @@ class Jobs:
     def __init__(self, sessions: async_sessionmaker, settings: Settings, dispatcher: Dispatcher) -> None:
         self.sessions, self.settings, self.dispatcher = sessions, settings, dispatcher
         self._skip: dict[str, set] = defaultdict(set)
+        self._registry = Registry(settings)  # the escalation sweep's providers, kept while the registry stays
 
     async def _guarded(self, name: str, work):
         """`work(sessions)`, its failure logged: the job runs again at its next time."""
@@ -127,6 +129,11 @@ class Jobs:
             s, now=utcnow(), settings=self.settings, skip=self._skip["offer expiry"]))
         if expired:  # their requests are open again; any of them may be an emergency's, so no gathering
             self.dispatcher.poke(emergency=True)
+
+    async def escalate_emergencies(self) -> None:
+        # Its offers reach the provider apps' streams as any offer does (wakeup.watch_offers).
+        await self._guarded("escalation", lambda s: escalation.escalate_emergencies(
+            s, now=utcnow(), settings=self.settings, skip=self._skip["escalation"], registry=self._registry))
 
     async def sweep_check_outs(self) -> None:
         await self._guarded("missing check-outs", lambda s: sweeps.flag_missing_check_outs(
@@ -169,6 +176,8 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
     )
     scheduler.add_job(dispatcher.tick, "interval", seconds=settings.dispatch_tick_s, id="dispatch_tick")
     scheduler.add_job(jobs.expire_offers, "interval", seconds=15, id="offer_expiry")
+    # Every second: an unanswered emergency reaches the next providers within escalate_after_s + 1 s.
+    scheduler.add_job(jobs.escalate_emergencies, "interval", seconds=1, id="escalation")
     scheduler.add_job(jobs.sweep_check_outs, "interval", minutes=5, id="missing_check_out")
     scheduler.add_job(jobs.forget_idempotency_keys, "cron", hour=3, minute=30, id="idempotency_keys")
     scheduler.add_job(jobs.close_last_month, "cron", day=1, hour=0, minute=5, id="missed_visits")

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     offer_timeout_urgent_s: int = Field(default=3600, ge=10)
     offer_timeout_routine_s: int = Field(default=86400, ge=10)
     max_dispatch_attempts: int = Field(default=5, ge=1, le=50)
+    # An emergency not accepted this long after its last offers is offered to the next nearest at once;
+    # not accepted this long after the alarm, it goes to the operators' escalation queue.
+    escalate_after_s: int = Field(default=60, ge=1, le=3600)
+    escalation_queue_after_s: int = Field(default=180, ge=1, le=86400)
     dispatch_tick_s: float = Field(default=1.0, gt=0, le=60)
 
     # Electronic visit verification
@@ -150,6 +154,8 @@ class Settings(BaseSettings):
     def _timeouts_ordered(self) -> Settings:
         if not self.offer_timeout_emergency_s <= self.offer_timeout_urgent_s <= self.offer_timeout_routine_s:
             raise ValueError("offer timeouts must grow from emergency to urgent to routine")
+        if not self.escalate_after_s < self.escalation_queue_after_s:
+            raise ValueError("escalate_after_s must be shorter than escalation_queue_after_s")
         return self
 
     @property

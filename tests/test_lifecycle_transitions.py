@@ -18,6 +18,7 @@ from service.lifecycle.transitions import (
     LIVE_REQUEST,
     REQUEST_MOVES,
     SPENT_ASSIGNMENT,
+    TAKEN_ASSIGNMENT,
     AssignmentStatus,
     Move,
     RequestStatus,
@@ -55,22 +56,32 @@ def test_finished_rows_never_move_again():
     for table, live in ((REQUEST_MOVES, LIVE_REQUEST), (ASSIGNMENT_MOVES, LIVE_ASSIGNMENT)):
         for move, t in table.items():
             assert t.sources <= live, move
-            assert t.target not in t.sources, f"{move} would move a row to where it is"
+            if move is not Move.ASSIGN:  # an operator's hand-over may replace the offers of an assigned request
+                assert t.target not in t.sources, f"{move} would move a row to where it is"
 
 
 def test_the_live_sets_are_the_ones_the_database_and_dispatch_rely_on():
-    assert LIVE_REQUEST == {R.OPEN, R.ASSIGNED, R.ACCEPTED, R.IN_PROGRESS}  # an alert joins one of these
-    assert LIVE_ASSIGNMENT == {A.OFFERED, A.ACCEPTED}  # at most one a request (the partial unique index)
+    # an alert joins one of these
+    assert LIVE_REQUEST == {R.OPEN, R.ASSIGNED, R.ACCEPTED, R.IN_PROGRESS, R.ESCALATED}
+    assert LIVE_ASSIGNMENT == {A.OFFERED, A.ACCEPTED}  # what a cancellation withdraws
+    assert TAKEN_ASSIGNMENT == {A.ACCEPTED}  # at most one a request (the partial unique index)
     assert SPENT_ASSIGNMENT == {A.DECLINED, A.EXPIRED}  # never offered to that provider again
 
 
 @pytest.mark.parametrize(("move", "allowed", "refused"), [
-    (Move.CANCEL, {R.OPEN, R.ASSIGNED, R.ACCEPTED}, {R.IN_PROGRESS, R.COMPLETED, R.CANCELLED, R.MISSED}),
+    (Move.CANCEL, {R.OPEN, R.ASSIGNED, R.ACCEPTED, R.ESCALATED},
+     {R.IN_PROGRESS, R.COMPLETED, R.CANCELLED, R.MISSED}),
     (Move.MISS, {R.OPEN, R.ASSIGNED, R.ACCEPTED}, {R.IN_PROGRESS, R.COMPLETED, R.UNASSIGNABLE}),
     (Move.START, {R.ACCEPTED}, {R.OPEN, R.ASSIGNED, R.IN_PROGRESS}),
     (Move.COMPLETE, {R.IN_PROGRESS, R.ACCEPTED}, {R.OPEN, R.ASSIGNED, R.CANCELLED}),
     (Move.CLAIM, {R.OPEN}, {R.ASSIGNED, R.UNASSIGNABLE}),
     (Move.NOBODY, {R.OPEN}, {R.ASSIGNED, R.ACCEPTED}),
+    # An emergency nobody took in time, or nobody may take; an accepted one never goes to the queue.
+    (Move.ESCALATE, {R.OPEN, R.ASSIGNED}, {R.ACCEPTED, R.IN_PROGRESS, R.ESCALATED, R.COMPLETED}),
+    # The first provider to accept an escalated emergency still takes it.
+    (Move.ACCEPT, {R.ASSIGNED, R.ESCALATED}, {R.OPEN, R.ACCEPTED, R.UNASSIGNABLE}),
+    # Operators take over any request not yet accepted; a closed one is not theirs to revive.
+    (Move.ASSIGN, {R.OPEN, R.ASSIGNED, R.ESCALATED}, {R.ACCEPTED, R.IN_PROGRESS, R.COMPLETED, R.UNASSIGNABLE}),
 ])
 def test_request_moves_leave_only_their_sources(move, allowed, refused):
     transition = REQUEST_MOVES[move]
@@ -133,8 +144,8 @@ def test_the_tables_check_constraints_hold_exactly_the_enums():
 
     assert checked(ServiceRequest.__table__, "request_status") == {s.value for s in R}
     assert checked(Assignment.__table__, "assignment_status") == {s.value for s in A}
-    [live] = [i for i in Assignment.__table__.indexes if i.name == "uq_assignment_active_per_request"]
-    assert set(re.findall(r"'(\w+)'", str(live.dialect_options["postgresql"]["where"]))) == set(LIVE_ASSIGNMENT)
+    [taken] = [i for i in Assignment.__table__.indexes if i.name == "uq_assignment_taken_per_request"]
+    assert set(re.findall(r"'(\w+)'", str(taken.dialect_options["postgresql"]["where"]))) == set(TAKEN_ASSIGNMENT)
 
 
 def _rendered(transition: Transition | None) -> str:

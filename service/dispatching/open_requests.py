@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, String, and_, case, cast, not_
+from sqlalchemy import Row, String, and_, case, cast, func, not_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 
@@ -104,12 +104,27 @@ def explain(choice: InstantChoice) -> dict:
             "nearer_rejected": rejected}
 
 
-def _need(request: Row, declined: set[int]) -> InstantRequest:
+def need(request: Row, declined: set[int]) -> InstantRequest:
     # A planned visit serves all the elder's needs; an ad-hoc request only the one asked for.
     services = elder_services(request.elder_services) if request.kind == "planned" else frozenset({request.service})
     urgency = request.urgency if request.urgency in ("urgent", "emergency") else "normal"
     return InstantRequest(lat=request.lat, lon=request.lon, area=request.area_code, services=services,
                           urgency=urgency, declined=frozenset(str(p) for p in declined))
+
+
+def ranked(supply: MonthSupply, request: Row, excluded: set[int], limit: int) -> list[InstantChoice]:
+    """The engine's choices for a request (a row of NEEDS), one after another: the nearest eligible
+    provider, then the nearest with that one left out, and so on, up to `limit` providers, each choice with
+    the nearer providers it passed by and why. The last choice has no provider when the eligible ran out."""
+    choices: list[InstantChoice] = []
+    left_out = set(excluded)
+    while len(choices) < limit:
+        choice = supply.index.assign(need(request, left_out), supply.visits_left)
+        choices.append(choice)
+        if choice.provider is None:
+            break
+        left_out.add(int(choice.provider))
+    return choices
 
 
 def _never() -> bool:
@@ -119,10 +134,14 @@ def _never() -> bool:
 # The open requests a tick decides, with what the engine needs of their elders (columns, not ORM objects).
 # The elder's services come as text, parsed request by request: one elder's unreadable JSON must not fail
 # the read of them all.
-_OPEN = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, ServiceRequest.service,
-                ServiceRequest.urgency, ServiceRequest.attempts, Elder.lat, Elder.lon, Elder.area_code,
+NEEDS = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, ServiceRequest.service,
+                ServiceRequest.urgency, ServiceRequest.attempts,
+                # An alert away from home (外出监护) is answered where it came from.
+                func.coalesce(ServiceRequest.alert_lat, Elder.lat).label("lat"),
+                func.coalesce(ServiceRequest.alert_lon, Elder.lon).label("lon"), Elder.area_code,
                 cast(col(Elder.services), String).label("elder_services"))
-         .join(Elder, Elder.id == ServiceRequest.elder_id)
+         .join(Elder, Elder.id == ServiceRequest.elder_id))
+_OPEN = (NEEDS
          .where(ServiceRequest.status == RequestStatus.OPEN,
                 not_(and_(ServiceRequest.kind == "planned", ServiceRequest.attempts == 0)))
          .order_by(_URGENCY_ORDER, col(ServiceRequest.created_at), col(ServiceRequest.id))
@@ -267,12 +286,13 @@ async def _dispatch_round(session, rows: list[Row], supplies: dict[str, MonthSup
     for request in rows:
         supply = supplies[request.month]
         try:
-            choice = supply.index.assign(_need(request, declined.get(request.id, set())), supply.visits_left)
+            choice = supply.index.assign(need(request, declined.get(request.id, set())), supply.visits_left)
         except Exception as exc:  # noqa: BLE001 - pure: only this request's data can make it fail
             failures.append((request.id, exc))
             continue
         if choice.provider is None:
-            await moves.nobody(session, request.id, explain(choice), actor="dispatcher", now=now)
+            await moves.nobody(session, request.id, explain(choice), actor="dispatcher", now=now,
+                               urgency=request.urgency)
             continue
         supply.visits_left[choice.provider] -= 1
         decided.append((request, choice))

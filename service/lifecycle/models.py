@@ -10,9 +10,10 @@ from sqlmodel import Field, SQLModel
 
 from service.catalogue import CHANNELS, REQUEST_KINDS, URGENCIES, sql_in
 from service.db import UTCDateTime, utcnow
-from service.lifecycle.transitions import LIVE_ASSIGNMENT, AssignmentStatus, RequestStatus, in_order
+from service.lifecycle.transitions import TAKEN_ASSIGNMENT, AssignmentStatus, RequestStatus, in_order
 
-_LIVE = sql_in("status", in_order(LIVE_ASSIGNMENT))
+_TAKEN = sql_in("status", in_order(TAKEN_ASSIGNMENT))
+_OFFERED = sql_in("status", (AssignmentStatus.OFFERED,))
 
 
 class ServiceRequest(SQLModel, table=True):
@@ -40,6 +41,13 @@ class ServiceRequest(SQLModel, table=True):
     kind: str = Field(default="ad_hoc", max_length=10)
     channel: str = Field(default="phone", max_length=10)
     status: str = Field(default=RequestStatus.OPEN.value, max_length=12)
+    # An alert's kind (fall, smoke, gas, sos …), for the caregiver and the escalation queue.
+    alert_kind: str | None = Field(default=None, max_length=20)
+    # Where an alert came from when that is away from home (外出监护): the place to go, and to check in at.
+    alert_lat: float | None = None
+    alert_lon: float | None = None
+    # When an emergency went to the operators' escalation queue (it never goes there twice).
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     month: str = Field(max_length=7, index=True)
     seq: int | None = None
     window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -60,13 +68,22 @@ class Assignment(SQLModel, table=True):
 
     __table_args__ = (
         CheckConstraint(sql_in("status", tuple(AssignmentStatus)), name="assignment_status"),
-        # At most one live offer per request, whatever two dispatchers race to do.
+        # At most one accepted offer per request, whatever two providers race to do (an emergency may be
+        # offered to several at once: the first to accept takes it, the others' offers are withdrawn).
         Index(
-            "uq_assignment_active_per_request",
+            "uq_assignment_taken_per_request",
             "request_id",
             unique=True,
-            postgresql_where=text(_LIVE),
-            sqlite_where=text(_LIVE),
+            postgresql_where=text(_TAKEN),
+            sqlite_where=text(_TAKEN),
+        ),
+        # Never two open offers of one request to one provider.
+        Index(
+            "uq_assignment_offered_per_provider",
+            "request_id", "provider_id",
+            unique=True,
+            postgresql_where=text(_OFFERED),
+            sqlite_where=text(_OFFERED),
         ),
     )
 

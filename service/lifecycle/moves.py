@@ -47,10 +47,12 @@ Explanation = dict[str, Any]
 
 
 def request_update(request_id: int, transition: Transition[RequestStatus], now: datetime,
-                   **values: Any) -> ReturningUpdate[int | None]:
-    """The one statement of a request's move: UPDATE … WHERE id AND status IN (sources) … RETURNING id."""
+                   where: tuple[ColumnElement[bool], ...] = (), **values: Any) -> ReturningUpdate[int | None]:
+    """The one statement of a request's move: UPDATE … WHERE id AND status IN (sources) AND `where` …
+    RETURNING id."""
     return (update(ServiceRequest)
-            .where(col(ServiceRequest.id) == request_id, col(ServiceRequest.status).in_(in_order(transition.sources)))
+            .where(col(ServiceRequest.id) == request_id, col(ServiceRequest.status).in_(in_order(transition.sources)),
+                   *where)
             .values(status=transition.target.value, updated_at=now, **values)
             .returning(col(ServiceRequest.id)))
 
@@ -68,11 +70,12 @@ def assignment_update(assignment_id: int, transition: Transition[AssignmentStatu
 
 
 async def move_request(session: AsyncSession, request_id: int, move: Move, *, actor: str, now: datetime,
-                       only_from: frozenset[RequestStatus] | None = None, **values: Any) -> bool:
-    """The request's part of `move` (narrowed to `only_from`), with its audit event; False, nothing written,
-    if the request was not in one of its sources."""
+                       only_from: frozenset[RequestStatus] | None = None,
+                       where: tuple[ColumnElement[bool], ...] = (), **values: Any) -> bool:
+    """The request's part of `move` (narrowed to `only_from`, on the further conditions `where`), with its
+    audit event; False, nothing written, if the request was not in one of its sources."""
     transition = request_move(move, only_from)
-    result = await session.exec(request_update(request_id, transition, now, **values))
+    result = await session.exec(request_update(request_id, transition, now, where, **values))
     if result.first() is None:
         return False
     record_change(session, actor=actor, action="request.status", entity="service_request", entity_id=request_id,
@@ -249,6 +252,36 @@ async def offer(session: AsyncSession, request: ServiceRequest, provider_id: int
     return await session.get(Assignment, offered.assignments[request.id])
 
 
+async def offer_also(session: AsyncSession, request: ServiceRequest, wanted: list[tuple[int, float | None]], *,
+                     explanation: Explanation | None, actor: str, now: datetime, settings: Settings,
+                     beyond_quota: bool = False, reason: str | None = None) -> list[Assignment]:
+    """Offer a request already offered (or handed over by an operator) to more providers, (provider, km)
+    each, those with a quota unit left (all of them `beyond_quota`); the request's status is its caller's
+    business. Each offer holds its unit until it is accepted, or withdrawn, declined or expired."""
+    assert request.id is not None
+    if beyond_quota:
+        for provider_id, _ in wanted:
+            await quota.take_beyond_quota(session, provider_id, request.month)
+        granted = {p for p, _ in wanted}
+    else:
+        granted = await quota.take_many(session, request.month, Counter(p for p, _ in wanted))
+    rows = [Assignment(request_id=request.id, provider_id=p, status=assignment_move(Move.OFFER).target.value, km=km,
+                       offered_at=now, expires_at=now + offer_timeout(settings, request.urgency), updated_at=now,
+                       reason=reason)
+            for p, km in wanted if p in granted]
+    session.add_all(rows)
+    await session.flush()
+    for row in rows:
+        record_change(session, actor=actor, action=f"assignment.{row.status}", entity="assignment",
+                      entity_id=row.id, at=now, after={"status": row.status, "request_id": request.id,
+                                                       "provider_id": row.provider_id, "km": row.km,
+                                                       **({"reason": reason} if reason else {})})
+    if explanation is not None:
+        await session.exec(update(ServiceRequest).where(col(ServiceRequest.id) == request.id)
+                           .values(explanation=explanation, updated_at=now))
+    return rows
+
+
 async def _own_assignment(session: AsyncSession, assignment_id: int, provider_id: int) -> Assignment:
     row = await session.get(Assignment, assignment_id, populate_existing=True)
     if row is None or row.provider_id != provider_id:  # another provider's offer: do not reveal it exists
@@ -259,21 +292,44 @@ async def _own_assignment(session: AsyncSession, assignment_id: int, provider_id
 async def accept(session: AsyncSession, assignment_id: int, provider_id: int, caregiver: str, *,
                  actor: str, now: datetime) -> Assignment:
     """The provider takes its offer, naming the caregiver; the same answer again if the app retries; 409 if
-    the offer lapsed or went elsewhere."""
-    moved = await move_assignment(session, assignment_id, Move.ACCEPT, actor=actor, now=now,
-                                  where=(col(Assignment.provider_id) == provider_id,
-                                         col(Assignment.expires_at) > now),
-                                  caregiver=caregiver, responded_at=now)
-    if moved is not None:
-        await move_request(session, moved.request_id, Move.ACCEPT, actor=actor, now=now)
+    the offer lapsed or went elsewhere.
+
+    The request moves first (assigned or escalated -> accepted, on the condition that this offer is still
+    open to this provider): of two providers offered the same emergency who accept at once, the second waits
+    on the request's row, finds it accepted and gets 409; the first, in the same transaction, withdraws the
+    other offers (and gives their quota units back). Requests first, then assignments: one lock order."""
+    request_id = (await session.exec(select(Assignment.request_id).where(col(Assignment.id) == assignment_id))).first()
+    open_offer = exists().where(col(Assignment.id) == assignment_id, col(Assignment.provider_id) == provider_id,
+                                col(Assignment.status) == AssignmentStatus.OFFERED, col(Assignment.expires_at) > now,
+                                col(Assignment.request_id) == col(ServiceRequest.id))
+    if request_id is not None and await move_request(session, request_id, Move.ACCEPT, actor=actor, now=now,
+                                                     where=(open_offer,)):
+        moved = await move_assignment(session, assignment_id, Move.ACCEPT, actor=actor, now=now,
+                                      where=(col(Assignment.provider_id) == provider_id,),
+                                      caregiver=caregiver, responded_at=now)
+        assert moved is not None  # the request's row, locked first, keeps its offers as they were
+        month = (await session.exec(select(ServiceRequest.month).where(col(ServiceRequest.id) == request_id))).one()
+        await withdraw(session, request_id, month, actor=actor, now=now, reason=TAKEN_BY_ANOTHER,
+                       only=AssignmentStatus.OFFERED)
         return moved
     row = await _own_assignment(session, assignment_id, provider_id)
     if row.status == AssignmentStatus.ACCEPTED and row.caregiver == caregiver:
         return row  # the app retried: same answer
-    if row.status == AssignmentStatus.OFFERED and row.expires_at is not None:
+    if row.status == AssignmentStatus.OFFERED and row.expires_at is not None and row.expires_at <= now:
         raise Conflict(f"the offer of assignment {assignment_id} expired at {row.expires_at.isoformat()}")
+    if row.status == AssignmentStatus.OFFERED:
+        raise Conflict(f"request {row.request_id} was taken by another provider")
     raise Conflict(f"assignment {assignment_id} is {row.status}" +
                    (f" by caregiver {row.caregiver}" if row.status == AssignmentStatus.ACCEPTED else ""))
+
+
+TAKEN_BY_ANOTHER = "accepted by another provider"
+
+
+async def live_offers(session: AsyncSession, request_id: int) -> int:
+    """How many offers of the request are still open."""
+    return (await session.exec(select(func.count()).select_from(Assignment).where(
+        col(Assignment.request_id) == request_id, col(Assignment.status) == AssignmentStatus.OFFERED))).one()
 
 
 async def _reopen(session: AsyncSession, assignment: Assignment, *, actor: str, now: datetime,
@@ -285,13 +341,37 @@ async def _reopen(session: AsyncSession, assignment: Assignment, *, actor: str, 
     request = await session.get(ServiceRequest, assignment.request_id, populate_existing=True)
     assert request is not None and request.id is not None
     await quota.release(session, assignment.provider_id, request.month)
-    move = Move.EXHAUST if request.attempts >= settings.max_dispatch_attempts else Move.REOPEN
-    await move_request(session, request.id, move, actor=actor, now=now)
+    if await live_offers(session, request.id):
+        return  # an emergency offered to several at once: the others may still accept
+    exhausted = request.attempts >= settings.max_dispatch_attempts
+    if exhausted and request.urgency == "emergency":
+        await escalate(session, request.id, actor=actor, now=now)
+        return
+    await move_request(session, request.id, Move.EXHAUST if exhausted else Move.REOPEN, actor=actor, now=now)
+
+
+async def escalate(session: AsyncSession, request_id: int, *, actor: str, now: datetime,
+                   explanation: Explanation | None = None) -> bool:
+    """An emergency not accepted in time, or that nobody may take, goes to the operators' escalation queue
+    (its open offers stay: the first provider to accept still takes it); False if it was accepted, done or
+    escalated meanwhile."""
+    values: dict[str, Any] = {"escalated_at": now}
+    if explanation is not None:
+        values["explanation"] = explanation
+    return await move_request(session, request_id, Move.ESCALATE, actor=actor, now=now, **values)
+
+
+async def lock_request_of(session: AsyncSession, assignment_id: int) -> None:
+    """Lock the assignment's request row before the assignment's (PostgreSQL; SQLite writes one at a time):
+    the order `accept` takes them in, so that a decline or an expiry racing an accept cannot deadlock it."""
+    request_id = select(Assignment.request_id).where(col(Assignment.id) == assignment_id).scalar_subquery()
+    await session.exec(select(ServiceRequest.id).where(col(ServiceRequest.id) == request_id).with_for_update())
 
 
 async def decline(session: AsyncSession, assignment_id: int, provider_id: int, reason: str, *,
                   actor: str, now: datetime, settings: Settings) -> Assignment:
     """The provider turns its offer down (or gives up an accepted one before any visit began)."""
+    await lock_request_of(session, assignment_id)
     not_started = ~exists().where(col(Visit.assignment_id) == col(Assignment.id))
     moved = await move_assignment(session, assignment_id, Move.DECLINE, actor=actor, now=now,
                                   where=(col(Assignment.provider_id) == provider_id, not_started),
@@ -310,6 +390,7 @@ async def decline(session: AsyncSession, assignment_id: int, provider_id: int, r
 async def expire(session: AsyncSession, assignment_id: int, *, now: datetime, settings: Settings) -> bool:
     """An offer not accepted in time lapses and its request goes back to dispatch; False if it was taken
     (or had lapsed) meanwhile."""
+    await lock_request_of(session, assignment_id)
     moved = await move_assignment(session, assignment_id, Move.EXPIRE, actor="scheduler", now=now,
                                   where=(col(Assignment.expires_at) <= now,))
     if moved is not None:
@@ -327,16 +408,21 @@ async def due_to_expire(session: AsyncSession, *, now: datetime, limit: int, ski
 
 
 async def withdraw(session: AsyncSession, request_id: int, month: str, *, actor: str, now: datetime,
-                   reason: str) -> None:
-    """The request was cancelled or missed: its live offer, if any, is withdrawn and the quota unit given
-    back."""
+                   reason: str, only: AssignmentStatus | None = None) -> int:
+    """The request was cancelled or missed (or taken by one of the providers it was offered to: `only`
+    OFFERED): its live offers are withdrawn and their quota units given back; how many."""
+    statuses = (only,) if only is not None else in_order(LIVE_ASSIGNMENT)
     live = (await session.exec(select(Assignment.id).where(
-        col(Assignment.request_id) == request_id, col(Assignment.status).in_(in_order(LIVE_ASSIGNMENT))))).first()
-    if live is None:
-        return
-    moved = await move_assignment(session, live, Move.WITHDRAW, actor=actor, now=now, reason=reason)
-    if moved is not None:
-        await quota.release(session, moved.provider_id, month)
+        col(Assignment.request_id) == request_id, col(Assignment.status).in_(statuses))
+        .order_by(col(Assignment.id)))).all()
+    withdrawn = 0
+    for assignment_id in live:
+        assert assignment_id is not None
+        moved = await move_assignment(session, assignment_id, Move.WITHDRAW, actor=actor, now=now, reason=reason)
+        if moved is not None:
+            await quota.release(session, moved.provider_id, month)
+            withdrawn += 1
+    return withdrawn
 
 
 async def cancel(session: AsyncSession, request_id: int, reason: str, *, actor: str, now: datetime) -> None:
@@ -378,6 +464,9 @@ async def complete(session: AsyncSession, assignment_id: int, request_id: int, *
 
 
 async def nobody(session: AsyncSession, request_id: int, explanation: Explanation, *, actor: str,
-                 now: datetime) -> bool:
-    """Dispatch found no provider who may take the open request: operators see it, with the reasons."""
+                 now: datetime, urgency: str = "routine") -> bool:
+    """Dispatch found no provider who may take the open request: operators see it, with the reasons; an
+    emergency goes to the escalation queue at once."""
+    if urgency == "emergency":
+        return await escalate(session, request_id, actor=actor, now=now, explanation=explanation)
     return await move_request(session, request_id, Move.NOBODY, actor=actor, now=now, explanation=explanation)

@@ -58,6 +58,14 @@ async def _take(session: AsyncSession, month: str, visits: Mapping[int, int]) ->
     return granted
 
 
+async def take_beyond_quota(session: AsyncSession, provider_id: int, month: str) -> None:
+    """Take one unit whatever the provider's quota: an operator's override for an emergency (audited by
+    the caller); given back like any other unit."""
+    await _ensure_rows(session, [provider_id], month)
+    await session.exec(update(QuotaUsage).where(col(QuotaUsage.provider_id) == provider_id,
+                                                col(QuotaUsage.month) == month).values(used=QuotaUsage.used + 1))
+
+
 async def release(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> None:
     await session.exec(
         update(QuotaUsage)

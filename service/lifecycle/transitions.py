@@ -21,6 +21,7 @@ class RequestStatus(StrEnum):
     CANCELLED = "cancelled"
     UNASSIGNABLE = "unassignable"  # nobody can take it (or it was set aside): operators act
     MISSED = "missed"  # a planned visit its month ended without
+    ESCALATED = "escalated"  # an emergency nobody accepted in time (or nobody may take): operators phone
 
 
 class AssignmentStatus(StrEnum):
@@ -50,6 +51,8 @@ class Move(StrEnum):
     MISS = "miss"
     CANCEL = "cancel"
     SET_ASIDE = "set_aside"  # its data made dispatch fail: to the operators, with the error (faults.py)
+    ESCALATE = "escalate"  # an emergency not accepted in time, or with nobody to take it: the escalation queue
+    ASSIGN = "assign"  # an operator offers the request to a provider of their choosing
 
 
 S = TypeVar("S", RequestStatus, AssignmentStatus)
@@ -67,13 +70,14 @@ class Transition(Generic[S]):
 
 
 R, A = RequestStatus, AssignmentStatus
-_NOT_STARTED = frozenset({R.OPEN, R.ASSIGNED, R.ACCEPTED})
+_NOT_STARTED = frozenset({R.OPEN, R.ASSIGNED, R.ACCEPTED, R.ESCALATED})
 _LIVE_OFFER = frozenset({A.OFFERED, A.ACCEPTED})
 
 REQUEST_MOVES: dict[Move, Transition[RequestStatus]] = {
     Move.CLAIM: Transition(frozenset({R.OPEN}), R.ASSIGNED),
     Move.NOBODY: Transition(frozenset({R.OPEN}), R.UNASSIGNABLE),
-    Move.ACCEPT: Transition(frozenset({R.ASSIGNED}), R.ACCEPTED),
+    # An escalated emergency keeps its live offers: the first provider to accept still takes it.
+    Move.ACCEPT: Transition(frozenset({R.ASSIGNED, R.ESCALATED}), R.ACCEPTED),
     Move.REOPEN: Transition(frozenset({R.ASSIGNED, R.ACCEPTED}), R.OPEN),
     Move.EXHAUST: Transition(frozenset({R.ASSIGNED, R.ACCEPTED}), R.UNASSIGNABLE),
     Move.START: Transition(frozenset({R.ACCEPTED}), R.IN_PROGRESS),
@@ -81,6 +85,8 @@ REQUEST_MOVES: dict[Move, Transition[RequestStatus]] = {
     Move.MISS: Transition(_NOT_STARTED, R.MISSED),
     Move.CANCEL: Transition(_NOT_STARTED, R.CANCELLED),
     Move.SET_ASIDE: Transition(_NOT_STARTED, R.UNASSIGNABLE),
+    Move.ESCALATE: Transition(frozenset({R.OPEN, R.ASSIGNED}), R.ESCALATED),
+    Move.ASSIGN: Transition(frozenset({R.OPEN, R.ASSIGNED, R.ESCALATED}), R.ASSIGNED),
 }
 
 ASSIGNMENT_MOVES: dict[Move, Transition[AssignmentStatus]] = {
@@ -114,8 +120,11 @@ def assignment_move(move: Move) -> Transition[AssignmentStatus]:
 
 # Live requests: not yet done with (an alert joins one of an elder's).
 LIVE_REQUEST = sources_of(REQUEST_MOVES)
-# Live assignments: at most one a request (the partial unique index), the one a cancellation withdraws.
+# Live assignments: those a cancellation withdraws. An emergency not accepted in time is offered to several
+# providers at once (service/escalation), so a request may have several `offered`; one `accepted` at most
+# (the partial unique index on TAKEN_ASSIGNMENT).
 LIVE_ASSIGNMENT = sources_of(ASSIGNMENT_MOVES)
+TAKEN_ASSIGNMENT = frozenset({ASSIGNMENT_MOVES[Move.ACCEPT].target})
 # Assignments a provider turned down or let lapse: that request never goes back to that provider.
 SPENT_ASSIGNMENT = frozenset({ASSIGNMENT_MOVES[Move.DECLINE].target, ASSIGNMENT_MOVES[Move.EXPIRE].target})
 

@@ -42,6 +42,9 @@ class ProviderAssignment(BaseModel):
     status: str
     service: str
     urgency: str
+    alert_kind: str | None = Field(description="An alert's kind (fall, smoke, gas, sos …); null for a call")
+    place: StoredLocation | None = Field(
+        description="An alert away from home (外出监护): where to go (and check in) instead of the elder's home")
     window_start: datetime | None
     window_end: datetime | None
     planned_date: date | None
@@ -57,7 +60,10 @@ class ProviderAssignment(BaseModel):
 def to_view(assignment: Assignment, request: ServiceRequest, elder: Elder) -> ProviderAssignment:
     return ProviderAssignment(
         id=assignment.id, request_id=request.id, status=assignment.status, service=request.service,
-        urgency=request.urgency, window_start=request.window_start, window_end=request.window_end,
+        urgency=request.urgency, alert_kind=request.alert_kind,
+        place=None if request.alert_lat is None or request.alert_lon is None or assignment.status in ELDER_HIDDEN
+        else StoredLocation(lat=request.alert_lat, lon=request.alert_lon),
+        window_start=request.window_start, window_end=request.window_end,
         planned_date=request.planned_date, offered_at=assignment.offered_at, expires_at=assignment.expires_at,
         caregiver=assignment.caregiver, km=assignment.km, updated_at=assignment.updated_at,
         elder=None if assignment.status in ELDER_HIDDEN else ElderForVisit(

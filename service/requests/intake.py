@@ -56,6 +56,7 @@ _HELD_BY = {
     "id": "new.id", "elder_id": "$2", "service": "$9", "item": "$20", "urgency": "$10", "kind": "$11",
     "channel": "$12", "status": "$13", "month": "$14", "seq": "NULL", "window_start": "$15", "window_end": "$16",
     "planned_date": "NULL", "note": "$17", "attempts": "0", "cancel_reason": "NULL", "explanation": "NULL",
+    "alert_kind": "NULL", "alert_lat": "NULL", "alert_lon": "NULL", "escalated_at": "NULL",
     "created_by": "$18", "created_at": "$8", "updated_at": "$8",
 }
 REQUEST_VALUES = {column.name: _HELD_BY[column.name] for column in ServiceRequest.__table__.columns}

@@ -28,7 +28,7 @@ from service.validation import IdPath, IdQuery, Month
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 NOT_FOUND = {404: {"description": "No such request"}}
 StatusQuery = Annotated[str | None, Query(
-    pattern="^(open|assigned|accepted|in_progress|completed|cancelled|unassignable|missed)$")]
+    pattern="^(open|assigned|accepted|in_progress|completed|cancelled|unassignable|missed|escalated)$")]
 
 
 @router.post("/requests", status_code=201, response_model=RequestDetail, )

@@ -109,6 +109,10 @@ class RequestPublic(BaseModel):
     note: str | None
     attempts: int
     cancel_reason: str | None
+    alert_kind: str | None = Field(default=None, description="An alert's kind (fall, smoke, gas, sos …)")
+    alert_lat: float | None = Field(default=None, description="An alert away from home (外出监护): where (WGS-84)")
+    alert_lon: float | None = None
+    escalated_at: datetime | None = Field(default=None, description="When it went to the escalation queue")
     created_by: str
     created_at: datetime
     updated_at: datetime

@@ -33,6 +33,7 @@ from service.requests.schemas import (
 from service.settings import Settings
 from service.tokens.service import Principal
 from service.visits.models import Visit
+from service.visits.verification import Point, metres
 
 UNSERVICEABLE = ("deceased", "moved")  # elders' statuses under which nobody is sent
 # A second press of the same elder's button while help is already on its way joins that request.
@@ -117,12 +118,26 @@ async def raise_alert(session: AsyncSession, data: AlertCreate, principal: Princ
         record_change(session, actor=principal.actor, action="request.alert_merged", entity="service_request",
                       entity_id=live.id, after={"kind": data.kind, "at": data.at})
         return live, False
+    place = await _away_from_home(session, elder_id, data, settings)
     row = ServiceRequest(
+        alert_lat=place[0] if place else None, alert_lon=place[1] if place else None,
         elder_id=elder_id, service="emergency", urgency="emergency", kind="ad_hoc", channel="one_touch",
         status=RequestStatus.OPEN.value, month=month_of(now, settings.tz), created_by=principal.actor,
-        note=f"alert {data.kind} at {data.at.isoformat()}", created_at=now, updated_at=now,
+        note=f"alert {data.kind} at {data.at.isoformat()}", alert_kind=data.kind, created_at=now, updated_at=now,
     )
     return await _insert(session, row, principal.actor), True
+
+
+async def _away_from_home(session: AsyncSession, elder_id: int, data: AlertCreate,
+                          settings: Settings) -> tuple[float, float] | None:
+    """The alert's place (WGS-84) when it came with one beyond the geofence from the elder's home (外出监护):
+    where the caregiver goes and checks in. A device without a fix sends 0/0: that is no place."""
+    if data.location is None or (data.location.lat, data.location.lon) == (0, 0):
+        return None
+    lat, lon = data.location.wgs84()
+    elder = await session.get(Elder, elder_id)
+    assert elder is not None
+    return (lat, lon) if metres(Point(lat, lon), Point(elder.lat, elder.lon)) > settings.geofence_m else None
 
 
 async def list_requests(session: AsyncSession, *, status: str | None, elder_id: int | None, month: str | None,

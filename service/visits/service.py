@@ -103,7 +103,7 @@ async def check_in(session: AsyncSession, provider_id: int, data: VisitStart, pr
     visit = Visit(
         assignment_id=assignment.id, provider_id=provider_id, client_visit_id=client_id, caregiver=assignment.caregiver,
         check_in_at=data.check_in.at, check_in_lat=lat, check_in_lon=lon,
-        check_in_distance_m=verification.metres(Point(lat, lon), Point(elder.lat, elder.lon)), elder_id=elder.id,
+        check_in_distance_m=verification.metres(Point(lat, lon), visit_place(request, elder)), elder_id=elder.id,
         created_at=now, updated_at=now,
     )
     try:
@@ -153,6 +153,14 @@ async def _caregiver_neighbours(session: AsyncSession, visit: Visit, end: dateti
                        Point(v.check_out_lat, v.check_out_lon) if v.check_out_at else None) for v in rows]
 
 
+def visit_place(request: ServiceRequest, elder: Elder) -> Point:
+    """Where the visit is made and verified: the elder's home, or for an alert that came from a place away
+    from home (外出监护) that place."""
+    if request.alert_lat is not None and request.alert_lon is not None:
+        return Point(request.alert_lat, request.alert_lon)
+    return Point(elder.lat, elder.lon)
+
+
 async def check_out(session: AsyncSession, provider_id: int, visit_id: int, data: CheckOut, principal: Principal,
                     settings: Settings) -> Visit:
     visit = await _own_visit(session, visit_id, provider_id)
@@ -175,7 +183,7 @@ async def check_out(session: AsyncSession, provider_id: int, visit_id: int, data
         raise Invalid.field("tasks", f"{', '.join(outside)} not in the tasks of item {item.code} "
                                      f"({', '.join(item.tasks)})")
     lat, lon = data.location.wgs84()
-    home = Point(elder.lat, elder.lon)
+    home = visit_place(request, elder)
     if request.window_start and request.window_end:
         window = (request.window_start, request.window_end)
     else:

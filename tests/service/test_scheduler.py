@@ -23,7 +23,9 @@ async def test_jobs_and_their_defaults(app, settings):
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
     assert set(jobs) == {"dispatch_tick", "offer_expiry", "missing_check_out", "missed_visits", "monthly_plan",
-                         "provider_quality", "idempotency_keys"}
+                         "provider_quality", "idempotency_keys", "escalation"}
+    # An unanswered emergency reaches the next providers within HOMECARE_ESCALATE_AFTER_S + 1 s.
+    assert jobs["escalation"].trigger.interval.total_seconds() == 1
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 300
     plan = str(jobs["monthly_plan"].trigger)
