@@ -68,6 +68,7 @@ async def run(args) -> None:
         print(f"loaded {report.elders} elders in {time.perf_counter() - started:.0f} s")
         async with app.state.sessions() as session:
             await create_user(session, username="bench", password="bench-pass-1", role="operator", actor="bench")
+            await session.commit()  # the users' service flushes; its callers commit
             elders = (await session.exec(select(Elder.id, Elder.name, Elder.phone, Elder.id_number))).all()
         rng = random.Random(2026)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:

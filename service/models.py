@@ -6,7 +6,7 @@ from service.areas.models import Area
 from service.audit.models import AuditEvent
 from service.calls.models import CallRecord
 from service.complaints.models import Complaint
-from service.console.models import NAME_PREFIX_INDEX  # noqa: F401  (the caller search's index on elder)
+from service.console.models import ID_TAIL_INDEX, NAME_PREFIX_INDEX  # noqa: F401  (the caller search's, on elder)
 from service.devices.models import Device, DeviceAlert, DeviceGateway
 from service.dispatching.models import DispatchPlan
 from service.elders.models import AbilityAssessment, Elder, ElderCategory, ElderContact

@@ -43,16 +43,26 @@ def search_kind(text: str) -> tuple[str, str]:
 async def search_elders(session: AsyncSession, text: str) -> list[Elder]:
     """Elders matching what the operator typed, active ones first, at most SEARCH_LIMIT. A phone number and the
     beginning of a name are index lookups (the name's: service/console/models.py); a fragment from the middle
-    of a name is looked for only when no name begins with it; the end of an ID number reads the elders."""
+    of a name is looked for only when no name begins with it; the end of an ID number is one on PostgreSQL (by
+    its reversal) and reads the elders on SQLite."""
     kind, value = search_kind(text)
     if not value:
         return []
     if kind == "phone":
         return await _elders(session, Elder.phone == value)
     if kind == "id_tail":
-        return await _elders(session, col(Elder.id_number).endswith(value, autoescape=True))
+        return await _elders(session, _id_number_ends_with(session, value))
     found = await _elders(session, col(Elder.name).startswith(value, autoescape=True))
     return found or await _elders(session, col(Elder.name).contains(value, autoescape=True))
+
+
+def _id_number_ends_with(session: AsyncSession, tail: str):
+    """`tail` is digits and X only (search_kind); LIKE's wildcards are escaped all the same. On PostgreSQL the
+    beginning of the reversed ID number, which its index serves (service/console/models.py); SQLite has no
+    reverse(), so there the end of the ID number, reading the elders."""
+    if session.bind.dialect.name == "postgresql":
+        return func.reverse(Elder.id_number).startswith(tail[::-1], autoescape=True)
+    return col(Elder.id_number).endswith(tail, autoescape=True)
 
 
 async def _elders(session: AsyncSession, condition) -> list[Elder]:

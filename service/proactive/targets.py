@@ -1,8 +1,10 @@
 """Who is in proactive care's target group, and whose birthday it is: the one place that decides it.
 
-Today an elder counts when living alone (`Elder.living_alone`) or aged 80 or more, the age taken from the
-birth date inside the resident ID number (service/identity.py). When the elder categories (living alone,
-empty-nest, …) land in service/elders, only this module changes.
+An elder counts when living alone or aged 80 or more (高龄), by the same definitions as the entitlements
+(service/entitlements/matching.py): living alone is the registry's flag `Elder.living_alone`, which
+service/elders keeps in step with the recorded category `living_alone` (set when it is recorded, cleared when it
+is removed) and which the entitlements' `facts_on` also reads; the age is `HIGH_AGE` by `aged_cutoff`, comparing
+the birth date inside the resident ID number (digits 7-14, YYYYMMDD) as text, in SQL and in Python alike.
 """
 
 from __future__ import annotations
@@ -14,21 +16,13 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col
 
 from service.elders.models import Elder
+from service.entitlements import matching
+from service.entitlements.matching import HIGH_AGE, aged_cutoff
 from service.identity import birth_date
-
-OLD_AGE = 80
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February in a year without one
-        return day.replace(year=day.year - years, day=28)
 
 
 def age_on(id_number: str, day: date) -> int:
-    born = birth_date(id_number)
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+    return matching.age_on(birth_date(id_number), day)
 
 
 def _born() -> ColumnElement:
@@ -36,18 +30,14 @@ def _born() -> ColumnElement:
     return func.substr(Elder.id_number, 7, 8)
 
 
-def aged_at_least(years: int, day: date) -> ColumnElement:
-    return _born() <= _years_before(day, years).strftime("%Y%m%d")
-
-
 def in_target_group(day: date) -> ColumnElement:
     """SQL: the elder lives alone or is aged 80+ on `day`."""
-    return or_(col(Elder.living_alone), aged_at_least(OLD_AGE, day))
+    return or_(col(Elder.living_alone), _born() <= aged_cutoff(HIGH_AGE, day))
 
 
 def is_in_target_group(living_alone: bool, id_number: str, day: date) -> bool:
     """The same, for an elder read: `in_target_group` in Python."""
-    return living_alone or age_on(id_number, day) >= OLD_AGE
+    return living_alone or "aged_80" in matching.age_categories(id_number, day)
 
 
 def birthday_on(day: date) -> ColumnElement:

@@ -182,3 +182,32 @@ async def test_the_proactive_care_list_finds_who_needs_a_call_and_drops_who_was_
                           ({"area": "9"}, "area"), ({"limit": 0}, "limit")):
         response = await client.get(f"{API}/proactive-care", params=params, headers=world.operator)
         assert response.status_code == 422 and field in problem_fields(response), (params, response.text)
+
+
+def turning_80_on(birthday):
+    """An ID number of someone whose 80th birthday is `birthday` (a year and the one 80 before are both leap or
+    not, so any day has its date 80 years back)."""
+    return id_number(born=birthday.replace(year=birthday.year - 80).strftime("%Y%m%d"))
+
+
+async def test_an_elder_counts_as_80_from_the_80th_birthday_on(client, token, db):
+    admin, operator = await token("admin"), await token("operator")
+    day = today()
+    turned = {}
+    for label, birthday in (("three days ago", day - timedelta(days=3)), ("today", day),
+                            ("tomorrow", day + timedelta(days=1))):
+        created = await client.post(f"{API}/elders", json=elder_body(id_number=turning_80_on(birthday)),
+                                    headers=admin)
+        assert created.status_code == 201, created.text
+        turned[label] = created.json()["id"]
+
+    def listed(page):
+        return {i["elder"]["id"]: i["reasons"] for i in page["items"] if i["elder"]["id"] in turned.values()}
+
+    now = (await client.get(f"{API}/proactive-care", headers=operator)).json()
+    ages = {i["elder"]["id"]: i["elder"]["age"] for i in now["items"]}
+    assert listed(now) == {turned["three days ago"]: ["no_contact"], turned["today"]: ["no_contact", "birthday"]}
+    assert ages[turned["three days ago"]] == ages[turned["today"]] == 80
+    before = (await client.get(f"{API}/proactive-care", params={"date": (day - timedelta(days=1)).isoformat()},
+                               headers=operator)).json()
+    assert listed(before) == {turned["three days ago"]: ["no_contact"]}

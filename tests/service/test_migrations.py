@@ -11,6 +11,8 @@ from service.models import metadata
 pytestmark = pytest.mark.asyncio
 
 
+# SQLite: Alembic cannot reflect expression indexes, so it leaves PostgreSQL's reverse(id_number) index uncompared.
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 async def test_migrated_database_matches_the_models(app, db):
     def differences(connection):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
