@@ -4,16 +4,16 @@
 (`text_pattern_ops`, so whatever the database's collation). SQLite has no reverse(): nothing to do there
 (service/console/models.py declares the index with `ddl_if(dialect="postgresql")`).
 
-Revision ID: 0007_elder_id_tail_index
-Revises: 0006_devices_calls_complaints
+Revision ID: 0009_elder_id_tail_index
+Revises: 0008_escalation
 Create Date: 2026-12-02
 """
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0007_elder_id_tail_index'
-down_revision: str | None = '0006_devices_calls_complaints'
+revision: str = '0009_elder_id_tail_index'
+down_revision: str | None = '0008_escalation'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
