@@ -138,7 +138,7 @@ async def operator(i: int, client: httpx.AsyncClient, rec: Timeline, ledger: Led
 async def make_visit(client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, assignment: dict,
                      rng: random.Random, tz: ZoneInfo, run: Run) -> None:
     """Check in and out, each retried with the same client_visit_id / time until answered."""
-    check_in, check_out = visit_times(rng, tz)
+    check_in, check_out = visit_times(rng)
     home = {**assignment["elder"]["location"], "coord_sys": "wgs84"}
     client_id = random_uuid(rng)
     start = {"assignment_id": assignment["id"], "client_visit_id": client_id,

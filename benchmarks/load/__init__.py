@@ -22,7 +22,8 @@ Everything runs on 127.0.0.1: a setup, then three phases of --seconds each.
 - **bare**: the service is stopped; the same operators hammer a tiny FastAPI app served by uvicorn the
   same way, whose one route does a single `INSERT ... RETURNING id` through an asyncpg pool. Create
   throughput / bare throughput is the ratio issue 5 targets (>= 0.6).
-Afterwards the database is asked: lost or duplicated requests, two live assignments for one request, two
+Afterwards the database is asked: lost or duplicated requests, two live assignments for one request (an
+emergency's escalation offers aside, until one is accepted), two
 winners of one offer, duplicated visits, quota usage that disagrees with the assignments; emergency offer
 latency is created_at -> first offered_at. One markdown report goes to stdout, progress to stderr; the
 exit status is 1 when an integrity check fails.

@@ -128,18 +128,18 @@ async def operator(i: int, client: httpx.AsyncClient, path: str, rec: Recorder, 
 
 # --------------------------------------------------------------------------- provider apps
 
-def visit_times(rng: random.Random, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """A visit of 61-66 minutes that ended a few minutes ago, inside the current month."""
-    now = datetime.now(UTC)
-    month_start = now.astimezone(tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-    check_in = max(now - timedelta(minutes=rng.uniform(72, 80)), month_start + timedelta(seconds=1))
-    check_out = min(check_in + timedelta(minutes=rng.uniform(61, 66)), now - timedelta(seconds=5))
-    return check_in, check_out
+def visit_times(rng: random.Random) -> tuple[datetime, datetime]:
+    """A visit as a phone in a short run can record one: checked in now (after its request was made, which
+    the service requires of an ad-hoc request) and out a few seconds on (within the allowed clock skew).
+    Shorter than a home-care visit's 60 minutes, so such visits verify as `short_duration`: the benchmark
+    measures the load of the workflow, not the care."""
+    check_in = datetime.now(UTC)
+    return check_in, check_in + timedelta(seconds=rng.uniform(2, 5))
 
 
 async def make_visit(client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict,
                      rng: random.Random, tz: ZoneInfo) -> None:
-    check_in, check_out = visit_times(rng, tz)
+    check_in, check_out = visit_times(rng)
     home = {**assignment["elder"]["location"], "coord_sys": "wgs84"}
     client_id = random_uuid(rng)
     start = {"assignment_id": assignment["id"], "client_visit_id": client_id,
