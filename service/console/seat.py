@@ -30,6 +30,8 @@ RISKS = {"exception": "异常服务", "new_provider": "新服务商", "sample": 
 CHANNELS = {"phone": "电话", "one_touch": "一键通", "app": "应用", "plan": "月度计划"}
 ALERTS = {"sos": "一键呼救", "fall": "跌倒", "smoke": "烟雾", "gas": "燃气", "water": "漏水", "inactivity": "久未活动",
           "health": "健康异常", "other": "其他报警"}
+RELATIONS = {"spouse": "配偶", "child": "子女", "relative": "亲属", "guardian": "监护人", "neighbour": "邻居",
+             "other": "其他"}
 ASSIGNABLE = ("open", "assigned", "escalated")  # what an operator may hand to a provider (docs/api.md)
 
 
@@ -67,7 +69,7 @@ async def live_board(request: Request, live: Seat) -> Response:
     async with gateway.database(request) as session:
         columns = await board(session, _today_start(request))
     return render(request, "_board.html", {"columns": BOARD_COLUMNS, "board": columns, "queue": queue,
-                                           "alerts": ALERTS})
+                                           "alerts": ALERTS, "relations": RELATIONS})
 
 
 async def _card(request: Request, live, elder_id: int, *, form: dict | None = None, errors: dict | None = None,

@@ -12,7 +12,7 @@ from service.dispatching.open_requests import dispatch_open_requests
 from service.lifecycle.models import Assignment, ServiceRequest
 from service.settings import Settings
 from tests.console.helpers import csrf, log_in, make_user
-from tests.service.helpers import build_world, new_request
+from tests.service.helpers import build_world, new_request, nobody_may_take
 
 
 async def _state(db, request_id: int) -> tuple[str, list[tuple[int, str]]]:
@@ -26,12 +26,7 @@ async def _state(db, request_id: int) -> tuple[str, list[tuple[int, str]]]:
 async def _escalated(client, token, app, db):
     """An emergency nobody may take (both providers suspended): escalated at once by the dispatcher."""
     world = await build_world(client, token)
-    for provider_id in (world.provider_id, world.other_provider_id):
-        response = await client.patch(f"/api/v1/providers/{provider_id}", json={"status": "suspended"},
-                                      headers=world.admin)
-        assert response.status_code == 200, response.text
-    await client.post(f"/api/v1/elders/{world.elder_id}/contacts", headers=world.admin,
-                      json={"name": "张小明", "relation": "child", "phone": "13800138000", "guardian": True})
+    await nobody_may_take(client, world)
     request = await new_request(client, world, service="emergency", urgency="emergency", note="摔倒")
     await dispatch_open_requests(app.state.sessions, Settings())
     assert (await _state(db, request["id"]))[0] == "escalated"
@@ -49,7 +44,7 @@ async def test_the_queue_heads_the_board_and_the_operator_assigns_by_hand(client
     board = await client.get("/console/board")
     queue = board.text.split('id="escalations"')[1].split('class="board"')[0]
     assert f'data-escalation="{request_id}"' in queue and "张小明" in queue and "13800138000" in queue
-    assert "监护人" in queue and "data-since" in queue
+    assert "子女·监护人" in queue and "data-since" in queue
     assert 'data-status="escalated"' in board.text  # the column: the board drops no escalated request
     column = board.text.split('data-status="escalated"')[1].split("</section>")[0]
     assert f'data-request="{request_id}"' in column
@@ -57,7 +52,8 @@ async def test_the_queue_heads_the_board_and_the_operator_assigns_by_hand(client
     assert page.status_code == 200 and 'id="candidates"' in page.text and "没有按常规可派的服务商" in page.text
     assert 'id="override"' in page.text and "已升级" in page.text
     key = _key(page.text)
-    form = {"csrf": await csrf(client), "key": key, "provider_id": str(world.provider_id), "reason": "家属同意，电话确认"}
+    form = {"csrf": await csrf(client), "key": key, "provider_id": str(world.provider_id),
+            "reason": "家属同意，电话确认"}
     # Without the override a suspended provider is refused, beside the field, the form kept, nothing written.
     refused = await client.post(f"/console/requests/{request_id}/assign", data=form)
     assert refused.status_code == 422 and "按规则不能接此工单" in refused.text and "超出常规范围" in refused.text
@@ -99,7 +95,8 @@ async def test_bad_assignments_are_refused_in_chinese_and_write_nothing(client, 
         "csrf": token_, "provider_id": str(world.provider_id), "reason": "试试", "override": "1"})
     assert override.status_code == 422 and "只有应急工单" in override.text
     assert await _state(db, routine["id"]) == ("open", [])
-    cancelled = await client.post(f"/console/requests/{routine['id']}/cancel", data={"csrf": token_, "reason": "不需要了"})
+    cancelled = await client.post(f"/console/requests/{routine['id']}/cancel",
+                                  data={"csrf": token_, "reason": "不需要了"})
     assert cancelled.status_code == 303
     late = await client.post(f"/console/requests/{routine['id']}/assign", data={
         "csrf": token_, "provider_id": str(world.provider_id), "reason": "试试"})
