@@ -32,6 +32,8 @@ ALERTS = {"sos": "一键呼救", "fall": "跌倒", "smoke": "烟雾", "gas": "�
           "health": "健康异常", "other": "其他报警"}
 RELATIONS = {"spouse": "配偶", "child": "子女", "relative": "亲属", "guardian": "监护人", "neighbour": "邻居",
              "other": "其他"}
+WHY_NOT = {"is suspended": "已停用", "does not offer the service": "不提供该服务",
+           "not under contract": "不在合同期或没有服务站"}  # the API's words (service/escalation/service.py)
 ASSIGNABLE = ("open", "assigned", "escalated")  # what an operator may hand to a provider (docs/api.md)
 
 
@@ -141,7 +143,7 @@ def _assign_refusal(exc: DomainError, override: bool) -> dict[str, str]:
     if "override" in errors:
         return {"override": "只有应急工单可以超出常规范围指派"}
     if "provider_id" in errors:
-        why = next((name for code, name in EXPLAIN_REASONS.items() if code in errors["provider_id"]), "")
+        why = next((name for code, name in {**EXPLAIN_REASONS, **WHY_NOT}.items() if code in errors["provider_id"]), "")
         hint = "" if override else "；应急工单可勾选“超出常规范围”"
         return {"provider_id": f"该服务商按规则不能接此工单{f'（{why}）' if why else ''}{hint}"}
     return errors

@@ -56,7 +56,8 @@ async def test_the_queue_heads_the_board_and_the_operator_assigns_by_hand(client
             "reason": "家属同意，电话确认"}
     # Without the override a suspended provider is refused, beside the field, the form kept, nothing written.
     refused = await client.post(f"/console/requests/{request_id}/assign", data=form)
-    assert refused.status_code == 422 and "按规则不能接此工单" in refused.text and "超出常规范围" in refused.text
+    assert refused.status_code == 422 and "按规则不能接此工单（已停用）" in refused.text
+    assert "超出常规范围" in refused.text
     assert 'value="家属同意，电话确认"' in refused.text and f'value="{world.provider_id}"' in refused.text
     assert await _state(db, request_id) == ("escalated", [])
     # The override: assigned; the same form sent twice makes one assignment.
