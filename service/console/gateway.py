@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.deps import transaction
+from service.escalation import router as escalation_api
 from service.followups import router as followups_api
 from service.idempotency.service import Idempotency, route_of
 from service.providers import router as providers_api
@@ -61,6 +62,24 @@ async def request_detail(request: Request, live: Current, request_id: int) -> tu
 async def cancel_request(request: Request, live: Current, request_id: int, body: BaseModel) -> None:
     async with database(request) as session:
         await requests_api.cancel_request(request_id, body, session, live.principal)
+
+
+async def escalations(request: Request, live: Current) -> list:
+    async with database(request) as session:
+        return (await escalation_api.escalation_queue(session, live.principal, limit=100)).items
+
+
+async def candidates(request: Request, live: Current, request_id: int):
+    async with database(request) as session:
+        return await escalation_api.request_candidates(request_id, session, live.principal,
+                                                       request.app.state.settings)
+
+
+async def assign(request: Request, live: Current, request_id: int, body: BaseModel, key: str | None) -> dict:
+    async with database(request) as session:
+        response = await escalation_api.assign(request_id, body, request, session, live.principal,
+                                               request.app.state.settings, _key(request, session, live, key))
+    return _parsed(response)
 
 
 async def follow_up_queue(request: Request, live: Current, month: str | None, area: str | None):

@@ -22,10 +22,11 @@ from service.providers.models import Provider
 from service.visits.models import FollowUp, Visit
 
 SEARCH_LIMIT = 20
-LIVE = ("open", "assigned", "accepted", "in_progress")
+LIVE = ("open", "assigned", "escalated", "accepted", "in_progress")
 # The board's columns: a request's status, with `assigned` shown as offered (an offer awaits the provider).
-BOARD_COLUMNS = (("open", "待派"), ("assigned", "已派待接"), ("accepted", "已接单"), ("in_progress", "服务中"),
-                 ("completed", "已完成"), ("unassignable", "无法派单"))
+# `escalated` has its column too (and heads the board in the escalation queue): the board drops no live request.
+BOARD_COLUMNS = (("open", "待派"), ("assigned", "已派待接"), ("escalated", "已升级"), ("accepted", "已接单"),
+                 ("in_progress", "服务中"), ("completed", "已完成"), ("unassignable", "无法派单"))
 
 
 def search_kind(text: str) -> tuple[str, str]:

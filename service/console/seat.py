@@ -15,6 +15,7 @@ from service.console.web import ConsoleRoute, PageError, Seat, SeatWrites, field
 from service.db import utcnow
 from service.elders.service import get_elder, to_public
 from service.errors import DomainError
+from service.escalation.schemas import AssignBody
 from service.followups.schemas import FollowUpCreate
 from service.months import month_of
 from service.reports.labels import EXCEPTION_LABELS
@@ -27,6 +28,13 @@ EXPLAIN_REASONS = {"service_not_offered": "不提供该服务", "area_not_contra
                    "no_eligible_provider": "没有符合条件的服务商"}
 RISKS = {"exception": "异常服务", "new_provider": "新服务商", "sample": "随机抽查"}
 CHANNELS = {"phone": "电话", "one_touch": "一键通", "app": "应用", "plan": "月度计划"}
+ALERTS = {"sos": "一键呼救", "fall": "跌倒", "smoke": "烟雾", "gas": "燃气", "water": "漏水", "inactivity": "久未活动",
+          "health": "健康异常", "other": "其他报警"}
+RELATIONS = {"spouse": "配偶", "child": "子女", "relative": "亲属", "guardian": "监护人", "neighbour": "邻居",
+             "other": "其他"}
+WHY_NOT = {"is suspended": "已停用", "does not offer the service": "不提供该服务",
+           "not under contract": "不在合同期或没有服务站"}  # the API's words (service/escalation/service.py)
+ASSIGNABLE = ("open", "assigned", "escalated")  # what an operator may hand to a provider (docs/api.md)
 
 
 def _today_start(request: Request) -> datetime:
@@ -58,10 +66,12 @@ async def _matches(request: Request, q: str) -> list:
 
 @router.get("/board")
 async def live_board(request: Request, live: Seat) -> Response:
-    """Today's requests by status; the seat polls it every second (htmx)."""
+    """The escalation queue, then today's requests by status; the seat polls it every second (htmx)."""
+    queue = await gateway.escalations(request, live)
     async with gateway.database(request) as session:
         columns = await board(session, _today_start(request))
-    return render(request, "_board.html", {"columns": BOARD_COLUMNS, "board": columns})
+    return render(request, "_board.html", {"columns": BOARD_COLUMNS, "board": columns, "queue": queue,
+                                           "alerts": ALERTS, "relations": RELATIONS})
 
 
 async def _card(request: Request, live, elder_id: int, *, form: dict | None = None, errors: dict | None = None,
@@ -105,14 +115,60 @@ async def register(request: Request, live: SeatWrites, elder_id: int,
     return RedirectResponse(f"/console/requests/{created['id']}", status_code=303)
 
 
-@router.get("/requests/{request_id}")
-async def request_page(request: Request, live: Seat, request_id: int) -> Response:
+async def _request_page(request: Request, live, request_id: int, *, form: dict | None = None,
+                        errors: dict | None = None, status_code: int = 200) -> Response:
     detail, explanation = await gateway.request_detail(request, live, request_id)
+    ranking = await gateway.candidates(request, live, request_id) if detail.status in ASSIGNABLE else None
     async with gateway.database(request) as session:
         elder = to_public(await get_elder(session, detail.elder_id), live.principal)
-    return render(request, "request.html", {"section": "seat", "r": detail, "elder": elder,
-                                            "decision": explanation.decision, "reasons": EXPLAIN_REASONS, "channels": CHANNELS,
-                                            "error": request.query_params.get("error")})
+    return render(request, "request.html", {
+        "section": "seat", "r": detail, "elder": elder, "decision": explanation.decision, "reasons": EXPLAIN_REASONS,
+        "channels": CHANNELS, "alerts": ALERTS, "error": request.query_params.get("error"), "ranking": ranking,
+        "form": form or {}, "errors": errors or {}, "assigned": request.query_params.get("assigned")},
+        status_code=status_code)
+
+
+@router.get("/requests/{request_id}")
+async def request_page(request: Request, live: Seat, request_id: int) -> Response:
+    return await _request_page(request, live, request_id)
+
+
+def _assign_refusal(exc: DomainError, override: bool) -> dict[str, str]:
+    """The API's refusal of a manual assignment, in Chinese beside the field it names."""
+    if exc.status == 409:
+        return {"_": "该工单已接单、服务中或已结束，不能改派"}
+    if exc.status == 404:
+        return {"provider_id": "没有这个服务商"}
+    errors = field_errors(exc)
+    if "override" in errors:
+        return {"override": "只有应急工单可以超出常规范围指派"}
+    if "provider_id" in errors:
+        why = next((name for code, name in {**EXPLAIN_REASONS, **WHY_NOT}.items() if code in errors["provider_id"]), "")
+        hint = "" if override else "；应急工单可勾选“超出常规范围”"
+        return {"provider_id": f"该服务商按规则不能接此工单{f'（{why}）' if why else ''}{hint}"}
+    return errors
+
+
+@router.post("/requests/{request_id}/assign")
+async def assign(request: Request, live: SeatWrites, request_id: int, provider_id: Annotated[str, Form()] = "",
+                 reason: Annotated[str, Form()] = "", override: Annotated[str, Form()] = "",
+                 key: Annotated[str, Form()] = "") -> Response:
+    """An operator hands the request to a provider by hand (the API's assign, with the form's key); a refusal
+    keeps the form and writes nothing."""
+    form = {"provider_id": provider_id, "reason": reason, "override": bool(override)}
+    body, errors = forms.body(AssignBody, {"provider_id": forms.number(provider_id.strip()), "reason": reason.strip(),
+                                           "override": bool(override)})
+    status = 422
+    if body is not None:
+        try:
+            await gateway.assign(request, live, request_id, body, key)
+        except DomainError as exc:
+            if exc.status not in (404, 409, 422) or (exc.status == 404 and "provider" not in exc.detail):
+                raise
+            errors, status = _assign_refusal(exc, bool(override)), 409 if exc.status == 409 else 422
+    if errors:
+        return await _request_page(request, live, request_id, form=form, errors=errors, status_code=status)
+    return RedirectResponse(f"/console/requests/{request_id}?assigned=1", status_code=303)
 
 
 @router.post("/requests/{request_id}/cancel")

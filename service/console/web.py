@@ -29,7 +29,8 @@ LOGIN_CSRF_COOKIE = "hc_login_csrf"
 templates = Jinja2Templates(directory=HERE / "templates")
 ROLE_NAMES = {"admin": "管理员", "operator": "坐席", "regulator": "监管"}
 STATUS_NAMES = {"open": "待派", "assigned": "已派待接", "accepted": "已接单", "in_progress": "服务中",
-                "completed": "已完成", "cancelled": "已取消", "unassignable": "无法派单", "missed": "未服务"}
+                "completed": "已完成", "cancelled": "已取消", "unassignable": "无法派单", "missed": "未服务",
+                "escalated": "已升级"}
 URGENCY_NAMES = {"routine": "一般", "urgent": "紧急", "emergency": "应急"}
 
 

@@ -1,7 +1,8 @@
 """Browser journeys: Debian's Chromium, driven by Playwright, against the live app on each backend.
 
 (6) security, (4) the district regulator's month, (5) the admin's users and tokens, (1) an emergency from the
-operator's seat seen live on the board, (3) the follow-up queue. Each journey saves screenshots of its pages.
+operator's seat seen live on the board, (2) an emergency nobody can take escalated, then assigned by hand, (3) the
+follow-up queue. Each journey saves screenshots of its pages.
 """
 
 from __future__ import annotations
@@ -235,6 +236,59 @@ async def test_operator_registers_an_emergency_and_the_board_follows_it_live(pag
         assert "已接单" in await page.inner_text("#request-status")
         if backend_name == "sqlite":
             await shots.take(page, "request-detail")
+
+
+async def test_an_emergency_nobody_can_take_is_escalated_and_the_operator_assigns_it_by_hand(
+        page, db, live, shots, backend_name, token):
+    admin_headers = await token("admin")
+    async with httpx.AsyncClient(base_url=live.url) as api:
+        elder = (await api.post("/api/v1/elders", json=elder_body(name="陈桂兰", living_alone=True,
+                                                                  device_id="YJT-JOURNEY-2"),
+                                headers=admin_headers)).json()
+        await api.post(f"/api/v1/elders/{elder['id']}/contacts", headers=admin_headers,
+                       json={"name": "陈小军", "relation": "child", "phone": "13800138000", "guardian": True})
+        provider = (await api.post("/api/v1/providers", json=provider_body(name="康乐养老（停用）"),
+                                   headers=admin_headers)).json()
+        suspended = await api.patch(f"/api/v1/providers/{provider['id']}", json={"status": "suspended"},
+                                    headers=admin_headers)
+        assert suspended.status_code == 200, suspended.text
+        await make_user(db, "op", "operator")
+        await log_in(page, "op")
+        await page.evaluate("window.stillTheSamePage = true")
+        # The alarm comes in while the operator watches the board: nobody may take it, so the live
+        # dispatcher escalates it at once and the queue shows it without a reload.
+        created = await api.post("/api/v1/alerts", headers=await token("operator"), json={
+            "device_id": "YJT-JOURNEY-2", "kind": "fall", "at": utcnow().isoformat()})
+        assert created.status_code == 201, created.text
+        request_id = created.json()["id"]
+        item = f'#escalations [data-escalation="{request_id}"]'
+        await page.wait_for_selector(item, timeout=WAIT_MS)
+        assert await page.evaluate("window.stillTheSamePage") is True
+        text = await page.inner_text(item)
+        assert "陈桂兰" in text and "跌倒" in text and "陈小军（子女·监护人）13800138000" in text
+        assert await page.locator(f"{item} .clock").count() == 1
+        assert await page.locator(f'section[data-status="escalated"] [data-request="{request_id}"]').count() == 1
+        if backend_name == "sqlite":
+            await page.wait_for_timeout(1500)  # let the clock tick, for the picture
+            await shots.take(page, "escalation")
+        async with page.expect_navigation():
+            await page.click(item)
+        assert "没有按常规可派的服务商" in await page.inner_text("#candidates")
+        await page.fill("#provider_id", str(provider["id"]))
+        await page.fill("#assign-reason", "家属同意，电话联系服务商确认可到")
+        async with page.expect_navigation():
+            await page.click("#assign-button")
+        assert "按规则不能接此工单" in await page.inner_text("#assign")  # suspended: refused without the override
+        assert await page.input_value("#assign-reason") == "家属同意，电话联系服务商确认可到"
+        await page.check("#override")
+        async with page.expect_navigation():
+            await page.click("#assign-button")
+        assert "已人工指派" in await page.inner_text("main")
+        assert "已派待接" in await page.inner_text("#request-status")
+        await page.goto("/console/seat")
+        await page.wait_for_selector(f'section[data-status="assigned"] [data-request="{request_id}"]',
+                                     timeout=WAIT_MS)
+        assert await page.locator(f'[data-escalation="{request_id}"]').count() == 0
 
 
 async def test_follow_up_queue_records_satisfaction_and_a_complaint(page, db, shots, backend_name):

@@ -41,6 +41,18 @@ async def build_world(client, token, **elder_overrides) -> World:
                  await token("provider", provider_id=second["id"]))
 
 
+async def nobody_may_take(client, world: World) -> None:
+    """Both providers suspended, and a guardian to phone: an emergency of the world's elder is escalated at
+    once (nobody may take it), with someone for the operator to call."""
+    for provider_id in (world.provider_id, world.other_provider_id):
+        response = await client.patch(f"/api/v1/providers/{provider_id}", json={"status": "suspended"},
+                                      headers=world.admin)
+        assert response.status_code == 200, response.text
+    response = await client.post(f"/api/v1/elders/{world.elder_id}/contacts", headers=world.admin, json={
+        "name": "张小明", "relation": "child", "phone": "13800138000", "guardian": True})
+    assert response.status_code == 201, response.text
+
+
 async def new_request(client, world: World, **overrides) -> dict:
     body = {"elder_id": world.elder_id, "service": "clean", "urgency": "routine", **overrides}
     response = await client.post("/api/v1/requests", json=body, headers=world.operator)

@@ -17,6 +17,7 @@ from service.escalation.sweep import escalate_emergencies
 from service.lifecycle.models import Assignment, QuotaUsage, ServiceRequest
 from service.settings import Settings
 from tests.factories import provider_body
+from tests.service import helpers
 from tests.service.faults import poisoned_request
 from tests.service.helpers import World, ago, build_world, check_in_body, check_out_body, made_before, new_request
 from tests.service.test_elders import problem_fields
@@ -120,12 +121,7 @@ async def test_an_escalated_emergency_is_accepted_by_exactly_one_of_two_racing_p
 
 async def test_an_emergency_nobody_may_take_goes_to_the_queue_at_once(client, token, app, db):
     world = await build_world(client, token, device_id=DEVICE)
-    for provider_id in (world.provider_id, world.other_provider_id):
-        response = await client.patch(f"/api/v1/providers/{provider_id}", json={"status": "suspended"},
-                                      headers=world.admin)
-        assert response.status_code == 200, response.text
-    await client.post(f"/api/v1/elders/{world.elder_id}/contacts", headers=world.admin,
-                      json={"name": "张小明", "relation": "child", "phone": "13800138000", "guardian": True})
+    await helpers.nobody_may_take(client, world)
     request = await _alert(client, world, kind="smoke")
     await dispatch_open_requests(app.state.sessions, SETTINGS)
     assert await _status(db, request["id"]) == "escalated"

@@ -21,3 +21,23 @@ document.addEventListener("keydown", function (e) {
     e.preventDefault(); box.focus(); box.select();
   }
 });
+// A new request in the escalation queue: a short beep (WebAudio; silent until the page has had a click or key,
+// as browsers require). The first draw of the board only remembers what is there.
+var hcSeen = null;
+function hcBeep() {
+  try {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    var ctx = hcBeep.ctx || (hcBeep.ctx = new Ctx());
+    var osc = ctx.createOscillator(), gain = ctx.createGain();
+    osc.frequency.value = 880; gain.gain.value = 0.2;
+    osc.connect(gain); gain.connect(ctx.destination);
+    osc.start(); osc.stop(ctx.currentTime + 0.25);
+  } catch (err) { /* no audio: the red queue still shows it */ }
+}
+document.addEventListener("htmx:afterSwap", function () {
+  var ids = Array.prototype.map.call(document.querySelectorAll("[data-escalation]"), function (el) {
+    return el.dataset.escalation;
+  });
+  if (hcSeen !== null && ids.some(function (id) { return hcSeen.indexOf(id) < 0; })) { hcBeep(); }
+  if (document.getElementById("escalations")) { hcSeen = ids; }
+});
