@@ -42,6 +42,7 @@ postgres:
 
 test: install postgres
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy dispatch service/lifecycle
 	$(BIN)/python -m pytest
 

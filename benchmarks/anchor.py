@@ -49,11 +49,14 @@ def read_columns(document: dict) -> dict:
         "lon": np.fromiter((e["lon"] for e in elders), float, n),
         "visits": np.fromiter((e["visits"] for e in elders), np.int64, n),
         "previous": np.fromiter((ids.get(e.get("previous_provider"), -1) for e in elders), np.int64, n),
-        "service_row": service_row, "area_row": area_row,
+        "service_row": service_row,
+        "area_row": area_row,
         "service_fit": np.array([[set(s) <= o for o in offered] for s in service_sets], bool).reshape(
-            len(service_sets), len(providers)),
+            len(service_sets), len(providers)
+        ),
         "area_fit": np.array([[any(a.startswith(x) for x in pre) for pre in prefixes] for a in areas], bool).reshape(
-            len(areas), len(providers)),
+            len(areas), len(providers)
+        ),
         "quota": np.array([p["quota"] for p in providers], np.int64),
     }
 
@@ -73,14 +76,16 @@ def nearest_eligible(cols: dict, providers: list, max_km: float, nearest: int = 
     for start in range(0, n, CHUNK):
         rows = np.arange(start, min(n, start + CHUNK))
         xyz = unit_vectors(cols["lat"][rows], cols["lon"][rows])
-        elder, provider, km, found[rows], truncated = _look(tree, xyz, rows, min(STATIONS_FIRST_LOOK, len(owner)),
-                                                            radius, owner, cols, max_km, nearest)
+        elder, provider, km, found[rows], truncated = _look(
+            tree, xyz, rows, min(STATIONS_FIRST_LOOK, len(owner)), radius, owner, cols, max_km, nearest
+        )
         again = np.flatnonzero(truncated & (found[rows] < nearest))
         if len(again) and len(owner) > STATIONS_FIRST_LOOK:  # ran out of stations, not of providers
             keep = ~np.isin(elder, rows[again])
             parts.append((elder[keep], provider[keep], km[keep]))
-            elder, provider, km, found[rows[again]], _ = _look(tree, xyz[again], rows[again], len(owner), radius,
-                                                               owner, cols, max_km, nearest)
+            elder, provider, km, found[rows[again]], _ = _look(
+                tree, xyz[again], rows[again], len(owner), radius, owner, cols, max_km, nearest
+            )
         parts.append((elder, provider, km))
     elder, provider, km = (np.concatenate(column) for column in zip(*parts, strict=True))
     return elder, provider, km, found == 0
@@ -118,8 +123,9 @@ def solve(document: dict, nearest: int = NEAREST) -> dict:
     per_visit = km - bonus * (cols["previous"][elder] == provider)
 
     flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(elder, n + provider, visits[elder],
-                                              np.rint(per_visit * COST_UNITS_PER_KM).astype(np.int64))
+    flow.add_arcs_with_capacity_and_unit_cost(
+        elder, n + provider, visits[elder], np.rint(per_visit * COST_UNITS_PER_KM).astype(np.int64)
+    )
     flow.set_nodes_supplies(np.arange(n + len(quota)), np.concatenate([visits, -quota]))
     if flow.solve_max_flow_with_min_cost() != flow.OPTIMAL:
         raise RuntimeError("the anchor's min-cost flow did not solve")
@@ -159,13 +165,21 @@ def _plan(document, cols, assigned, km, per_visit, nobody) -> dict:
     provider_ids = [p["id"] for p in providers]
     ids, visits = [e["id"] for e in elders], cols["visits"].tolist()
     km_list, who = np.round(km, 6).tolist(), assigned.tolist()
-    assignments = [{"elder": ids[i], "provider": provider_ids[who[i]], "visits": visits[i], "km": km_list[i]}
-                   for i in np.flatnonzero(served).tolist()]
-    unassigned = [{"elder": ids[i], "visits": visits[i], "reason": "no_eligible_provider" if no else "quota_exhausted"}
-                  for i, no in zip(np.flatnonzero(~served).tolist(), nobody[~served].tolist(), strict=True)]
-    return {"month": document["month"], "assignments": assignments, "unassigned": unassigned,
-            "visits_assigned": int(cols["visits"][served].sum()),
-            "cost": round(float((cols["visits"][served] * per_visit[served]).sum()), 6)}
+    assignments = [
+        {"elder": ids[i], "provider": provider_ids[who[i]], "visits": visits[i], "km": km_list[i]}
+        for i in np.flatnonzero(served).tolist()
+    ]
+    unassigned = [
+        {"elder": ids[i], "visits": visits[i], "reason": "no_eligible_provider" if no else "quota_exhausted"}
+        for i, no in zip(np.flatnonzero(~served).tolist(), nobody[~served].tolist(), strict=True)
+    ]
+    return {
+        "month": document["month"],
+        "assignments": assignments,
+        "unassigned": unassigned,
+        "visits_assigned": int(cols["visits"][served].sum()),
+        "cost": round(float((cols["visits"][served] * per_visit[served]).sum()), 6),
+    }
 
 
 def main() -> None:

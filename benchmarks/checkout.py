@@ -53,8 +53,10 @@ async def main(rounds: int, repeat: int) -> None:
     print(f"| checkout + SELECT 1 + return (median of {repeat} × {rounds:,}) | wall µs | CPU µs |")
     print("|---|---:|---:|")
     for name, measured in runs.items():
-        print(f"| {name} | {statistics.median(w for w, _ in measured):.0f} "
-              f"| {statistics.median(c for _, c in measured):.0f} |")
+        print(
+            f"| {name} | {statistics.median(w for w, _ in measured):.0f} "
+            f"| {statistics.median(c for _, c in measured):.0f} |"
+        )
     for engine in contenders.values():
         await engine.dispose()
 

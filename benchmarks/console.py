@@ -73,27 +73,41 @@ async def run(args) -> None:
         rng = random.Random(2026)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
             page = await client.get("/login")
-            await client.post("/login", data={"username": "bench", "password": "bench-pass-1",
-                                              "csrf": CSRF.search(page.text).group(1)})
+            await client.post(
+                "/login",
+                data={"username": "bench", "password": "bench-pass-1", "csrf": CSRF.search(page.text).group(1)},
+            )
             token = CSRF.search((await client.get("/console/seat")).text).group(1)
             for elder in rng.sample(elders, args.requests):
                 urgency = "emergency" if rng.random() < 0.1 else "routine"
-                made = await client.post(f"/console/elders/{elder.id}/requests", data={
-                    "csrf": token, "service": "emergency" if urgency == "emergency" else "clean",
-                    "urgency": urgency})
+                made = await client.post(
+                    f"/console/elders/{elder.id}/requests",
+                    data={
+                        "csrf": token,
+                        "service": "emergency" if urgency == "emergency" else "clean",
+                        "urgency": urgency,
+                    },
+                )
                 assert made.status_code == 303, made.text
-            kinds = {"phone": lambda e: e.phone, "name fragment": lambda e: e.name[:2],
-                     "ID number tail": lambda e: e.id_number[-6:]}
+            kinds = {
+                "phone": lambda e: e.phone,
+                "name fragment": lambda e: e.name[:2],
+                "ID number tail": lambda e: e.id_number[-6:],
+            }
             for kind, query in kinds.items():
                 sample = rng.sample(elders, args.searches)
                 await timed(client, "/console/seat/search", {"q": query(sample[0])})  # warm-up
                 times = [await timed(client, "/console/seat/search", {"q": query(e)}) for e in sample]
-                print(f"search by {kind:<15} p50 {statistics.median(times):6.1f}  p95 {percentile(times, 0.95):6.1f}"
-                      f"  max {max(times):6.1f} ms  ({len(times)} searches)")
+                print(
+                    f"search by {kind:<15} p50 {statistics.median(times):6.1f}  p95 {percentile(times, 0.95):6.1f}"
+                    f"  max {max(times):6.1f} ms  ({len(times)} searches)"
+                )
             await timed(client, "/console/board")
             times = [await timed(client, "/console/board") for _ in range(args.searches // 4)]
-            print(f"board ({args.requests} requests today)   p50 {statistics.median(times):6.1f}  "
-                  f"p95 {percentile(times, 0.95):6.1f}  max {max(times):6.1f} ms  ({len(times)} loads)")
+            print(
+                f"board ({args.requests} requests today)   p50 {statistics.median(times):6.1f}  "
+                f"p95 {percentile(times, 0.95):6.1f}  max {max(times):6.1f} ms  ({len(times)} loads)"
+            )
         await app.state.engine.dispose()
     finally:
         if not args.sqlite:

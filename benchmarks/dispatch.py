@@ -54,8 +54,11 @@ def run_process(command: list[str]) -> tuple[float, float, float]:
 
 def measure(command: list[str], repeat: int) -> dict:
     runs = [run_process(command) for _ in range(repeat)]
-    return {"seconds": statistics.median(r[0] for r in runs), "cpu": statistics.median(r[1] for r in runs),
-            "rss_mb": max(r[2] for r in runs)}
+    return {
+        "seconds": statistics.median(r[0] for r in runs),
+        "cpu": statistics.median(r[1] for r in runs),
+        "rss_mb": max(r[2] for r in runs),
+    }
 
 
 def plan_summary(path: Path) -> dict:
@@ -70,8 +73,9 @@ def compare(elders: int, providers: int, spare: float, repeat: int, anchor_neare
     row: dict = {"case": f"{elders:,} elders, {providers} providers, {spare:.0%} spare", "anchors": {}}
     for nearest in anchor_nearest:
         plan = OUT / f"{instance.stem}.anchor{nearest}.json"
-        row["anchors"][nearest] = (measure(ANCHOR + [str(instance), "-o", str(plan), "--nearest", str(nearest)], repeat)
-                                   | plan_summary(plan))
+        row["anchors"][nearest] = measure(
+            ANCHOR + [str(instance), "-o", str(plan), "--nearest", str(nearest)], repeat
+        ) | plan_summary(plan)
     row["ours"] = measure(SOLVE + [str(instance), "-o", str(ours_plan)], repeat) | plan_summary(ours_plan)
     return row
 
@@ -87,8 +91,9 @@ def instant_latency(instance_path: Path, requests: int = 20000) -> dict:
     seconds = []
     for i in rng.integers(0, len(instance.elders), requests).tolist():
         elder = instance.elders[i]
-        request = InstantRequest(elder.lat, elder.lon, elder.area, elder.services,
-                                 urgency="emergency" if i % 10 == 0 else "normal")
+        request = InstantRequest(
+            elder.lat, elder.lon, elder.area, elder.services, urgency="emergency" if i % 10 == 0 else "normal"
+        )
         started = time.perf_counter()
         index.assign(request, left)
         seconds.append(time.perf_counter() - started)
@@ -101,27 +106,39 @@ def visit_days_seconds(plan_path: Path) -> dict:
     plan = json.loads(plan_path.read_text())
     month = [date(2026, 12, 1) + timedelta(days=d) for d in range(31)]
     rng = np.random.default_rng(0)
-    needs = [VisitNeed(a["elder"], a["provider"], a["visits"],
-                       frozenset(rng.choice(5, 2, replace=False).tolist()) if rng.random() < 0.3 else frozenset())
-             for a in plan["assignments"]]
+    needs = [
+        VisitNeed(
+            a["elder"],
+            a["provider"],
+            a["visits"],
+            frozenset(rng.choice(5, 2, replace=False).tolist()) if rng.random() < 0.3 else frozenset(),
+        )
+        for a in plan["assignments"]
+    ]
     load: dict[str, int] = {}
     for need in needs:
         load[need.provider] = load.get(need.provider, 0) + need.visits
     rules = DayRules()
     per_caregiver = daily_capacity(ProviderCalendar(1, month[0], month[-1]), rules)
-    calendars = {p: ProviderCalendar(math.ceil(v / 26 / per_caregiver) + 1, month[0], month[-1])
-                 for p, v in load.items()}
+    calendars = {
+        p: ProviderCalendar(math.ceil(v / 26 / per_caregiver) + 1, month[0], month[-1]) for p, v in load.items()
+    }
     started = time.perf_counter()
     schedule = place_visits(month, needs, calendars, rules)
-    return {"seconds": time.perf_counter() - started, "visits": sum(n.visits for n in needs),
-            "unplaced": len(schedule.unplaced)}
+    return {
+        "seconds": time.perf_counter() - started,
+        "visits": sum(n.visits for n in needs),
+        "unplaced": len(schedule.unplaced),
+    }
 
 
 def print_table(rows: list[dict]) -> None:
     counts = sorted({n for row in rows for n in row["anchors"]}, reverse=True)
     ratios = " | ".join(f"vs anchor at {n} (time / CPU)" for n in counts)
-    print(f"| case | solver | candidates per elder | time (s) | CPU (s) | peak RSS (MB) | visits | cost (km) | "
-          f"proven gap | {ratios} |")
+    print(
+        f"| case | solver | candidates per elder | time (s) | CPU (s) | peak RSS (MB) | visits | cost (km) | "
+        f"proven gap | {ratios} |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(counts))
     for row in rows:
         anchors, ours = row["anchors"], row["ours"]
@@ -130,11 +147,16 @@ def print_table(rows: list[dict]) -> None:
         for name, candidates, r in runs:
             ratio = " | ".join(
                 f"{ours['seconds'] / anchors[n]['seconds']:.2f}x / {ours['cpu'] / anchors[n]['cpu']:.2f}x"
-                if name == "ours" and n in anchors else "" for n in counts)
+                if name == "ours" and n in anchors
+                else ""
+                for n in counts
+            )
             gap = f"{r['gap']:.4%}" if r.get("gap") is not None else ""
-            print(f"| {row['case']} | {name} | {candidates} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
-                  f"{r['rss_mb']:.0f} | "
-                  f"{r['visits']:,} | {r['cost']:,.1f} | {gap} | {ratio} |")
+            print(
+                f"| {row['case']} | {name} | {candidates} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
+                f"{r['rss_mb']:.0f} | "
+                f"{r['visits']:,} | {r['cost']:,.1f} | {gap} | {ratio} |"
+            )
 
 
 def main() -> None:
@@ -143,8 +165,11 @@ def main() -> None:
     parser.add_argument("--providers", type=int, default=100)
     parser.add_argument("--big", type=int, default=1_000_000, help="elders of the large run (0: skip)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--anchor-nearest", default=f"8,{NEAREST_PROVIDERS}",
-                        help="candidate providers per elder of each anchor run, comma-separated")
+    parser.add_argument(
+        "--anchor-nearest",
+        default=f"8,{NEAREST_PROVIDERS}",
+        help="candidate providers per elder of each anchor run, comma-separated",
+    )
     args = parser.parse_args()
     anchor_nearest = tuple(int(n) for n in args.anchor_nearest.split(",") if n)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -155,11 +180,15 @@ def main() -> None:
     print_table(rows)
     city = instance_file(args.elders, args.providers, 0.10)
     latency = instant_latency(city)
-    print(f"\ninstant assignment, {args.providers} providers: p50 {latency['p50_ms']:.3f} ms, "
-          f"p99 {latency['p99_ms']:.3f} ms")
+    print(
+        f"\ninstant assignment, {args.providers} providers: p50 {latency['p50_ms']:.3f} ms, "
+        f"p99 {latency['p99_ms']:.3f} ms"
+    )
     days = visit_days_seconds(OUT / f"{city.stem}.plan.json")
-    print(f"visit days for the city month: {days['visits']:,} visits in {days['seconds']:.1f} s "
-          f"({days['unplaced']} unplaced)")
+    print(
+        f"visit days for the city month: {days['visits']:,} visits in {days['seconds']:.1f} s "
+        f"({days['unplaced']} unplaced)"
+    )
 
 
 if __name__ == "__main__":

@@ -39,25 +39,37 @@ async def main() -> None:
         for _ in range(args.repeat):
             async with sessions() as session:
                 started = time.perf_counter()
-                elders = (await session.exec(select(
-                    Elder.id, Elder.id_number, Elder.area_code, Elder.visits_per_month, Elder.visits_override_reason,
-                    Elder.living_alone).where(Elder.status == "active"))).all()
+                elders = (
+                    await session.exec(
+                        select(
+                            Elder.id,
+                            Elder.id_number,
+                            Elder.area_code,
+                            Elder.visits_per_month,
+                            Elder.visits_override_reason,
+                            Elder.living_alone,
+                        ).where(Elder.status == "active")
+                    )
+                ).all()
                 read = time.perf_counter()
                 book = await policy_book(session, day)
                 categories, assessments = await recorded_facts(session, day)
                 looked_up = time.perf_counter()
                 visits = changed = 0
                 for elder_id, id_number, area, registered, reason, alone in elders:
-                    facts = matching.facts_on(day, id_number, alone, categories.get(elder_id, ()),
-                                              assessments.get(elder_id, ()))
+                    facts = matching.facts_on(
+                        day, id_number, alone, categories.get(elder_id, ()), assessments.get(elder_id, ())
+                    )
                     decided = matching.entitlement(book, area, facts, registered, reason).visits_per_month
                     visits += decided
                     changed += decided != registered
                 matched = time.perf_counter()
-            print(f"{len(elders):,} elders read {read - started:.2f} s; policies, "
-                  f"{sum(map(len, categories.values())):,} categories and "
-                  f"{sum(map(len, assessments.values())):,} assessments read {looked_up - read:.2f} s; "
-                  f"matched {matched - looked_up:.2f} s; {visits:,} visits, {changed:,} elders changed")
+            print(
+                f"{len(elders):,} elders read {read - started:.2f} s; policies, "
+                f"{sum(map(len, categories.values())):,} categories and "
+                f"{sum(map(len, assessments.values())):,} assessments read {looked_up - read:.2f} s; "
+                f"matched {matched - looked_up:.2f} s; {visits:,} visits, {changed:,} elders changed"
+            )
     finally:
         await engine.dispose()
 

@@ -81,11 +81,15 @@ async def main() -> None:
         first = plan.summary
         print(f"\n| plan {month}, {args.scenario}, {first['elders_planned']:,} elders | seconds |")
         print("|---|---:|")
-        print(f"| planned requests written ({first['planned_requests']:,}) and the registry read | "
-              f"{first['read_seconds']:.1f} |")
+        print(
+            f"| planned requests written ({first['planned_requests']:,}) and the registry read | "
+            f"{first['read_seconds']:.1f} |"
+        )
         print(f"| optimal batch and visit days (solve) | {first['solve_seconds']:.1f} |")
-        print(f"| offers written ({first['visits_offered']:,}; {len(first['unassigned']):,} elders unassignable) "
-              f"| {first['write_seconds']:.1f} |")
+        print(
+            f"| offers written ({first['visits_offered']:,}; {len(first['unassigned']):,} elders unassignable) "
+            f"| {first['write_seconds']:.1f} |"
+        )
         print(f"| **whole plan** | **{runs[0]:.1f}** |")
         print(f"| second run (nothing new) | {runs[1]:.1f} |")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -62,11 +62,15 @@ async def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
     results = []
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as client:
+
         async def pages(params: dict, walk: bool) -> int:
             count, cursor = 0, None
             while True:
-                response = await client.get("/api/v1/proactive-care", headers=operator,
-                                            params={"date": DAY, **params, **({"cursor": cursor} if cursor else {})})
+                response = await client.get(
+                    "/api/v1/proactive-care",
+                    headers=operator,
+                    params={"date": DAY, **params, **({"cursor": cursor} if cursor else {})},
+                )
                 assert response.status_code == 200, response.text[:500]
                 body = response.json()
                 count += len(body["items"])
@@ -74,10 +78,11 @@ async def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
                 if not walk or cursor is None:
                     return count
 
-        for label, params, walk in (("first page (50), whole city", {}, False),
-                                    (f"first page (500), district {DISTRICT}", {"area": DISTRICT, "limit": 500}, False),
-                                    (f"every page (500 each), district {DISTRICT}", {"area": DISTRICT, "limit": 500},
-                                     True)):
+        for label, params, walk in (
+            ("first page (50), whole city", {}, False),
+            (f"first page (500), district {DISTRICT}", {"area": DISTRICT, "limit": 500}, False),
+            (f"every page (500 each), district {DISTRICT}", {"area": DISTRICT, "limit": 500}, True),
+        ):
             times, items = [], 0
             for _ in range(repeat):
                 started = time.perf_counter()

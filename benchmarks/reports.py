@@ -36,8 +36,14 @@ from service.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "homecare_bench_reports"
 MONTH = "2026-10"
-CODES = [(), ("short_duration",), ("off_site",), ("outside_window",), ("short_duration", "off_site"),
-         ("missing_check_out",)]
+CODES = [
+    (),
+    ("short_duration",),
+    ("off_site",),
+    ("outside_window",),
+    ("short_duration", "off_site"),
+    ("missing_check_out",),
+]
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 COLUMNS = {  # what the loader writes; every other column takes its default or NULL
     "area": "code name level parent_code",
@@ -45,13 +51,13 @@ COLUMNS = {  # what the loader writes; every other column takes its default or N
     "provider_area": "provider_id area_code",
     "station": "id provider_id name lat lon",
     "elder": "id name id_number phone address lat lon area_code visits_per_month min_minutes services "
-             "preferred_weekdays living_alone status created_at updated_at",
+    "preferred_weekdays living_alone status created_at updated_at",
     "service_request": "id elder_id service urgency kind channel status month seq attempts created_by "
-                       "created_at updated_at",
+    "created_at updated_at",
     "assignment": "id request_id provider_id status offered_at caregiver updated_at",
     "visit": "id assignment_id provider_id elder_id client_visit_id caregiver check_in_at check_in_lat "
-             "check_in_lon check_in_distance_m check_out_at check_out_lat check_out_lon check_out_distance_m "
-             "tasks duration_minutes status exceptions created_at updated_at",
+    "check_in_lon check_in_distance_m check_out_at check_out_lat check_out_lon check_out_distance_m "
+    "tasks duration_minutes status exceptions created_at updated_at",
     "follow_up": "id visit_id satisfaction complaint created_by created_at",
     "quota_usage": "provider_id month used",
 }
@@ -83,20 +89,55 @@ class Loader:
         await self.copy("area", areas)
         self.communities = [a[0] for a in areas if a[2] == "community"]
         streets = [a[0] for a in areas if a[2] == "street"]
-        providers = [(p, f"海口康养服务{p:03d}", '["clean","emergency","meal","companionship"]', 20_000,
-                      date(2020, 1, 1), date(2030, 12, 31), "active", NOW, NOW) for p in range(1, 101)]
+        providers = [
+            (
+                p,
+                f"海口康养服务{p:03d}",
+                '["clean","emergency","meal","companionship"]',
+                20_000,
+                date(2020, 1, 1),
+                date(2030, 12, 31),
+                "active",
+                NOW,
+                NOW,
+            )
+            for p in range(1, 101)
+        ]
         await self.copy("provider", providers)
         # Three providers per street, spread over the hundred.
-        self.street_providers = {street: [1 + (i * 7 + k * 31) % 100 for k in range(3)]
-                                 for i, street in enumerate(streets)}
-        await self.copy("provider_area", sorted({(p, street) for street, ps in self.street_providers.items()
-                                                 for p in ps}))
+        self.street_providers = {
+            street: [1 + (i * 7 + k * 31) % 100 for k in range(3)] for i, street in enumerate(streets)
+        }
+        await self.copy(
+            "provider_area", sorted({(p, street) for street, ps in self.street_providers.items() for p in ps})
+        )
         await self.copy("station", [(p, p, f"站{p}", 20.0, 110.3) for p in range(1, 101)])
         homes = self.rng.integers(0, len(self.communities), self.n)
         self.elder_area = [self.communities[i] for i in homes]
-        await self.copy("elder", [(e + 1, f"老人{e}", f"{e:018d}", f"139{e:08d}", "海口", 20.0, 110.3,
-                                   self.elder_area[e], 2, 60, '["clean"]', "[]", False, "active", NOW, NOW)
-                                  for e in range(self.n)])
+        await self.copy(
+            "elder",
+            [
+                (
+                    e + 1,
+                    f"老人{e}",
+                    f"{e:018d}",
+                    f"139{e:08d}",
+                    "海口",
+                    20.0,
+                    110.3,
+                    self.elder_area[e],
+                    2,
+                    60,
+                    '["clean"]',
+                    "[]",
+                    False,
+                    "active",
+                    NOW,
+                    NOW,
+                )
+                for e in range(self.n)
+            ],
+        )
 
     def _provider_for(self, elder: int) -> int:
         options = self.street_providers[self.elder_area[elder][:9]]
@@ -113,17 +154,55 @@ class Loader:
             elder, seq = i // 2, i % 2 + 1
             self.request_id += 1
             missed = fate[i] < 0.02
-            requests.append((self.request_id, elder + 1, "clean", "routine", "planned", "plan",
-                             "missed" if missed else "completed", month, seq, 0, "bench", start, start))
+            requests.append(
+                (
+                    self.request_id,
+                    elder + 1,
+                    "clean",
+                    "routine",
+                    "planned",
+                    "plan",
+                    "missed" if missed else "completed",
+                    month,
+                    seq,
+                    0,
+                    "bench",
+                    start,
+                    start,
+                )
+            )
             if not missed:
-                self._visit(elder, start + timedelta(seconds=float(offsets[i])), float(minutes[i]), fate[i],
-                            start, assignments, visits, follow_ups)
+                self._visit(
+                    elder,
+                    start + timedelta(seconds=float(offsets[i])),
+                    float(minutes[i]),
+                    fate[i],
+                    start,
+                    assignments,
+                    visits,
+                    follow_ups,
+                )
         for k in range(self.n // 100):  # emergencies: about one a month per hundred elders
             elder = int(self.rng.integers(0, self.n))
             called = start + timedelta(seconds=float(self.rng.random() * (seconds - 7200)))
             self.request_id += 1
-            requests.append((self.request_id, elder + 1, "emergency", "emergency", "ad_hoc", "one_touch",
-                             "completed", month, None, 0, "bench", called, called))
+            requests.append(
+                (
+                    self.request_id,
+                    elder + 1,
+                    "emergency",
+                    "emergency",
+                    "ad_hoc",
+                    "one_touch",
+                    "completed",
+                    month,
+                    None,
+                    0,
+                    "bench",
+                    called,
+                    called,
+                )
+            )
             if k % 20:  # one in twenty never answered
                 arrived = called + timedelta(minutes=float(self.rng.uniform(8, 70)))
                 self._visit(elder, arrived, 62.0, 0.5, arrived, assignments, visits, follow_ups)
@@ -133,8 +212,17 @@ class Loader:
         await self.copy("follow_up", follow_ups)
         await self.copy("quota_usage", [(p, month, 12_000) for p in range(1, 101)])
 
-    def _visit(self, elder: int, check_in: datetime, minutes: float, fate: float, offered: datetime,
-               assignments: list, visits: list, follow_ups: list) -> None:
+    def _visit(
+        self,
+        elder: int,
+        check_in: datetime,
+        minutes: float,
+        fate: float,
+        offered: datetime,
+        assignments: list,
+        visits: list,
+        follow_ups: list,
+    ) -> None:
         provider = self._provider_for(elder)
         self.assignment_id += 1
         self.visit_id += 1
@@ -146,19 +234,56 @@ class Loader:
         elif "short_duration" in codes:
             minutes = min(minutes, 50.0)
         out = None if open_visit else check_in + timedelta(minutes=minutes)
-        assignments.append((self.assignment_id, self.request_id, provider,
-                            "accepted" if open_visit else "completed", offered, "护理员", out or check_in))
+        assignments.append(
+            (
+                self.assignment_id,
+                self.request_id,
+                provider,
+                "accepted" if open_visit else "completed",
+                offered,
+                "护理员",
+                out or check_in,
+            )
+        )
         far = 900.0 if "off_site" in codes else 20.0
         client_id = str(uuid.UUID(int=self.visit_id))
-        visits.append((self.visit_id, self.assignment_id, provider, elder + 1, client_id, "护理员", check_in,
-                       20.0, 110.3, far, out, 20.0 if out else None, 110.3 if out else None,
-                       far if out else None, '["clean"]', None if open_visit else minutes, status,
-                       json.dumps(list(codes)), out or check_in, out or check_in))
+        visits.append(
+            (
+                self.visit_id,
+                self.assignment_id,
+                provider,
+                elder + 1,
+                client_id,
+                "护理员",
+                check_in,
+                20.0,
+                110.3,
+                far,
+                out,
+                20.0 if out else None,
+                110.3 if out else None,
+                far if out else None,
+                '["clean"]',
+                None if open_visit else minutes,
+                status,
+                json.dumps(list(codes)),
+                out or check_in,
+                out or check_in,
+            )
+        )
         if out is not None and self.visit_id % 10 == 0:
             self.follow_up_id += 1
             complaint = "迟到" if self.visit_id % 50 == 0 else None
-            follow_ups.append((self.follow_up_id, self.visit_id, 3 + self.visit_id % 3, complaint,
-                               "operator:bench", out + timedelta(days=1)))
+            follow_ups.append(
+                (
+                    self.follow_up_id,
+                    self.visit_id,
+                    3 + self.visit_id % 3,
+                    complaint,
+                    "operator:bench",
+                    out + timedelta(days=1),
+                )
+            )
 
 
 async def load(dsn: str, elders: int, months: int) -> float:
@@ -174,8 +299,10 @@ async def load(dsn: str, elders: int, months: int) -> float:
             await loader.month(month)
             month = next_month(month)
         await connection.execute("VACUUM ANALYZE")  # the steady state: statistics and visibility maps
-        print(f"loaded {elders:,} elders, {loader.visit_id:,} visits, {loader.request_id:,} requests "
-              f"in {time.perf_counter() - started:.0f} s")
+        print(
+            f"loaded {elders:,} elders, {loader.visit_id:,} visits, {loader.request_id:,} requests "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
     finally:
         await connection.close()
     return time.perf_counter() - started
@@ -193,13 +320,15 @@ async def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
         token = await create_token(session, role="regulator", name="bench-460106", area_code="460106")
         await session.commit()
         regulator = {"Authorization": f"Bearer {token}"}
-    cases = [("monthly json, whole city", "monthly", {}, admin),
-             ("monthly json, 龙华区 (a regulator's district)", "monthly", {}, regulator),
-             ("monthly xlsx, whole city", "monthly", {"format": "xlsx"}, admin),
-             ("monthly pdf, whole city", "monthly", {"format": "pdf"}, admin),
-             ("monthly csv, whole city", "monthly", {"format": "csv"}, admin),
-             ("exceptions json, whole city", "exceptions", {}, admin),
-             ("settlement xlsx, whole city", "settlement", {"format": "xlsx"}, admin)]
+    cases = [
+        ("monthly json, whole city", "monthly", {}, admin),
+        ("monthly json, 龙华区 (a regulator's district)", "monthly", {}, regulator),
+        ("monthly xlsx, whole city", "monthly", {"format": "xlsx"}, admin),
+        ("monthly pdf, whole city", "monthly", {"format": "pdf"}, admin),
+        ("monthly csv, whole city", "monthly", {"format": "csv"}, admin),
+        ("exceptions json, whole city", "exceptions", {}, admin),
+        ("settlement xlsx, whole city", "settlement", {"format": "xlsx"}, admin),
+    ]
     results = []
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=600) as c:
@@ -207,8 +336,7 @@ async def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
             times, size = [], 0
             for _ in range(repeat):
                 started = time.perf_counter()
-                response = await c.get(f"/api/v1/reports/{path}", params={"month": MONTH, **params},
-                                       headers=headers)
+                response = await c.get(f"/api/v1/reports/{path}", params={"month": MONTH, **params}, headers=headers)
                 times.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.text[:500]
                 size = len(response.content)
@@ -224,8 +352,10 @@ async def _elders(dsn: str) -> int:
     connection = await asyncpg.connect(dsn)
     try:
         for table in ("provider", "station", "elder", "service_request", "assignment", "visit", "follow_up"):
-            await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+            )
         return await connection.fetchval("SELECT count(*) FROM elder")
     finally:
         await connection.close()
@@ -238,8 +368,12 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure what a --keep run left (no load)")
-    parser.add_argument("--downloads", type=int, default=0,
-                        help="time operators' creates alone and while this many downloads run, instead")
+    parser.add_argument(
+        "--downloads",
+        type=int,
+        default=0,
+        help="time operators' creates alone and while this many downloads run, instead",
+    )
     parser.add_argument("--operators", type=int, default=10, help="with --downloads: operators creating")
     parser.add_argument("--seconds", type=float, default=15.0, help="with --downloads: each phase at least")
     args = parser.parse_args()

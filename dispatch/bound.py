@@ -62,8 +62,7 @@ class DualBound:
     gamma: float  # km: the value of a visit the bound holds at; polishing fixes pairs at the same one
 
 
-def dual_bound(least: Floats, visits: Ints, quotas: Ints, prices: Prices,
-               visits_served: int) -> DualBound:
+def dual_bound(least: Floats, visits: Ints, quotas: Ints, prices: Prices, visits_served: int) -> DualBound:
     """The dual bound at the prices' own gamma and at the best gamma for these beta; the larger."""
     beta = prices.beta / COST_UNITS_PER_KM
     usable = np.isfinite(least)
@@ -91,15 +90,17 @@ def visits_upper_bound(candidates: Candidates, visits: Ints, quotas: Ints) -> in
     keys = sets.view(np.dtype((np.void, sets.shape[1]))).ravel()
     groups, member = np.unique(keys, return_inverse=True)
     demand = np.bincount(member.ravel(), weights=visits, minlength=len(groups)).astype(np.int64)
-    eligible = np.unpackbits(np.frombuffer(groups.tobytes(), np.uint8).reshape(len(groups), -1), axis=1,
-                             count=len(quotas)).astype(bool)
+    eligible = np.unpackbits(
+        np.frombuffer(groups.tobytes(), np.uint8).reshape(len(groups), -1), axis=1, count=len(quotas)
+    ).astype(bool)
     group_of, provider_of = np.nonzero(eligible)
     source, sink = len(groups) + len(quotas), len(groups) + len(quotas) + 1
     solver = max_flow.SimpleMaxFlow()
     solver.add_arcs_with_capacity(np.full(len(groups), source), np.arange(len(groups)), demand)
     solver.add_arcs_with_capacity(group_of, len(groups) + provider_of, demand[group_of])
-    solver.add_arcs_with_capacity(len(groups) + np.arange(len(quotas)), np.full(len(quotas), sink),
-                                  np.asarray(quotas, np.int64))
+    solver.add_arcs_with_capacity(
+        len(groups) + np.arange(len(quotas)), np.full(len(quotas), sink), np.asarray(quotas, np.int64)
+    )
     if solver.solve(source, sink) != solver.OPTIMAL:
         return int(demand[eligible.any(axis=1)].sum())
     return int(solver.optimal_flow())

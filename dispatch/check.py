@@ -39,8 +39,11 @@ def check_plan(instance: Instance, plan: Mapping[str, Any]) -> list[str]:
         seen.add(elder.id)
         if a.get("visits") != elder.visits:
             violations.append(f"elder {elder.id} gets {a.get('visits')} visits, entitled to {elder.visits} (no splits)")
-        km = min(haversine_km(s.lat, s.lon, elder.lat, elder.lon) for s in provider.stations) \
-            if provider.stations else float("inf")
+        km = (
+            min(haversine_km(s.lat, s.lon, elder.lat, elder.lon) for s in provider.stations)
+            if provider.stations
+            else float("inf")
+        )
         if not elder.services <= provider.services:
             violations.append(f"{provider.id} does not offer every service {elder.id} needs")
         if not any(elder.area.startswith(area) for area in provider.areas):
@@ -85,6 +88,8 @@ def check_plan(instance: Instance, plan: Mapping[str, Any]) -> list[str]:
 
 
 def _eligible(provider: Provider, elder: Elder, max_km: float) -> bool:
-    return (elder.services <= provider.services
-            and any(elder.area.startswith(area) for area in provider.areas)
-            and any(haversine_km(s.lat, s.lon, elder.lat, elder.lon) <= max_km for s in provider.stations))
+    return (
+        elder.services <= provider.services
+        and any(elder.area.startswith(area) for area in provider.areas)
+        and any(haversine_km(s.lat, s.lon, elder.lat, elder.lon) <= max_km for s in provider.stations)
+    )

@@ -68,8 +68,12 @@ def daily_capacity(calendar: ProviderCalendar, rules: DayRules) -> int:
     return calendar.caregivers * rules.working_minutes // (rules.visit_minutes + rules.travel_minutes)
 
 
-def place_visits(month_days: Sequence[date], needs: Iterable[VisitNeed],
-                 calendars: Mapping[str, ProviderCalendar], rules: DayRules = DayRules()) -> DaySchedule:
+def place_visits(
+    month_days: Sequence[date],
+    needs: Iterable[VisitNeed],
+    calendars: Mapping[str, ProviderCalendar],
+    rules: DayRules = DayRules(),
+) -> DaySchedule:
     by_provider: dict[str, list[VisitNeed]] = {}
     for need in needs:
         by_provider.setdefault(need.provider, []).append(need)
@@ -78,19 +82,29 @@ def place_visits(month_days: Sequence[date], needs: Iterable[VisitNeed],
     for provider, provider_needs in by_provider.items():
         calendar = calendars.get(provider)
         if calendar is None:
-            unplaced += [UnplacedVisit(n.elder, provider, k + 1, "unknown_provider")
-                         for n in provider_needs for k in range(n.visits)]
+            unplaced += [
+                UnplacedVisit(n.elder, provider, k + 1, "unknown_provider")
+                for n in provider_needs
+                for k in range(n.visits)
+            ]
             continue
         _place_for_provider(month_days, provider_needs, calendar, rules, placed, unplaced)
     return DaySchedule(tuple(placed), tuple(unplaced))
 
 
-def _place_for_provider(month_days: Sequence[date], needs: list[VisitNeed], calendar: ProviderCalendar,
-                        rules: DayRules, placed: list[PlacedVisit], unplaced: list[UnplacedVisit]) -> None:
+def _place_for_provider(
+    month_days: Sequence[date],
+    needs: list[VisitNeed],
+    calendar: ProviderCalendar,
+    rules: DayRules,
+    placed: list[PlacedVisit],
+    unplaced: list[UnplacedVisit],
+) -> None:
     days = [d for d in month_days if calendar.contract_start <= d <= calendar.contract_end]
     if not days:
-        unplaced += [UnplacedVisit(n.elder, n.provider, k + 1, "no_contract_days")
-                     for n in needs for k in range(n.visits)]
+        unplaced += [
+            UnplacedVisit(n.elder, n.provider, k + 1, "no_contract_days") for n in needs for k in range(n.visits)
+        ]
         return
     ordinal = np.array([d.toordinal() for d in days])
     weekday = np.array([d.weekday() for d in days])
@@ -107,8 +121,9 @@ def _place_for_provider(month_days: Sequence[date], needs: list[VisitNeed], cale
         return (-need.visits, preferred, need.elder)
 
     for need in sorted(needs, key=flexibility):
-        preferred = (np.isin(weekday, list(need.preferred_weekdays)) if need.preferred_weekdays
-                     else np.ones(len(days), bool))
+        preferred = (
+            np.isin(weekday, list(need.preferred_weekdays)) if need.preferred_weekdays else np.ones(len(days), bool)
+        )
         chosen: list[int] = []
         for sequence in range(1, need.visits + 1):
             allowed = room > load

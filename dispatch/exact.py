@@ -29,6 +29,7 @@ def exact_assignment(visits: Ints, provider: Ints, cost: Floats, quotas: Ints) -
     # only small worlds and rare polishing need it.
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array
+
     elder_of, slot_of = np.nonzero(provider >= 0)
     if not len(elder_of):
         return ExactAssignment(np.full(len(visits), -1), 0.0)
@@ -43,8 +44,7 @@ def exact_assignment(visits: Ints, provider: Ints, cost: Floats, quotas: Ints) -
         return None
     keep = LinearConstraint(served[None, :], round(-most.fun) - 0.5, np.inf)
     pair_cost = served * cost[elder_of, slot_of]
-    least = milp(pair_cost, constraints=rules + [keep], integrality=whole, bounds=box,
-                 options={"mip_rel_gap": 1e-7})
+    least = milp(pair_cost, constraints=rules + [keep], integrality=whole, bounds=box, options={"mip_rel_gap": 1e-7})
     if least.status != 0:
         return None
     chosen = least.x > 0.5

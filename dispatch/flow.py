@@ -41,8 +41,9 @@ def cheapest_max_flow(visits: Ints, provider: Ints, units: Ints, quotas: Ints) -
     if not len(elder_of_arc):
         return flow
     solver = min_cost_flow.SimpleMinCostFlow()
-    solver.add_arcs_with_capacity_and_unit_cost(elder_of_arc, elders + provider[used], visits[elder_of_arc],
-                                                units[used])
+    solver.add_arcs_with_capacity_and_unit_cost(
+        elder_of_arc, elders + provider[used], visits[elder_of_arc], units[used]
+    )
     solver.set_nodes_supplies(np.arange(elders + len(quotas)), np.concatenate([visits, -np.asarray(quotas)]))
     status = solver.solve_max_flow_with_min_cost()
     if status != solver.OPTIMAL:

@@ -53,8 +53,10 @@ def elders_from_dicts(elders: list[Document]) -> ElderTable:
     # so the engine can group by identity and the parsed document's copies can all be freed.
     # (map with itemgetter runs the loop in C: a city has a million elders.)
     service_sets: dict[tuple[str, ...], frozenset[str]] = {}
-    services = [service_sets.get(key) or service_sets.setdefault(key, frozenset(key))
-                for key in map(tuple, map(itemgetter("services"), elders))]
+    services = [
+        service_sets.get(key) or service_sets.setdefault(key, frozenset(key))
+        for key in map(tuple, map(itemgetter("services"), elders))
+    ]
     area_codes: dict[str, str] = {}
     areas = [area_codes.setdefault(a, a) for a in map(str, map(itemgetter("area"), elders))]
     provider_ids: dict[str | None, str | None] = {}
@@ -98,7 +100,9 @@ def plan_to_dict(plan: Plan) -> Document:
     }
     if plan.quality is not None:
         q = plan.quality
-        document["quality"] = {"visits_upper_bound": q.visits_upper_bound,
-                               "cost_lower_bound": round(q.cost_lower_bound, KM_DECIMALS),
-                               "cost_gap": q.cost_gap}
+        document["quality"] = {
+            "visits_upper_bound": q.visits_upper_bound,
+            "cost_lower_bound": round(q.cost_lower_bound, KM_DECIMALS),
+            "cost_gap": q.cost_gap,
+        }
     return document

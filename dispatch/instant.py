@@ -68,12 +68,14 @@ class ProviderIndex:
         rejected: list[Rejection] = []
         for j in np.argsort(km, kind="stable").tolist():
             provider, distance = self.providers[j], float(km[j])
-            reason = (not_declined(provider, request.declined)
-                      or offers_emergency(provider, request.urgency)
-                      or offers_services(provider, elder)
-                      or contracted_area(provider, elder)
-                      or within_reach(distance, self.policy)
-                      or has_quota(provider, int(visits_left.get(provider.id, 0)), request.visits))
+            reason = (
+                not_declined(provider, request.declined)
+                or offers_emergency(provider, request.urgency)
+                or offers_services(provider, elder)
+                or contracted_area(provider, elder)
+                or within_reach(distance, self.policy)
+                or has_quota(provider, int(visits_left.get(provider.id, 0)), request.visits)
+            )
             if reason is None:
                 return InstantChoice(provider.id, distance, tuple(rejected))
             rejected.append(Rejection(provider.id, distance, reason))

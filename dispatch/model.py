@@ -88,26 +88,53 @@ class ElderTable:
     previous_providers: tuple[str | None, ...]
 
     @classmethod
-    def from_columns(cls, ids: Iterable[str], lat: npt.ArrayLike, lon: npt.ArrayLike, areas: Iterable[str],
-                     visits: npt.ArrayLike, services: Iterable[frozenset[str]],
-                     previous_providers: Iterable[str | None]) -> ElderTable:
+    def from_columns(
+        cls,
+        ids: Iterable[str],
+        lat: npt.ArrayLike,
+        lon: npt.ArrayLike,
+        areas: Iterable[str],
+        visits: npt.ArrayLike,
+        services: Iterable[frozenset[str]],
+        previous_providers: Iterable[str | None],
+    ) -> ElderTable:
         ids = tuple(ids)
-        return cls(ids, _read_only(lat, np.float64), _read_only(lon, np.float64), tuple(areas),
-                   _visit_counts(ids, visits), tuple(services), tuple(previous_providers))
+        return cls(
+            ids,
+            _read_only(lat, np.float64),
+            _read_only(lon, np.float64),
+            tuple(areas),
+            _visit_counts(ids, visits),
+            tuple(services),
+            tuple(previous_providers),
+        )
 
     @classmethod
     def from_elders(cls, elders: Iterable[Elder]) -> ElderTable:
         rows = list(elders)
-        return cls.from_columns([e.id for e in rows], [e.lat for e in rows], [e.lon for e in rows],
-                                [e.area for e in rows], [e.visits for e in rows],
-                                [e.services for e in rows], [e.previous_provider for e in rows])
+        return cls.from_columns(
+            [e.id for e in rows],
+            [e.lat for e in rows],
+            [e.lon for e in rows],
+            [e.area for e in rows],
+            [e.visits for e in rows],
+            [e.services for e in rows],
+            [e.previous_provider for e in rows],
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int) -> Elder:
-        return Elder(self.ids[i], float(self.lat[i]), float(self.lon[i]), self.areas[i],
-                     int(self.visits[i]), self.services[i], self.previous_providers[i])
+        return Elder(
+            self.ids[i],
+            float(self.lat[i]),
+            float(self.lon[i]),
+            self.areas[i],
+            int(self.visits[i]),
+            self.services[i],
+            self.previous_providers[i],
+        )
 
     def __iter__(self) -> Iterator[Elder]:
         return (self[i] for i in range(len(self)))
@@ -194,14 +221,18 @@ class Plan:
     @property
     def assignments(self) -> list[Assignment]:
         ids, visits = self.elders.ids, self.elders.visits
-        return [Assignment(ids[i], self.provider_ids[self.provider[i]], int(visits[i]), float(self.km[i]))
-                for i in np.flatnonzero(self.provider >= 0)]
+        return [
+            Assignment(ids[i], self.provider_ids[self.provider[i]], int(visits[i]), float(self.km[i]))
+            for i in np.flatnonzero(self.provider >= 0)
+        ]
 
     @property
     def unassigned(self) -> list[Unassigned]:
         ids, visits = self.elders.ids, self.elders.visits
-        return [Unassigned(ids[i], int(visits[i]), UNASSIGNED_REASONS[self.unassigned_reason[i]])
-                for i in np.flatnonzero(self.provider < 0)]
+        return [
+            Unassigned(ids[i], int(visits[i]), UNASSIGNED_REASONS[self.unassigned_reason[i]])
+            for i in np.flatnonzero(self.provider < 0)
+        ]
 
     def explanation(self, i: int) -> Explanation | None:
         return None if self.provider[i] < 0 else self._explain(i)
@@ -209,10 +240,14 @@ class Plan:
     def _explain(self, i: int) -> Explanation:
         other = int(self.runner_up[i])
         return Explanation(
-            self.elders.ids[i], self.provider_ids[self.provider[i]], float(self.km[i]),
+            self.elders.ids[i],
+            self.provider_ids[self.provider[i]],
+            float(self.km[i]),
             self.provider_ids[other] if other >= 0 else None,
             float(self.runner_up_km[i] - self.km[i]) if other >= 0 else None,
-            bool(self.continuity[i]), bool(self.kept_by_continuity[i]))
+            bool(self.continuity[i]),
+            bool(self.kept_by_continuity[i]),
+        )
 
     @property
     def explanations(self) -> list[Explanation]:

@@ -51,14 +51,16 @@ def plan_month(instance: Instance, nearest: int = NEAREST_PROVIDERS, prove: bool
     for round_ in range(PRICING_ROUNDS + 1):
         per_visit = eligibility.per_visit_km(everyone, candidates.provider, candidates.km)
         units = cost_units(per_visit)
-        relaxed = solve_relaxation(visits, candidates.provider, units, quotas, span, guess,
-                                   _outside_units(candidates, guess))
+        relaxed = solve_relaxation(
+            visits, candidates.provider, units, quotas, span, guess, _outside_units(candidates, guess)
+        )
         pricing = price_out(candidates, per_visit, relaxed.prices, eligibility)
         if not len(pricing.violators) or round_ == PRICING_ROUNDS:
             break
         guess = relaxed.prices
-        candidates = _rescanned(candidates, eligibility.scan(nearest, guess.beta / COST_UNITS_PER_KM,
-                                                             pricing.violators), pricing.violators)
+        candidates = _rescanned(
+            candidates, eligibility.scan(nearest, guess.beta / COST_UNITS_PER_KM, pricing.violators), pricing.violators
+        )
     slot = assigned_slot(settle(visits, candidates.provider, units, quotas, relaxed.flow))
     assigned = np.where(slot >= 0, candidates.provider[everyone, np.maximum(slot, 0)], -1)
     served_visits, bound = _visits_and_bound(assigned, visits, quotas, relaxed.prices, pricing)
@@ -66,9 +68,19 @@ def plan_month(instance: Instance, nearest: int = NEAREST_PROVIDERS, prove: bool
     small = int(candidates.eligible_count.sum()) <= SMALL_ENOUGH_PAIRS
     if not small and (served_visits < visits_bound or gap > GAP_TARGET / 2):
         # Rounding cost more than a city's worth: a small MIP where the LP prices say it may matter.
-        better = polish(visits, candidates.provider, per_visit, quotas, assigned,
-                        relaxed.prices.beta / COST_UNITS_PER_KM, pricing.least, pricing.outside, bound,
-                        served_visits == visits_bound, lambda rows: _every_pair(eligibility, rows))
+        better = polish(
+            visits,
+            candidates.provider,
+            per_visit,
+            quotas,
+            assigned,
+            relaxed.prices.beta / COST_UNITS_PER_KM,
+            pricing.least,
+            pricing.outside,
+            bound,
+            served_visits == visits_bound,
+            lambda rows: _every_pair(eligibility, rows),
+        )
         if better is not None:
             assigned = better
             served_visits, bound = _visits_and_bound(assigned, visits, quotas, relaxed.prices, pricing)
@@ -76,8 +88,9 @@ def plan_month(instance: Instance, nearest: int = NEAREST_PROVIDERS, prove: bool
 
     if small and (served_visits < visits_bound or gap > GAP_TARGET):
         every = eligibility.nearest(len(instance.providers))
-        exact = exact_assignment(visits, every.provider, eligibility.per_visit_km(everyone, every.provider, every.km),
-                                 quotas)
+        exact = exact_assignment(
+            visits, every.provider, eligibility.per_visit_km(everyone, every.provider, every.km), quotas
+        )
         if exact is not None:
             assigned, lower = exact.provider, exact.cost_lower_bound
             visits_bound = int(visits[assigned >= 0].sum())  # proven by the MIP
@@ -96,10 +109,20 @@ def plan_month(instance: Instance, nearest: int = NEAREST_PROVIDERS, prove: bool
     if prove:
         quality = Quality(visits_upper_bound=visits_bound, cost_lower_bound=float(lower), cost_gap=_gap(cost, lower))
     return Plan(
-        month=instance.month, elders=elders, provider_ids=tuple(p.id for p in instance.providers),
-        provider=assigned, km=km, unassigned_reason=reasons, runner_up=other, runner_up_km=other_km,
-        continuity=continuity, kept_by_continuity=kept, visits_assigned=visits_assigned, cost=cost,
-        shortfall=street_shortfall(elders, assigned, reasons), quality=quality,
+        month=instance.month,
+        elders=elders,
+        provider_ids=tuple(p.id for p in instance.providers),
+        provider=assigned,
+        km=km,
+        unassigned_reason=reasons,
+        runner_up=other,
+        runner_up_km=other_km,
+        continuity=continuity,
+        kept_by_continuity=kept,
+        visits_assigned=visits_assigned,
+        cost=cost,
+        shortfall=street_shortfall(elders, assigned, reasons),
+        quality=quality,
     )
 
 
@@ -123,8 +146,9 @@ def _rescanned(table: Candidates, fresh: Candidates, rows: Ints) -> Candidates:
     return Candidates(**arrays, scan_beta=table.scan_beta)
 
 
-def _visits_and_bound(assigned: Ints, visits: Ints, quotas: Ints, prices: Prices,
-                      pricing: Pricing) -> tuple[int, DualBound]:
+def _visits_and_bound(
+    assigned: Ints, visits: Ints, quotas: Ints, prices: Prices, pricing: Pricing
+) -> tuple[int, DualBound]:
     served_visits = int(visits[assigned >= 0].sum())
     return served_visits, dual_bound(pricing.least, visits, quotas, prices, served_visits)
 
@@ -151,10 +175,18 @@ def _nobody_to_serve_them(instance: Instance) -> Plan:
     nobody = np.full(count, -1, np.int64)
     reasons = np.full(count, UNASSIGNED_REASONS.index(NO_ELIGIBLE_PROVIDER), np.int8)
     return Plan(
-        month=instance.month, elders=instance.elders, provider_ids=(), provider=nobody, km=np.full(count, np.nan),
-        unassigned_reason=reasons, runner_up=nobody.copy(), runner_up_km=np.full(count, np.nan),
-        continuity=np.zeros(count, bool), kept_by_continuity=np.zeros(count, bool), visits_assigned=0, cost=0.0,
-        shortfall=street_shortfall(instance.elders, nobody, reasons), quality=Quality(visits_upper_bound=0,
-                                                                                      cost_lower_bound=0.0,
-                                                                                      cost_gap=0.0),
+        month=instance.month,
+        elders=instance.elders,
+        provider_ids=(),
+        provider=nobody,
+        km=np.full(count, np.nan),
+        unassigned_reason=reasons,
+        runner_up=nobody.copy(),
+        runner_up_km=np.full(count, np.nan),
+        continuity=np.zeros(count, bool),
+        kept_by_continuity=np.zeros(count, bool),
+        visits_assigned=0,
+        cost=0.0,
+        shortfall=street_shortfall(instance.elders, nobody, reasons),
+        quality=Quality(visits_upper_bound=0, cost_lower_bound=0.0, cost_gap=0.0),
     )

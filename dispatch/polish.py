@@ -31,8 +31,19 @@ _NODE_LIMIT = 20_000  # branch-and-bound nodes per stage: bounded work, the same
 EveryPair = Callable[[Ints], tuple[Bools, Floats]]
 
 
-def polish(visits: Ints, provider: Ints, cost: Floats, quotas: Ints, assigned: Ints, beta: Floats, least: Floats,
-           outside: Floats, bound: DualBound, proven: bool, every_pair: EveryPair) -> Ints | None:
+def polish(
+    visits: Ints,
+    provider: Ints,
+    cost: Floats,
+    quotas: Ints,
+    assigned: Ints,
+    beta: Floats,
+    least: Floats,
+    outside: Floats,
+    bound: DualBound,
+    proven: bool,
+    every_pair: EveryPair,
+) -> Ints | None:
     """A better provider per elder (-1: unserved) than `assigned`, or None.
 
     provider/cost: each elder's candidate row and per-visit km; beta, least: the LP prices and each
@@ -65,8 +76,10 @@ def polish(visits: Ints, provider: Ints, cost: Floats, quotas: Ints, assigned: I
     within = weight(elder, at, km) <= budget
     elder, at, km = elder[within], at[within], km[within]
     dropped = rows[served & (visits * np.maximum(bound.gamma - least, 0.0) <= budget)]
-    keep = np.argsort(np.concatenate([weight(elder, at, km), visits[dropped] * np.maximum(
-        bound.gamma - least[dropped], 0.0)]), kind="stable")[:MAX_FREE_PAIRS]
+    keep = np.argsort(
+        np.concatenate([weight(elder, at, km), visits[dropped] * np.maximum(bound.gamma - least[dropped], 0.0)]),
+        kind="stable",
+    )[:MAX_FREE_PAIRS]
     free = np.unique(np.concatenate([elder, dropped])[keep])
     if not len(free):
         return None
@@ -78,22 +91,41 @@ def polish(visits: Ints, provider: Ints, cost: Floats, quotas: Ints, assigned: I
     fixed = served.copy()
     fixed[free] = False
     taken = np.bincount(assigned[fixed], weights=visits[fixed], minlength=len(quotas))
-    best = _assign(visits, column_elder, column_provider, column_km, quotas - taken, len(visits),
-                   int(visits[mine].sum()) if proven else None)
+    best = _assign(
+        visits,
+        column_elder,
+        column_provider,
+        column_km,
+        quotas - taken,
+        len(visits),
+        int(visits[mine].sum()) if proven else None,
+    )
     if best is None:
         return None
     new = assigned.copy()
     new[free] = -1
     new[column_elder[best]] = column_provider[best]
     before = (int(visits[served].sum()), -plan_cost)
-    after = (int(visits[new >= 0].sum()),
-             -(plan_cost - float((visits[mine] * own[mine]).sum())
-               + float((visits[column_elder[best]] * column_km[best]).sum())))
+    after = (
+        int(visits[new >= 0].sum()),
+        -(
+            plan_cost
+            - float((visits[mine] * own[mine]).sum())
+            + float((visits[column_elder[best]] * column_km[best]).sum())
+        ),
+    )
     return new if after > before else None
 
 
-def _assign(visits: Ints, elder_of: Ints, provider_of: Ints, cost_of: Floats, capacity: Ints, elders: int,
-            known_visits: int | None) -> Ints | None:
+def _assign(
+    visits: Ints,
+    elder_of: Ints,
+    provider_of: Ints,
+    cost_of: Floats,
+    capacity: Ints,
+    elders: int,
+    known_visits: int | None,
+) -> Ints | None:
     """The chosen pairs of the MIP: each elder at most once, capacities kept; most visits (or
     known_visits, when they are known to be the most), then least cost. None if HiGHS finds no
     solution within its limits."""
@@ -101,6 +133,7 @@ def _assign(visits: Ints, elder_of: Ints, provider_of: Ints, cost_of: Floats, ca
     # only small worlds and rare polishing need it.
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_array
+
     pairs = np.arange(len(elder_of))
     served = visits[elder_of].astype(float)
     one_each = csr_array((np.ones(len(pairs)), (elder_of, pairs)), shape=(elders, len(pairs)))
@@ -109,13 +142,23 @@ def _assign(visits: Ints, elder_of: Ints, provider_of: Ints, cost_of: Floats, ca
     whole, box = np.ones(len(pairs), np.int8), Bounds(0, 1)
     most = None
     if known_visits is None:
-        most = milp(-served, constraints=rules, integrality=whole, bounds=box,
-                    options={"node_limit": _NODE_LIMIT, "mip_rel_gap": 1e-7})
+        most = milp(
+            -served,
+            constraints=rules,
+            integrality=whole,
+            bounds=box,
+            options={"node_limit": _NODE_LIMIT, "mip_rel_gap": 1e-7},
+        )
         if most.x is None:
             return None
         known_visits = round(float(served @ np.round(most.x)))
     keep = LinearConstraint(served[None, :], known_visits - 0.5, np.inf)
-    least = milp(served * cost_of, constraints=rules + [keep], integrality=whole, bounds=box,
-                 options={"node_limit": _NODE_LIMIT, "mip_rel_gap": 1e-7})
+    least = milp(
+        served * cost_of,
+        constraints=rules + [keep],
+        integrality=whole,
+        bounds=box,
+        options={"node_limit": _NODE_LIMIT, "mip_rel_gap": 1e-7},
+    )
     chosen = least.x if least.x is not None else (most.x if most is not None else None)
     return None if chosen is None else np.flatnonzero(chosen > 0.5)

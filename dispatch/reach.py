@@ -112,7 +112,8 @@ def _interned_index(values: Sequence[_Value]) -> tuple[Ints, list[_Value]]:
 def service_fit(service_sets: list[frozenset[str]], providers: tuple[Provider, ...]) -> Bools:
     """(service sets, providers): the provider offers every service of the set."""
     return np.array([[s <= p.services for p in providers] for s in service_sets], dtype=bool).reshape(
-        len(service_sets), len(providers))
+        len(service_sets), len(providers)
+    )
 
 
 def area_fit(areas: list[str], providers: tuple[Provider, ...]) -> Bools:
@@ -127,7 +128,6 @@ def area_fit(areas: list[str], providers: tuple[Provider, ...]) -> Bools:
         for n in lengths:
             fit[row, by_prefix.get(code[:n], [])] = True
     return fit
-
 
 
 def cosine_km(cos: Floats) -> Floats:
@@ -179,8 +179,10 @@ class Eligibility:
             ok &= self.service_fit[self.service_rows[rows]] & self.area_fit[self.area_rows[rows]]
             ok &= self.stations.has_station
         else:
-            ok &= (self.service_fit[self.service_rows[rows]][:, providers]
-                   & self.area_fit[self.area_rows[rows]][:, providers])
+            ok &= (
+                self.service_fit[self.service_rows[rows]][:, providers]
+                & self.area_fit[self.area_rows[rows]][:, providers]
+            )
             ok &= self.stations.has_station[providers]
         edge_row, edge_col = np.nonzero(ok & (best < self._cos_sure))
         if len(edge_row):  # within a micrometre of max_km: the exact distance decides
@@ -243,8 +245,9 @@ class Eligibility:
                 top = km.argmin(axis=1)
                 closest[at, slot] = np.where(np.isfinite(km[here, top]), near[top], -1)
                 km[here, top] = np.inf
-        return Candidates(provider, self._exact_km(rows, provider), count, sets, outside, closest,
-                          self._exact_km(rows, closest), beta)
+        return Candidates(
+            provider, self._exact_km(rows, provider), count, sets, outside, closest, self._exact_km(rows, closest), beta
+        )
 
     def _spatial_order(self, rows: Ints) -> Ints:
         """Positions of rows along a Z-order curve over cells of about a kilometre."""

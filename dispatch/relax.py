@@ -42,8 +42,15 @@ class Relaxation:
     contested: int  # elders that went through the flow in the last round
 
 
-def solve_relaxation(visits: Ints, provider: Ints, units: Ints, quotas: Ints, span: int,
-                     guess: Prices | None = None, outside_units: Ints | None = None) -> Relaxation:
+def solve_relaxation(
+    visits: Ints,
+    provider: Ints,
+    units: Ints,
+    quotas: Ints,
+    span: int,
+    guess: Prices | None = None,
+    outside_units: Ints | None = None,
+) -> Relaxation:
     """Optimal (maximal, then cheapest) flow over the candidate table, with its prices.
 
     outside_units: per elder, a lower bound of cost + guessed price over providers not in its row
@@ -88,8 +95,9 @@ def optimize(residual: Residual, limit: int) -> bool:
     return False
 
 
-def _settle(visits: Ints, provider: Ints, units: Ints, quotas: Ints, guess: Prices, outside_units: Ints | None,
-            margin: int) -> Ints:
+def _settle(
+    visits: Ints, provider: Ints, units: Ints, quotas: Ints, guess: Prices, outside_units: Ints | None, margin: int
+) -> Ints:
     """Each elder's slot if it is settled at the guessed prices, else -1."""
     valid = provider >= 0
     reduced = np.where(valid, units + guess.beta[np.maximum(provider, 0)], INFINITE)

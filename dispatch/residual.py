@@ -32,8 +32,9 @@ _Ready = tuple[Ints, Ints, Ints, Ints, Ints, Ints]  # a node's cheapest moves, a
 
 
 class Residual:
-    def __init__(self, visits: Ints, provider: Ints, units: Ints, quotas: npt.ArrayLike, flow: Ints,
-                 movable: Bools) -> None:
+    def __init__(
+        self, visits: Ints, provider: Ints, units: Ints, quotas: npt.ArrayLike, flow: Ints, movable: Bools
+    ) -> None:
         """flow (elders, slots) is owned and updated in place; movable: elders allowed to move."""
         self.visits, self.provider, self.units, self.flow, self.movable = visits, provider, units, flow, movable
         self.quotas = np.asarray(quotas, np.int64)
@@ -98,10 +99,13 @@ class Residual:
         targets = self.provider[elder]
         ok = (targets >= 0) & (targets != tail[:, None]) & (self.flow[elder] < self.visits[elder][:, None])
         row, to_slot = np.nonzero(ok)
-        return (np.concatenate([tail[drop] * size + self.pool, tail[row] * size + targets[row, to_slot]]),
-                np.concatenate([-base[drop], self.units[elder[row], to_slot] - base[row]]),
-                np.concatenate([elder[drop], elder[row]]), np.concatenate([slot[drop], slot[row]]),
-                np.concatenate([np.full(len(drop), -1), to_slot]))
+        return (
+            np.concatenate([tail[drop] * size + self.pool, tail[row] * size + targets[row, to_slot]]),
+            np.concatenate([-base[drop], self.units[elder[row], to_slot] - base[row]]),
+            np.concatenate([elder[drop], elder[row]]),
+            np.concatenate([slot[drop], slot[row]]),
+            np.concatenate([np.full(len(drop), -1), to_slot]),
+        )
 
     def _prepare(self, nodes: Sequence[int]) -> None:
         """The TOP_MOVES cheapest moves of each edge out of these nodes, among elders not moved."""
@@ -116,8 +120,14 @@ class Residual:
         for x in nodes:
             mine = keep.copy()
             mine[keep] = tails == x
-            self._ready[x] = (key[mine], cost[mine], elder[mine], source[mine], target[mine],
-                              full[full // len(self.weight) == x])
+            self._ready[x] = (
+                key[mine],
+                cost[mine],
+                elder[mine],
+                source[mine],
+                target[mine],
+                full[full // len(self.weight) == x],
+            )
 
     def refresh(self, nodes: Iterable[int]) -> None:
         """Recompute the cheapest moves out of these nodes (providers, or the pool)."""
@@ -229,8 +239,12 @@ class Residual:
         for x, y in pairwise(nodes):
             elder, a, b = int(self.mover[x, y]), int(self.mover_from[x, y]), int(self.mover_to[x, y])
             row = rows.setdefault(elder, self.flow[max(elder, 0)].copy())
-            if elder < 0 or (a >= 0 and row[a] <= 0) or (b >= 0 and row[b] >= self.visits[elder]) \
-                    or (a < 0 and row.sum() >= self.visits[elder]):
+            if (
+                elder < 0
+                or (a >= 0 and row[a] <= 0)
+                or (b >= 0 and row[b] >= self.visits[elder])
+                or (a < 0 and row.sum() >= self.visits[elder])
+            ):
                 self._refresh_after(set(), nodes)
                 return False
             if a >= 0:

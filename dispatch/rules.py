@@ -70,5 +70,8 @@ def not_declined(provider: Provider, declined: Collection[str]) -> Reason | None
 
 def eligibility(provider: Provider, elder: Elder, policy: Policy) -> Reason | None:
     """Rule 2 of the spec: the first reason this provider may not serve this elder, or None."""
-    return (offers_services(provider, elder) or contracted_area(provider, elder)
-            or within_reach(nearest_station_km(provider, elder.lat, elder.lon), policy))
+    return (
+        offers_services(provider, elder)
+        or contracted_area(provider, elder)
+        or within_reach(nearest_station_km(provider, elder.lat, elder.lon), policy)
+    )

@@ -36,8 +36,10 @@ def areas_import(
         for problem in exc.problems:
             typer.echo(f"error: {name}: {problem}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"areas: {report.read} read, {report.added} added, {report.renamed} renamed, "
-               f"{report.unchanged} unchanged", err=True)
+    typer.echo(
+        f"areas: {report.read} read, {report.added} added, {report.renamed} renamed, {report.unchanged} unchanged",
+        err=True,
+    )
 
 
 @admin_app.command("create")
@@ -57,8 +59,11 @@ def admin_create(
 
     async def first_admin(sessions) -> str | None:
         async with unit(sessions) as session:
-            held = (await session.exec(select(ApiToken.name).where(
-                ApiToken.role == "admin", ApiToken.revoked_at.is_(None)).limit(1))).first()
+            held = (
+                await session.exec(
+                    select(ApiToken.name).where(ApiToken.role == "admin", ApiToken.revoked_at.is_(None)).limit(1)
+                )
+            ).first()
             if held is not None:
                 return None
             return await create_token(session, role="admin", name=name, actor="cli:admin-create")
@@ -69,7 +74,6 @@ def admin_create(
     migrate_database(load_settings())
     token = with_sessions(first_admin)
     if token is None:
-        typer.echo("error: an admin token exists already; more with `homecare token create --role admin`",
-                   err=True)
+        typer.echo("error: an admin token exists already; more with `homecare token create --role admin`", err=True)
         raise typer.Exit(1)
     sys.stdout.write(token + "\n")

@@ -15,8 +15,9 @@ from typing import Annotated
 
 import typer
 
-dispatch_app = typer.Typer(help="Monthly dispatch engine: solve and check plans (docs/dispatch.md)",
-                           no_args_is_help=True)
+dispatch_app = typer.Typer(
+    help="Monthly dispatch engine: solve and check plans (docs/dispatch.md)", no_args_is_help=True
+)
 
 
 def _read_json(path: Path) -> dict:
@@ -45,8 +46,10 @@ def solve(
     else:
         output.write_text(text, encoding="utf-8")
     quality = f", cost gap <= {plan.quality.cost_gap:.5%}" if plan.quality else ""
-    typer.echo(f"{plan.visits_assigned} visits, cost {plan.cost:.3f} km{quality}, "
-               f"solved in {plan.solve_seconds:.2f} s", err=True)
+    typer.echo(
+        f"{plan.visits_assigned} visits, cost {plan.cost:.3f} km{quality}, solved in {plan.solve_seconds:.2f} s",
+        err=True,
+    )
 
 
 @dispatch_app.command("check")

@@ -20,8 +20,11 @@ from homecare_cli.users import user_app
 NOT_IN_THE_IMAGE = ("seed", "providers")
 
 # No pretty tracebacks: typer's show every frame's local variables, which are elders' records.
-app = typer.Typer(help="homecare-dispatch: home-care dispatch and supervision service", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="homecare-dispatch: home-care dispatch and supervision service",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(token_app, name="token")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(areas_app, name="areas")
@@ -44,8 +47,11 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - whatever failed; SystemExit (typer's exits, usage errors) passes
         missing = (exc.name or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else None
         if missing in NOT_IN_THE_IMAGE:
-            typer.echo(f"error: this installation has no `{missing}` package (the server image ships without it); "
-                       "run this command from a checkout (make install)", err=True)
+            typer.echo(
+                f"error: this installation has no `{missing}` package (the server image ships without it); "
+                "run this command from a checkout (make install)",
+                err=True,
+            )
             raise SystemExit(1) from None
         hint = " (is HOMECARE_DATABASE_URL right, and the database up?)" if is_unreachable_database(exc) else ""
         typer.echo(f"error: {describe(exc)}{hint}", err=True)
@@ -117,8 +123,11 @@ def seed(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     report = with_sessions(lambda sessions: load_world(sessions, world, wipe=reset))
-    typer.echo(f"{scenario}: {report.areas} areas, {report.providers} providers, {report.elders} elders "
-               f"({report.elders_added} new) loaded in {report.seconds:.1f} s", err=True)
+    typer.echo(
+        f"{scenario}: {report.areas} areas, {report.providers} providers, {report.elders} elders "
+        f"({report.elders_added} new) loaded in {report.seconds:.1f} s",
+        err=True,
+    )
 
 
 @app.command()
@@ -150,9 +159,15 @@ def scheduler_health() -> None:
 
 
 @app.command()
-def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai): the current or the next month")],
-         force: Annotated[bool, typer.Option("--force", help="Plan a month already past (audited); its offers "
-                                                              "go to the providers' apps at once")] = False) -> None:
+def plan(
+    month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai): the current or the next month")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Plan a month already past (audited); its offers go to the providers' apps at once"
+        ),
+    ] = False,
+) -> None:
     """Build and assign a month's plan now; prints its summary as JSON."""
     import json
 
@@ -172,8 +187,9 @@ def plan(month: Annotated[str, typer.Option(help="YYYY-MM (Asia/Shanghai): the c
         raise typer.Exit(2) from None
     migrate_database(settings)
 
-    result = with_sessions(lambda sessions: run_plan(sessions, settings, month, actor="cli",
-                                                      forced_by="cli" if forced else None))
+    result = with_sessions(
+        lambda sessions: run_plan(sessions, settings, month, actor="cli", forced_by="cli" if forced else None)
+    )
     if result is None:
         typer.echo(f"a plan for {month} is already running", err=True)
         raise typer.Exit(1)

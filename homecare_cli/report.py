@@ -18,8 +18,7 @@ def report(
     month: Annotated[str, typer.Option(help="YYYY-MM, the calendar month in Asia/Shanghai")],
     area: Annotated[str, typer.Option(help="Area code: 6 (county), 9 (street) or 12 (community) digits")],
     format: Annotated[str, typer.Option("--format", help="json | csv | xlsx | pdf")] = "json",
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write", dir_okay=False)] = Path(
-        "report"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write", dir_okay=False)] = Path("report"),
 ) -> None:
     """Write an area's monthly supervision summary (监管月报); a closed month's is the signed one."""
     from service.errors import DomainError

@@ -18,18 +18,25 @@ class WrongToken(Exception):
     """The token is not the given provider's (or not a provider's at all)."""
 
 
-NO_TOKEN = ("a provider token is needed: --token or HOMECARE_TOKEN "
-            "(make one with: homecare token create --role provider --provider ID --name simulator)")
+NO_TOKEN = (
+    "a provider token is needed: --token or HOMECARE_TOKEN "
+    "(make one with: homecare token create --role provider --provider ID --name simulator)"
+)
 
 
 def simulate(
-    provider: Annotated[int | None, typer.Option(
-        help="The provider the token belongs to (names its caregivers); checked against the token, "
-             "which decides when this is left out")] = None,
+    provider: Annotated[
+        int | None,
+        typer.Option(
+            help="The provider the token belongs to (names its caregivers); checked against the token, "
+            "which decides when this is left out"
+        ),
+    ] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM in Asia/Shanghai; default: this month")] = None,
     base_url: Annotated[str, typer.Option(help="Where the service runs")] = "http://127.0.0.1:8000",
-    token: Annotated[str | None, typer.Option(envvar="HOMECARE_TOKEN", show_default=False,
-                                              help="The provider's API token")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="HOMECARE_TOKEN", show_default=False, help="The provider's API token")
+    ] = None,
     speed: Annotated[float, typer.Option(help="Field seconds per real second in the replay; 0 = no waiting")] = 86400,
     seed: Annotated[int, typer.Option(help="Same seed, same month")] = 2026,
     caregivers: Annotated[int, typer.Option(min=1, max=200, help="Caregivers on the roster")] = 8,
@@ -55,8 +62,14 @@ def simulate(
                 raise WrongToken(f"the token is a {me.role} token ({me.name}); simulate needs a provider's")
             if provider is not None and provider != me.provider_id:
                 raise WrongToken(f"the token belongs to provider {me.provider_id}, not --provider {provider}")
-            simulator = FieldSimulator(client, roster_for(me.provider_id, caregivers), month=month,
-                                       seed=seed + me.provider_id, speed=speed, narrate=None if quiet else typer.echo)
+            simulator = FieldSimulator(
+                client,
+                roster_for(me.provider_id, caregivers),
+                month=month,
+                seed=seed + me.provider_id,
+                speed=speed,
+                narrate=None if quiet else typer.echo,
+            )
             return me.provider_id, await simulator.run()
 
     try:
@@ -73,4 +86,3 @@ def simulate(
     typer.echo(f"provider {provider_id}, " + "\n".join(report.lines()))
     if report.aborted:
         raise typer.Exit(1)
-

@@ -13,9 +13,12 @@ from homecare_cli.context import run_refusing
 token_app = typer.Typer(help="API tokens: create, list, revoke", no_args_is_help=True)
 
 # `make run`'s tokens: one per role, the provider's for provider 1 and the regulator's for Guandu district.
-DEMO = (("ADMIN", "admin", "demo-admin", None, None), ("OPERATOR", "operator", "demo-operator", None, None),
-        ("PROVIDER", "provider", "demo-provider-1", 1, None),
-        ("REGULATOR", "regulator", "demo-regulator", None, "530111"))
+DEMO = (
+    ("ADMIN", "admin", "demo-admin", None, None),
+    ("OPERATOR", "operator", "demo-operator", None, None),
+    ("PROVIDER", "provider", "demo-provider-1", 1, None),
+    ("REGULATOR", "regulator", "demo-regulator", None, "530111"),
+)
 
 
 @token_app.command("create")
@@ -23,15 +26,20 @@ def token_create(
     role: Annotated[str, typer.Option(help="admin | operator | provider | regulator | gateway")],
     name: Annotated[str, typer.Option(help="Who holds the token (shown in the audit log)")],
     provider: Annotated[int | None, typer.Option(help="Provider id (role provider)")] = None,
-    area: Annotated[str | None, typer.Option(help="Area code prefix (role regulator; optional for an operator: "
-                                                  "a street's or district's seat)")] = None,
+    area: Annotated[
+        str | None,
+        typer.Option(help="Area code prefix (role regulator; optional for an operator: a street's or district's seat)"),
+    ] = None,
     gateway: Annotated[int | None, typer.Option(help="Device gateway id (role gateway)")] = None,
 ) -> None:
     """Create a token and print it once on stdout (only its hash is stored)."""
     from service.tokens.service import create_token
 
-    token = run_refusing(lambda s: create_token(s, role=role, name=name, provider_id=provider, area_code=area, actor="cli",
-                                                gateway_id=gateway))
+    token = run_refusing(
+        lambda s: create_token(
+            s, role=role, name=name, provider_id=provider, area_code=area, actor="cli", gateway_id=gateway
+        )
+    )
     sys.stdout.write(token + "\n")
 
 
@@ -56,11 +64,19 @@ def token_list(
 
     typer.echo(f"{'id':>5}  {'name':<24} {'role':<9} {'binding':<16} {'created':<16}  {'last used':<16}  revoked")
     for row in run_refusing(everything):
-        binding = (f"provider {row.provider_id}" if row.provider_id
-                   else f"area {row.area_code}" if row.area_code
-                   else f"gateway {row.gateway_id}" if row.gateway_id else "-")
-        typer.echo(f"{row.id:>5}  {row.name[:24]:<24} {row.role:<9} {binding:<16} {when(row.created_at):<16}  "
-                   f"{when(row.last_used_at):<16}  {when(row.revoked_at)}")
+        binding = (
+            f"provider {row.provider_id}"
+            if row.provider_id
+            else f"area {row.area_code}"
+            if row.area_code
+            else f"gateway {row.gateway_id}"
+            if row.gateway_id
+            else "-"
+        )
+        typer.echo(
+            f"{row.id:>5}  {row.name[:24]:<24} {row.role:<9} {binding:<16} {when(row.created_at):<16}  "
+            f"{when(row.last_used_at):<16}  {when(row.revoked_at)}"
+        )
 
 
 @token_app.command("revoke")
@@ -82,7 +98,9 @@ def token_demo() -> None:
         for _, role, _, provider, area in DEMO:  # all or none: provider 1 and Guandu must be loaded
             await check_binding(session, role=role, provider_id=provider, area_code=area)
         await revoke_named(session, [name for _, _, name, _, _ in DEMO], actor="cli")
-        return [(var, await create_token(session, role=role, name=name, provider_id=provider, area_code=area,
-                                         actor="cli")) for var, role, name, provider, area in DEMO]
+        return [
+            (var, await create_token(session, role=role, name=name, provider_id=provider, area_code=area, actor="cli"))
+            for var, role, name, provider, area in DEMO
+        ]
 
     sys.stdout.write("export " + " ".join(f"{var}={token}" for var, token in run_refusing(issue)) + "\n")

@@ -1,5 +1,4 @@
-"""`homecare user create|demo`: console accounts from the shell (admins also make them on /console/admin/users).
-"""
+"""`homecare user create|demo`: console accounts from the shell (admins also make them on /console/admin/users)."""
 
 from __future__ import annotations
 
@@ -15,8 +14,11 @@ from homecare_cli.context import run_refusing
 user_app = typer.Typer(help="Console users (operators, regulators, admins): create, demo", no_args_is_help=True)
 
 # `make run`'s demo users: one per console role, the regulator's for Guandu district.
-DEMO = (("demo-admin", "演示管理员", "admin", None, None), ("demo-operator", "演示坐席", "operator", None, "六甲调度中心"),
-        ("demo-regulator", "演示监管员", "regulator", "530111", None))
+DEMO = (
+    ("demo-admin", "演示管理员", "admin", None, None),
+    ("demo-operator", "演示坐席", "operator", None, "六甲调度中心"),
+    ("demo-regulator", "演示监管员", "regulator", "530111", None),
+)
 
 
 @user_app.command("create")
@@ -32,8 +34,18 @@ def user_create(
     from service.users.service import create_user
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("password: ")
-    user = run_refusing(lambda s: create_user(s, username=username, password=password, role=role, display_name=name,
-                                      area_code=area, centre=centre, actor="cli"))
+    user = run_refusing(
+        lambda s: create_user(
+            s,
+            username=username,
+            password=password,
+            role=role,
+            display_name=name,
+            area_code=area,
+            centre=centre,
+            actor="cli",
+        )
+    )
     typer.echo(f"user {user.id} ({user.username}, {user.role}) created", err=True)
 
 
@@ -52,8 +64,16 @@ def user_demo() -> None:
             password = secrets.token_urlsafe(9)
             row = (await session.exec(select(UserAccount).where(UserAccount.username == username))).first()
             if row is None:
-                await create_user(session, username=username, password=password, role=role, display_name=display,
-                                  area_code=area, centre=centre, actor="cli")
+                await create_user(
+                    session,
+                    username=username,
+                    password=password,
+                    role=role,
+                    display_name=display,
+                    area_code=area,
+                    centre=centre,
+                    actor="cli",
+                )
             else:
                 await reset_password(session, row.id, password, actor="cli")
             shown.append(f"{username} / {password}")

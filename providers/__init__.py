@@ -11,7 +11,22 @@ from providers.retry import RetryPolicy
 from providers.simulator import FieldReport, FieldSimulator, simulate_month
 
 __all__ = [
-    "Assignment", "AssignmentPage", "BatchResult", "ConflictError", "FieldReport", "FieldSimulator", "Habits",
-    "NaiveTimeError", "NotFoundError", "ProviderApiError", "ProviderClient", "ProviderError", "RetryPolicy",
-    "ServiceUnreachable", "Visit", "VisitRecord", "roster_for", "simulate_month",
+    "Assignment",
+    "AssignmentPage",
+    "BatchResult",
+    "ConflictError",
+    "FieldReport",
+    "FieldSimulator",
+    "Habits",
+    "NaiveTimeError",
+    "NotFoundError",
+    "ProviderApiError",
+    "ProviderClient",
+    "ProviderError",
+    "RetryPolicy",
+    "ServiceUnreachable",
+    "Visit",
+    "VisitRecord",
+    "roster_for",
+    "simulate_month",
 ]

@@ -49,9 +49,17 @@ MAX_BATCH = 200  # the service's largest visits:batch
 
 
 class ProviderClient:
-    def __init__(self, base_url: str, token: str, *, transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: float | httpx.Timeout = 10.0, retry: RetryPolicy | None = None,
-                 rng: random.Random | None = None, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout = 10.0,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
         if not token:
             raise ValueError("a provider token is needed (homecare token create --role provider --provider ID)")
         self.retry = retry or RetryPolicy()
@@ -64,9 +72,12 @@ class ProviderClient:
         """True once the open offer stream has sent all that was missed (its `ready` event)."""
         self._rng = rng or random.Random()
         self._sleep = sleep
-        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout,
-                                       headers={"Authorization": f"Bearer {token}",
-                                                "User-Agent": "homecare-providers/1"})
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "homecare-providers/1"},
+        )
 
     async def __aenter__(self) -> Self:
         return self
@@ -121,14 +132,19 @@ class ProviderClient:
         429 raises ProviderApiError at once. Plain polling (`pull_changes`) keeps working beside it.
         """
         failures, last_failure = 0, ""
-        timeout = httpx.Timeout(self._http.timeout.connect, read=read_timeout_s, write=self._http.timeout.write,
-                                pool=self._http.timeout.pool)
+        timeout = httpx.Timeout(
+            self._http.timeout.connect,
+            read=read_timeout_s,
+            write=self._http.timeout.write,
+            pool=self._http.timeout.pool,
+        )
         while True:
             retry_after = None
             headers = {"Last-Event-ID": self.offer_position} if self.offer_position else {}
             try:
-                async with aconnect_sse(self._http, "GET", f"{API}/offers/stream", headers=headers,
-                                        timeout=timeout) as source:
+                async with aconnect_sse(
+                    self._http, "GET", f"{API}/offers/stream", headers=headers, timeout=timeout
+                ) as source:
                     response = source.response
                     if response.is_success:
                         async for event in source.aiter_sse():
@@ -183,24 +199,45 @@ class ProviderClient:
                 return visits
             cursor = page.next_cursor
 
-    async def check_in(self, assignment_id: int, at: datetime, lat: float, lon: float, coord_sys: CoordSys,
-                       client_visit_id: uuid.UUID | str | None = None) -> Visit:
+    async def check_in(
+        self,
+        assignment_id: int,
+        at: datetime,
+        lat: float,
+        lon: float,
+        coord_sys: CoordSys,
+        client_visit_id: uuid.UUID | str | None = None,
+    ) -> Visit:
         """Start the visit. The client_visit_id (a fresh uuid4 unless given) is what makes retries
         safe: the service answers the same key with the same visit. It comes back on the visit."""
         require_aware(at, "check-in time")
-        body = {"assignment_id": assignment_id, "client_visit_id": str(client_visit_id or uuid.uuid4()),
-                "check_in": CheckInRecord(at=at, location=Position(lat=lat, lon=lon, coord_sys=coord_sys))
-                .model_dump(mode="json")}
+        body = {
+            "assignment_id": assignment_id,
+            "client_visit_id": str(client_visit_id or uuid.uuid4()),
+            "check_in": CheckInRecord(at=at, location=Position(lat=lat, lon=lon, coord_sys=coord_sys)).model_dump(
+                mode="json"
+            ),
+        }
         return Visit.model_validate((await self._call("POST", f"{API}/visits", json=body)).json())
 
-    async def check_out(self, visit_id: int, at: datetime, lat: float, lon: float, coord_sys: CoordSys,
-                        tasks: Sequence[str], note: str | None = None) -> Visit:
+    async def check_out(
+        self,
+        visit_id: int,
+        at: datetime,
+        lat: float,
+        lon: float,
+        coord_sys: CoordSys,
+        tasks: Sequence[str],
+        note: str | None = None,
+    ) -> Visit:
         """End the visit; the answer carries the duration and the service's verification."""
         require_aware(at, "check-out time")
-        record = CheckOutRecord(at=at, location=Position(lat=lat, lon=lon, coord_sys=coord_sys), tasks=list(tasks),
-                                note=note)
-        response = await self._call("POST", f"{API}/visits/{visit_id}/check-out",
-                                    json=record.model_dump(mode="json", exclude_none=True))
+        record = CheckOutRecord(
+            at=at, location=Position(lat=lat, lon=lon, coord_sys=coord_sys), tasks=list(tasks), note=note
+        )
+        response = await self._call(
+            "POST", f"{API}/visits/{visit_id}/check-out", json=record.model_dump(mode="json", exclude_none=True)
+        )
         return Visit.model_validate(response.json())
 
     async def upload_batch(self, items: Sequence[VisitRecord]) -> list[BatchResult]:
@@ -209,7 +246,7 @@ class ProviderClient:
         Uploading the same items again changes nothing on the service."""
         results: list[BatchResult] = []
         for start in range(0, len(items), MAX_BATCH):
-            chunk = items[start:start + MAX_BATCH]
+            chunk = items[start : start + MAX_BATCH]
             body = {"visits": [item.model_dump(mode="json", exclude_none=True) for item in chunk]}
             answer = BatchResponse.model_validate((await self._call("POST", f"{API}/visits:batch", json=body)).json())
             results.extend(r.model_copy(update={"index": r.index + start}) for r in answer.results)
@@ -217,8 +254,9 @@ class ProviderClient:
 
     # --- the wire ---------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, *, json: Any = None,
-                    params: dict[str, Any] | None = None) -> httpx.Response:
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
         last_failure = ""
         for attempt in range(1, self.retry.attempts + 1):
             retry_after = None

@@ -112,8 +112,10 @@ def decide_offers(offer_ids: Sequence[int], habits: Habits, seed: int) -> list[O
     ids = sorted(offer_ids)
     rng = random.Random(f"{seed}:offers")
     declined = set(rng.sample(range(len(ids)), share_count(len(ids), habits.decline_share)))
-    return [OfferDecision(i, False, rng.choice(DECLINE_REASONS)) if n in declined else OfferDecision(i, True)
-            for n, i in enumerate(ids)]
+    return [
+        OfferDecision(i, False, rng.choice(DECLINE_REASONS)) if n in declined else OfferDecision(i, True)
+        for n, i in enumerate(ids)
+    ]
 
 
 def visit_intents(assignment_ids: Sequence[int], habits: Habits, seed: int) -> dict[int, Intent]:
@@ -122,8 +124,10 @@ def visit_intents(assignment_ids: Sequence[int], habits: Habits, seed: int) -> d
     order = rng.sample(range(len(ids)), len(ids))
     shorts = share_count(len(ids), habits.short_share)
     off_sites = share_count(len(ids), habits.off_site_share)
-    kinds = {n: "short" if rank < shorts else "off_site" if rank < shorts + off_sites else "proper"
-             for rank, n in enumerate(order)}
+    kinds = {
+        n: "short" if rank < shorts else "off_site" if rank < shorts + off_sites else "proper"
+        for rank, n in enumerate(order)
+    }
     offline = set(rng.sample(range(len(ids)), share_count(len(ids), habits.offline_share)))
     return {i: Intent(kinds[n], n in offline) for n, i in enumerate(ids)}
 
@@ -194,8 +198,9 @@ def _fix(home: tuple[float, float], metres: tuple[float, float], rng: random.Ran
     return wgs84_to_gcj02(lat, lon)
 
 
-def plan_visit(job: Job, intent: Intent, *, month: str, horizon: datetime, rota: Rota, habits: Habits,
-               seed: int) -> PlannedVisit | None:
+def plan_visit(
+    job: Job, intent: Intent, *, month: str, horizon: datetime, rota: Rota, habits: Habits, seed: int
+) -> PlannedVisit | None:
     """Place the visit at a past time of the month (check-out no later than `horizon`) with a free
     caregiver, and book it on the rota; None when no time has come yet (postponed to a later run)."""
     rng = random.Random(f"{seed}:visit:{job.assignment_id}")
@@ -227,5 +232,17 @@ def plan_visit(job: Job, intent: Intent, *, month: str, horizon: datetime, rota:
     upload_at = start
     if intent.offline:  # the phone keeps the visit until it finds a network again
         upload_at = min(end + timedelta(hours=rng.uniform(*habits.offline_hours)), max(horizon, end))
-    return PlannedVisit(job.assignment_id, client_visit_id(job.assignment_id), caregiver, intent.kind, intent.offline,
-                        start, end, check_in_fix, check_out_fix, tasks, note, upload_at)
+    return PlannedVisit(
+        job.assignment_id,
+        client_visit_id(job.assignment_id),
+        caregiver,
+        intent.kind,
+        intent.offline,
+        start,
+        end,
+        check_in_fix,
+        check_out_fix,
+        tasks,
+        note,
+        upload_at,
+    )

@@ -56,4 +56,3 @@ def moved(lat: float, lon: float, metres: float, bearing_deg: float) -> tuple[fl
     dlat = metres * math.cos(bearing) / _EARTH_RADIUS_M
     dlon = metres * math.sin(bearing) / (_EARTH_RADIUS_M * math.cos(math.radians(lat)))
     return lat + math.degrees(dlat), lon + math.degrees(dlon)
-

@@ -25,8 +25,10 @@ class NaiveTimeError(ValueError):
 
 def require_aware(moment: datetime, name: str = "time") -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise NaiveTimeError(f"{name} {moment.isoformat()} has no UTC offset; pass a timezone-aware datetime, "
-                             "e.g. datetime.now(UTC) or one with ZoneInfo('Asia/Shanghai')")
+        raise NaiveTimeError(
+            f"{name} {moment.isoformat()} has no UTC offset; pass a timezone-aware datetime, "
+            "e.g. datetime.now(UTC) or one with ZoneInfo('Asia/Shanghai')"
+        )
     return moment
 
 
@@ -34,6 +36,7 @@ AwareTime = Annotated[datetime, AfterValidator(require_aware)]
 
 
 # --- what the service sends -------------------------------------------------------------------
+
 
 class Location(BaseModel):
     lat: float
@@ -126,6 +129,7 @@ class BatchResponse(BaseModel):
 
 
 # --- what the app sends -------------------------------------------------------------------------
+
 
 class Position(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -37,8 +37,10 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     """[start, end) of the month, as aware times at midnight in China."""
     start = first_day(month)
     end = start + timedelta(days=days_in(month))
-    return (datetime.combine(start, datetime.min.time(), tzinfo=CHINA),
-            datetime.combine(end, datetime.min.time(), tzinfo=CHINA))
+    return (
+        datetime.combine(start, datetime.min.time(), tzinfo=CHINA),
+        datetime.combine(end, datetime.min.time(), tzinfo=CHINA),
+    )
 
 
 def assignment_month(assignment: Assignment) -> str:

@@ -80,15 +80,25 @@ def job_of(assignment: Assignment) -> Job:
     if assignment.window_start and assignment.window_end:
         window = (assignment.window_start, assignment.window_end)
     home = assignment.elder.location  # the service keeps homes in WGS-84
-    return Job(assignment.id, assignment.service, (home.lat, home.lon), assignment.planned_date, window,
-               assignment.caregiver)
+    return Job(
+        assignment.id, assignment.service, (home.lat, home.lon), assignment.planned_date, window, assignment.caregiver
+    )
 
 
 class FieldSimulator:
-    def __init__(self, client: ProviderClient, roster: Sequence[str], *, month: str | None = None, seed: int = 2026,
-                 speed: float = 0.0, habits: Habits | None = None, clock: Callable[[], datetime] | None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 narrate: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: ProviderClient,
+        roster: Sequence[str],
+        *,
+        month: str | None = None,
+        seed: int = 2026,
+        speed: float = 0.0,
+        habits: Habits | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        narrate: Callable[[str], None] | None = None,
+    ) -> None:
         if speed < 0:
             raise ValueError("speed must be 0 (no waiting) or a positive factor")
         self.client, self.seed, self.speed = client, seed, speed
@@ -158,8 +168,18 @@ class FieldSimulator:
         taken = {d.assignment_id for d in decisions if d.accept}
         jobs = [job_of(a) for a in sorted(waiting + [a for a in offers if a.id in taken], key=lambda a: a.id)]
         intents = visit_intents([j.assignment_id for j in jobs], self.habits, self.seed)
-        plans = {j.assignment_id: plan_visit(j, intents[j.assignment_id], month=self.month, horizon=horizon,
-                                             rota=self.rota, habits=self.habits, seed=self.seed) for j in jobs}
+        plans = {
+            j.assignment_id: plan_visit(
+                j,
+                intents[j.assignment_id],
+                month=self.month,
+                horizon=horizon,
+                rota=self.rota,
+                habits=self.habits,
+                seed=self.seed,
+            )
+            for j in jobs
+        }
         for decision in decisions:
             if not await self._answer(decision.assignment_id, decision.reason, plans.get(decision.assignment_id)):
                 plans.pop(decision.assignment_id, None)
@@ -212,13 +232,16 @@ class FieldSimulator:
 
     async def _check_in(self, plan: PlannedVisit) -> Visit | None:
         try:
-            visit = await self.client.check_in(plan.assignment_id, plan.check_in_at, *plan.check_in_fix, "gcj02",
-                                               client_visit_id=plan.client_visit_id)
+            visit = await self.client.check_in(
+                plan.assignment_id, plan.check_in_at, *plan.check_in_fix, "gcj02", client_visit_id=plan.client_visit_id
+            )
         except ProviderApiError as exc:
             self._refused(exc)
             return None
-        self._narrate(f"{_local(plan.check_in_at)} {plan.caregiver} checked in at {self._elders[plan.assignment_id]}'s "
-                      f"({visit.check_in.distance_m or 0:.0f} m from home)")
+        self._narrate(
+            f"{_local(plan.check_in_at)} {plan.caregiver} checked in at {self._elders[plan.assignment_id]}'s "
+            f"({visit.check_in.distance_m or 0:.0f} m from home)"
+        )
         return visit
 
     async def _check_out(self, plan: PlannedVisit, visit: Visit | None) -> None:
@@ -240,10 +263,17 @@ class FieldSimulator:
             return
         for plan in ready:
             del unsent[plan.assignment_id]
-        records = [VisitRecord(assignment_id=p.assignment_id, client_visit_id=p.client_visit_id,
-                               check_in=CheckInRecord(at=p.check_in_at, location=_gcj02(p.check_in_fix)),
-                               check_out=CheckOutRecord(at=p.check_out_at, location=_gcj02(p.check_out_fix),
-                                                        tasks=list(p.tasks), note=p.note)) for p in ready]
+        records = [
+            VisitRecord(
+                assignment_id=p.assignment_id,
+                client_visit_id=p.client_visit_id,
+                check_in=CheckInRecord(at=p.check_in_at, location=_gcj02(p.check_in_fix)),
+                check_out=CheckOutRecord(
+                    at=p.check_out_at, location=_gcj02(p.check_out_fix), tasks=list(p.tasks), note=p.note
+                ),
+            )
+            for p in ready
+        ]
         try:
             results = await self.client.upload_batch(records)
         except ProviderApiError as exc:
@@ -268,8 +298,10 @@ class FieldSimulator:
             self.report.surprises.append((plan.assignment_id, plan.intended_exceptions, found))
         verdict = f"exception ({', '.join(found)})" if found else visit.verification.status
         elder = self._elders[plan.assignment_id]
-        self._narrate(f"{_local(plan.check_out_at)} {plan.caregiver} checked out from {elder}'s after "
-                      f"{visit.duration_minutes:.0f} min: {verdict}")
+        self._narrate(
+            f"{_local(plan.check_out_at)} {plan.caregiver} checked out from {elder}'s after "
+            f"{visit.duration_minutes:.0f} min: {verdict}"
+        )
 
     def _refused(self, exc: ProviderApiError) -> None:
         self.report.failures[f"{exc.status} {exc.title}"] += 1
@@ -286,4 +318,3 @@ def _local(moment: datetime) -> str:
 
 async def simulate_month(client: ProviderClient, roster: Sequence[str], **options: Any) -> FieldReport:
     return await FieldSimulator(client, roster, **options).run()
-

@@ -33,7 +33,8 @@ class Contracts:
         self.stations: tuple[tuple[Station, ...], ...] = tuple(
             tuple(
                 Station(c.name, c.lat, c.lon, c.community, c.kind)
-                for c in places.centres if c.operator == contract.name
+                for c in places.centres
+                if c.operator == contract.name
             )
             for contract in places.contracts
         )
@@ -46,8 +47,7 @@ class Contracts:
         key = (street_code, services)
         if key not in self._eligible:
             self._eligible[key] = tuple(
-                i for i, c in enumerate(self.contracts)
-                if street_code in c.streets and set(services) <= set(c.services)
+                i for i, c in enumerate(self.contracts) if street_code in c.streets and set(services) <= set(c.services)
             )
         return self._eligible[key]
 
@@ -70,8 +70,9 @@ class Contracts:
             self._reachable[key] = near or eligible
         return self._reachable[key]
 
-    def previous_candidates(self, community: Community,
-                            services: tuple[str, ...]) -> tuple[tuple[int, ...], list[float]]:
+    def previous_candidates(
+        self, community: Community, services: tuple[str, ...]
+    ) -> tuple[tuple[int, ...], list[float]]:
         """Who could have been an elder's provider last month, with cumulative weights for drawing one:
         nearer organisations served more of the neighbourhood, so they are more likely."""
         candidates = self.reachable(community, services)
@@ -96,9 +97,12 @@ class Contracts:
         quotas = _shares(round(QUOTA_COVER * entitled), demand)
         return tuple(
             Provider(
-                name=c.name, stations=self.stations[i], areas=c.streets,
+                name=c.name,
+                stations=self.stations[i],
+                areas=c.streets,
                 services=tuple(s for s in SERVICES if s in c.services),
-                monthly_quota=quotas[i], contract_start=date.fromisoformat(c.contract_start),
+                monthly_quota=quotas[i],
+                contract_start=date.fromisoformat(c.contract_start),
                 contract_end=date.fromisoformat(c.contract_end),
                 caregivers=max(2, math.ceil(quotas[i] / VISITS_PER_CAREGIVER)),
             )

@@ -25,8 +25,16 @@ from service.catalogue import SERVICES
 MIN_MINUTES = 60  # 每次服务时长最低60分钟
 
 # How often a need appears (cleaning and meals most, emergency least); most elders need 1-3.
-_NEED_SHARE = {"emergency": 0.05, "meal": 0.20, "clean": 0.22, "medical": 0.10, "mobility": 0.07,
-               "recreation": 0.06, "companionship": 0.15, "health": 0.15}
+_NEED_SHARE = {
+    "emergency": 0.05,
+    "meal": 0.20,
+    "clean": 0.22,
+    "medical": 0.10,
+    "mobility": 0.07,
+    "recreation": 0.06,
+    "companionship": 0.15,
+    "health": 0.15,
+}
 _NEED_WEIGHTS = np.array([_NEED_SHARE[s] for s in SERVICES])
 _NEED_COUNT_P = np.array([0.35, 0.40, 0.20, 0.05])  # 1, 2, 3 or 4 services
 _EMERGENCY_BIT = 1 << list(SERVICES).index("emergency")
@@ -68,13 +76,20 @@ def draw_elders(rng: random.Random, places: Places, count: int, contracts: Contr
         g = np.random.Generator(np.random.PCG64([root, block]))
         block_rng = random.Random(f"{root}:{block}")  # breaks the block's rare ID and phone collisions
         drawn = _draw_block(block_rng, g, places, homes, contracts, start, taken, cache)
-        elders.extend(drawn[:count - start])
+        elders.extend(drawn[: count - start])
     return tuple(elders)
 
 
-def _draw_block(rng: random.Random, g: np.random.Generator, places: Places, homes: list[_Home],
-                contracts: Contracts, start: int, taken: tuple[set[str], set[str]],
-                previous_candidates: dict[int, tuple[tuple[int, ...], list[float]]]) -> list[Elder]:
+def _draw_block(
+    rng: random.Random,
+    g: np.random.Generator,
+    places: Places,
+    homes: list[_Home],
+    contracts: Contracts,
+    start: int,
+    taken: tuple[set[str], set[str]],
+    previous_candidates: dict[int, tuple[tuple[int, ...], list[float]]],
+) -> list[Elder]:
     """BLOCK elders, numbered from `start`: always a whole block, so that cutting the last one short
     leaves its first elders as they would be in a longer run."""
     count = BLOCK
@@ -82,10 +97,13 @@ def _draw_block(rng: random.Random, g: np.random.Generator, places: Places, home
     where = g.choice(len(homes), size=count, p=weights / weights.sum())
     county_index = {county.code: i for i, county in enumerate(places.counties)}
     people = draw_people(
-        rng, g, places.scenario,
+        rng,
+        g,
+        places.scenario,
         [tuple(code for code, _ in c.id_region_codes) for c in places.counties],
         [np.cumsum([share for _, share in c.id_region_codes]) for c in places.counties],
-        np.array([county_index[h.county.code] for h in homes])[where], taken,
+        np.array([county_index[h.county.code] for h in homes])[where],
+        taken,
     )
     lats, lons = _scatter(g, homes, where)
     alone, two_visits, device, needs, weekdays = _draw_entitlements(g, np.array(people.ages), places.scenario)
@@ -96,12 +114,44 @@ def _draw_block(rng: random.Random, g: np.random.Generator, places: Places, home
     categories, levels, assessed = draw_programme(g, alone, two_visits)
 
     elders = []
-    for i, (home_i, name, female, id_number, born, phone, lat, lon, is_alone, two, has_device, need_mask,
-            day_mask, number, suffix, last) in enumerate(zip(
-        where.tolist(), people.names, people.females, people.id_numbers, people.birth_dates, people.phones,
-        lats.tolist(), lons.tolist(), alone.tolist(), two_visits.tolist(), device.tolist(), needs.tolist(),
-        weekdays.tolist(), numbers.tolist(), suffixes.tolist(), previous.tolist(), strict=True,
-    )):
+    for i, (
+        home_i,
+        name,
+        female,
+        id_number,
+        born,
+        phone,
+        lat,
+        lon,
+        is_alone,
+        two,
+        has_device,
+        need_mask,
+        day_mask,
+        number,
+        suffix,
+        last,
+    ) in enumerate(
+        zip(
+            where.tolist(),
+            people.names,
+            people.females,
+            people.id_numbers,
+            people.birth_dates,
+            people.phones,
+            lats.tolist(),
+            lons.tolist(),
+            alone.tolist(),
+            two_visits.tolist(),
+            device.tolist(),
+            needs.tolist(),
+            weekdays.tolist(),
+            numbers.tolist(),
+            suffixes.tolist(),
+            previous.tolist(),
+            strict=True,
+        )
+    ):
         home = homes[home_i]
         services = _SERVICE_SETS[need_mask]
         previous_provider = None
@@ -111,16 +161,30 @@ def _draw_block(rng: random.Random, g: np.random.Generator, places: Places, home
                 previous_candidates[key] = contracts.previous_candidates(home.community, services)
             candidates, cum = previous_candidates[key]
             previous_provider = candidates[bisect(cum, last * cum[-1])] if candidates else None
-        elders.append(Elder(
-            name=name, gender="female" if female else "male", id_number=id_number, birth_date=born, phone=phone,
-            address=_address(home, number, suffix), lat=lat, lon=lon, area_code=home.community.code,
-            visits_per_month=2 if two else 1, min_minutes=MIN_MINUTES, services=services,
-            living_alone=is_alone, has_one_touch_device=has_device,
-            device_id=f"YJT{home.county.code}{start + i + 1:07d}" if has_device else None,
-            preferred_weekdays=_WEEKDAY_SETS[day_mask],
-            previous_provider=previous_provider, categories=categories[i], ability_level=levels[i],
-            assessed_on=assessed[i],
-        ))
+        elders.append(
+            Elder(
+                name=name,
+                gender="female" if female else "male",
+                id_number=id_number,
+                birth_date=born,
+                phone=phone,
+                address=_address(home, number, suffix),
+                lat=lat,
+                lon=lon,
+                area_code=home.community.code,
+                visits_per_month=2 if two else 1,
+                min_minutes=MIN_MINUTES,
+                services=services,
+                living_alone=is_alone,
+                has_one_touch_device=has_device,
+                device_id=f"YJT{home.county.code}{start + i + 1:07d}" if has_device else None,
+                preferred_weekdays=_WEEKDAY_SETS[day_mask],
+                previous_provider=previous_provider,
+                categories=categories[i],
+                ability_level=levels[i],
+                assessed_on=assessed[i],
+            )
+        )
     return elders
 
 

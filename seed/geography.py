@@ -104,7 +104,10 @@ def load_places(scenario: str) -> Places:
     raw = json.loads((PLACES_DIR / f"{scenario}.json").read_text(encoding="utf-8"))
     counties = tuple(
         County(
-            code=c["code"], name=c["name"], city_name=c["city_name"], outline=_outline(c["outline"]),
+            code=c["code"],
+            name=c["name"],
+            city_name=c["city_name"],
+            outline=_outline(c["outline"]),
             id_region_codes=tuple(c["id_region_codes"].items()),
             streets=tuple(
                 Street(s["code"], s["name"], s["lat"], s["lon"], tuple(Community(**m) for m in s["communities"]))
@@ -115,7 +118,9 @@ def load_places(scenario: str) -> Places:
     )
     city = (raw["city"]["code"], raw["city"]["name"]) if raw["city"] else None
     return Places(
-        scenario=scenario, city=city, counties=counties,
+        scenario=scenario,
+        city=city,
+        counties=counties,
         centres=tuple(Centre(**c) for c in raw["centres"]),
         contracts=tuple(
             Contract(p["name"], tuple(p["streets"]), tuple(p["services"]), p["contract_start"], p["contract_end"])
@@ -154,4 +159,3 @@ def edge_distance_km(lat: float, lon: float, outline: Outline) -> float:
         best = min(best, math.hypot(ax + t * dx, ay + t * dy))
         a_lat, a_lon = b_lat, b_lon
     return best
-

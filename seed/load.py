@@ -56,7 +56,7 @@ async def _insert_new(session: AsyncSession, table, rows: list[dict], key: str) 
     # driver's parameter limit (asyncpg takes at most 32,767), compiling the statement only once.
     statement = _insert(session)(table).on_conflict_do_nothing(index_elements=[key])
     for start in range(0, len(rows), CHUNK):
-        await session.exec(statement, params=rows[start:start + CHUNK])
+        await session.exec(statement, params=rows[start : start + CHUNK])
 
 
 async def reset(session: AsyncSession) -> None:
@@ -74,37 +74,60 @@ async def _load_providers(session: AsyncSession, world: World) -> dict[int, int]
         if p.name in existing:
             continue
         valid = ProviderCreate(
-            name=p.name, areas=list(p.areas), services=list(p.services), monthly_quota=p.monthly_quota,
-            contract_start=p.contract_start, contract_end=p.contract_end,
+            name=p.name,
+            areas=list(p.areas),
+            services=list(p.services),
+            monthly_quota=p.monthly_quota,
+            contract_start=p.contract_start,
+            contract_end=p.contract_end,
             stations=[{"name": s.name, "location": {"lat": s.lat, "lon": s.lon}} for s in p.stations],
         )
         row = Provider(**valid.model_dump(exclude={"stations", "areas"}), created_at=now, updated_at=now)
         session.add(row)
         await session.flush()
         existing[p.name] = row.id
-        session.add_all(Station(provider_id=row.id, name=s.name, lat=s.location.lat, lon=s.location.lon)
-                        for s in valid.stations)
+        session.add_all(
+            Station(provider_id=row.id, name=s.name, lat=s.location.lat, lon=s.location.lon) for s in valid.stations
+        )
         session.add_all(ProviderArea(provider_id=row.id, area_code=code) for code in valid.areas)
-        session.add_all(Caregiver(provider_id=row.id, name=f"{p.name[:20]}护理员{i + 1:03d}")
-                        for i in range(p.caregivers))
+        session.add_all(
+            Caregiver(provider_id=row.id, name=f"{p.name[:20]}护理员{i + 1:03d}") for i in range(p.caregivers)
+        )
     await session.flush()
     return {i: existing[p.name] for i, p in enumerate(world.providers)}
 
 
 def _elder_rows(world: World, provider_ids: dict[int, int]) -> list[dict]:
-    records = [{
-        "name": e.name, "id_number": e.id_number, "phone": e.phone, "address": e.address,
-        "location": {"lat": e.lat, "lon": e.lon}, "area_code": e.area_code,
-        "visits_per_month": e.visits_per_month, "min_minutes": e.min_minutes, "services": list(e.services),
-        "preferred_weekdays": list(e.preferred_weekdays), "living_alone": e.living_alone, "device_id": e.device_id,
-    } for e in world.elders]
+    records = [
+        {
+            "name": e.name,
+            "id_number": e.id_number,
+            "phone": e.phone,
+            "address": e.address,
+            "location": {"lat": e.lat, "lon": e.lon},
+            "area_code": e.area_code,
+            "visits_per_month": e.visits_per_month,
+            "min_minutes": e.min_minutes,
+            "services": list(e.services),
+            "preferred_weekdays": list(e.preferred_weekdays),
+            "living_alone": e.living_alone,
+            "device_id": e.device_id,
+        }
+        for e in world.elders
+    ]
     valid = _ELDERS.validate_python(records)  # the API's own rules: ID check digit, phone, services …
     now = utcnow()
-    return [{
-        **v.model_dump(exclude={"location"}), "lat": v.location.lat, "lon": v.location.lon,
-        "last_provider_id": provider_ids.get(e.previous_provider) if e.previous_provider is not None else None,
-        "created_at": now, "updated_at": now,
-    } for v, e in zip(valid, world.elders, strict=True)]
+    return [
+        {
+            **v.model_dump(exclude={"location"}),
+            "lat": v.location.lat,
+            "lon": v.location.lon,
+            "last_provider_id": provider_ids.get(e.previous_provider) if e.previous_provider is not None else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for v, e in zip(valid, world.elders, strict=True)
+    ]
 
 
 async def _load_programme(session: AsyncSession, world: World, added: dict[str, int]) -> None:
@@ -116,19 +139,43 @@ async def _load_programme(session: AsyncSession, world: World, added: dict[str, 
         elder_id = added.get(e.id_number)
         if elder_id is None:
             continue
-        categories += [{"elder_id": elder_id, "category": c, "since": SURVEY_DAY, "source": source,
-                        "recorded_by": "seed", "recorded_at": now} for c in e.categories]
-        assessments.append({"elder_id": elder_id, "level": e.ability_level, "assessed_on": e.assessed_on,
-                            "assessor": assessor, "next_review_on": e.assessed_on + REVIEW_AFTER,
-                            "created_by": "seed", "created_at": now})
+        categories += [
+            {
+                "elder_id": elder_id,
+                "category": c,
+                "since": SURVEY_DAY,
+                "source": source,
+                "recorded_by": "seed",
+                "recorded_at": now,
+            }
+            for c in e.categories
+        ]
+        assessments.append(
+            {
+                "elder_id": elder_id,
+                "level": e.ability_level,
+                "assessed_on": e.assessed_on,
+                "assessor": assessor,
+                "next_review_on": e.assessed_on + REVIEW_AFTER,
+                "created_by": "seed",
+                "created_at": now,
+            }
+        )
     for table, rows in ((ElderCategory.__table__, categories), (AbilityAssessment.__table__, assessments)):
         for start in range(0, len(rows), CHUNK):
-            await session.exec(table.insert(), params=rows[start:start + CHUNK])
+            await session.exec(table.insert(), params=rows[start : start + CHUNK])
     area = next(a.code for a in world.areas if a.level in ("city", "county"))
     if (await session.exec(select(EntitlementPolicy.id).where(EntitlementPolicy.area_code == area))).first() is None:
         valid = PolicyCreate.model_validate(policy(world.scenario, area))
-        session.add(EntitlementPolicy(area_code=area, name=valid.name, effective_from=valid.effective_from,
-                                      rules=[stored_rule(r) for r in valid.rules], created_by="seed"))
+        session.add(
+            EntitlementPolicy(
+                area_code=area,
+                name=valid.name,
+                effective_from=valid.effective_from,
+                rules=[stored_rule(r) for r in valid.rules],
+                created_by="seed",
+            )
+        )
 
 
 async def load_world(sessions: async_sessionmaker, world: World, *, wipe: bool = False) -> LoadReport:
@@ -136,9 +183,12 @@ async def load_world(sessions: async_sessionmaker, world: World, *, wipe: bool =
     async with sessions() as session:
         if wipe:
             await reset(session)
-        await _insert_new(session, Area.__table__,
-                          [{"code": a.code, "name": a.name, "level": a.level, "parent_code": a.parent_code}
-                           for a in world.areas], "code")
+        await _insert_new(
+            session,
+            Area.__table__,
+            [{"code": a.code, "name": a.name, "level": a.level, "parent_code": a.parent_code} for a in world.areas],
+            "code",
+        )
         communities = set((await session.exec(select(Area.code).where(Area.level == "community"))).all())
         missing = {e.area_code for e in world.elders} - communities
         if missing:
@@ -148,12 +198,21 @@ async def load_world(sessions: async_sessionmaker, world: World, *, wipe: bool =
         await _insert_new(session, Elder.__table__, _elder_rows(world, provider_ids), "id_number")
         added = (await session.exec(select(Elder.id, Elder.id_number).where(col(Elder.id) > before))).all()
         await _load_programme(session, world, {number: elder_id for elder_id, number in added})
-        record_change(session, actor="seed", action="seed.load", entity="world", entity_id=world.scenario,
-                      after={"seed": world.seed, "areas": len(world.areas), "providers": len(world.providers),
-                             "elders": len(world.elders), "elders_added": len(added)})
+        record_change(
+            session,
+            actor="seed",
+            action="seed.load",
+            entity="world",
+            entity_id=world.scenario,
+            after={
+                "seed": world.seed,
+                "areas": len(world.areas),
+                "providers": len(world.providers),
+                "elders": len(world.elders),
+                "elders_added": len(added),
+            },
+        )
         await session.commit()
-    return LoadReport(len(world.areas), len(world.providers), len(world.elders), time.perf_counter() - started,
-                      len(added))
-
-
-
+    return LoadReport(
+        len(world.areas), len(world.providers), len(world.elders), time.perf_counter() - started, len(added)
+    )

@@ -31,8 +31,27 @@ _AGE_P = _AGE_P / _AGE_P.sum()
 _FEMALE_SHARE = np.select([AGES < 70, AGES < 80, AGES < 90], [0.50, 0.53, 0.58], 0.65)
 
 # Mainland mobile prefixes of the three carriers; elders mostly hold older 13x/15x numbers.
-_OLD_PREFIXES = ("134", "135", "136", "137", "138", "139", "130", "131", "132", "133", "150", "151", "152",
-                 "153", "155", "156", "157", "158", "159")
+_OLD_PREFIXES = (
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "130",
+    "131",
+    "132",
+    "133",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+)
 _NEW_PREFIXES = ("180", "181", "182", "183", "184", "185", "186", "187", "188", "189", "177", "199", "166")
 _PREFIXES = _OLD_PREFIXES + _NEW_PREFIXES
 # The four digits after the prefix: disjoint blocks per scenario, so that Guandu and Haikou loaded
@@ -65,9 +84,15 @@ class People:
     phones: list[str]
 
 
-def draw_people(rng: random.Random, generator: np.random.Generator, scenario: str,
-                region_codes: list[tuple[str, ...]], region_cum: list[np.ndarray], county_of: np.ndarray,
-                taken: tuple[set[str], set[str]] | None = None) -> People:
+def draw_people(
+    rng: random.Random,
+    generator: np.random.Generator,
+    scenario: str,
+    region_codes: list[tuple[str, ...]],
+    region_cum: list[np.ndarray],
+    county_of: np.ndarray,
+    taken: tuple[set[str], set[str]] | None = None,
+) -> People:
     """People for elders living in the counties `county_of` (indices into `region_codes`/`region_cum`,
     each county's ID-number prefixes and their cumulative shares). `taken`: the first 17 ID digits and the
     phones of people drawn before, which these must not repeat (it grows with these people)."""
@@ -84,8 +109,11 @@ def draw_people(rng: random.Random, generator: np.random.Generator, scenario: st
     surnames = _surnames(scenario)
     surname_idx = np.searchsorted(surnames[1], g.random(count) * surnames[1][-1], side="right")
     single, given_u = g.random(count) < 0.15, g.random(count)  # one-character names: every generation
-    prefixes = np.where(g.random(count) < 0.75, g.integers(0, len(_OLD_PREFIXES), count),
-                        len(_OLD_PREFIXES) + g.integers(0, len(_NEW_PREFIXES), count))
+    prefixes = np.where(
+        g.random(count) < 0.75,
+        g.integers(0, len(_OLD_PREFIXES), count),
+        len(_OLD_PREFIXES) + g.integers(0, len(_NEW_PREFIXES), count),
+    )
     first_block, blocks = _PHONE_BLOCKS[scenario]
     phone_blocks, phone_tails = first_block + g.integers(0, blocks, count), g.integers(0, 10_000, count)
 
@@ -93,9 +121,18 @@ def draw_people(rng: random.Random, generator: np.random.Generator, scenario: st
     seen_ids, seen_phones = taken if taken is not None else (set(), set())
     birth_dates, full_names, id_numbers, phones = [], [], [], []
     for county, region, ordinal, sequence, female, surname, one_char, u, prefix, block, tail in zip(
-        county_of.tolist(), regions.tolist(), ordinals.tolist(), sequences.tolist(), females.tolist(),
-        surname_idx.tolist(), single.tolist(), given_u.tolist(), prefixes.tolist(), phone_blocks.tolist(),
-        phone_tails.tolist(), strict=True,
+        county_of.tolist(),
+        regions.tolist(),
+        ordinals.tolist(),
+        sequences.tolist(),
+        females.tolist(),
+        surname_idx.tolist(),
+        single.tolist(),
+        given_u.tolist(),
+        prefixes.tolist(),
+        phone_blocks.tolist(),
+        phone_tails.tolist(),
+        strict=True,
     ):
         born, digits = _BIRTHDAYS[ordinal]
         first17 = f"{region_codes[county][region]}{digits}{sequence:03d}"

@@ -29,8 +29,9 @@ YOUFU_SHARE = 0.02  # 优抚 (veterans' families), at any entitlement
 EMPTY_NEST_SHARE = 0.35  # of elders not living alone: living with a spouse only (空巢)
 
 
-def draw_programme(g: np.random.Generator, alone: np.ndarray, two_visits: np.ndarray
-                   ) -> tuple[list[tuple[str, ...]], list[str], list[date]]:
+def draw_programme(
+    g: np.random.Generator, alone: np.ndarray, two_visits: np.ndarray
+) -> tuple[list[tuple[str, ...]], list[str], list[date]]:
     """Per elder: recorded categories (catalogue order), ability level, assessment day. Drawn after every
     other number of the block, so the elders' other fields are what they were before."""
     count = len(alone)
@@ -39,16 +40,32 @@ def draw_programme(g: np.random.Generator, alone: np.ndarray, two_visits: np.nda
     youfu = g.random(count) < YOUFU_SHARE
     empty_nest = ~alone & (g.random(count) < EMPTY_NEST_SHARE)
     u = g.random(count)
-    levels = np.where(subsidised, _pick(u, _ANY_LEVEL), np.where(two_visits, _pick(u, _TWO_VISIT_LEVELS),
-                                                                   _pick(u, _ONE_VISIT_LEVELS)))
+    levels = np.where(
+        subsidised, _pick(u, _ANY_LEVEL), np.where(two_visits, _pick(u, _TWO_VISIT_LEVELS), _pick(u, _ONE_VISIT_LEVELS))
+    )
     days = g.integers(0, ASSESSMENT_DAYS, count)
     categories = []
-    for is_alone, nest, sub, tk, yf in zip(alone.tolist(), empty_nest.tolist(), subsidised.tolist(),
-                                           tekun.tolist(), youfu.tolist(), strict=True):
-        categories.append(tuple(c for c, has in (("living_alone", is_alone), ("empty_nest", nest),
-                                                  ("dibao", sub and not tk), ("tekun", tk), ("youfu", yf)) if has))
-    return (categories, [_LEVELS[i] for i in levels.tolist()],
-            [FIRST_ASSESSMENT + timedelta(days=d) for d in days.tolist()])
+    for is_alone, nest, sub, tk, yf in zip(
+        alone.tolist(), empty_nest.tolist(), subsidised.tolist(), tekun.tolist(), youfu.tolist(), strict=True
+    ):
+        categories.append(
+            tuple(
+                c
+                for c, has in (
+                    ("living_alone", is_alone),
+                    ("empty_nest", nest),
+                    ("dibao", sub and not tk),
+                    ("tekun", tk),
+                    ("youfu", yf),
+                )
+                if has
+            )
+        )
+    return (
+        categories,
+        [_LEVELS[i] for i in levels.tolist()],
+        [FIRST_ASSESSMENT + timedelta(days=d) for d in days.tolist()],
+    )
 
 
 def _pick(u: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -62,22 +79,64 @@ def policy(scenario: str, area_code: str) -> dict:
     """The scenario's entitlement policy as `POST /api/v1/policies` takes it (amounts assumed)."""
     if scenario == "guandu":  # 官渡照护: 1-2 visits a month of at least 60 minutes
         everyday = ["clean", "companionship", "health", "medical", "meal", "mobility", "recreation", "emergency"]
-        return {"area_code": area_code, "name": "官渡照护服务标准(2026)", "effective_from": "2026-01-01", "rules": [
-            {"levels": _SEVERE, "visits_per_month": 2, "services": everyday, "subsidy_cap_yuan": "240",
-             "copay_share": "0"},
-            {"categories": ["dibao", "tekun"], "visits_per_month": 2, "services": everyday,
-             "subsidy_cap_yuan": "200", "copay_share": "0"},
-            {"categories": ["aged_80", "living_alone", "empty_nest", "youfu"], "visits_per_month": 1,
-             "services": everyday, "subsidy_cap_yuan": "120", "copay_share": "0.1"},
-            {"visits_per_month": 1, "services": everyday, "subsidy_cap_yuan": "100", "copay_share": "0.2"}]}
+        return {
+            "area_code": area_code,
+            "name": "官渡照护服务标准(2026)",
+            "effective_from": "2026-01-01",
+            "rules": [
+                {
+                    "levels": _SEVERE,
+                    "visits_per_month": 2,
+                    "services": everyday,
+                    "subsidy_cap_yuan": "240",
+                    "copay_share": "0",
+                },
+                {
+                    "categories": ["dibao", "tekun"],
+                    "visits_per_month": 2,
+                    "services": everyday,
+                    "subsidy_cap_yuan": "200",
+                    "copay_share": "0",
+                },
+                {
+                    "categories": ["aged_80", "living_alone", "empty_nest", "youfu"],
+                    "visits_per_month": 1,
+                    "services": everyday,
+                    "subsidy_cap_yuan": "120",
+                    "copay_share": "0.1",
+                },
+                {"visits_per_month": 1, "services": everyday, "subsidy_cap_yuan": "100", "copay_share": "0.2"},
+            ],
+        }
     # 助急、助餐、助洁、助医、助行、助乐
     six_helps = ["emergency", "meal", "clean", "medical", "mobility", "recreation"]
     everyday = [*six_helps, "companionship", "health"]
-    return {"area_code": area_code, "name": "海口虚拟养老院服务标准(2026)", "effective_from": "2026-01-01", "rules": [
-        {"levels": _SEVERE, "visits_per_month": 2, "services": everyday, "subsidy_cap_yuan": "300",
-         "copay_share": "0"},
-        {"categories": ["dibao", "tekun"], "visits_per_month": 2, "services": everyday, "subsidy_cap_yuan": "260",
-         "copay_share": "0"},
-        {"categories": ["aged_80", "living_alone", "empty_nest", "youfu"], "visits_per_month": 1,
-         "services": everyday, "subsidy_cap_yuan": "150", "copay_share": "0.1"},
-        {"visits_per_month": 1, "services": everyday, "subsidy_cap_yuan": "100", "copay_share": "0.3"}]}
+    return {
+        "area_code": area_code,
+        "name": "海口虚拟养老院服务标准(2026)",
+        "effective_from": "2026-01-01",
+        "rules": [
+            {
+                "levels": _SEVERE,
+                "visits_per_month": 2,
+                "services": everyday,
+                "subsidy_cap_yuan": "300",
+                "copay_share": "0",
+            },
+            {
+                "categories": ["dibao", "tekun"],
+                "visits_per_month": 2,
+                "services": everyday,
+                "subsidy_cap_yuan": "260",
+                "copay_share": "0",
+            },
+            {
+                "categories": ["aged_80", "living_alone", "empty_nest", "youfu"],
+                "visits_per_month": 1,
+                "services": everyday,
+                "subsidy_cap_yuan": "150",
+                "copay_share": "0.1",
+            },
+            {"visits_per_month": 1, "services": everyday, "subsidy_cap_yuan": "100", "copay_share": "0.3"},
+        ],
+    }

@@ -56,29 +56,52 @@ def make_scale_instance(elders: int, providers: int, spare: float, seed: int, mo
     provider_dicts = []
     for p in range(providers):
         mine = np.flatnonzero(owner == p)
-        near = np.hypot((centres["lat"][:, None] - station_lat[mine]) * _KM_PER_DEG_LAT,
-                        (centres["lon"][:, None] - station_lon[mine]) * km_per_deg_lon).min(axis=1) <= 7.0
+        near = (
+            np.hypot(
+                (centres["lat"][:, None] - station_lat[mine]) * _KM_PER_DEG_LAT,
+                (centres["lon"][:, None] - station_lon[mine]) * km_per_deg_lon,
+            ).min(axis=1)
+            <= 7.0
+        )
         offered = [s for s in SERVICES if rng.random() < 0.85] or ["meal"]
-        provider_dicts.append({
-            "id": f"P{p + 1:03d}", "quota": int(quotas[p]), "services": offered,
-            "areas": sorted({centres["street"][c] for c in np.flatnonzero(near)}),
-            "stations": [{"lat": round(float(station_lat[s]), 6), "lon": round(float(station_lon[s]), 6)}
-                         for s in mine],
-        })
+        provider_dicts.append(
+            {
+                "id": f"P{p + 1:03d}",
+                "quota": int(quotas[p]),
+                "services": offered,
+                "areas": sorted({centres["street"][c] for c in np.flatnonzero(near)}),
+                "stations": [
+                    {"lat": round(float(station_lat[s]), 6), "lon": round(float(station_lon[s]), 6)} for s in mine
+                ],
+            }
+        )
 
     previous = _previous_providers(rng, lat, lon, station_lat, station_lon, owner, km_per_deg_lon)
     elder_dicts = [
-        {"id": f"E{i + 1:07d}", "lat": round(a, 6), "lon": round(o, 6), "area": area, "visits": v,
-         "services": need, "previous_provider": None if prev < 0 else f"P{prev + 1:03d}"}
+        {
+            "id": f"E{i + 1:07d}",
+            "lat": round(a, 6),
+            "lon": round(o, 6),
+            "area": area,
+            "visits": v,
+            "services": need,
+            "previous_provider": None if prev < 0 else f"P{prev + 1:03d}",
+        }
         for i, (a, o, area, v, need, prev) in enumerate(
-            zip(lat.tolist(), lon.tolist(), areas, visits.tolist(), needs, previous.tolist(), strict=True))
+            zip(lat.tolist(), lon.tolist(), areas, visits.tolist(), needs, previous.tolist(), strict=True)
+        )
     ]
-    return {"month": month, "policy": {"max_km": 8.0, "continuity_bonus_km": 1.5},
-            "elders": elder_dicts, "providers": provider_dicts}
+    return {
+        "month": month,
+        "policy": {"max_km": 8.0, "continuity_bonus_km": 1.5},
+        "elders": elder_dicts,
+        "providers": provider_dicts,
+    }
 
 
-def write_scale_instance(path: str | Path, elders: int, providers: int, spare: float, seed: int,
-                         month: str = "2026-12") -> Path:
+def write_scale_instance(
+    path: str | Path, elders: int, providers: int, spare: float, seed: int, month: str = "2026-12"
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     instance = make_scale_instance(elders, providers, spare, seed, month)

@@ -33,8 +33,11 @@ def generate_world(scenario: str, elders: int | None = None, seed: int = DEFAULT
     elder_records = draw_elders(rng, places, count, contracts)
     communities = {community.code: community for _, _, community in places.communities()}
     return World(
-        scenario=scenario, seed=seed, areas=areas_of(scenario),
-        providers=contracts.providers(elder_records, communities), elders=elder_records,
+        scenario=scenario,
+        seed=seed,
+        areas=areas_of(scenario),
+        providers=contracts.providers(elder_records, communities),
+        elders=elder_records,
     )
 
 

@@ -53,8 +53,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
             from service.scheduler import EmbeddedScheduler
 
             loop = asyncio.get_running_loop()
-            scheduler = EmbeddedScheduler(settings, on_offers=None if app.state.offer_notifier else (
-                lambda providers: loop.call_soon_threadsafe(app.state.offer_hub.poke, providers)))
+            scheduler = EmbeddedScheduler(
+                settings,
+                on_offers=None
+                if app.state.offer_notifier
+                else (lambda providers: loop.call_soon_threadsafe(app.state.offer_hub.poke, providers)),
+            )
             await asyncio.to_thread(scheduler.start)
             app.state.dispatcher = scheduler  # the routes poke it when there is new work
         # What start-up made (modules, mappers, schemas, routes) lives as long as the process: out of the
@@ -94,8 +98,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     # Offers committed through this process's engine (a plan run here) are announced as the scheduler's
     # are: by NOTIFY on PostgreSQL, to every API process's hub; on SQLite to this process's own.
     app.state.offer_notifier = None if settings.is_sqlite else OfferNotifier(settings.database_url)
-    watch_offers(app.state.engine,
-                 app.state.offer_notifier.poke if app.state.offer_notifier else app.state.offer_hub.poke)
+    watch_offers(
+        app.state.engine, app.state.offer_notifier.poke if app.state.offer_notifier else app.state.offer_hub.poke
+    )
     # Without a scheduler of its own, an API process on PostgreSQL wakes the leader scheduler by NOTIFY.
     app.state.dispatcher = None if settings.is_sqlite else Notifier(settings.database_url)
     install_error_handlers(app)
@@ -104,10 +109,26 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False)
     install_request_metrics(app)
     app.state.background = set()  # plans started on demand, kept referenced until they finish
     # Routers are matched in this order, route by route: the call centre's and the provider apps' come first.
-    for router in (requests_router, escalation_router, provider_app_router, ops_router, areas_router, elders_router,
-                   providers_router, plans_router, followups_router, reports_router, quality_router, tokens_router,
-                   devices_router, calls_router, complaints_router, proactive_router,
-                   policies_router, items_router):
+    for router in (
+        requests_router,
+        escalation_router,
+        provider_app_router,
+        ops_router,
+        areas_router,
+        elders_router,
+        providers_router,
+        plans_router,
+        followups_router,
+        reports_router,
+        quality_router,
+        tokens_router,
+        devices_router,
+        calls_router,
+        complaints_router,
+        proactive_router,
+        policies_router,
+        items_router,
+    ):
         app.include_router(router)
     install_console(app)  # the browser console (HTML, its own sessions): `/` leads to its login page
     install_openapi(app)

@@ -28,7 +28,7 @@ def rows_per_statement(columns: int, spare: int = 0) -> int:
 
 def chunks(items: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def value_chunks(rows: Sequence[dict], spare: int = 0) -> Iterator[Sequence[dict]]:

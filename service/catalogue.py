@@ -42,19 +42,52 @@ def sql_in(column: str, values: tuple[str, ...]) -> str:
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
 
+
 # One-touch phones (一键通) and home sensors, and what a call-centre call was and how it ended.
-DEVICE_KINDS = ("one_touch", "fall_sensor", "smoke_sensor", "gas_sensor", "water_sensor", "door_sensor",
-                "motion_sensor", "health_monitor")
-DeviceKind = Literal["one_touch", "fall_sensor", "smoke_sensor", "gas_sensor", "water_sensor", "door_sensor",
-                     "motion_sensor", "health_monitor"]
+DEVICE_KINDS = (
+    "one_touch",
+    "fall_sensor",
+    "smoke_sensor",
+    "gas_sensor",
+    "water_sensor",
+    "door_sensor",
+    "motion_sensor",
+    "health_monitor",
+)
+DeviceKind = Literal[
+    "one_touch",
+    "fall_sensor",
+    "smoke_sensor",
+    "gas_sensor",
+    "water_sensor",
+    "door_sensor",
+    "motion_sensor",
+    "health_monitor",
+]
 DEVICE_STATUSES = ("active", "retired")
 DeviceStatus = Literal["active", "retired"]
 CALL_TYPES = ("request", "enquiry", "complaint", "hang_up", "callback", "proactive")
 CallType = Literal["request", "enquiry", "complaint", "hang_up", "callback", "proactive"]
-CALL_OUTCOMES = ("request_created", "answered", "complaint_opened", "referred", "needs_callback", "no_answer",
-                 "reached_well", "reached_needs_help")
-CallOutcome = Literal["request_created", "answered", "complaint_opened", "referred", "needs_callback", "no_answer",
-                      "reached_well", "reached_needs_help"]
+CALL_OUTCOMES = (
+    "request_created",
+    "answered",
+    "complaint_opened",
+    "referred",
+    "needs_callback",
+    "no_answer",
+    "reached_well",
+    "reached_needs_help",
+)
+CallOutcome = Literal[
+    "request_created",
+    "answered",
+    "complaint_opened",
+    "referred",
+    "needs_callback",
+    "no_answer",
+    "reached_well",
+    "reached_needs_help",
+]
 UNREACHED = ("needs_callback", "no_answer")  # outcomes of a call in which nobody was helped: call again
 COMPLAINT_STATUSES = ("open", "sent", "answered", "resolved")
 ComplaintStatus = Literal["open", "sent", "answered", "resolved"]
@@ -113,33 +146,117 @@ HOME_CARE_ITEM = "home_care_visit"
 
 # The catalogue as first seeded (migration 0007); admins add versions of these or new items.
 SEED_ITEMS: tuple[dict, ...] = (
-    {"code": "emergency_response", "help": "emergency", "name": "紧急响应上门", "unit": "visit", "min_minutes": None,
-     "place": "home", "counts_toward_entitlement": False, "tasks": ["emergency", "medical", "companionship"]},
-    {"code": "meal_delivery", "help": "meal", "name": "送餐上门", "unit": "meal", "min_minutes": None,
-     "place": "door", "counts_toward_entitlement": False, "tasks": ["meal", "companionship"]},
-    {"code": "meal_at_home", "help": "meal", "name": "上门做饭", "unit": "visit", "min_minutes": 60,
-     "place": "home", "counts_toward_entitlement": True, "tasks": ["meal", "clean"]},
-    {"code": "home_care_visit", "help": "clean", "name": "居家上门服务", "unit": "visit", "min_minutes": 60,
-     "place": "home", "counts_toward_entitlement": True,
-     "tasks": ["clean", "meal", "companionship", "health", "medical", "mobility", "recreation", "emergency"]},
-    {"code": "medical_escort", "help": "medical", "name": "陪同就医", "unit": "trip", "min_minutes": None,
-     "place": "from_home", "counts_toward_entitlement": False, "tasks": ["medical", "mobility", "companionship"]},
-    {"code": "medical_home_visit", "help": "medical", "name": "上门医护", "unit": "visit", "min_minutes": 60,
-     "place": "home", "counts_toward_entitlement": True, "tasks": ["medical", "health", "companionship"]},
-    {"code": "mobility_trip", "help": "mobility", "name": "助行出行", "unit": "trip", "min_minutes": None,
-     "place": "from_home", "counts_toward_entitlement": False, "tasks": ["mobility", "companionship"]},
-    {"code": "recreation_session", "help": "recreation", "name": "中心文娱活动", "unit": "session",
-     "min_minutes": None, "place": "centre", "counts_toward_entitlement": False,
-     "tasks": ["recreation", "companionship"]},
-    {"code": "companionship_visit", "help": "companionship", "name": "精神慰藉上门", "unit": "visit",
-     "min_minutes": 60, "place": "home", "counts_toward_entitlement": True,
-     "tasks": ["companionship", "clean", "health"]},
-    {"code": "health_check", "help": "health", "name": "健康管理上门", "unit": "visit", "min_minutes": 60,
-     "place": "home", "counts_toward_entitlement": True, "tasks": ["health", "medical", "companionship"]},
+    {
+        "code": "emergency_response",
+        "help": "emergency",
+        "name": "紧急响应上门",
+        "unit": "visit",
+        "min_minutes": None,
+        "place": "home",
+        "counts_toward_entitlement": False,
+        "tasks": ["emergency", "medical", "companionship"],
+    },
+    {
+        "code": "meal_delivery",
+        "help": "meal",
+        "name": "送餐上门",
+        "unit": "meal",
+        "min_minutes": None,
+        "place": "door",
+        "counts_toward_entitlement": False,
+        "tasks": ["meal", "companionship"],
+    },
+    {
+        "code": "meal_at_home",
+        "help": "meal",
+        "name": "上门做饭",
+        "unit": "visit",
+        "min_minutes": 60,
+        "place": "home",
+        "counts_toward_entitlement": True,
+        "tasks": ["meal", "clean"],
+    },
+    {
+        "code": "home_care_visit",
+        "help": "clean",
+        "name": "居家上门服务",
+        "unit": "visit",
+        "min_minutes": 60,
+        "place": "home",
+        "counts_toward_entitlement": True,
+        "tasks": ["clean", "meal", "companionship", "health", "medical", "mobility", "recreation", "emergency"],
+    },
+    {
+        "code": "medical_escort",
+        "help": "medical",
+        "name": "陪同就医",
+        "unit": "trip",
+        "min_minutes": None,
+        "place": "from_home",
+        "counts_toward_entitlement": False,
+        "tasks": ["medical", "mobility", "companionship"],
+    },
+    {
+        "code": "medical_home_visit",
+        "help": "medical",
+        "name": "上门医护",
+        "unit": "visit",
+        "min_minutes": 60,
+        "place": "home",
+        "counts_toward_entitlement": True,
+        "tasks": ["medical", "health", "companionship"],
+    },
+    {
+        "code": "mobility_trip",
+        "help": "mobility",
+        "name": "助行出行",
+        "unit": "trip",
+        "min_minutes": None,
+        "place": "from_home",
+        "counts_toward_entitlement": False,
+        "tasks": ["mobility", "companionship"],
+    },
+    {
+        "code": "recreation_session",
+        "help": "recreation",
+        "name": "中心文娱活动",
+        "unit": "session",
+        "min_minutes": None,
+        "place": "centre",
+        "counts_toward_entitlement": False,
+        "tasks": ["recreation", "companionship"],
+    },
+    {
+        "code": "companionship_visit",
+        "help": "companionship",
+        "name": "精神慰藉上门",
+        "unit": "visit",
+        "min_minutes": 60,
+        "place": "home",
+        "counts_toward_entitlement": True,
+        "tasks": ["companionship", "clean", "health"],
+    },
+    {
+        "code": "health_check",
+        "help": "health",
+        "name": "健康管理上门",
+        "unit": "visit",
+        "min_minutes": 60,
+        "place": "home",
+        "counts_toward_entitlement": True,
+        "tasks": ["health", "medical", "companionship"],
+    },
 )
 
 
 def seeded_items() -> list[dict[str, Any]]:
     """The catalogue's first rows (migration 0007; a database emptied for tests or a reload gets them again)."""
-    return [{**item, "effective_from": date(2000, 1, 1), "created_by": "migration 0007",
-             "created_at": datetime(2026, 12, 2, tzinfo=UTC)} for item in SEED_ITEMS]
+    return [
+        {
+            **item,
+            "effective_from": date(2000, 1, 1),
+            "created_by": "migration 0007",
+            "created_at": datetime(2026, 12, 2, tzinfo=UTC),
+        }
+        for item in SEED_ITEMS
+    ]

@@ -108,9 +108,14 @@ def make_engine(database_url: str, *, pool_size: int = 30, read_only: bool = Fal
     # request waits for a free connection (503 with Retry-After after pool_timeout, 30 s).
     # A connection attempt gives up after CONNECT_TIMEOUT_S: a server that does not answer is a 503 then,
     # not a request held for asyncpg's default minute.
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800,
-                                 hide_parameters=True,
-                                 connect_args={"timeout": CONNECT_TIMEOUT_S, "server_settings": server_settings})
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_recycle=1800,
+        hide_parameters=True,
+        connect_args={"timeout": CONNECT_TIMEOUT_S, "server_settings": server_settings},
+    )
     _drop_closed_connections(engine)
     return engine
 
@@ -161,7 +166,9 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def is_unique_violation(error: IntegrityError) -> bool:
     """A unique index or primary key refused the row: a clash with another row, not a bad value."""
     return getattr(error.orig, "pgcode", None) == "23505" or getattr(error.orig, "sqlite_errorname", None) in (
-        "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+        "SQLITE_CONSTRAINT_UNIQUE",
+        "SQLITE_CONSTRAINT_PRIMARYKEY",
+    )
 
 
 async def close_session(session: AsyncSession) -> None:
@@ -173,6 +180,8 @@ async def close_session(session: AsyncSession) -> None:
     except Exception as exc:
         if not database_unavailable(exc):
             raise
+
+
 async def flush_or_conflict(session: AsyncSession, clash: str) -> None:
     """Write what the session holds, leaving its transaction open for whoever opened it to commit (with an
     Idempotency-Key's answer, say); a unique constraint that a racing writer won becomes a 409 saying what

@@ -82,7 +82,8 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldProblem] | SkipJsonSchema[None] = Field(
-        default=None, description="Each invalid parameter or field with the reason (on 422)")
+        default=None, description="Each invalid parameter or field with the reason (on 422)"
+    )
 
 
 def problem_body(status: int, detail: str, *, title: str | None = None, errors: list | None = None) -> dict[str, Any]:
@@ -97,10 +98,20 @@ def problem_body(status: int, detail: str, *, title: str | None = None, errors: 
     return body
 
 
-def problem(status: int, detail: str, *, title: str | None = None, errors: list | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(problem_body(status, detail, title=title, errors=errors), status_code=status,
-                        media_type=PROBLEM_JSON, headers=headers)
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, detail, title=title, errors=errors),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -115,8 +126,13 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def field_errors(errors: list[Any]) -> list[dict[str, str]]:
     """pydantic's errors as the problem's `errors`: the field's dotted path and the reason."""
-    return [{"field": _field_path(tuple(error.get("loc", ()))),
-             "reason": str(error.get("msg", "invalid")).removeprefix("Value error, ")} for error in errors]
+    return [
+        {
+            "field": _field_path(tuple(error.get("loc", ()))),
+            "reason": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+        }
+        for error in errors
+    ]
 
 
 def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -129,14 +145,25 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 # errors while no server listens, and SQLite's file that cannot be opened.
 _DRIVER_UNAVAILABLE = (
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08: the connection does not exist, failed, was refused
-    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError,  # restarting
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,  # restarting
     asyncpg.TooManyConnectionsError,
     # The client's protocol in a state it cannot leave: seen on a pooled connection that had received the
     # server's FATAL "terminating connection" while idle and was handed out before its socket closed.
     asyncpg.InternalClientError,
 )
-_NETWORK_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT,
-                   errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH, errno.EHOSTDOWN}
+_NETWORK_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EPIPE,
+    errno.ETIMEDOUT,
+    errno.ENETUNREACH,
+    errno.ENETDOWN,
+    errno.EHOSTUNREACH,
+    errno.EHOSTDOWN,
+}
 RETRY_AFTER_S = 2  # a restart of PostgreSQL takes a few seconds
 
 
@@ -152,12 +179,18 @@ def unavailability(exc: BaseException) -> BaseException | None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if (isinstance(current, DBAPIError) and current.connection_invalidated
-                or isinstance(current, _DRIVER_UNAVAILABLE)
-                or isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current)
-                or isinstance(current, (ConnectionError, TimeoutError, socket.gaierror))
-                or isinstance(current, OSError) and current.errno in _NETWORK_ERRNOS
-                or type(current).__module__ == "sqlite3" and "unable to open database" in str(current)):
+        if (
+            isinstance(current, DBAPIError)
+            and current.connection_invalidated
+            or isinstance(current, _DRIVER_UNAVAILABLE)
+            or isinstance(current, asyncpg.InterfaceError)
+            and "connection is closed" in str(current)
+            or isinstance(current, (ConnectionError, TimeoutError, socket.gaierror))
+            or isinstance(current, OSError)
+            and current.errno in _NETWORK_ERRNOS
+            or type(current).__module__ == "sqlite3"
+            and "unable to open database" in str(current)
+        ):
             return current
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return None
@@ -191,22 +224,34 @@ def install_error_handlers(app: FastAPI) -> None:
         # Every database connection stayed busy past the pool's timeout: overload, not a fault of the
         # request. Nothing was written; the client may retry (with its Idempotency-Key, if it sent one).
         log.warning("no database connection free for %s %s", request.method, route_of(request.scope))
-        return problem(503, "the service is too busy to take this request now; retry shortly",
-                       headers={"Retry-After": "1"})
+        return problem(
+            503, "the service is too busy to take this request now; retry shortly", headers={"Retry-After": "1"}
+        )
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         cause = unavailability(exc)
         if cause is None:
             raise exc  # on to the handler of last resort: 500, logged with its traceback
-        log.warning("database unavailable during %s %s: %s", request.method, route_of(request.scope),
-                    type(cause).__name__)
-        return problem(503, "the database is unavailable; retry shortly", title="Service unavailable",
-                       headers={"Retry-After": str(RETRY_AFTER_S)})
+        log.warning(
+            "database unavailable during %s %s: %s", request.method, route_of(request.scope), type(cause).__name__
+        )
+        return problem(
+            503,
+            "the database is unavailable; retry shortly",
+            title="Service unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     # Classes, not Exception itself: Starlette hands Exception's handler the error only after the response,
     # then re-raises it (the server logs a traceback and drops the client's keep-alive connection).
-    for kind in (DBAPIError, EmulatedDBAPIException, asyncpg.PostgresError, asyncpg.InterfaceError,
-                 asyncpg.InternalClientError, OSError):
+    for kind in (
+        DBAPIError,
+        EmulatedDBAPIException,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ):
         app.add_exception_handler(kind, _unavailable)
 
     @app.exception_handler(Exception)

@@ -61,6 +61,7 @@ class Heartbeat:
     @contextlib.asynccontextmanager
     async def beating(self) -> AsyncIterator[Heartbeat]:
         """Write the heartbeat every interval while the block runs."""
+
         async def beat() -> None:
             while True:
                 self.write()

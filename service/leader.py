@@ -118,8 +118,7 @@ class Contender:
         # An exception out of this block (the connection is gone) makes running_jobs cancel every job at once
         # rather than let the tick in progress finish: another scheduler may be leading already.
         async with running_jobs(self.settings) as dispatcher:
-            await connection.add_listener(CHANNEL,
-                                          lambda _c, _p, _ch, payload: dispatcher.poke(payload == EMERGENCY))
+            await connection.add_listener(CHANNEL, lambda _c, _p, _ch, payload: dispatcher.poke(payload == EMERGENCY))
             dispatcher.poke()  # work that came in while no scheduler was leading (its NOTIFYs are lost)
             while not self.stop.is_set():
                 await _wait(self.stop, lost, LIVENESS_S)
@@ -155,8 +154,9 @@ def _signals_set(stop: asyncio.Event):
             loop.remove_signal_handler(sig)
 
 
-async def run_scheduler_process(settings: Settings, stop: asyncio.Event | None = None, *,
-                                handle_signals: bool = True) -> None:
+async def run_scheduler_process(
+    settings: Settings, stop: asyncio.Event | None = None, *, handle_signals: bool = True
+) -> None:
     """Run until `stop` is set (SIGTERM and SIGINT set it when `handle_signals`); never on a lost database."""
     stop = stop or asyncio.Event()
     heartbeat = Heartbeat(settings.heartbeat_path, settings.heartbeat_s)

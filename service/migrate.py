@@ -41,5 +41,6 @@ def migrate(database_url: str) -> None:
 def hold_migration_lock(connection: Connection) -> None:
     """Inside the migration's transaction, before Alembic reads the version: one migration at a time."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
-                           {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]})
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": MIGRATION_LOCK[0], "key": MIGRATION_LOCK[1]}
+        )

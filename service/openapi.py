@@ -31,8 +31,7 @@ from service.errors import PROBLEM_JSON, Problem
 from service.idempotency.service import IdempotencyKeyHeader
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying",
-                               "schema": {"type": "integer"}}}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
 AUTHENTICATE = {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}
 DEFAULTS: dict[int, dict[str, Any]] = {
     400: {"description": "The body could not be read as JSON (it is not UTF-8, for one)"},
@@ -42,8 +41,10 @@ DEFAULTS: dict[int, dict[str, Any]] = {
     409: {"description": "The Idempotency-Key's first request is still being processed"},
     413: {"description": "The body is larger than the service accepts"},
     422: {"description": "A parameter or field is invalid (each named in `errors`)"},
-    503: {"description": "The database is unreachable or busy; retry after `Retry-After` seconds",
-          "headers": RETRY_AFTER},
+    503: {
+        "description": "The database is unreachable or busy; retry after `Retry-After` seconds",
+        "headers": RETRY_AFTER,
+    },
 }
 _SESSION = SessionDep.__metadata__[0].dependency
 _IDEMPOTENCY_KEY = IdempotencyKeyHeader.__metadata__[0].alias
@@ -100,8 +101,13 @@ def possible_errors(route) -> tuple[list[int], tuple[str, ...]]:
     for dependant in _walk(route.dependant):
         calls.add(dependant.call)
         roles = getattr(dependant.call, "roles", roles)
-        params = params or bool(dependant.query_params or dependant.header_params or dependant.path_params
-                                or dependant.cookie_params or dependant.body_params)
+        params = params or bool(
+            dependant.query_params
+            or dependant.header_params
+            or dependant.path_params
+            or dependant.cookie_params
+            or dependant.body_params
+        )
         path_params = path_params or bool(dependant.path_params)
         headers.update(p.alias for p in dependant.header_params)
     statuses = []

@@ -24,10 +24,12 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("homecare_http_requests_total", "HTTP requests",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("homecare_http_request_seconds", "HTTP request latency",
-                                 ["method", "route"], registry=self.registry)
+        self.requests = Counter(
+            "homecare_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "homecare_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
+        )
 
 
 @router.get("/livez", summary="The process is alive (no database check)")
@@ -35,8 +37,12 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database answers", response_model=dict[str, str],
-            responses={503: {"description": "Database unreachable"}})
+@router.get(
+    "/readyz",
+    summary="The database answers",
+    response_model=dict[str, str],
+    responses={503: {"description": "Database unreachable"}},
+)
 async def readyz(request: Request):
     try:
         async with request.app.state.engine.connect() as connection:
@@ -48,10 +54,14 @@ async def readyz(request: Request):
     return {"status": "ok"}
 
 
-@router.get("/metrics", summary="Prometheus metrics (admin token: routes and volumes are not for everyone)",
-            response_class=Response, responses={
-                200: {"description": "The Prometheus text format",
-                      "content": {"text/plain": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (admin token: routes and volumes are not for everyone)",
+    response_class=Response,
+    responses={
+        200: {"description": "The Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
+)
 async def metrics(request: Request, _: Admin) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -91,8 +101,9 @@ class RequestMetrics:
         self.metrics.requests.labels(method, template, str(status)).inc()
         self.metrics.latency.labels(method, template).observe(elapsed)
         if log.isEnabledFor(logging.INFO):
-            log.info(json.dumps({"method": method, "route": template, "status": status,
-                                 "ms": round(elapsed * 1000, 1)}))
+            log.info(
+                json.dumps({"method": method, "route": template, "status": status, "ms": round(elapsed * 1000, 1)})
+            )
 
 
 def install_request_metrics(app: FastAPI) -> None:

@@ -67,8 +67,12 @@ class Dispatcher:
                 self._again = self._emergency = False
                 unfinished = False
                 try:
-                    tick = await dispatch_open_requests(self._sessions, self._settings, registry=self._registry,
-                                                        interrupt=lambda: self._emergency or self._stopping)
+                    tick = await dispatch_open_requests(
+                        self._sessions,
+                        self._settings,
+                        registry=self._registry,
+                        interrupt=lambda: self._emergency or self._stopping,
+                    )
                     dispatched, unfinished = dispatched + tick.offered, tick.unfinished
                 except Exception as exc:  # a failed tick must not stop the next one
                     # One line without the exception's message (a driver's can quote a row's personal data);
@@ -125,28 +129,41 @@ class Jobs:
             return None
 
     async def expire_offers(self) -> None:
-        expired = await self._guarded("offer expiry", lambda s: sweeps.expire_offers(
-            s, now=utcnow(), settings=self.settings, skip=self._skip["offer expiry"]))
+        expired = await self._guarded(
+            "offer expiry",
+            lambda s: sweeps.expire_offers(s, now=utcnow(), settings=self.settings, skip=self._skip["offer expiry"]),
+        )
         if expired:  # their requests are open again; any of them may be an emergency's, so no gathering
             self.dispatcher.poke(emergency=True)
 
     async def escalate_emergencies(self) -> None:
         # Its offers reach the provider apps' streams as any offer does (wakeup.watch_offers).
-        await self._guarded("escalation", lambda s: escalation.escalate_emergencies(
-            s, now=utcnow(), settings=self.settings, skip=self._skip["escalation"], registry=self._registry))
+        await self._guarded(
+            "escalation",
+            lambda s: escalation.escalate_emergencies(
+                s, now=utcnow(), settings=self.settings, skip=self._skip["escalation"], registry=self._registry
+            ),
+        )
 
     async def sweep_check_outs(self) -> None:
-        await self._guarded("missing check-outs", lambda s: sweeps.flag_missing_check_outs(
-            s, now=utcnow(), settings=self.settings, skip=self._skip["missing check-outs"]))
+        await self._guarded(
+            "missing check-outs",
+            lambda s: sweeps.flag_missing_check_outs(
+                s, now=utcnow(), settings=self.settings, skip=self._skip["missing check-outs"]
+            ),
+        )
 
     async def forget_idempotency_keys(self) -> None:
-        await self._guarded("idempotency keys", lambda s: sweeps.forget_idempotency_keys(
-            s, now=utcnow(), skip=self._skip["idempotency keys"]))
+        await self._guarded(
+            "idempotency keys",
+            lambda s: sweeps.forget_idempotency_keys(s, now=utcnow(), skip=self._skip["idempotency keys"]),
+        )
 
     async def close_last_month(self) -> None:
         month = previous_month(month_of(utcnow(), self.settings.tz))
-        await self._guarded("missed visits", lambda s: sweeps.mark_missed(
-            s, month, now=utcnow(), skip=self._skip["missed visits"]))
+        await self._guarded(
+            "missed visits", lambda s: sweeps.mark_missed(s, month, now=utcnow(), skip=self._skip["missed visits"])
+        )
 
     async def assess_provider_quality(self) -> None:
         month = previous_month(month_of(utcnow(), self.settings.tz))
@@ -188,8 +205,9 @@ def build_scheduler(sessions: async_sessionmaker, settings: Settings, dispatcher
 
 
 @contextlib.asynccontextmanager
-async def running_jobs(settings: Settings,
-                       on_offers: Callable[[frozenset[int]], None] | None = None) -> AsyncIterator[Dispatcher]:
+async def running_jobs(
+    settings: Settings, on_offers: Callable[[frozenset[int]], None] | None = None
+) -> AsyncIterator[Dispatcher]:
     """The jobs running on this event loop with an engine of their own; yields their dispatcher to poke.
 
     Each commit of new offers calls `on_offers` (given: the embedding API process's hub on SQLite) or, on
@@ -249,8 +267,9 @@ class EmbeddedScheduler:
     def __init__(self, settings: Settings, on_offers: Callable[[frozenset[int]], None] | None = None) -> None:
         self._settings, self._on_offers = settings, on_offers
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="homecare-scheduler",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._main(),), name="homecare-scheduler", daemon=True
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self.dispatcher: Dispatcher | None = None

@@ -40,6 +40,8 @@ async def sees(session: AsyncSession, principal: Principal, area_code: str | Non
 
 def checker(session: AsyncSession, principal: Principal):
     """`sees` for this seat, as the services take it: `await in_seat(area_code)`."""
+
     async def in_seat(area_code: str | None) -> bool:
         return await sees(session, principal, area_code)
+
     return in_seat

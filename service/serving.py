@@ -25,8 +25,10 @@ from service.settings import Settings
 def refusal(status: int, detail: str) -> bytes:
     """A whole HTTP/1.1 response that closes the connection: problem+json, as the app's refusals are."""
     body = json.dumps(problem_body(status, detail), ensure_ascii=False, separators=(",", ":")).encode()
-    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: {PROBLEM_JSON}\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: {PROBLEM_JSON}\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
     return head.encode("ascii") + body
 
 
@@ -91,13 +93,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def guarded_protocol(settings: Settings) -> type[GuardedHttpToolsProtocol]:
-    return type("GuardedHttpTools", (GuardedHttpToolsProtocol,), {
-        "head_timeout_s": settings.header_timeout_s, "max_head_bytes": settings.max_header_bytes})
+    return type(
+        "GuardedHttpTools",
+        (GuardedHttpToolsProtocol,),
+        {"head_timeout_s": settings.header_timeout_s, "max_head_bytes": settings.max_header_bytes},
+    )
 
 
 def server_config(app, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=host, port=port, log_level="warning", http=guarded_protocol(settings),
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http=guarded_protocol(settings),
         timeout_keep_alive=settings.keep_alive_s,
         # Only h11 reads this (the protocol above is httptools'); set so that either bounds the head.
         h11_max_incomplete_event_size=settings.max_header_bytes,

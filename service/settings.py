@@ -65,11 +65,13 @@ class Settings(BaseSettings):
     working_minutes: int = Field(default=480, ge=60, le=960)
 
     # Supervision: provider quality (dynamic entry/exit) and the follow-up call queue
-    quality_threshold: float = Field(default=60.0, ge=0, le=100,
-                                     description="A monthly score below this counts towards suspension")
+    quality_threshold: float = Field(
+        default=60.0, ge=0, le=100, description="A monthly score below this counts towards suspension"
+    )
     quality_low_months: int = Field(default=2, ge=1, le=12, description="Low months running before suspension")
-    emergency_target_minutes: float = Field(default=30.0, gt=0, le=1440,
-                                            description="An emergency answered within this is on time")
+    emergency_target_minutes: float = Field(
+        default=30.0, gt=0, le=1440, description="An emergency answered within this is on time"
+    )
     follow_up_sample_rate: float = Field(default=0.1, ge=0, le=1, description="Share of ordinary visits called back")
     new_provider_months: int = Field(default=3, ge=1, le=24, description="A provider is new for its first months")
     # Proactive care (主动关爱): elders living alone or aged 80+ are called when nobody has been in touch
@@ -130,9 +132,7 @@ class Settings(BaseSettings):
     @classmethod
     def _supported_database(cls, url: str) -> str:
         if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "must start with sqlite+aiosqlite:// (embedded) or postgresql+asyncpg:// (production)"
-            )
+            raise ValueError("must start with sqlite+aiosqlite:// (embedded) or postgresql+asyncpg:// (production)")
         # The default database's folder is made on first use; a named one's must exist, so that a mistyped
         # path stops the process here instead of creating a new, empty database somewhere unexpected.
         if url.startswith(SQLITE_PREFIX) and url != default_database_url():

@@ -69,6 +69,7 @@ def _text_form(kind: str, example: str):
         if not isinstance(value, str | date):
             raise ValueError(f"must be {kind} as text, e.g. {example}")  # noqa: TRY004 (pydantic wants ValueError)
         return value
+
     return check
 
 
@@ -108,13 +109,28 @@ IdPath = Annotated[DbId, Path()]
 IdQuery = Annotated[DbId | None, Query()]
 Text = Annotated[str, AfterValidator(_printable)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
-Moment = Annotated[datetime, Strict(False), BeforeValidator(_text_form("a time", "2026-12-03T09:30:00+08:00")),
-                   AfterValidator(_plausible_moment), Field(description=f"ISO 8601 with a UTC offset, in {YEARS}")]
-Day = Annotated[date, Strict(False), BeforeValidator(_text_form("a date", "2026-12-03")),
-                AfterValidator(_plausible_day), Field(description=f"YYYY-MM-DD, in {YEARS}")]
-Month = Annotated[str, AfterValidator(_plausible_month), Field(
-    json_schema_extra={"pattern": MONTH_PATTERN},
-    description=f"YYYY-MM, the calendar month in Asia/Shanghai, in {YEARS}")]
+Moment = Annotated[
+    datetime,
+    Strict(False),
+    BeforeValidator(_text_form("a time", "2026-12-03T09:30:00+08:00")),
+    AfterValidator(_plausible_moment),
+    Field(description=f"ISO 8601 with a UTC offset, in {YEARS}"),
+]
+Day = Annotated[
+    date,
+    Strict(False),
+    BeforeValidator(_text_form("a date", "2026-12-03")),
+    AfterValidator(_plausible_day),
+    Field(description=f"YYYY-MM-DD, in {YEARS}"),
+]
+Month = Annotated[
+    str,
+    AfterValidator(_plausible_month),
+    Field(
+        json_schema_extra={"pattern": MONTH_PATTERN},
+        description=f"YYYY-MM, the calendar month in Asia/Shanghai, in {YEARS}",
+    ),
+]
 AreaCode = Annotated[str, Field(pattern=AREA_PATTERN, description="Area code: 6, 9 or 12 digits")]
 
 

@@ -113,8 +113,9 @@ async def client(app, db) -> AsyncIterator[httpx.AsyncClient]:
 async def live(app, db) -> AsyncIterator[str]:
     """The session's app on a real uvicorn server (no lifespan: the app is shared): its base URL. For
     streams, which httpx's ASGITransport hands over only once complete."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                                           timeout_graceful_shutdown=5))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
+    )
     serving = asyncio.create_task(server.serve())
     async with asyncio.timeout(60):  # a bound against a hang, not a timing assertion
         while not server.started:
@@ -134,11 +135,18 @@ def token(db) -> TokenFactory:
 
 
 def token_factory(sessions) -> TokenFactory:
-    async def make(role: str, *, provider_id: int | None = None, area_code: str | None = None,
-                   gateway_id: int | None = None) -> dict[str, str]:
+    async def make(
+        role: str, *, provider_id: int | None = None, area_code: str | None = None, gateway_id: int | None = None
+    ) -> dict[str, str]:
         async with unit(sessions) as session:
-            value = await create_token(session, role=role, name=f"test-{role}", provider_id=provider_id,
-                                       area_code=area_code, gateway_id=gateway_id)
+            value = await create_token(
+                session,
+                role=role,
+                name=f"test-{role}",
+                provider_id=provider_id,
+                area_code=area_code,
+                gateway_id=gateway_id,
+            )
         return {"Authorization": f"Bearer {value}"}
 
     return make

@@ -37,8 +37,13 @@ BACKEND_EXIT_S = 0.2  # between a backend's FATAL and its socket closing
 
 def error_response(code: str, message: str) -> bytes:
     """A PostgreSQL ErrorResponse message of severity FATAL."""
-    fields = b"".join(kind + text.encode() + b"\0" for kind, text in
-                      ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", code), (b"M", message))) + b"\0"
+    fields = (
+        b"".join(
+            kind + text.encode() + b"\0"
+            for kind, text in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", code), (b"M", message))
+        )
+        + b"\0"
+    )
     return b"E" + struct.pack("!i", len(fields) + 4) + fields
 
 

@@ -38,6 +38,7 @@ FORBIDDEN = {
     "providers": {"sqlmodel", "sqlalchemy", "fastapi"},
 }
 
+
 @dataclass(frozen=True)
 class Import:
     source: str  # the importing module
@@ -74,8 +75,11 @@ def imports_of(module: str, source: str, is_package: bool = False) -> Iterator[I
 
 def project_imports() -> list[Import]:
     modules = all_modules()
-    return [imp for module, path in modules.items()
-            for imp in imports_of(module, path.read_text(encoding="utf-8"), path.name == "__init__.py")]
+    return [
+        imp
+        for module, path in modules.items()
+        for imp in imports_of(module, path.read_text(encoding="utf-8"), path.name == "__init__.py")
+    ]
 
 
 def package_of(module: str) -> str:
@@ -185,12 +189,14 @@ def test_every_package_is_checked():
 
 # The checker itself, on small samples: each rule can fail.
 
+
 def sample_imports(**modules: str) -> list[Import]:
     return [imp for name, text in modules.items() for imp in imports_of(name.replace("__", "."), text)]
 
 
 def test_the_checker_sees_imports_inside_functions_and_type_checking():
-    found = sample_imports(dispatch__x="""
+    found = sample_imports(
+        dispatch__x="""
 import numpy
 from typing import TYPE_CHECKING
 if TYPE_CHECKING:
@@ -198,7 +204,8 @@ if TYPE_CHECKING:
 def f():
     import sqlalchemy
     from seed import world
-""")
+"""
+    )
     assert offending_packages(found) == {"dispatch.x": ["seed", "service.db", "sqlalchemy"]}
 
 
@@ -209,22 +216,30 @@ def test_the_checker_resolves_relative_imports():
 
 
 def test_the_checker_lets_only_the_benchmarks_tests_import_benchmarks():
-    found = sample_imports(tests__conftest="from benchmarks.pg import SERVER",
-                           tests__benchmarks__test_x="import benchmarks.faults.report")
+    found = sample_imports(
+        tests__conftest="from benchmarks.pg import SERVER", tests__benchmarks__test_x="import benchmarks.faults.report"
+    )
     assert offending_packages(found) == {"tests.conftest": ["benchmarks.pg"]}
 
 
 def test_the_checker_sees_private_imports():
-    found = sample_imports(service__a="from service.b import _helper, public\nimport service._c\n"
-                                      "from service.b import __version__\n",
-                           service__b="from service.b import _self\n")
+    found = sample_imports(
+        service__a="from service.b import _helper, public\nimport service._c\nfrom service.b import __version__\n",
+        service__b="from service.b import _self\n",
+    )
     assert private_imports(found, {"service.a", "service.b"}) == [
-        "service.a:1 imports service.b._helper", "service.a:2 imports service._c"]
+        "service.a:1 imports service.b._helper",
+        "service.a:2 imports service._c",
+    ]
 
 
 def test_the_checker_finds_cycles_through_function_level_imports():
-    found = sample_imports(service__a="import service.b", service__b="def f():\n    from service.c import x\n",
-                           service__c="from service import a", service__d="import service.a")
+    found = sample_imports(
+        service__a="import service.b",
+        service__b="def f():\n    from service.c import x\n",
+        service__c="from service import a",
+        service__d="import service.a",
+    )
     modules = {"service", "service.a", "service.b", "service.c", "service.d"}
     assert cycles(found, modules) == [{"service.a", "service.b", "service.c"}]
 
@@ -237,8 +252,11 @@ COMMITTERS = {"service/deps.py", "service/transactions.py"}
 
 def commit_calls(path: Path) -> list[int]:
     """The lines of `<anything>.commit(...)` calls in a module."""
-    return [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"]
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"
+    ]
 
 
 def may_commit(relative: str) -> bool:
@@ -256,8 +274,10 @@ def test_only_the_transaction_owners_commit():
 
 def test_the_checker_sees_commits(tmp_path):
     sample = tmp_path / "x.py"
-    sample.write_text("async def f(session, plan):\n    await session.commit()\n    plan.committed()\n"
-                      "    await (await session.connection()).commit()\n")
+    sample.write_text(
+        "async def f(session, plan):\n    await session.commit()\n    plan.committed()\n"
+        "    await (await session.connection()).commit()\n"
+    )
     assert commit_calls(sample) == [2, 4]
     assert may_commit("service/deps.py") and may_commit("service/migrations/env.py")
     assert not may_commit("service/dispatching/faults.py")
@@ -265,15 +285,28 @@ def test_the_checker_sees_commits(tmp_path):
 
 # The lifecycle (service/lifecycle/) sits below the domains that move requests: it imports shared modules
 # and two tables, never a domain's services (the old cycle dispatching/offers.py <-> requests/service.py).
-LIFECYCLE_MAY_IMPORT = {"service.lifecycle", "service.catalogue", "service.db", "service.errors",
-                        "service.settings", "service.audit", "service.bulk", "service.providers.models",
-                        "service.visits.models"}
+LIFECYCLE_MAY_IMPORT = {
+    "service.lifecycle",
+    "service.catalogue",
+    "service.db",
+    "service.errors",
+    "service.settings",
+    "service.audit",
+    "service.bulk",
+    "service.providers.models",
+    "service.visits.models",
+}
 
 
 def test_the_lifecycle_imports_no_domain_service(imports):
     offenders: dict[str, set[str]] = {}
     for imp in imports:
-        if imp.source.startswith("service.lifecycle") and package_of(imp.target) == "service" and not any(
-                imp.target == allowed or imp.target.startswith(allowed + ".") for allowed in LIFECYCLE_MAY_IMPORT):
+        if (
+            imp.source.startswith("service.lifecycle")
+            and package_of(imp.target) == "service"
+            and not any(
+                imp.target == allowed or imp.target.startswith(allowed + ".") for allowed in LIFECYCLE_MAY_IMPORT
+            )
+        ):
             offenders.setdefault(imp.source, set()).add(imp.target)
     assert offenders == {}

@@ -23,8 +23,11 @@ _VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines()
-             if line.strip() and not line.lstrip().startswith("#"))
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
     return {name.strip(): value.strip() for name, value in pairs}
 
 
@@ -65,8 +68,10 @@ def test_services_start_in_order_and_come_back_after_a_crash():
     assert "pgdata" in SERVICES["postgres"]["volumes"][0] and "pgdata" in COMPOSE["volumes"]
     assert SERVICES["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     for name in ("api", "scheduler"):
-        assert SERVICES[name]["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                                "migrate": {"condition": "service_completed_successfully"}}
+        assert SERVICES[name]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"},
+        }
     for name in LONG_RUNNING:
         assert SERVICES[name]["restart"] == "unless-stopped", name
     assert SERVICES["migrate"]["restart"] == "no"  # one-shot: its success lets the others start
@@ -134,17 +139,27 @@ def dockerignored(path: str, patterns: list[str]) -> bool:
         negated = pattern.startswith("!")
         pattern = pattern.removeprefix("!").removeprefix("**/")
         parts = Path(path).parts
-        if any(fnmatch.fnmatch("/".join(parts[:n]), pattern) or fnmatch.fnmatch(parts[n - 1], pattern)
-               for n in range(1, len(parts) + 1)):
+        if any(
+            fnmatch.fnmatch("/".join(parts[:n]), pattern) or fnmatch.fnmatch(parts[n - 1], pattern)
+            for n in range(1, len(parts) + 1)
+        ):
             ignored = not negated
     return ignored
 
 
 def test_the_build_context_leaves_out_the_venv_and_secrets_but_not_what_the_image_needs():
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-    for path in (".venv/lib/python3.11/site-packages/numpy/__init__.py", ".git/HEAD", ".env", "var/homecare.db",
-                 "service/__pycache__/app.cpython-311.pyc"):
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for path in (
+        ".venv/lib/python3.11/site-packages/numpy/__init__.py",
+        ".git/HEAD",
+        ".env",
+        "var/homecare.db",
+        "service/__pycache__/app.cpython-311.pyc",
+    ):
         assert dockerignored(path, patterns), path
     copied = re.findall(r"^COPY (.+) \S+$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
     for source in (s for line in copied for s in line.split()):

@@ -62,8 +62,12 @@ def stop(process: subprocess.Popen) -> int:
 
 def test_three_concurrent_migrations_of_a_fresh_database_all_succeed(fresh_database):
     env = environment("migrate", fresh_database)
-    processes = [subprocess.Popen(SERVICES["migrate"]["command"], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    processes = [
+        subprocess.Popen(
+            SERVICES["migrate"]["command"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(3)
+    ]
     outcomes = [(p.wait(timeout=WAIT_S), p.stdout.read()) for p in processes]
     assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
 
@@ -89,16 +93,28 @@ def free_port() -> int:
 
 def test_the_scheduler_its_health_check_and_an_api_replica_run_as_compose_starts_them(fresh_database, tmp_path):
     beat = tmp_path / "var" / "scheduler.heartbeat"
-    scheduler_env = environment("scheduler", fresh_database, HOMECARE_HEARTBEAT_PATH=str(beat),
-                                HOMECARE_HEARTBEAT_S="0.2")
+    scheduler_env = environment(
+        "scheduler", fresh_database, HOMECARE_HEARTBEAT_PATH=str(beat), HOMECARE_HEARTBEAT_S="0.2"
+    )
     health = SERVICES["scheduler"]["healthcheck"]["test"][1:]  # after "CMD"
     port = free_port()
-    api_command = [str(port) if arg == "8000" else "127.0.0.1" if arg == "0.0.0.0" else arg
-                   for arg in SERVICES["api"]["command"]]
-    scheduler = subprocess.Popen(SERVICES["scheduler"]["command"], env=scheduler_env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
-    api = subprocess.Popen(api_command, env=environment("api", fresh_database), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
+    api_command = [
+        str(port) if arg == "8000" else "127.0.0.1" if arg == "0.0.0.0" else arg for arg in SERVICES["api"]["command"]
+    ]
+    scheduler = subprocess.Popen(
+        SERVICES["scheduler"]["command"],
+        env=scheduler_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    api = subprocess.Popen(
+        api_command,
+        env=environment("api", fresh_database),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: beat.exists() and json.loads(beat.read_text())["state"] == "leader", "the scheduler leads")
         checked = run(health, scheduler_env)

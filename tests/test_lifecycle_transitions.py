@@ -68,34 +68,43 @@ def test_the_live_sets_are_the_ones_the_database_and_dispatch_rely_on():
     assert SPENT_ASSIGNMENT == {A.DECLINED, A.EXPIRED}  # never offered to that provider again
 
 
-@pytest.mark.parametrize(("move", "allowed", "refused"), [
-    (Move.CANCEL, {R.OPEN, R.ASSIGNED, R.ACCEPTED, R.ESCALATED},
-     {R.IN_PROGRESS, R.COMPLETED, R.CANCELLED, R.MISSED}),
-    (Move.MISS, {R.OPEN, R.ASSIGNED, R.ACCEPTED}, {R.IN_PROGRESS, R.COMPLETED, R.UNASSIGNABLE}),
-    (Move.START, {R.ACCEPTED}, {R.OPEN, R.ASSIGNED, R.IN_PROGRESS}),
-    (Move.COMPLETE, {R.IN_PROGRESS, R.ACCEPTED}, {R.OPEN, R.ASSIGNED, R.CANCELLED}),
-    (Move.CLAIM, {R.OPEN}, {R.ASSIGNED, R.UNASSIGNABLE}),
-    (Move.NOBODY, {R.OPEN}, {R.ASSIGNED, R.ACCEPTED}),
-    # An emergency nobody took in time, or nobody may take; an accepted one never goes to the queue.
-    (Move.ESCALATE, {R.OPEN, R.ASSIGNED}, {R.ACCEPTED, R.IN_PROGRESS, R.ESCALATED, R.COMPLETED}),
-    # The first provider to accept an escalated emergency still takes it.
-    (Move.ACCEPT, {R.ASSIGNED, R.ESCALATED}, {R.OPEN, R.ACCEPTED, R.UNASSIGNABLE}),
-    # Operators take over any request not yet accepted; a closed one is not theirs to revive.
-    (Move.ASSIGN, {R.OPEN, R.ASSIGNED, R.ESCALATED}, {R.ACCEPTED, R.IN_PROGRESS, R.COMPLETED, R.UNASSIGNABLE}),
-])
+@pytest.mark.parametrize(
+    ("move", "allowed", "refused"),
+    [
+        (
+            Move.CANCEL,
+            {R.OPEN, R.ASSIGNED, R.ACCEPTED, R.ESCALATED},
+            {R.IN_PROGRESS, R.COMPLETED, R.CANCELLED, R.MISSED},
+        ),
+        (Move.MISS, {R.OPEN, R.ASSIGNED, R.ACCEPTED}, {R.IN_PROGRESS, R.COMPLETED, R.UNASSIGNABLE}),
+        (Move.START, {R.ACCEPTED}, {R.OPEN, R.ASSIGNED, R.IN_PROGRESS}),
+        (Move.COMPLETE, {R.IN_PROGRESS, R.ACCEPTED}, {R.OPEN, R.ASSIGNED, R.CANCELLED}),
+        (Move.CLAIM, {R.OPEN}, {R.ASSIGNED, R.UNASSIGNABLE}),
+        (Move.NOBODY, {R.OPEN}, {R.ASSIGNED, R.ACCEPTED}),
+        # An emergency nobody took in time, or nobody may take; an accepted one never goes to the queue.
+        (Move.ESCALATE, {R.OPEN, R.ASSIGNED}, {R.ACCEPTED, R.IN_PROGRESS, R.ESCALATED, R.COMPLETED}),
+        # The first provider to accept an escalated emergency still takes it.
+        (Move.ACCEPT, {R.ASSIGNED, R.ESCALATED}, {R.OPEN, R.ACCEPTED, R.UNASSIGNABLE}),
+        # Operators take over any request not yet accepted; a closed one is not theirs to revive.
+        (Move.ASSIGN, {R.OPEN, R.ASSIGNED, R.ESCALATED}, {R.ACCEPTED, R.IN_PROGRESS, R.COMPLETED, R.UNASSIGNABLE}),
+    ],
+)
 def test_request_moves_leave_only_their_sources(move, allowed, refused):
     transition = REQUEST_MOVES[move]
     assert {s for s in R if transition.allows(s)} >= allowed
     assert not any(transition.allows(s) for s in refused)
 
 
-@pytest.mark.parametrize(("move", "sources", "target"), [
-    (Move.ACCEPT, {A.OFFERED}, A.ACCEPTED),
-    (Move.DECLINE, {A.OFFERED, A.ACCEPTED}, A.DECLINED),  # an accepted offer may be given up before the visit
-    (Move.EXPIRE, {A.OFFERED}, A.EXPIRED),  # an accepted offer never expires
-    (Move.WITHDRAW, {A.OFFERED, A.ACCEPTED}, A.CANCELLED),
-    (Move.COMPLETE, {A.ACCEPTED}, A.COMPLETED),
-])
+@pytest.mark.parametrize(
+    ("move", "sources", "target"),
+    [
+        (Move.ACCEPT, {A.OFFERED}, A.ACCEPTED),
+        (Move.DECLINE, {A.OFFERED, A.ACCEPTED}, A.DECLINED),  # an accepted offer may be given up before the visit
+        (Move.EXPIRE, {A.OFFERED}, A.EXPIRED),  # an accepted offer never expires
+        (Move.WITHDRAW, {A.OFFERED, A.ACCEPTED}, A.CANCELLED),
+        (Move.COMPLETE, {A.ACCEPTED}, A.COMPLETED),
+    ],
+)
 def test_assignment_moves(move, sources, target):
     assert ASSIGNMENT_MOVES[move] == Transition(frozenset(sources), target)
 
@@ -131,8 +140,11 @@ def test_each_move_is_one_conditional_update_from_the_table(dialect):
     for move, transition in ASSIGNMENT_MOVES.items():
         if not transition.sources:
             continue
-        sql = " ".join(str(assignment_update(9, transition, NOW).compile(
-            dialect=dialect, compile_kwargs={"literal_binds": True})).split())
+        sql = " ".join(
+            str(
+                assignment_update(9, transition, NOW).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+            ).split()
+        )
         listed = ", ".join(f"'{s}'" for s in in_order(transition.sources))
         assert f"assignment.status IN ({listed})" in sql and f"status='{transition.target}'" in sql, move
 
@@ -158,8 +170,12 @@ def _rendered(transition: Transition | None) -> str:
 def test_docs_design_lists_the_table_as_the_code_has_it():
     text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
     block = text.split("<!-- lifecycle-table -->")[1].split("<!-- /lifecycle-table -->")[0]
-    documented = [tuple(cell.strip().strip("`") for cell in line.strip().strip("|").split("|"))
-                  for line in block.strip().splitlines()[2:] if line.startswith("|")]
-    expected = [(move.value, _rendered(REQUEST_MOVES.get(move)), _rendered(ASSIGNMENT_MOVES.get(move)))
-                for move in Move]
+    documented = [
+        tuple(cell.strip().strip("`") for cell in line.strip().strip("|").split("|"))
+        for line in block.strip().splitlines()[2:]
+        if line.startswith("|")
+    ]
+    expected = [
+        (move.value, _rendered(REQUEST_MOVES.get(move)), _rendered(ASSIGNMENT_MOVES.get(move))) for move in Move
+    ]
     assert documented == expected

@@ -21,7 +21,7 @@ def documented_settings() -> set[str]:
         names.add(first)
         for short in others:
             words = short.strip("_").split("_")
-            names.add("_".join(first.split("_")[:-len(words)] + words))
+            names.add("_".join(first.split("_")[: -len(words)] + words))
     return names
 
 

@@ -111,12 +111,18 @@ async def until_answered(rec: Timeline, label: str, send, expected, run: Run, re
         delay = min(delay * 2, RETRY_MAX_S)
 
 
-async def create(client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, body: dict, key: str,
-                 run: Run) -> tuple[int, float] | None:
+async def create(
+    client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, body: dict, key: str, run: Run
+) -> tuple[int, float] | None:
     """One operator's create, retried with its key until acknowledged: (request id, wall time of the 201)."""
     response = await until_answered(
-        rec, CREATE, lambda: client.post("/api/v1/requests", json=body, headers={"Idempotency-Key": key}),
-        lambda r: r.status_code == 201, run, body)
+        rec,
+        CREATE,
+        lambda: client.post("/api/v1/requests", json=body, headers={"Idempotency-Key": key}),
+        lambda r: r.status_code == 201,
+        run,
+        body,
+    )
     if response is None or response.status_code != 201:
         return None
     request_id, acknowledged = response.json()["id"], time.time()
@@ -127,25 +133,41 @@ async def create(client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, body:
     return request_id, acknowledged
 
 
-async def operator(i: int, client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, elders, run: Run,
-                   seed: int, think: float) -> None:
+async def operator(
+    i: int, client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, elders, run: Run, seed: int, think: float
+) -> None:
     rng = random.Random(f"faults-operator:{seed}:{i}")
     while time.monotonic() < run.deadline:
         await create(client, rec, ledger, request_body(rng, elders, i), random_uuid(rng), run)
         await asyncio.sleep(rng.expovariate(1 / think))
 
 
-async def make_visit(client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, assignment: dict,
-                     rng: random.Random, tz: ZoneInfo, run: Run) -> None:
+async def make_visit(
+    client: httpx.AsyncClient,
+    rec: Timeline,
+    ledger: Ledger,
+    assignment: dict,
+    rng: random.Random,
+    tz: ZoneInfo,
+    run: Run,
+) -> None:
     """Check in and out, each retried with the same client_visit_id / time until answered."""
     check_in, check_out = visit_times(rng)
     home = {**assignment["elder"]["location"], "coord_sys": "wgs84"}
     client_id = random_uuid(rng)
-    start = {"assignment_id": assignment["id"], "client_visit_id": client_id,
-             "check_in": {"at": check_in.isoformat(), "location": home}}
-    response = await until_answered(rec, "POST /provider/visits (check-in)",
-                                    lambda: client.post("/api/v1/provider/visits", json=start),
-                                    lambda r: r.status_code in (200, 201), run, start)
+    start = {
+        "assignment_id": assignment["id"],
+        "client_visit_id": client_id,
+        "check_in": {"at": check_in.isoformat(), "location": home},
+    }
+    response = await until_answered(
+        rec,
+        "POST /provider/visits (check-in)",
+        lambda: client.post("/api/v1/provider/visits", json=start),
+        lambda r: r.status_code in (200, 201),
+        run,
+        start,
+    )
     if response is None or response.status_code not in (200, 201):
         return
     visit_id = response.json()["id"]
@@ -155,15 +177,20 @@ async def make_visit(client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, a
     ledger.visit_ids.add(visit_id)
     end = {"at": check_out.isoformat(), "location": home, "tasks": [assignment["service"]]}
     response = await until_answered(
-        rec, "POST /provider/visits/{id}/check-out",
+        rec,
+        "POST /provider/visits/{id}/check-out",
         lambda: client.post(f"/api/v1/provider/visits/{visit_id}/check-out", json=end),
-        lambda r: r.status_code == 200, run, {"visit_id": visit_id, **end})
+        lambda r: r.status_code == 200,
+        run,
+        {"visit_id": visit_id, **end},
+    )
     if response is not None and response.status_code == 200:
         ledger.verification[response.json()["verification"]["status"]] += 1
 
 
-async def provider_app(j: int, client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, run: Run, seed: int,
-                       tz: ZoneInfo, poll: float) -> None:
+async def provider_app(
+    j: int, client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, run: Run, seed: int, tz: ZoneInfo, poll: float
+) -> None:
     """Pull with the cursor (a failed pull is simply pulled again); accept new offers, retrying an
     unanswered accept with the same caregiver (the service answers a repeat with the same 200); visit."""
     rng = random.Random(f"faults-app:{seed}:{j}")
@@ -171,8 +198,9 @@ async def provider_app(j: int, client: httpx.AsyncClient, rec: Timeline, ledger:
     accept = "POST /provider/assignments/{id}/accept"
     while time.monotonic() < run.deadline:
         params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
-        response = await rec.call("GET /provider/assignments",
-                                  client.get("/api/v1/provider/assignments", params=params))
+        response = await rec.call(
+            "GET /provider/assignments", client.get("/api/v1/provider/assignments", params=params)
+        )
         if response is None or response.status_code != 200:
             await asyncio.sleep(rng.uniform(0.3, 0.7))
             continue
@@ -190,9 +218,14 @@ async def provider_app(j: int, client: httpx.AsyncClient, rec: Timeline, ledger:
             tried.add(assignment["id"])
             body = {"caregiver": f"故障{j:03d}号护理员{won:04d}"}  # unique: no overlap or travel exceptions
             url = f"/api/v1/provider/assignments/{assignment['id']}/accept"
-            response = await until_answered(rec, accept, lambda u=url, b=body: client.post(u, json=b),
-                                            lambda r: r.status_code == 200 or lost_race(r), run,
-                                            {"assignment_id": assignment["id"], **body})
+            response = await until_answered(
+                rec,
+                accept,
+                lambda u=url, b=body: client.post(u, json=b),
+                lambda r: r.status_code == 200 or lost_race(r),
+                run,
+                {"assignment_id": assignment["id"], **body},
+            )
             if response is None or response.status_code != 200:
                 ledger.race_lost += lost_race(response)
                 continue

@@ -62,12 +62,20 @@ class PrivateCluster:
 
     def _pg_ctl(self, action: str, *extra: str) -> None:
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
-        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log), "-w",
-                  *extra, action)
+        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", *extra, action)
 
     def create(self) -> None:
-        self._run(str(BIN / "initdb"), "-D", str(self.data), "--auth=trust", "--encoding=UTF8",
-                  "--locale=C", "--no-sync", "-U", "postgres")
+        self._run(
+            str(BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-U",
+            "postgres",
+        )
         self.start()
 
     def start(self) -> None:

@@ -72,6 +72,7 @@ def leading(ctx: Context, fault: str) -> subprocess.Popen:
 
 # --------------------------------------------------------------------------- the faults
 
+
 async def kill_api(ctx: Context, fault: FaultResult) -> None:
     """The first replica; the clients it served are refused by it and go to the next while it is away."""
     ctx.layout.kill(ctx.layout.apis[0])
@@ -91,8 +92,11 @@ async def kill_scheduler(ctx: Context, fault: FaultResult) -> asyncio.Task:
             await wait_for_state(ctx.layout, restarted, "standby", ctx.window - 1)
         waited = time.monotonic() - started
         leads = ctx.layout.leader()
-        took = "the standby took over" if leads is standby else \
-            f"the standby did not take over (leader: {getattr(leads, 'pid', 'none')})"
+        took = (
+            "the standby took over"
+            if leads is standby
+            else f"the standby did not take over (leader: {getattr(leads, 'pid', 'none')})"
+        )
         state = ctx.layout.state(restarted) or "not running"
         fault.detail = f"scheduler fault: {took}; the restarted one was {state} after {waited:.1f} s"
 
@@ -128,10 +132,16 @@ PREPARE = {"takeover": before_takeover}
 
 # --------------------------------------------------------------------------- watching one fault
 
+
 async def probe(ctx: Context, fault: FaultResult, until: float) -> None:
     """A new emergency right after the fault: when was it created and first offered?"""
-    body = {"elder_id": ctx.rng.choice(ctx.probe_elders), "service": "emergency", "urgency": "emergency",
-            "channel": "phone", "note": f"fault benchmark probe: {fault.name}"}
+    body = {
+        "elder_id": ctx.rng.choice(ctx.probe_elders),
+        "service": "emergency",
+        "urgency": "emergency",
+        "channel": "phone",
+        "note": f"fault benchmark probe: {fault.name}",
+    }
     key = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
     creating = asyncio.create_task(create(ctx.probe_client, ctx.rec, ctx.ledger, body, key, ctx.run))
     done, _ = await asyncio.wait({creating}, timeout=max(0.0, until - time.monotonic()))
@@ -181,7 +191,13 @@ async def run_fault(ctx: Context, kind: str) -> FaultResult:
     counts = [s.open for s in watched if s.open is not None]
     fault.backlog_peak = max(counts) if counts else None
     if fault.probe_offered is not None:
-        fault.drained = next((s.at for s in watched if s.at >= fault.probe_offered and s.open is not None
-                              and s.open <= ctx.backlog_before), None)
+        fault.drained = next(
+            (
+                s.at
+                for s in watched
+                if s.at >= fault.probe_offered and s.open is not None and s.open <= ctx.backlog_before
+            ),
+            None,
+        )
     await supervise(ctx, fault, exits_before)
     return fault

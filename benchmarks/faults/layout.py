@@ -35,9 +35,11 @@ from service.leader import LOCK_KEY
 DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 # pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid = low 32 bits, objsubid 1
-LEADER_LOCK = ("SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-               f"AND l.classid::bigint = {LOCK_KEY >> 32} AND l.objid::bigint = {LOCK_KEY & 0xFFFFFFFF} "
-               "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+LEADER_LOCK = (
+    "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+    f"AND l.classid::bigint = {LOCK_KEY >> 32} AND l.objid::bigint = {LOCK_KEY & 0xFFFFFFFF} "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 class Balancer(httpx.AsyncBaseTransport):
@@ -84,8 +86,10 @@ class Layout:
         return start_process(command, env or self.env, log), log
 
     def start_api(self, replica: int) -> subprocess.Popen:
-        self.apis[replica], _ = self._start(f"api{replica}", [self.homecare, "serve", "--no-scheduler",
-                                                               "--host", HOST, "--port", str(self.ports[replica])])
+        self.apis[replica], _ = self._start(
+            f"api{replica}",
+            [self.homecare, "serve", "--no-scheduler", "--host", HOST, "--port", str(self.ports[replica])],
+        )
         return self.apis[replica]
 
     async def api_ready(self, replica: int) -> None:
@@ -93,8 +97,13 @@ class Layout:
 
     def client(self, token: str, first: int) -> httpx.AsyncClient:
         """A client whose requests go to replica `first` unless it refuses them."""
-        return httpx.AsyncClient(base_url=self.base_urls[0], headers={"Authorization": f"Bearer {token}"},
-                                 timeout=10.0, trust_env=False, transport=Balancer(self.ports, first))
+        return httpx.AsyncClient(
+            base_url=self.base_urls[0],
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10.0,
+            trust_env=False,
+            transport=Balancer(self.ports, first),
+        )
 
     def start_scheduler(self) -> subprocess.Popen:
         heartbeat = self.workdir / f"scheduler-{len(self.schedulers) + 1}.heartbeat"
@@ -184,7 +193,9 @@ class Sampler:
                     connection = await asyncpg.connect(self.dsn, timeout=2)
                 row = await connection.fetchrow(
                     f"SELECT (SELECT count(*) FROM service_request WHERE status = 'open') AS open, "
-                    f"({LEADER_LOCK} LIMIT 1) AS leader", timeout=2)
+                    f"({LEADER_LOCK} LIMIT 1) AS leader",
+                    timeout=2,
+                )
                 self.samples.append(Sample(time.time(), row["open"], row["leader"]))
             except DB_ERRORS:
                 self.samples.append(Sample(time.time(), None, None))
@@ -211,7 +222,9 @@ async def offered_at(dsn: str, request_id: int, until: float) -> tuple[float | N
                     row = await connection.fetchrow(
                         "SELECT extract(epoch FROM r.created_at)::float8 AS created, "
                         "extract(epoch FROM min(a.offered_at))::float8 AS offered FROM service_request r "
-                        "LEFT JOIN assignment a ON a.request_id = r.id WHERE r.id = $1 GROUP BY r.id", request_id)
+                        "LEFT JOIN assignment a ON a.request_id = r.id WHERE r.id = $1 GROUP BY r.id",
+                        request_id,
+                    )
                     created = row["created"]
                     if row["offered"] is not None:
                         return created, row["offered"]

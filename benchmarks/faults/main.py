@@ -42,8 +42,10 @@ async def emergency_elders(dsn: str) -> list[int]:
     """Elders whose emergency was offered in the warm-up: a probe for them is offered when dispatch works."""
     connection = await asyncpg.connect(dsn)
     try:
-        rows = await connection.fetch("SELECT DISTINCT r.elder_id FROM service_request r JOIN assignment a "
-                                      "ON a.request_id = r.id WHERE r.urgency = 'emergency' ORDER BY 1")
+        rows = await connection.fetch(
+            "SELECT DISTINCT r.elder_id FROM service_request r JOIN assignment a "
+            "ON a.request_id = r.id WHERE r.urgency = 'emergency' ORDER BY 1"
+        )
     finally:
         await connection.close()
     return [r["elder_id"] for r in rows]
@@ -84,14 +86,21 @@ async def audit(ctx: Context, faults: list[FaultResult], apps: list[str], draine
     latency = (await offer_latency(ids, ctx.dsn))["latency"].get("emergency", np.array([]))
     emergencies = sum(urgency == "emergency" for urgency, _, _ in ledger.created.values())
     notes = [
-        (f"{len(ids):,} requests acknowledged ({emergencies} emergencies), {len(ledger.visits):,} visits "
-         f"checked in, checked out: {dict(ledger.verification)}; accept races lost: {ledger.race_lost}"),
-        (f"emergencies of the whole run, created → first offered: p50 {np.median(latency) * 1000:.0f} ms, "
-         f"p99 {np.percentile(latency, 99) * 1000:.0f} ms, max {latency.max():.1f} s" if len(latency) else
-         "no emergency was offered"),
-        (f"backlog before the faults (open requests, sampled 4 times a second): {ctx.backlog_before} "
-         "(95th percentile of the warm-up); 'drained' is the first sample at or below that once a new "
-         "emergency has been offered"),
+        (
+            f"{len(ids):,} requests acknowledged ({emergencies} emergencies), {len(ledger.visits):,} visits "
+            f"checked in, checked out: {dict(ledger.verification)}; accept races lost: {ledger.race_lost}"
+        ),
+        (
+            f"emergencies of the whole run, created → first offered: p50 {np.median(latency) * 1000:.0f} ms, "
+            f"p99 {np.percentile(latency, 99) * 1000:.0f} ms, max {latency.max():.1f} s"
+            if len(latency)
+            else "no emergency was offered"
+        ),
+        (
+            f"backlog before the faults (open requests, sampled 4 times a second): {ctx.backlog_before} "
+            "(95th percentile of the warm-up); 'drained' is the first sample at or below that once a new "
+            "emergency has been offered"
+        ),
         f"after the clients stopped: {drained[0]:.1f} s until no request was open ({drained[1]} left)",
         *(f.detail for f in faults if f.detail),
         *ctx.layout.exits,
@@ -99,8 +108,10 @@ async def audit(ctx: Context, faults: list[FaultResult], apps: list[str], draine
     ]
     unexpected = rec.by_endpoint(UNEXPECTED)
     if unexpected:
-        notes.append("answers other than ok/503/connection error, whole run, by endpoint: " + ", ".join(
-            f"`{label}` {n}" for label, n in unexpected.most_common()))
+        notes.append(
+            "answers other than ok/503/connection error, whole run, by endpoint: "
+            + ", ".join(f"`{label}` {n}" for label, n in unexpected.most_common())
+        )
     return checks, notes
 
 
@@ -122,18 +133,34 @@ async def main(args) -> int:
     app_clients = [layout.client(token, j) for j, token in enumerate(apps)]
     probe_client = layout.client(operator_token, 0)  # the replica the API fault kills: it must go elsewhere
     tz = ZoneInfo("Asia/Shanghai")
-    work = [guarded(rec, f"operator {i}", operator(i, c, rec, ledger, elders, run, args.seed, args.think))
-            for i, c in enumerate(operators)]
-    work += [guarded(rec, f"app {j}", provider_app(j, c, rec, ledger, run, args.seed, tz, 1.0))
-             for j, c in enumerate(app_clients)]
+    work = [
+        guarded(rec, f"operator {i}", operator(i, c, rec, ledger, elders, run, args.seed, args.think))
+        for i, c in enumerate(operators)
+    ]
+    work += [
+        guarded(rec, f"app {j}", provider_app(j, c, rec, ledger, run, args.seed, tz, 1.0))
+        for j, c in enumerate(app_clients)
+    ]
     working = asyncio.gather(*work)
     started = time.time()
     print(f"# warm-up {args.warmup:.0f} s: {args.operators} operators, {args.apps} apps", file=sys.stderr)
     await asyncio.sleep(args.warmup)
     before = [s.open for s in sampler.between(started, time.time()) if s.open is not None]
-    ctx = Context(layout, cluster, dsn, sampler, rec, ledger, run, probe_client,
-                  await emergency_elders(dsn) or [e for e, _ in elders], args.seconds,
-                  int(np.percentile(before, 95)) if before else 0, random.Random(args.seed), [])
+    ctx = Context(
+        layout,
+        cluster,
+        dsn,
+        sampler,
+        rec,
+        ledger,
+        run,
+        probe_client,
+        await emergency_elders(dsn) or [e for e, _ in elders],
+        args.seconds,
+        int(np.percentile(before, 95)) if before else 0,
+        random.Random(args.seed),
+        [],
+    )
     faults = []
     for kind in args.faults:
         print(f"# fault: {NAMES[kind]}", file=sys.stderr)
@@ -153,22 +180,27 @@ async def main(args) -> int:
     # a fault's answers: from its injection to the next one's; the last one's until the clients stopped
     for fault, end in zip(faults, [f.injected for f in faults[1:]] + [faults_over], strict=True):
         fault.responses = rec.count(fault.injected, end)
-    windows = [("before the faults (warm-up)", rec.count(started, faults[0].injected if faults else faults_over)),
-               *((f.name, f.responses) for f in faults),
-               ("after the faults (grace, drain, feed audit)", rec.count(faults_over, time.time()))]
+    windows = [
+        ("before the faults (warm-up)", rec.count(started, faults[0].injected if faults else faults_over)),
+        *((f.name, f.responses) for f in faults),
+        ("after the faults (grace, drain, feed audit)", rec.count(faults_over, time.time())),
+    ]
     command = " ".join([".venv/bin/python -m benchmarks.faults", *sys.argv[1:]])
-    intro = (f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores shared · private PostgreSQL 15 · "
-             f"{args.api} `serve --no-scheduler` API replicas + 2 `homecare scheduler` (leader, standby) · "
-             f"{args.operators} operators "
-             f"(one create per ~{args.think:g} s each), {args.apps} provider apps, retrying with the same keys · "
-             f"warm-up {args.warmup:.0f} s, then each fault watched {args.seconds:.0f} s · seed {args.seed} · "
-             f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}")
+    intro = (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores shared · private PostgreSQL 15 · "
+        f"{args.api} `serve --no-scheduler` API replicas + 2 `homecare scheduler` (leader, standby) · "
+        f"{args.operators} operators "
+        f"(one create per ~{args.think:g} s each), {args.apps} provider apps, retrying with the same keys · "
+        f"warm-up {args.warmup:.0f} s, then each fault watched {args.seconds:.0f} s · seed {args.seed} · "
+        f"load average before/after {load_before:.2f}/{os.getloadavg()[0]:.2f}"
+    )
     print(report(f"## Fault benchmark (`{command}`)", intro, faults, windows, checks, notes, rec.examples))
     if args.keep:
         print(f"# kept the cluster in {cluster.base} (stopped) and the logs in {workdir}", file=sys.stderr)
     met = all(found == expected for _, expected, found in checks) and not rec.by_endpoint(UNEXPECTED)
-    return 0 if met and all(f.resumed is not None and f.resumed <= RESUME_TARGET_S and not f.human
-                            for f in faults) else 1
+    return (
+        0 if met and all(f.resumed is not None and f.resumed <= RESUME_TARGET_S and not f.human for f in faults) else 1
+    )
 
 
 def cleanup(keep: bool) -> None:
@@ -188,18 +220,30 @@ def cleanup(keep: bool) -> None:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.faults",
-                                     description=benchmarks.faults.__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=20.0,
-                        help="how long each fault is watched before the next (default 20)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.faults", description=benchmarks.faults.__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="how long each fault is watched before the next (default 20)"
+    )
     parser.add_argument("--warmup", type=float, default=10.0, help="steady load before the first fault (default 10)")
-    parser.add_argument("--faults", nargs="+", choices=list(NAMES), default=list(NAMES),
-                        help="which faults, in this order (default: all four)")
-    parser.add_argument("--api", type=int, default=2,
-                        help="API replicas (default 2, as docker-compose.yml); a client refused by one tries the next")
+    parser.add_argument(
+        "--faults",
+        nargs="+",
+        choices=list(NAMES),
+        default=list(NAMES),
+        help="which faults, in this order (default: all four)",
+    )
+    parser.add_argument(
+        "--api",
+        type=int,
+        default=2,
+        help="API replicas (default 2, as docker-compose.yml); a client refused by one tries the next",
+    )
     parser.add_argument("--operators", type=int, default=10, help="operator clients (default 10)")
-    parser.add_argument("--think", type=float, default=0.5,
-                        help="mean seconds an operator waits between creates (default 0.5)")
+    parser.add_argument(
+        "--think", type=float, default=0.5, help="mean seconds an operator waits between creates (default 0.5)"
+    )
     parser.add_argument("--apps", type=int, default=20, help="provider apps, spread over the providers (default 20)")
     parser.add_argument("--seed", type=int, default=2026, help="same seed, same choices")
     parser.add_argument("--keep", action="store_true", help="keep the cluster's directory and the logs")

@@ -60,12 +60,28 @@ def recovery_table(faults: list[FaultResult]) -> list[str]:
         drained = seconds(f.since(f.drained), f.window)
         if f.backlog_peak is not None:
             drained += f" (peak {f.backlog_peak})"
-        rows.append([f.name, seconds(f.since(f.ready), f.window),
-                     seconds(f.since(f.leader), f.window) if f.leader_lost else "–", offered, drained,
-                     "yes" if not f.human else "**no**: " + "; ".join(f.human)])
-    return table(["fault (seconds after it)", "/readyz OK", "leader again",
-                  "new emergency offered (its created → offered)", "backlog drained (peak open)",
-                  "recovered without a human"], rows, "lrrrrl")
+        rows.append(
+            [
+                f.name,
+                seconds(f.since(f.ready), f.window),
+                seconds(f.since(f.leader), f.window) if f.leader_lost else "–",
+                offered,
+                drained,
+                "yes" if not f.human else "**no**: " + "; ".join(f.human),
+            ]
+        )
+    return table(
+        [
+            "fault (seconds after it)",
+            "/readyz OK",
+            "leader again",
+            "new emergency offered (its created → offered)",
+            "backlog drained (peak open)",
+            "recovered without a human",
+        ],
+        rows,
+        "lrrrrl",
+    )
 
 
 def responses_table(windows: list[tuple[str, Counter]]) -> list[str]:
@@ -77,25 +93,53 @@ def verdicts(faults: list[FaultResult], checks: list[tuple[str, int, int]]) -> l
     def verdict(ok: bool) -> str:
         return "met" if ok else "**NOT MET**"
 
-    slow = [f"{f.name}: {seconds(f.resumed, f.window)}" for f in faults
-            if f.resumed is None or f.resumed > RESUME_TARGET_S or f.human]
-    erred = [f"{f.name}: " + ", ".join(f"{f.responses[c]} × {c}" for c in UNEXPECTED if f.responses[c])
-             for f in faults if f.unexpected]
+    slow = [
+        f"{f.name}: {seconds(f.resumed, f.window)}"
+        for f in faults
+        if f.resumed is None or f.resumed > RESUME_TARGET_S or f.human
+    ]
+    erred = [
+        f"{f.name}: " + ", ".join(f"{f.responses[c]} × {c}" for c in UNEXPECTED if f.responses[c])
+        for f in faults
+        if f.unexpected
+    ]
     failed = [c for c, expected, found in checks if found != expected]
-    return [f"- Dispatching resumes ≤ {RESUME_TARGET_S:.0f} s after each fault without a human: "
-            f"{verdict(not slow)}" + (f" ({'; '.join(slow)})" if slow else ""),
-            "- Clients see only 503 or connection errors during a fault, never 500: "
-            f"{verdict(not erred)}" + (f" ({'; '.join(erred)})" if erred else ""),
-            f"- Nothing lost or duplicated (the audit below): {verdict(not failed)}"
-            + (f" ({len(failed)} checks failed)" if failed else "")]
+    return [
+        f"- Dispatching resumes ≤ {RESUME_TARGET_S:.0f} s after each fault without a human: "
+        f"{verdict(not slow)}" + (f" ({'; '.join(slow)})" if slow else ""),
+        "- Clients see only 503 or connection errors during a fault, never 500: "
+        f"{verdict(not erred)}" + (f" ({'; '.join(erred)})" if erred else ""),
+        f"- Nothing lost or duplicated (the audit below): {verdict(not failed)}"
+        + (f" ({len(failed)} checks failed)" if failed else ""),
+    ]
 
 
-def report(heading: str, intro: str, faults: list[FaultResult], windows: list[tuple[str, Counter]],
-           checks: list[tuple[str, int, int]], notes: list[str], examples: dict[str, list[str]]) -> str:
-    out = [heading, "", intro, "", *recovery_table(faults), "", *responses_table(windows), "",
-           *verdicts(faults, checks), ""]
-    out += table(["integrity, counted in the database after the run", "expected", "found", ""],
-                 [[c, e, f, "ok" if f == e else "**FAIL**"] for c, e, f in checks], "lrrl")
+def report(
+    heading: str,
+    intro: str,
+    faults: list[FaultResult],
+    windows: list[tuple[str, Counter]],
+    checks: list[tuple[str, int, int]],
+    notes: list[str],
+    examples: dict[str, list[str]],
+) -> str:
+    out = [
+        heading,
+        "",
+        intro,
+        "",
+        *recovery_table(faults),
+        "",
+        *responses_table(windows),
+        "",
+        *verdicts(faults, checks),
+        "",
+    ]
+    out += table(
+        ["integrity, counted in the database after the run", "expected", "found", ""],
+        [[c, e, f, "ok" if f == e else "**FAIL**"] for c, e, f in checks],
+        "lrrl",
+    )
     out += ["", *(f"- {note}" for note in notes)]
     shown = [(kind, x) for kind in CLASSES if kind != "ok" for x in examples.get(kind, [])]
     if shown:

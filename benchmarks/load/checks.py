@@ -19,8 +19,12 @@ DRAIN_S = 60  # how long to wait for the dispatcher to empty its queue after a p
 
 # --------------------------------------------------------------------------- the database's view
 
-async def integrity(ledger: Ledger, recorders: list[Recorder], dsn: str = f"{PG}/{SERVICE_DB}",
-                    ) -> list[tuple[str, int, int]]:
+
+async def integrity(
+    ledger: Ledger,
+    recorders: list[Recorder],
+    dsn: str = f"{PG}/{SERVICE_DB}",
+) -> list[tuple[str, int, int]]:
     """(check, expected, found), counted in the database after the run."""
     connection = await asyncpg.connect(dsn)
     try:
@@ -30,8 +34,10 @@ async def integrity(ledger: Ledger, recorders: list[Recorder], dsn: str = f"{PG}
             return await connection.fetchval(sql, *args)
 
         found = await count("SELECT count(*) FROM service_request WHERE id = ANY($1::int[])", ids)
-        in_db = await count("SELECT count(*) FROM service_request WHERE kind = 'ad_hoc' AND created_by = $1",
-                            f"operator:{OPERATOR_NAME}")
+        in_db = await count(
+            "SELECT count(*) FROM service_request WHERE kind = 'ad_hoc' AND created_by = $1",
+            f"operator:{OPERATOR_NAME}",
+        )
         # An emergency unanswered for HOMECARE_ESCALATE_AFTER_S is offered to more providers at once (several
         # open offers, docs/design.md § The lifecycle); beside an accepted one, or for any other request, a
         # second live assignment is a fault.
@@ -39,25 +45,30 @@ async def integrity(ledger: Ledger, recorders: list[Recorder], dsn: str = f"{PG}
             "SELECT count(*) FROM (SELECT a.request_id FROM assignment a JOIN service_request r ON r.id = "
             "a.request_id WHERE a.status IN ('offered', 'accepted') GROUP BY a.request_id, r.urgency "
             "HAVING count(*) > 1 AND (r.urgency <> 'emergency' "
-            "OR count(*) FILTER (WHERE a.status = 'accepted') > 0)) t")
+            "OR count(*) FILTER (WHERE a.status = 'accepted') > 0)) t"
+        )
         won_twice = await count(
             "SELECT count(*) FROM (SELECT request_id FROM assignment "
-            "WHERE status IN ('accepted', 'completed') GROUP BY request_id HAVING count(*) > 1) t")
+            "WHERE status IN ('accepted', 'completed') GROUP BY request_id HAVING count(*) > 1) t"
+        )
         orphans = await count(
             "SELECT count(*) FROM service_request r "
             "WHERE r.status IN ('assigned', 'accepted', 'in_progress') AND NOT EXISTS "
-            "(SELECT 1 FROM assignment a WHERE a.request_id = r.id AND a.status IN ('offered', 'accepted'))")
+            "(SELECT 1 FROM assignment a WHERE a.request_id = r.id AND a.status IN ('offered', 'accepted'))"
+        )
         visits_per_assignment = await count(
-            "SELECT count(*) FROM (SELECT assignment_id FROM visit GROUP BY assignment_id "
-            "HAVING count(*) > 1) t")
+            "SELECT count(*) FROM (SELECT assignment_id FROM visit GROUP BY assignment_id HAVING count(*) > 1) t"
+        )
         visits_per_client_id = await count(
             "SELECT count(*) FROM (SELECT provider_id, client_visit_id FROM visit "
-            "GROUP BY provider_id, client_visit_id HAVING count(*) > 1) t")
+            "GROUP BY provider_id, client_visit_id HAVING count(*) > 1) t"
+        )
         visits = dict(await connection.fetch("SELECT client_visit_id, id FROM visit"))
         quota_off = await count(
             "SELECT count(*) FROM quota_usage q WHERE q.used <> (SELECT count(*) FROM assignment a "
             "JOIN service_request r ON r.id = a.request_id WHERE a.provider_id = q.provider_id "
-            "AND r.month = q.month AND a.status IN ('offered', 'accepted', 'completed'))")
+            "AND r.month = q.month AND a.status IN ('offered', 'accepted', 'completed'))"
+        )
     finally:
         await connection.close()
     return [
@@ -70,8 +81,11 @@ async def integrity(ledger: Ledger, recorders: list[Recorder], dsn: str = f"{PG}
         ("assigned/accepted/in-progress requests with no live assignment", 0, orphans),
         ("assignments with more than one visit", 0, visits_per_assignment),
         ("client_visit_ids with more than one visit", 0, visits_per_client_id),
-        ("visits the apps were given (201) that are not in the database as such", 0,
-         sum(visits.get(cid) != vid for cid, vid in ledger.visits.items())),
+        (
+            "visits the apps were given (201) that are not in the database as such",
+            0,
+            sum(visits.get(cid) != vid for cid, vid in ledger.visits.items()),
+        ),
         ("visits in the database that no app was given", 0, len(visits) - len(ledger.visits)),
         ("providers whose quota_usage disagrees with their live and completed assignments", 0, quota_off),
     ]
@@ -84,20 +98,30 @@ async def offer_latency(ids: list[int], dsn: str = f"{PG}/{SERVICE_DB}") -> dict
         rows = await connection.fetch(
             "SELECT r.urgency, extract(epoch FROM (min(a.offered_at) - r.created_at))::float8 AS s "
             "FROM service_request r JOIN assignment a ON a.request_id = r.id WHERE r.id = ANY($1::int[]) "
-            "GROUP BY r.id, r.urgency", ids)
-        never = dict(await connection.fetch(
-            "SELECT urgency, count(*) FROM service_request r WHERE r.id = ANY($1::int[]) "
-            "AND NOT EXISTS (SELECT 1 FROM assignment a WHERE a.request_id = r.id) GROUP BY urgency", ids))
+            "GROUP BY r.id, r.urgency",
+            ids,
+        )
+        never = dict(
+            await connection.fetch(
+                "SELECT urgency, count(*) FROM service_request r WHERE r.id = ANY($1::int[]) "
+                "AND NOT EXISTS (SELECT 1 FROM assignment a WHERE a.request_id = r.id) GROUP BY urgency",
+                ids,
+            )
+        )
         statuses = await connection.fetch(
-            "SELECT status, count(*) FROM service_request WHERE id = ANY($1::int[]) "
-            "GROUP BY status ORDER BY 2 DESC", ids)
+            "SELECT status, count(*) FROM service_request WHERE id = ANY($1::int[]) GROUP BY status ORDER BY 2 DESC",
+            ids,
+        )
     finally:
         await connection.close()
     by_urgency = defaultdict(list)
     for row in rows:
         by_urgency[row["urgency"]].append(row["s"])
-    return {"latency": {u: np.array(v) for u, v in by_urgency.items()}, "never": never,
-            "statuses": [(r["status"], r["count"]) for r in statuses]}
+    return {
+        "latency": {u: np.array(v) for u, v in by_urgency.items()},
+        "never": never,
+        "statuses": [(r["status"], r["count"]) for r in statuses],
+    }
 
 
 async def drain(dsn: str = f"{PG}/{SERVICE_DB}", limit: float = DRAIN_S) -> tuple[float, int]:
@@ -121,5 +145,5 @@ def log_problems(*paths: Path) -> tuple[int, list[str]]:
         lines = path.read_text(errors="replace").splitlines() if path.exists() else []
         hits = [i for i, line in enumerate(lines) if " ERROR " in line or line.startswith("Traceback")]
         count += len(hits)
-        excerpts += [f"{path.name}:\n" + "\n".join(lines[i:i + 25]) for i in hits[:3]]
+        excerpts += [f"{path.name}:\n" + "\n".join(lines[i : i + 25]) for i in hits[:3]]
     return count, excerpts[:3]

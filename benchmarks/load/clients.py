@@ -27,6 +27,7 @@ PHASE_GRACE_S = 45  # a phase's clients get this long past the deadline to finis
 
 # --------------------------------------------------------------------------- recording
 
+
 @dataclass
 class Endpoint:
     latencies: list[float] = field(default_factory=list)
@@ -54,15 +55,21 @@ class Recorder:
         self.endpoints[label].latencies.append(time.perf_counter() - started)
         self.endpoints[label].statuses[response.status_code] += 1
         if not expected(response):
-            self._error(label, response.status_code, response.text, request,
-                        f"{response.request.method} {response.request.url.path}")
+            self._error(
+                label,
+                response.status_code,
+                response.text,
+                request,
+                f"{response.request.method} {response.request.url.path}",
+            )
         return response
 
     def _error(self, label, status, body, request, target=None) -> None:
         self.error_count += 1
         if len(self.errors) < 40:
-            self.errors.append({"endpoint": label, "target": target, "status": status, "body": body[:600],
-                                "request": request})
+            self.errors.append(
+                {"endpoint": label, "target": target, "status": status, "body": body[:600], "request": request}
+            )
 
     def note(self, label: str, detail: str) -> None:
         """An error found by the client's own checks (a replay with another id, two winners ...)."""
@@ -90,6 +97,7 @@ class Ledger:
 
 # --------------------------------------------------------------------------- operators
 
+
 def random_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -98,19 +106,34 @@ def request_body(rng: random.Random, elders: list[tuple[int, list[str]]], client
     elder_id, services = rng.choice(elders)
     roll = rng.random()
     urgency = "emergency" if roll < 0.1 else "urgent" if roll < 0.4 else "routine"
-    return {"elder_id": elder_id, "service": "emergency" if urgency == "emergency" else rng.choice(services),
-            "urgency": urgency, "channel": "phone", "note": f"load benchmark, operator {client}"}
+    return {
+        "elder_id": elder_id,
+        "service": "emergency" if urgency == "emergency" else rng.choice(services),
+        "urgency": urgency,
+        "channel": "phone",
+        "note": f"load benchmark, operator {client}",
+    }
 
 
-async def operator(i: int, client: httpx.AsyncClient, path: str, rec: Recorder, ledger: Ledger, elders,
-                   deadline: float, seed: int, replay_share: float) -> None:
+async def operator(
+    i: int,
+    client: httpx.AsyncClient,
+    path: str,
+    rec: Recorder,
+    ledger: Ledger,
+    elders,
+    deadline: float,
+    seed: int,
+    replay_share: float,
+) -> None:
     rng = random.Random(f"operator:{seed}:{i}")
     label = f"POST {path}"
     while time.monotonic() < deadline:
         body, key = request_body(rng, elders, i), random_uuid(rng)
         headers = {"Idempotency-Key": key}
-        response = await rec.call(label, client.post(path, json=body, headers=headers),
-                                  lambda r: r.status_code == 201, body)
+        response = await rec.call(
+            label, client.post(path, json=body, headers=headers), lambda r: r.status_code == 201, body
+        )
         if response is None or response.status_code != 201:
             continue
         request_id = response.json()["id"]
@@ -119,14 +142,16 @@ async def operator(i: int, client: httpx.AsyncClient, path: str, rec: Recorder, 
         ledger.created[request_id] = (body["urgency"], time.time(), rec.name)
         ledger.key_of[request_id] = key
         if rng.random() < replay_share:  # the operator's tool retried: same key, same body
-            again = await rec.call(f"{label} (replay)", client.post(path, json=body, headers=headers),
-                                   lambda r: r.status_code == 201, body)
+            again = await rec.call(
+                f"{label} (replay)", client.post(path, json=body, headers=headers), lambda r: r.status_code == 201, body
+            )
             if again is not None and again.status_code == 201 and again.json()["id"] != request_id:
                 replayed = again.json()["id"]
                 rec.note(f"{label} (replay)", f"key {key}: first id {request_id}, replay {replayed}")
 
 
 # --------------------------------------------------------------------------- provider apps
+
 
 def visit_times(rng: random.Random) -> tuple[datetime, datetime]:
     """A visit as a phone in a short run can record one: checked in now (after its request was made, which
@@ -137,16 +162,21 @@ def visit_times(rng: random.Random) -> tuple[datetime, datetime]:
     return check_in, check_in + timedelta(seconds=rng.uniform(2, 5))
 
 
-async def make_visit(client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict,
-                     rng: random.Random, tz: ZoneInfo) -> None:
+async def make_visit(
+    client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict, rng: random.Random, tz: ZoneInfo
+) -> None:
     check_in, check_out = visit_times(rng)
     home = {**assignment["elder"]["location"], "coord_sys": "wgs84"}
     client_id = random_uuid(rng)
-    start = {"assignment_id": assignment["id"], "client_visit_id": client_id,
-             "check_in": {"at": check_in.isoformat(), "location": home}}
+    start = {
+        "assignment_id": assignment["id"],
+        "client_visit_id": client_id,
+        "check_in": {"at": check_in.isoformat(), "location": home},
+    }
     path = "/api/v1/provider/visits"
-    response = await rec.call("POST /provider/visits (check-in)", client.post(path, json=start),
-                              lambda r: r.status_code == 201, start)
+    response = await rec.call(
+        "POST /provider/visits (check-in)", client.post(path, json=start), lambda r: r.status_code == 201, start
+    )
     if response is None or response.status_code != 201:
         return
     visit_id = response.json()["id"]
@@ -155,15 +185,19 @@ async def make_visit(client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, a
     ledger.visits[client_id] = visit_id
     ledger.visit_ids.add(visit_id)
     if rng.random() < 0.1:  # the phone did not hear the answer and uploads again
-        again = await rec.call("POST /provider/visits (retry)", client.post(path, json=start),
-                               lambda r: r.status_code in (200, 201), start)
+        again = await rec.call(
+            "POST /provider/visits (retry)", client.post(path, json=start), lambda r: r.status_code in (200, 201), start
+        )
         if again is not None and again.status_code < 300 and again.json()["id"] != visit_id:
             retried = again.json()["id"]
             rec.note("POST /provider/visits (retry)", f"{client_id}: visit {visit_id}, retry {retried}")
     end = {"at": check_out.isoformat(), "location": home, "tasks": [assignment["service"]]}
-    response = await rec.call("POST /provider/visits/{id}/check-out",
-                              client.post(f"{path}/{visit_id}/check-out", json=end),
-                              lambda r: r.status_code == 200, {"visit_id": visit_id, **end})
+    response = await rec.call(
+        "POST /provider/visits/{id}/check-out",
+        client.post(f"{path}/{visit_id}/check-out", json=end),
+        lambda r: r.status_code == 200,
+        {"visit_id": visit_id, **end},
+    )
     if response is not None and response.status_code == 200:
         ledger.verification[response.json()["verification"]["status"]] += 1
 
@@ -180,14 +214,25 @@ def lost_race(response: httpx.Response | None) -> bool:
     return detail.endswith(" is completed") or " is accepted by caregiver " in detail
 
 
-async def take_offer(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict, won: int,
-                     rng: random.Random, tz: ZoneInfo) -> bool:
+async def take_offer(
+    j: int,
+    client: httpx.AsyncClient,
+    rec: Recorder,
+    ledger: Ledger,
+    assignment: dict,
+    won: int,
+    rng: random.Random,
+    tz: ZoneInfo,
+) -> bool:
     """Try to accept an offer (the provider's other apps try too); make the visit if this app won it."""
     accept = "POST /provider/assignments/{id}/accept"
     body = {"caregiver": f"压测{j:03d}号护理员{won:04d}"}  # unique: no overlap or travel exceptions
     response = await rec.call(
-        accept, client.post(f"/api/v1/provider/assignments/{assignment['id']}/accept", json=body),
-        lambda r: r.status_code == 200 or lost_race(r), {"assignment_id": assignment["id"], **body})
+        accept,
+        client.post(f"/api/v1/provider/assignments/{assignment['id']}/accept", json=body),
+        lambda r: r.status_code == 200 or lost_race(r),
+        {"assignment_id": assignment["id"], **body},
+    )
     if response is None or response.status_code != 200:
         ledger.race_lost += lost_race(response)
         return False
@@ -198,15 +243,24 @@ async def take_offer(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: L
     return True
 
 
-async def provider_app(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, deadline: float,
-                       seed: int, tz: ZoneInfo, poll: float) -> None:
+async def provider_app(
+    j: int,
+    client: httpx.AsyncClient,
+    rec: Recorder,
+    ledger: Ledger,
+    deadline: float,
+    seed: int,
+    tz: ZoneInfo,
+    poll: float,
+) -> None:
     """Pull with the cursor; try each new offer (the provider's other apps try too); visit what it won."""
     rng = random.Random(f"app:{seed}:{j}")
     cursor, tried, won = None, set(), 0
     while time.monotonic() < deadline:
         params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
-        response = await rec.call("GET /provider/assignments",
-                                  client.get("/api/v1/provider/assignments", params=params))
+        response = await rec.call(
+            "GET /provider/assignments", client.get("/api/v1/provider/assignments", params=params)
+        )
         if response is None or response.status_code != 200:
             await asyncio.sleep(0.5)
             continue
@@ -231,16 +285,19 @@ STREAM = "/api/v1/provider/offers/stream"
 STREAM_LABEL = "GET /provider/offers/stream (connect → ready)"
 
 
-async def read_stream(client: httpx.AsyncClient, rec: Recorder, position: str | None, on_offer, deadline: float,
-                      label: str = STREAM_LABEL) -> tuple[str | None, bool]:
+async def read_stream(
+    client: httpx.AsyncClient, rec: Recorder, position: str | None, on_offer, deadline: float, label: str = STREAM_LABEL
+) -> tuple[str | None, bool]:
     """One connection of an app's offer stream, until `deadline` (monotonic): (last event id, ended cleanly).
     `on_offer(assignment)` is called for each offer event as it is read."""
     headers = {"Last-Event-ID": position} if position else {}
     started = time.perf_counter()
     timeout = httpx.Timeout(10.0, read=45.0)
     try:
-        async with asyncio.timeout(max(deadline - time.monotonic(), 0)), \
-                aconnect_sse(client, "GET", STREAM, headers=headers, timeout=timeout) as source:
+        async with (
+            asyncio.timeout(max(deadline - time.monotonic(), 0)),
+            aconnect_sse(client, "GET", STREAM, headers=headers, timeout=timeout) as source,
+        ):
             if source.response.status_code != 200:
                 await source.response.aread()
                 rec.endpoints[label].statuses[source.response.status_code] += 1
@@ -263,8 +320,16 @@ async def read_stream(client: httpx.AsyncClient, rec: Recorder, position: str | 
     return position, True  # the service ended it (its maximum age): reconnect
 
 
-async def provider_app_stream(j: int, client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, deadline: float,
-                              seed: int, tz: ZoneInfo, drop_s: float) -> None:
+async def provider_app_stream(
+    j: int,
+    client: httpx.AsyncClient,
+    rec: Recorder,
+    ledger: Ledger,
+    deadline: float,
+    seed: int,
+    tz: ZoneInfo,
+    drop_s: float,
+) -> None:
     """The app on the offer stream: each offer is seen the moment it is read; a worker tries them in turn
     (the provider's other apps try too) and visits what it won. Every `drop_s` or so (random) the app drops
     its connection and resumes from its last event id, as a phone changing networks does."""
@@ -310,6 +375,7 @@ async def provider_app_stream(j: int, client: httpx.AsyncClient, rec: Recorder, 
 
 # --------------------------------------------------------------------------- a phase
 
+
 @dataclass
 class Watch:
     """Sampled twice a second in a service phase: the dispatcher's queue and what the backends wait on."""
@@ -323,13 +389,15 @@ async def watch_database(watch: Watch, deadline: float) -> None:
     connection = await asyncpg.connect(f"{PG}/{SERVICE_DB}")
     try:
         while time.monotonic() < deadline:
-            watch.backlog.append(await connection.fetchval(
-                "SELECT count(*) FROM service_request WHERE status = 'open'"))
+            watch.backlog.append(
+                await connection.fetchval("SELECT count(*) FROM service_request WHERE status = 'open'")
+            )
             rows = await connection.fetch(
                 "SELECT state, coalesce(wait_event_type || ':' || wait_event, 'on CPU') AS wait, "
                 "count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() "
                 "GROUP BY 1, 2",
-                SERVICE_DB)
+                SERVICE_DB,
+            )
             for row in rows:
                 watch.backends[(row["state"], row["wait"] if row["state"] == "active" else "")] += row["n"]
             watch.samples += 1
@@ -340,18 +408,36 @@ async def watch_database(watch: Watch, deadline: float) -> None:
         await connection.close()
 
 
-async def run_phase(rec: Recorder, base_urls: list[str], seconds: float, *, operators: int, operator_path: str,
-                    operator_token: str | None, elders, seed: int, replay_share: float, apps: list[str] = (),
-                    tz: ZoneInfo | None = None, poll: float = 1.0, ledger: Ledger | None = None,
-                    watch: Watch | None = None, stream_drop_s: float | None = None) -> Ledger:
+async def run_phase(
+    rec: Recorder,
+    base_urls: list[str],
+    seconds: float,
+    *,
+    operators: int,
+    operator_path: str,
+    operator_token: str | None,
+    elders,
+    seed: int,
+    replay_share: float,
+    apps: list[str] = (),
+    tz: ZoneInfo | None = None,
+    poll: float = 1.0,
+    ledger: Ledger | None = None,
+    watch: Watch | None = None,
+    stream_drop_s: float | None = None,
+) -> Ledger:
     ledger = ledger or Ledger()
     clients = []
 
     def new_client(token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.AsyncClient(base_url=base_urls[len(clients) % len(base_urls)], headers=headers,
-                                   timeout=30.0, trust_env=False,
-                                   limits=httpx.Limits(max_connections=2, max_keepalive_connections=2))
+        client = httpx.AsyncClient(
+            base_url=base_urls[len(clients) % len(base_urls)],
+            headers=headers,
+            timeout=30.0,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
+        )
         clients.append(client)
         return client
 
@@ -366,12 +452,19 @@ async def run_phase(rec: Recorder, base_urls: list[str], seconds: float, *, oper
     app_clients = [new_client(token) for token in apps]
     started = time.monotonic()
     deadline = started + seconds
-    tasks = [guarded(f"operator {i}", operator(i, client, operator_path, rec, ledger, elders, deadline, seed,
-                                                replay_share))
-             for i, client in enumerate(operator_clients)]
-    tasks += [guarded(f"app {j}", provider_app_stream(j, client, rec, ledger, deadline, seed, tz, stream_drop_s)
-                      if stream_drop_s else provider_app(j, client, rec, ledger, deadline, seed, tz, poll))
-              for j, client in enumerate(app_clients)]
+    tasks = [
+        guarded(f"operator {i}", operator(i, client, operator_path, rec, ledger, elders, deadline, seed, replay_share))
+        for i, client in enumerate(operator_clients)
+    ]
+    tasks += [
+        guarded(
+            f"app {j}",
+            provider_app_stream(j, client, rec, ledger, deadline, seed, tz, stream_drop_s)
+            if stream_drop_s
+            else provider_app(j, client, rec, ledger, deadline, seed, tz, poll),
+        )
+        for j, client in enumerate(app_clients)
+    ]
     watcher = asyncio.create_task(watch_database(watch, deadline)) if watch else None
     try:
         async with asyncio.timeout(seconds + PHASE_GRACE_S):
@@ -392,12 +485,14 @@ async def run_phase(rec: Recorder, base_urls: list[str], seconds: float, *, oper
 async def feed_audit(base_url: str, apps: list[str], ledger: Ledger, rec: Recorder) -> dict[str, Any]:
     """Does the cursor ever skip a row? Every app pulls on from its last cursor once the dispatcher is idle;
     what a full listing of its provider holds and the app never saw was skipped by the cursor."""
+
     async def listing(client: httpx.AsyncClient, cursor: str | None, limit: int) -> list[dict]:
         items = []
         for _ in range(1000):  # bounded: 1000 pages
             params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-            response = await rec.call("GET /provider/assignments (audit)",
-                                      client.get("/api/v1/provider/assignments", params=params))
+            response = await rec.call(
+                "GET /provider/assignments (audit)", client.get("/api/v1/provider/assignments", params=params)
+            )
             if response is None or response.status_code != 200:
                 break
             page = response.json()
@@ -408,8 +503,9 @@ async def feed_audit(base_url: str, apps: list[str], ledger: Ledger, rec: Record
         return items
 
     def client_for(token: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=60.0, trust_env=False)
+        return httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0, trust_env=False
+        )
 
     async def resumed(client: httpx.AsyncClient, j: int) -> set[int]:
         """What the app's offer stream sends from its last event id until `ready`."""
@@ -418,8 +514,12 @@ async def feed_audit(base_url: str, apps: list[str], ledger: Ledger, rec: Record
         label = "GET /provider/offers/stream (audit)"
 
         async def until_ready() -> None:
-            async with aconnect_sse(client, "GET", STREAM, headers={"Last-Event-ID": ledger.app_position[j]}
-                                    if ledger.app_position.get(j) else {}) as source:
+            async with aconnect_sse(
+                client,
+                "GET",
+                STREAM,
+                headers={"Last-Event-ID": ledger.app_position[j]} if ledger.app_position.get(j) else {},
+            ) as source:
                 async for event in source.aiter_sse():
                     if event.event == "offer":
                         if json.loads(event.data)["id"] in ledger.app_seen[j]:
@@ -443,17 +543,27 @@ async def feed_audit(base_url: str, apps: list[str], ledger: Ledger, rec: Record
     missed, examples = {}, []
     for j, token in enumerate(apps):
         async with client_for(token) as client:
-            rest = ([{"id": i} for i in await resumed(client, j)] if j in ledger.app_position
-                    else await listing(client, ledger.app_cursor.get(j), PAGE))
+            rest = (
+                [{"id": i} for i in await resumed(client, j)]
+                if j in ledger.app_position
+                else await listing(client, ledger.app_cursor.get(j), PAGE)
+            )
         seen = ledger.app_seen[j] | {a["id"] for a in rest}
         for assignment_id in full[token].keys() - seen:
             missed.setdefault(assignment_id, []).append(j)
     for assignment_id, missing_apps in sorted(missed.items())[:5]:
         a = full[apps[missing_apps[0]]][assignment_id]
-        examples.append(f"assignment {assignment_id} (request {a['request_id']}, {a['status']}, offered_at "
-                        f"{a['offered_at']}, updated_at {a['updated_at']}) never shown to apps "
-                        f"{missing_apps}")
-    kinds = Counter(f"{a['urgency']} {a['status']}"
-                    for a in (full[apps[js[0]]][i] for i, js in missed.items()))
-    return {"missed": sum(len(v) for v in missed.values()), "assignments": set(missed), "kinds": kinds,
-            "apps": len({j for v in missed.values() for j in v}), "of_apps": len(apps), "examples": examples}
+        examples.append(
+            f"assignment {assignment_id} (request {a['request_id']}, {a['status']}, offered_at "
+            f"{a['offered_at']}, updated_at {a['updated_at']}) never shown to apps "
+            f"{missing_apps}"
+        )
+    kinds = Counter(f"{a['urgency']} {a['status']}" for a in (full[apps[js[0]]][i] for i, js in missed.items()))
+    return {
+        "missed": sum(len(v) for v in missed.values()),
+        "assignments": set(missed),
+        "kinds": kinds,
+        "apps": len({j for v in missed.values() for j in v}),
+        "of_apps": len(apps),
+        "examples": examples,
+    }

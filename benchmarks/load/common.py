@@ -8,8 +8,18 @@ from pathlib import Path
 
 from benchmarks.pg import SERVER as PG
 
-__all__ = ["BARE_DB", "CHILDREN", "HOST", "OPERATOR_NAME", "OTHERS", "PG", "ROOT", "SERVICE_DB", "SERVICE_URL",
-           "WORKDIRS"]
+__all__ = [
+    "BARE_DB",
+    "CHILDREN",
+    "HOST",
+    "OPERATOR_NAME",
+    "OTHERS",
+    "PG",
+    "ROOT",
+    "SERVICE_DB",
+    "SERVICE_URL",
+    "WORKDIRS",
+]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOST = "127.0.0.1"

@@ -43,6 +43,7 @@ CREATE = "POST /api/v1/requests"
 
 # --------------------------------------------------------------------------- main
 
+
 async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, dict, dict, list, list, dict]:
     tz = ZoneInfo("Asia/Shanghai")
     operator_token, tokens, elders = await prepare_service_database(args.keep_quotas)
@@ -61,8 +62,21 @@ async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, d
     servers, urls = [], []
     for k in range(args.api_processes):
         port, log = free_port(), workdir / ("service.log" if k == 0 else f"service-{k + 1}.log")
-        servers.append(start_process([homecare, "serve", "--host", HOST, "--port", str(port),
-                                      *(["--no-scheduler"] if separate or k else [])], env, log))
+        servers.append(
+            start_process(
+                [
+                    homecare,
+                    "serve",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(port),
+                    *(["--no-scheduler"] if separate or k else []),
+                ],
+                env,
+                log,
+            )
+        )
         urls.append(f"http://{HOST}:{port}")
         await wait_ready(servers[-1], f"{urls[-1]}/readyz", log)
     scheduler = None
@@ -71,14 +85,30 @@ async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, d
         await wait_for_leader(scheduler, workdir / "scheduler.log")
     pids = {("server" if k == 0 else f"server {k + 1}"): s.pid for k, s in enumerate(servers)}
     pids["scheduler process"] = scheduler.pid if scheduler else None
-    print(f"# service pids {[s.pid for s in servers]} at {urls}; {len(elders)} elders, {len(tokens)} providers",
-          file=sys.stderr)
+    print(
+        f"# service pids {[s.pid for s in servers]} at {urls}; {len(elders)} elders, {len(tokens)} providers",
+        file=sys.stderr,
+    )
     apps = [tokens[j % len(tokens)][1] for j in range(args.apps)]
-    common = {"operators": args.operators, "operator_path": "/api/v1/requests",
-              "operator_token": operator_token, "elders": elders}
-    plan = [("mixed", {"seed": args.seed, "apps": apps, "tz": tz, "poll": args.poll,
-                       "stream_drop_s": args.stream_drop_s if args.app_feed == "stream" else None,
-                       "replay_share": args.replay_share})]
+    common = {
+        "operators": args.operators,
+        "operator_path": "/api/v1/requests",
+        "operator_token": operator_token,
+        "elders": elders,
+    }
+    plan = [
+        (
+            "mixed",
+            {
+                "seed": args.seed,
+                "apps": apps,
+                "tz": tz,
+                "poll": args.poll,
+                "stream_drop_s": args.stream_drop_s if args.app_feed == "stream" else None,
+                "replay_share": args.replay_share,
+            },
+        )
+    ]
     if not args.no_create_only:  # the bare phase's very loop: one POST per turn, no replays
         plan.append(("create-only", {"seed": args.seed + 1, "replay_share": 0.0}))
     phases, cpu, watches, drains, ledger = [], {}, {}, [], Ledger()
@@ -107,14 +137,25 @@ async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, d
 async def bare_phase(args, workdir: Path, elders) -> tuple[Recorder, dict[str, float]]:
     await prepare_bare_database()
     port = free_port()
-    server = start_process([sys.executable, "-m", "benchmarks.load", "--serve-bare", str(port),
-                            "--dsn", f"{PG}/{BARE_DB}"], dict(os.environ), workdir / "bare.log")
+    server = start_process(
+        [sys.executable, "-m", "benchmarks.load", "--serve-bare", str(port), "--dsn", f"{PG}/{BARE_DB}"],
+        dict(os.environ),
+        workdir / "bare.log",
+    )
     await wait_ready(server, f"http://{HOST}:{port}/readyz", workdir / "bare.log")
     rec = Recorder("bare")
     before = await cpu_snapshot({"server": server.pid})
-    await run_phase(rec, [f"http://{HOST}:{port}"], args.seconds, operators=args.operators,
-                    operator_path="/bare", operator_token=None, elders=elders, seed=args.seed + 2,
-                    replay_share=0.0)
+    await run_phase(
+        rec,
+        [f"http://{HOST}:{port}"],
+        args.seconds,
+        operators=args.operators,
+        operator_path="/bare",
+        operator_token=None,
+        elders=elders,
+        seed=args.seed + 2,
+        replay_share=0.0,
+    )
     cpu = cpu_share(before, await cpu_snapshot({"server": server.pid}))
     stop_process(server)
     return rec, cpu
@@ -129,12 +170,18 @@ async def main(args) -> int:
     await recreate_database(BARE_DB)
     phases, ledger, cpu, watches, drains, elders, feed = await service_phases(args, workdir)
     mixed_ids = [i for i, (_, _, phase) in ledger.created.items() if phase == "mixed"]
-    seen = np.array([ledger.first_seen_offer[i] - ledger.created[i][1] for i in mixed_ids
-                     if ledger.created[i][0] == "emergency" and i in ledger.first_seen_offer])
+    seen = np.array(
+        [
+            ledger.first_seen_offer[i] - ledger.created[i][1]
+            for i in mixed_ids
+            if ledger.created[i][0] == "emergency" and i in ledger.first_seen_offer
+        ]
+    )
     latency, checks = await offer_latency(mixed_ids), await integrity(ledger, phases)
     if args.app_feed == "stream":
-        checks.append(("(app, assignment) pairs an app's offer stream never sent, across its reconnections", 0,
-                       feed["missed"]))
+        checks.append(
+            ("(app, assignment) pairs an app's offer stream never sent, across its reconnections", 0, feed["missed"])
+        )
         checks.append(("(app, assignment) pairs an app's offer stream sent twice", 0, ledger.stream_twice))
     else:
         checks.append(("(app, assignment) pairs an app's feed cursor never showed", 0, feed["missed"]))
@@ -147,14 +194,26 @@ async def main(args) -> int:
         return f"{cores * 1000 / rate:.1f}" if rate else "–"
 
     bare_rate = bare.endpoints["POST /bare"].statuses.get(201, 0) / bare.seconds
-    ratios = [("bare: one INSERT … RETURNING id through asyncpg", f"{bare_rate:.1f}", "1.00",
-               cpu_ms("bare", bare_rate))]
+    ratios = [
+        ("bare: one INSERT … RETURNING id through asyncpg", f"{bare_rate:.1f}", "1.00", cpu_ms("bare", bare_rate))
+    ]
     for rec in phases[:-1]:
         rate = rec.endpoints[CREATE].statuses.get(201, 0) / rec.seconds
         ratio = f"{rate / bare_rate:.2f}" if bare_rate else "–"
         ratios.append((f"service, {rec.name} phase", f"{rate:.1f}", ratio, cpu_ms(rec.name, rate)))
-    results = Results(phases, ledger, checks, latency, seen, ratios, cpu, watches, drains,
-                      log_problems(*sorted(workdir.glob("service*.log")), workdir / "scheduler.log"), feed)
+    results = Results(
+        phases,
+        ledger,
+        checks,
+        latency,
+        seen,
+        ratios,
+        cpu,
+        watches,
+        drains,
+        log_problems(*sorted(workdir.glob("service*.log")), workdir / "scheduler.log"),
+        feed,
+    )
     command = " ".join([".venv/bin/python -m benchmarks.load", *sys.argv[1:]])
     print(report(args, results, command, load_before))
     if args.keep_db:
@@ -177,34 +236,65 @@ def cleanup(keep_db: bool) -> None:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     # prog: how it is run (argv[0] would be the package's __main__.py)
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.load",
-                                     description=benchmarks.load.__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.load", description=benchmarks.load.__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60)")
     parser.add_argument("--operators", type=int, default=50, help="operator clients creating requests")
     parser.add_argument("--apps", type=int, default=100, help="provider apps, spread over the providers")
     parser.add_argument("--seed", type=int, default=2026, help="same seed, same choices")
-    parser.add_argument("--poll", type=float, default=1.0,
-                        help="mean seconds a caught-up provider app waits before pulling again (default 1)")
-    parser.add_argument("--app-feed", choices=["poll", "stream"], default="poll",
-                        help="poll: apps pull the assignment listing with its cursor (default); stream: apps follow "
-                             "GET /provider/offers/stream and accept each offer as it is read")
-    parser.add_argument("--stream-drop-s", type=float, default=20.0,
-                        help="stream apps drop their connection and resume about this often (default 20)")
-    parser.add_argument("--replay-share", type=float, default=0.05,
-                        help="share of the mixed phase's creates retried with the same Idempotency-Key (default 0.05)")
-    parser.add_argument("--scheduler", choices=["in-process", "separate"], default="in-process",
-                        help="in-process: `homecare serve` runs the jobs (default); separate: "
-                             "`serve --no-scheduler` plus a `homecare scheduler` process, as in production")
-    parser.add_argument("--api-processes", type=int, default=1,
-                        help="`homecare serve` processes, clients spread over them in turn (default 1)")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=1.0,
+        help="mean seconds a caught-up provider app waits before pulling again (default 1)",
+    )
+    parser.add_argument(
+        "--app-feed",
+        choices=["poll", "stream"],
+        default="poll",
+        help="poll: apps pull the assignment listing with its cursor (default); stream: apps follow "
+        "GET /provider/offers/stream and accept each offer as it is read",
+    )
+    parser.add_argument(
+        "--stream-drop-s",
+        type=float,
+        default=20.0,
+        help="stream apps drop their connection and resume about this often (default 20)",
+    )
+    parser.add_argument(
+        "--replay-share",
+        type=float,
+        default=0.05,
+        help="share of the mixed phase's creates retried with the same Idempotency-Key (default 0.05)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        choices=["in-process", "separate"],
+        default="in-process",
+        help="in-process: `homecare serve` runs the jobs (default); separate: "
+        "`serve --no-scheduler` plus a `homecare scheduler` process, as in production",
+    )
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="`homecare serve` processes, clients spread over them in turn (default 1)",
+    )
     parser.add_argument("--no-create-only", action="store_true", help="skip the create-only phase")
     parser.add_argument("--keep-quotas", action="store_true", help="keep the seeded monthly quotas")
     parser.add_argument("--keep-db", action="store_true", help="keep the databases and logs afterwards")
-    parser.add_argument("--trace-offers", action="store_true",
-                        help="diagnosis: a trigger records when each assignment row is really written, to "
-                             "compare with the offered_at/updated_at it carries (adds one insert per offer)")
-    parser.add_argument("--service-log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="HOMECARE_LOG_LEVEL for the service (default: the service's own)")
+    parser.add_argument(
+        "--trace-offers",
+        action="store_true",
+        help="diagnosis: a trigger records when each assignment row is really written, to "
+        "compare with the offered_at/updated_at it carries (adds one insert per offer)",
+    )
+    parser.add_argument(
+        "--service-log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="HOMECARE_LOG_LEVEL for the service (default: the service's own)",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -33,8 +33,10 @@ from benchmarks.load.common import (
 
 # --------------------------------------------------------------------------- the bare endpoint
 
+
 def bare_app(dsn: str):
     """The anchor: one POST that stores its JSON body with one INSERT ... RETURNING id, nothing else."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
         app.state.pool = await asyncpg.create_pool(dsn, min_size=10, max_size=30)  # the service's 10 + 20
@@ -45,8 +47,9 @@ def bare_app(dsn: str):
 
     @app.post("/bare", status_code=201)
     async def insert(body: Annotated[dict[str, Any], Body()]) -> dict[str, int]:
-        row_id = await app.state.pool.fetchval("INSERT INTO bare_insert (body) VALUES ($1) RETURNING id",
-                                               json.dumps(body))
+        row_id = await app.state.pool.fetchval(
+            "INSERT INTO bare_insert (body) VALUES ($1) RETURNING id", json.dumps(body)
+        )
         return {"id": row_id}
 
     @app.get("/readyz")
@@ -63,6 +66,7 @@ def serve_bare(port: int, dsn: str) -> None:
 
 
 # --------------------------------------------------------------------------- processes and databases
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -84,8 +88,15 @@ def _die_with_parent() -> None:
 def start_process(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "wb") as log:
         # Own session: the terminal's Ctrl-C reaches only the benchmark, which then stops its servers.
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )  # noqa: PLW1509
     CHILDREN.append(process)
     return process
 
@@ -116,8 +127,10 @@ async def wait_for_leader(process: subprocess.Popen, log_path: Path, timeout: fl
             if process.poll() is not None:
                 raise _exited(process, log_path)
             if await connection.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND database = (SELECT oid FROM pg_database WHERE datname = $1)", SERVICE_DB):
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = $1)",
+                SERVICE_DB,
+            ):
                 await asyncio.sleep(1.0)  # it LISTENs right after taking the lock
                 return
             await asyncio.sleep(0.2)
@@ -157,14 +170,20 @@ async def prepare_service_database(keep_quotas: bool, url: str = SERVICE_URL):
             if not keep_quotas:
                 await session.exec(text("UPDATE provider SET monthly_quota = 1000000"))
                 await session.commit()
-            providers = (await session.exec(text(
-                "SELECT id FROM provider WHERE status = 'active' ORDER BY id"))).all()
-            elders = (await session.exec(text(
-                "SELECT id, services FROM elder WHERE status = 'active' ORDER BY id"))).all()
-            operator_token = await create_token(session, role="operator", name=OPERATOR_NAME,
-                                                actor="benchmark")
-            tokens = [(pid, await create_token(session, role="provider", name=f"bench-provider-{pid}",
-                                               provider_id=pid, actor="benchmark")) for (pid,) in providers]
+            providers = (await session.exec(text("SELECT id FROM provider WHERE status = 'active' ORDER BY id"))).all()
+            elders = (
+                await session.exec(text("SELECT id, services FROM elder WHERE status = 'active' ORDER BY id"))
+            ).all()
+            operator_token = await create_token(session, role="operator", name=OPERATOR_NAME, actor="benchmark")
+            tokens = [
+                (
+                    pid,
+                    await create_token(
+                        session, role="provider", name=f"bench-provider-{pid}", provider_id=pid, actor="benchmark"
+                    ),
+                )
+                for (pid,) in providers
+            ]
             await session.commit()
     finally:
         await engine.dispose()
@@ -174,8 +193,10 @@ async def prepare_service_database(keep_quotas: bool, url: str = SERVICE_URL):
 async def prepare_bare_database() -> None:
     connection = await asyncpg.connect(f"{PG}/{BARE_DB}")
     try:
-        await connection.execute("CREATE TABLE bare_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, "
-                                 "created_at timestamptz NOT NULL DEFAULT now())")
+        await connection.execute(
+            "CREATE TABLE bare_insert (id bigserial PRIMARY KEY, body jsonb NOT NULL, "
+            "created_at timestamptz NOT NULL DEFAULT now())"
+        )
     finally:
         await connection.close()
 
@@ -203,16 +224,18 @@ async def offer_trace(missed: set[int]) -> str:
     connection = await asyncpg.connect(f"{PG}/{SERVICE_DB}")
     try:
         rows = await connection.fetch(
-            "SELECT assignment_id, extract(epoch FROM written - stamped)::float8 AS lag "
-            "FROM bench_offer_trace")
+            "SELECT assignment_id, extract(epoch FROM written - stamped)::float8 AS lag FROM bench_offer_trace"
+        )
     finally:
         await connection.close()
     lags = np.array([r["lag"] for r in rows])
     gone = np.array([r["lag"] for r in rows if r["assignment_id"] in missed])
     if not len(lags):
         return "no offers"
-    text = (f"written this long after the offered_at/updated_at they carry: p50 {np.median(lags):.1f} s, "
-            f"max {lags.max():.1f} s, {int((lags > 10).sum())} of {len(lags)} more than the feed's 10 s lag")
+    text = (
+        f"written this long after the offered_at/updated_at they carry: p50 {np.median(lags):.1f} s, "
+        f"max {lags.max():.1f} s, {int((lags > 10).sum())} of {len(lags)} more than the feed's 10 s lag"
+    )
     if len(gone):
         text += f"; the offers never shown: {len(gone)}, lag min {gone.min():.1f} s, max {gone.max():.1f} s"
     return text
@@ -235,8 +258,10 @@ async def _backend_cpu() -> dict[int, float]:
     """CPU seconds of each PostgreSQL backend serving this benchmark's databases (not other sessions')."""
     connection = await asyncpg.connect(f"{PG}/postgres")
     try:
-        rows = await connection.fetch("SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[]) "
-                                      "AND pid <> pg_backend_pid()", [SERVICE_DB, BARE_DB])
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()",
+            [SERVICE_DB, BARE_DB],
+        )
     finally:
         await connection.close()
     return {row["pid"]: _proc_cpu(row["pid"]) for row in rows}
@@ -249,10 +274,13 @@ def _machine_busy() -> float:
 
 async def cpu_snapshot(pids: dict[str, int | None]) -> dict[str, Any]:
     own = os.times()
-    return {**{name: _proc_cpu(pid) for name, pid in pids.items() if pid},
-            "load generator": own.user + own.system,
-            "postgres (this benchmark's backends)": await _backend_cpu(),
-            "machine (all processes)": _machine_busy(), "wall": time.monotonic()}
+    return {
+        **{name: _proc_cpu(pid) for name, pid in pids.items() if pid},
+        "load generator": own.user + own.system,
+        "postgres (this benchmark's backends)": await _backend_cpu(),
+        "machine (all processes)": _machine_busy(),
+        "wall": time.monotonic(),
+    }
 
 
 def cpu_share(before: dict, after: dict) -> dict[str, float]:

@@ -90,8 +90,9 @@ def _csv_records(text: str) -> list[tuple[str, dict]]:
     header = ["parent" if cell == "parent_code" else cell for cell in header]
     missing = [column for column in COLUMNS[:3] if column not in header]
     if missing:
-        raise AreaFileError([(f"line 1: the header must name the columns {','.join(COLUMNS)}; "
-                              f"missing {','.join(missing)}")])
+        raise AreaFileError(
+            [(f"line 1: the header must name the columns {','.join(COLUMNS)}; missing {','.join(missing)}")]
+        )
     records = []
     for cells in reader:
         if any(cell.strip() for cell in cells):
@@ -116,7 +117,7 @@ def _row(where: str, record: dict) -> tuple[AreaRow | None, str | None]:
     if level in ("street", "community") and not parent:
         return None, f"{where}: parent: a {level} needs its {PARENT_LEVEL[level]}'s code"
     if parent:
-        expected = code[:4] + "00" if level == "county" else code[:DIGITS[PARENT_LEVEL[level]]]
+        expected = code[:4] + "00" if level == "county" else code[: DIGITS[PARENT_LEVEL[level]]]
         if parent != expected:
             return None, f"{where}: parent: the {PARENT_LEVEL[level]} of {code} is {expected}, not {parent}"
     return AreaRow(where, code, name, level, parent or None), None
@@ -140,8 +141,14 @@ async def import_areas(session: AsyncSession, rows: list[AreaRow], *, actor: str
             session.add(area)
     session.add_all(added)  # inserted in this order: every parent before its children
     if added or renamed:
-        record_change(session, actor=actor, action="areas.import", entity="area", entity_id="import",
-                      after={"added": len(added), "renamed": renamed})
+        record_change(
+            session,
+            actor=actor,
+            action="areas.import",
+            entity="area",
+            entity_id="import",
+            after={"added": len(added), "renamed": renamed},
+        )
     return ImportReport(len(rows), len(added), len(renamed), len(rows) - len(added) - len(renamed))
 
 
@@ -154,12 +161,13 @@ def _tree_problems(rows: list[AreaRow], existing: dict[str, Area]) -> list[str]:
     for row in rows:
         known = existing.get(row.code)
         if known is not None and (known.level, known.parent_code) != (row.level, row.parent):
-            problems.append(f"{row.where}: code: {row.code} exists as a {known.level} under "
-                            f"{known.parent_code or 'no parent'}; an area's level and parent do not change")
+            problems.append(
+                f"{row.where}: code: {row.code} exists as a {known.level} under "
+                f"{known.parent_code or 'no parent'}; an area's level and parent do not change"
+            )
         if row.parent and row.parent not in in_file and row.parent not in existing:
             problems.append(f"{row.where}: parent: {row.parent} is neither in the file nor in the database")
         parent = in_file.get(row.parent) or existing.get(row.parent)
         if parent is not None and parent.level != PARENT_LEVEL[row.level]:
-            problems.append(f"{row.where}: parent: {row.parent} is a {parent.level}, "
-                            f"not a {PARENT_LEVEL[row.level]}")
+            problems.append(f"{row.where}: parent: {row.parent} is a {parent.level}, not a {PARENT_LEVEL[row.level]}")
     return problems

@@ -33,9 +33,13 @@ class ServicePublic(BaseModel):
 
 @router.get("/areas", response_model=Page[AreaPublic], responses={422: {"description": "Bad filter"}})
 async def list_areas(
-    session: SessionDep, _: AnyRole, parent: AreaCodeQuery = None, prefix: AreaCodeQuery = None,
+    session: SessionDep,
+    _: AnyRole,
+    parent: AreaCodeQuery = None,
+    prefix: AreaCodeQuery = None,
     level: Annotated[str | None, Query(pattern="^(city|county|street|community)$")] = None,
-    limit: LimitQuery = 50, cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[AreaPublic]:
     after = None  # area cursors carry a code, not an id
     if cursor is not None:

@@ -17,8 +17,9 @@ async def require_area(session: AsyncSession, code: str, *, field: str, level: s
     return area
 
 
-async def list_areas(session: AsyncSession, *, parent: str | None, prefix: str | None, level: str | None,
-                     after: str | None, limit: int) -> list[Area]:
+async def list_areas(
+    session: AsyncSession, *, parent: str | None, prefix: str | None, level: str | None, after: str | None, limit: int
+) -> list[Area]:
     query = select(Area).order_by(Area.code).limit(limit + 1)
     if parent is not None:
         query = query.where(Area.parent_code == parent)

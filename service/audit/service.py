@@ -30,13 +30,26 @@ def snapshot(row: Any, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
 
 
 def audit_row(
-    *, actor: str, action: str, entity: str, entity_id: Any,
-    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None, at: datetime | None = None,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: Any,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """An audit event's columns, for writing many at once; `at`: when the change took effect, when the
     caller stamped the row with it."""
-    return {"actor": actor, "action": action, "entity": entity, "entity_id": str(entity_id),
-            "before": _plain(before), "after": _plain(after), "at": at or utcnow()}
+    return {
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "before": _plain(before),
+        "after": _plain(after),
+        "at": at or utcnow(),
+    }
 
 
 def record_change(session: AsyncSession, **change: Any) -> None:

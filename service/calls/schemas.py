@@ -52,8 +52,10 @@ class CallPublic(BaseModel):
     at: datetime
     created_by: str
     created_at: datetime
-    called_back: bool = Field(default=False, description="A needs_callback or no_answer call that a later "
-                                                          "callback reached (false for other calls)")
+    called_back: bool = Field(
+        default=False,
+        description="A needs_callback or no_answer call that a later callback reached (false for other calls)",
+    )
 
 
 class CallFigures(BaseModel):

@@ -15,8 +15,9 @@ class Complaint(SQLModel, table=True):
     __tablename__ = "complaint"
     __table_args__ = (
         CheckConstraint(sql_in("status", COMPLAINT_STATUSES), name="complaint_status"),
-        CheckConstraint("status NOT IN ('sent', 'answered') OR provider_id IS NOT NULL",
-                        name="complaint_sent_to_provider"),
+        CheckConstraint(
+            "status NOT IN ('sent', 'answered') OR provider_id IS NOT NULL", name="complaint_sent_to_provider"
+        ),
         # Quality counts a month's complaints per provider; lists show the open ones by age.
         Index("ix_complaint_provider_opened", "provider_id", "opened_at"),
     )

@@ -39,8 +39,7 @@ async def _trail(request: Request, live, code: str | None) -> tuple[list[Area], 
         while area is not None and await may_see(session, live.principal, area.code):
             trail.insert(0, area)
             area = await session.get(Area, area.parent_code) if area.parent_code else None
-        query = select(Area).where(Area.parent_code == code) if code else select(Area).where(
-            Area.parent_code.is_(None))  # type: ignore[union-attr]
+        query = select(Area).where(Area.parent_code == code) if code else select(Area).where(Area.parent_code.is_(None))  # type: ignore[union-attr]
         children = [a for a in (await session.exec(query.order_by(Area.code))).all() if a.level != "community"]
     return trail, children
 
@@ -51,16 +50,32 @@ async def summary_page(request: Request, live: Desk, month: MonthQ = None, area:
     summary = await gateway.summary(request, live, month, area)
     code = summary["area"]["code"]
     trail, children = await _trail(request, live, code)
-    return render(request, "desk.html", {
-        "section": "desk", "s": summary, "month": month, "area": code, "charts": charts.summary_charts(summary),
-        "trail": trail, "children": children, "downloads": DOWNLOADS,
-        "months": [month, previous_month(month), previous_month(previous_month(month))]})
+    return render(
+        request,
+        "desk.html",
+        {
+            "section": "desk",
+            "s": summary,
+            "month": month,
+            "area": code,
+            "charts": charts.summary_charts(summary),
+            "trail": trail,
+            "children": children,
+            "downloads": DOWNLOADS,
+            "months": [month, previous_month(month), previous_month(previous_month(month))],
+        },
+    )
 
 
 @router.get("/download/{kind}")
-async def download(request: Request, live: Desk, kind: Literal["monthly", "exceptions", "settlement"],
-                   fmt: Annotated[Literal["csv", "xlsx", "pdf"], Query(alias="format")], month: MonthQ = None,
-                   area: AreaQ = None) -> Response:
+async def download(
+    request: Request,
+    live: Desk,
+    kind: Literal["monthly", "exceptions", "settlement"],
+    fmt: Annotated[Literal["csv", "xlsx", "pdf"], Query(alias="format")],
+    month: MonthQ = None,
+    area: AreaQ = None,
+) -> Response:
     """The API's file, authorised by the session (no token in the URL)."""
     if fmt not in DOWNLOADS[kind]:
         raise PageError(404, "没有这种格式的下载")
@@ -68,11 +83,16 @@ async def download(request: Request, live: Desk, kind: Literal["monthly", "excep
 
 
 @router.get("/exceptions")
-async def exceptions_page(request: Request, live: Desk, month: MonthQ = None, area: AreaQ = None,
-                          code: Annotated[str, Query(max_length=40)] = "",
-                          provider: Annotated[str, Query(max_length=100)] = "",
-                          street: Annotated[str, Query(max_length=12)] = "",
-                          day: Annotated[str, Query(max_length=10)] = "") -> Response:
+async def exceptions_page(
+    request: Request,
+    live: Desk,
+    month: MonthQ = None,
+    area: AreaQ = None,
+    code: Annotated[str, Query(max_length=40)] = "",
+    provider: Annotated[str, Query(max_length=100)] = "",
+    street: Annotated[str, Query(max_length=12)] = "",
+    day: Annotated[str, Query(max_length=10)] = "",
+) -> Response:
     month = month or _this_month(request)
     report = await gateway.exceptions(request, live, month, area)
     items = report["items"]
@@ -85,18 +105,33 @@ async def exceptions_page(request: Request, live: Desk, month: MonthQ = None, ar
         items = [i for i in items if i["area_code"].startswith(street)]
     if day:
         items = [i for i in items if i["check_in_at"][:10] == day]
-    return render(request, "exceptions.html", {
-        "section": "exceptions", "report": report, "items": items[:500], "shown": len(items), "month": month,
-        "area": report["area"]["code"], "labels": EXCEPTION_LABELS, "providers": providers,
-        "filters": {"code": code, "provider": provider, "street": street, "day": day}})
+    return render(
+        request,
+        "exceptions.html",
+        {
+            "section": "exceptions",
+            "report": report,
+            "items": items[:500],
+            "shown": len(items),
+            "month": month,
+            "area": report["area"]["code"],
+            "labels": EXCEPTION_LABELS,
+            "providers": providers,
+            "filters": {"code": code, "provider": provider, "street": street, "day": day},
+        },
+    )
 
 
-async def _close_page(request: Request, live, month: str, area: str | None, errors: dict | None = None,
-                      status_code: int = 200) -> Response:
+async def _close_page(
+    request: Request, live, month: str, area: str | None, errors: dict | None = None, status_code: int = 200
+) -> Response:
     summary = await gateway.summary(request, live, month, area)
-    return render(request, "close.html", {"section": "desk", "s": summary, "month": month,
-                                          "area": summary["area"]["code"], "errors": errors or {}},
-                  status_code=status_code)
+    return render(
+        request,
+        "close.html",
+        {"section": "desk", "s": summary, "month": month, "area": summary["area"]["code"], "errors": errors or {}},
+        status_code=status_code,
+    )
 
 
 @router.get("/close")
@@ -106,8 +141,13 @@ async def close_confirm(request: Request, live: Desk, month: MonthQ = None, area
 
 
 @router.post("/close")
-async def close(request: Request, live: DeskWrites, month: Annotated[str, Form()] = "",
-                area: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "") -> Response:
+async def close(
+    request: Request,
+    live: DeskWrites,
+    month: Annotated[str, Form()] = "",
+    area: Annotated[str, Form()] = "",
+    key: Annotated[str, Form()] = "",
+) -> Response:
     body, _errors = forms.body(CloseMonth, {"month": month, "area": area})
     if body is None:
         raise PageError(422, "月份或区划无效")
@@ -133,5 +173,13 @@ def _conflict(exc: DomainError) -> str:
 async def quality(request: Request, live: Desk, month: MonthQ = None) -> Response:
     month = month or previous_month(_this_month(request))
     rows = await gateway.quality(request, live, month)
-    return render(request, "quality.html", {"section": "quality", "rows": rows, "month": month,
-                                            "months": [previous_month(_this_month(request)), _this_month(request)]})
+    return render(
+        request,
+        "quality.html",
+        {
+            "section": "quality",
+            "rows": rows,
+            "month": month,
+            "months": [previous_month(_this_month(request)), _this_month(request)],
+        },
+    )

@@ -29,8 +29,12 @@ def body(model: type[BaseModel], values: dict[str, Any]) -> tuple[BaseModel | No
         return None, pydantic_errors(exc)
 
 
-async def submit(body: BaseModel | None, errors: dict[str, str], action: Callable[[], Awaitable[Any]],
-                 conflict: dict[str, str] | None = None) -> dict[str, str]:
+async def submit(
+    body: BaseModel | None,
+    errors: dict[str, str],
+    action: Callable[[], Awaitable[Any]],
+    conflict: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Run `action` when the form made a valid body; a refusal the form can show (422, 409: `conflict`'s words
     when given) becomes its errors; anything else (an unknown object: 404) is the error page."""
     if body is None:

@@ -47,6 +47,7 @@ def _key(request: Request, session, live: Current, key: str | None) -> Idempoten
 
 # The operator's seat ------------------------------------------------------------------------------------------
 
+
 async def register_request(request: Request, live: Current, body: BaseModel, key: str | None) -> dict:
     response = await requests_api.create_request(body, request, live.principal, key or None)
     return _parsed(response) if isinstance(response, Response) else response.model_dump(mode="json")
@@ -71,40 +72,51 @@ async def escalations(request: Request, live: Current) -> list:
 
 async def candidates(request: Request, live: Current, request_id: int):
     async with database(request) as session:
-        return await escalation_api.request_candidates(request_id, session, live.principal,
-                                                       request.app.state.settings)
+        return await escalation_api.request_candidates(request_id, session, live.principal, request.app.state.settings)
 
 
 async def assign(request: Request, live: Current, request_id: int, body: BaseModel, key: str | None) -> dict:
     async with database(request) as session:
-        response = await escalation_api.assign(request_id, body, request, session, live.principal,
-                                               request.app.state.settings, _key(request, session, live, key))
+        response = await escalation_api.assign(
+            request_id,
+            body,
+            request,
+            session,
+            live.principal,
+            request.app.state.settings,
+            _key(request, session, live, key),
+        )
     return _parsed(response)
 
 
 async def follow_up_queue(request: Request, live: Current, month: str | None, area: str | None):
     async with database(request) as session:
-        return await followups_api.queue(session, live.principal, request.app.state.settings, month=month,
-                                         area=area, limit=100, cursor=None)
+        return await followups_api.queue(
+            session, live.principal, request.app.state.settings, month=month, area=area, limit=100, cursor=None
+        )
 
 
 async def record_follow_up(request: Request, live: Current, visit_id: int, body: BaseModel, key: str | None):
     async with database(request) as session:
-        return await followups_api.record_follow_up(visit_id, body, session, live.principal,
-                                                    _key(request, session, live, key))
+        return await followups_api.record_follow_up(
+            visit_id, body, session, live.principal, _key(request, session, live, key)
+        )
 
 
 # The regulator's desk -----------------------------------------------------------------------------------------
 
+
 async def summary(request: Request, live: Current, month: str, area: str | None) -> dict:
-    response = await reports_api.monthly(request.app.state.reports, live.principal, request.app.state.settings,
-                                         month, area, "json")
+    response = await reports_api.monthly(
+        request.app.state.reports, live.principal, request.app.state.settings, month, area, "json"
+    )
     return _parsed(response)
 
 
 async def exceptions(request: Request, live: Current, month: str, area: str | None) -> dict:
-    response = await reports_api.exceptions(request.app.state.reports, live.principal,
-                                            request.app.state.settings, month, area, "json")
+    response = await reports_api.exceptions(
+        request.app.state.reports, live.principal, request.app.state.settings, month, area, "json"
+    )
     return _parsed(response)
 
 
@@ -120,14 +132,16 @@ async def download(request: Request, live: Current, kind: str, fmt: str, month: 
 
 async def closures(request: Request, live: Current, area: str | None) -> list:
     async with database(request) as session:
-        return await reports_api.list_closures(session, live.principal, request.app.state.settings, area=area,
-                                               month=None)
+        return await reports_api.list_closures(
+            session, live.principal, request.app.state.settings, area=area, month=None
+        )
 
 
 async def close_month(request: Request, live: Current, body: BaseModel, key: str | None) -> dict:
     async with database(request) as session:
-        response = await reports_api.close_month(body, session, live.principal, request.app.state.settings,
-                                                 _key(request, session, live, key))
+        response = await reports_api.close_month(
+            body, session, live.principal, request.app.state.settings, _key(request, session, live, key)
+        )
     return _parsed(response)
 
 
@@ -137,6 +151,7 @@ async def quality(request: Request, live: Current, month: str) -> list:
 
 
 # The admin's pages --------------------------------------------------------------------------------------------
+
 
 async def tokens(request: Request, live: Current) -> list:
     async with database(request) as session:
@@ -156,8 +171,9 @@ async def revoke_token(request: Request, live: Current, token_id: int):
 
 async def providers(request: Request, live: Current) -> list:
     async with database(request) as session:
-        page = await providers_api.list_providers(session, live.principal, area=None, status=None, limit=200,
-                                                  cursor=None)
+        page = await providers_api.list_providers(
+            session, live.principal, area=None, status=None, limit=200, cursor=None
+        )
     return page.items
 
 

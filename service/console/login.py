@@ -23,15 +23,32 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _login_page(request: Request, *, error: str | None = None, username: str = "", next_: str = "",
-                status_code: int = 200, notice: str | None = None) -> Response:
+def _login_page(
+    request: Request,
+    *,
+    error: str | None = None,
+    username: str = "",
+    next_: str = "",
+    status_code: int = 200,
+    notice: str | None = None,
+) -> Response:
     """The login form carries a fresh token that must come back both as a field and as a cookie (a login
     form posted from another site has no way to read the cookie)."""
     token = secrets.token_urlsafe(24)
-    page = render(request, "login.html", {"login_csrf": token, "error": error, "username": username,
-                                          "next": next_, "notice": notice}, status_code=status_code)
-    page.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                    secure=request.app.state.settings.console_https)
+    page = render(
+        request,
+        "login.html",
+        {"login_csrf": token, "error": error, "username": username, "next": next_, "notice": notice},
+        status_code=status_code,
+    )
+    page.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/login",
+        secure=request.app.state.settings.console_https,
+    )
     return page
 
 
@@ -52,9 +69,13 @@ async def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request, username: Annotated[str, Form(max_length=100)] = "",
-                password: Annotated[str, Form(max_length=200)] = "", csrf: Annotated[str, Form()] = "",
-                next: Annotated[str, Form()] = "") -> Response:
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not csrf or not expected or not secrets.compare_digest(csrf.encode(), expected.encode()):
         raise PageError(403, "登录表单已失效，请刷新页面后重新登录")
@@ -68,8 +89,15 @@ async def login(request: Request, username: Annotated[str, Form(max_length=100)]
         except LoginRefused as refused:
             return _login_page(request, error=refused.message, username=username, next_=next, status_code=401)
     response = RedirectResponse(_safe_next(next) or HOME[new.user.role], status_code=303)
-    response.set_cookie(COOKIE, new.cookie, httponly=True, samesite="lax", secure=settings.console_https, path="/",
-                        max_age=int(settings.console_absolute_h * 3600))
+    response.set_cookie(
+        COOKIE,
+        new.cookie,
+        httponly=True,
+        samesite="lax",
+        secure=settings.console_https,
+        path="/",
+        max_age=int(settings.console_absolute_h * 3600),
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 

@@ -14,5 +14,8 @@ from sqlalchemy import Index, func
 from service.elders.models import Elder
 
 NAME_PREFIX_INDEX = Index("ix_elder_name_pattern", Elder.name, postgresql_ops={"name": "text_pattern_ops"})
-ID_TAIL_INDEX = Index("ix_elder_id_number_reversed", func.reverse(Elder.id_number).label("id_number_reversed"),
-                      postgresql_ops={"id_number_reversed": "text_pattern_ops"}).ddl_if(dialect="postgresql")
+ID_TAIL_INDEX = Index(
+    "ix_elder_id_number_reversed",
+    func.reverse(Elder.id_number).label("id_number_reversed"),
+    postgresql_ops={"id_number_reversed": "text_pattern_ops"},
+).ddl_if(dialect="postgresql")

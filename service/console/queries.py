@@ -25,8 +25,15 @@ SEARCH_LIMIT = 20
 LIVE = ("open", "assigned", "escalated", "accepted", "in_progress")
 # The board's columns: a request's status, with `assigned` shown as offered (an offer awaits the provider).
 # `escalated` has its column too (and heads the board in the escalation queue): the board drops no live request.
-BOARD_COLUMNS = (("open", "待派"), ("assigned", "已派待接"), ("escalated", "已升级"), ("accepted", "已接单"),
-                 ("in_progress", "服务中"), ("completed", "已完成"), ("unassignable", "无法派单"))
+BOARD_COLUMNS = (
+    ("open", "待派"),
+    ("assigned", "已派待接"),
+    ("escalated", "已升级"),
+    ("accepted", "已接单"),
+    ("in_progress", "服务中"),
+    ("completed", "已完成"),
+    ("unassignable", "无法派单"),
+)
 
 
 def search_kind(text: str) -> tuple[str, str]:
@@ -83,16 +90,34 @@ class CardHistory:
 async def card_history(session: AsyncSession, elder_id: int, month: str, tz) -> CardHistory:
     start, end = month_bounds(month, tz)
     in_month = and_(Visit.elder_id == elder_id, col(Visit.check_in_at) >= start, col(Visit.check_in_at) < end)
-    counts = (await session.exec(select(func.count(), func.count().filter(Visit.status == "verified"))
-                                 .where(in_month))).one()
-    open_requests = (await session.exec(select(ServiceRequest).where(
-        ServiceRequest.elder_id == elder_id, col(ServiceRequest.status).in_(LIVE))
-        .order_by(col(ServiceRequest.id).desc()).limit(20))).all()
-    recent = (await session.exec(select(ServiceRequest).where(ServiceRequest.elder_id == elder_id)
-                                 .order_by(col(ServiceRequest.id).desc()).limit(8))).all()
-    follow_up = (await session.exec(select(FollowUp).join(Visit, col(Visit.id) == FollowUp.visit_id)
-                                    .where(Visit.elder_id == elder_id)
-                                    .order_by(col(FollowUp.created_at).desc()).limit(1))).first()
+    counts = (
+        await session.exec(select(func.count(), func.count().filter(Visit.status == "verified")).where(in_month))
+    ).one()
+    open_requests = (
+        await session.exec(
+            select(ServiceRequest)
+            .where(ServiceRequest.elder_id == elder_id, col(ServiceRequest.status).in_(LIVE))
+            .order_by(col(ServiceRequest.id).desc())
+            .limit(20)
+        )
+    ).all()
+    recent = (
+        await session.exec(
+            select(ServiceRequest)
+            .where(ServiceRequest.elder_id == elder_id)
+            .order_by(col(ServiceRequest.id).desc())
+            .limit(8)
+        )
+    ).all()
+    follow_up = (
+        await session.exec(
+            select(FollowUp)
+            .join(Visit, col(Visit.id) == FollowUp.visit_id)
+            .where(Visit.elder_id == elder_id)
+            .order_by(col(FollowUp.created_at).desc())
+            .limit(1)
+        )
+    ).first()
     return CardHistory(counts[1], counts[0], list(open_requests), list(recent), follow_up)
 
 
@@ -112,17 +137,36 @@ async def board(session: AsyncSession, day_start: datetime, per_column: int = 40
     """Today's requests (made since local midnight, or planned for today) and every live emergency, by status,
     emergencies first, then newest first; with the provider of the live (or last) offer."""
     today = (day_start + timedelta(hours=12)).date()
-    live_offer = (select(Assignment.request_id, func.max(Assignment.id).label("assignment_id"))
-                  .group_by(Assignment.request_id).subquery())
-    query = (select(ServiceRequest.id, ServiceRequest.elder_id, Elder.name, ServiceRequest.service,
-                    ServiceRequest.urgency, ServiceRequest.status, ServiceRequest.created_at, Provider.name)
-             .join(Elder, col(Elder.id) == ServiceRequest.elder_id)
-             .outerjoin(live_offer, live_offer.c.request_id == ServiceRequest.id)
-             .outerjoin(Assignment, col(Assignment.id) == live_offer.c.assignment_id)
-             .outerjoin(Provider, col(Provider.id) == Assignment.provider_id)
-             .where(or_(col(ServiceRequest.created_at) >= day_start, ServiceRequest.planned_date == today,
-                        and_(ServiceRequest.urgency == "emergency", col(ServiceRequest.status).in_(LIVE))))
-             .order_by(ServiceRequest.urgency != "emergency", col(ServiceRequest.id).desc()).limit(1000))
+    live_offer = (
+        select(Assignment.request_id, func.max(Assignment.id).label("assignment_id"))
+        .group_by(Assignment.request_id)
+        .subquery()
+    )
+    query = (
+        select(
+            ServiceRequest.id,
+            ServiceRequest.elder_id,
+            Elder.name,
+            ServiceRequest.service,
+            ServiceRequest.urgency,
+            ServiceRequest.status,
+            ServiceRequest.created_at,
+            Provider.name,
+        )
+        .join(Elder, col(Elder.id) == ServiceRequest.elder_id)
+        .outerjoin(live_offer, live_offer.c.request_id == ServiceRequest.id)
+        .outerjoin(Assignment, col(Assignment.id) == live_offer.c.assignment_id)
+        .outerjoin(Provider, col(Provider.id) == Assignment.provider_id)
+        .where(
+            or_(
+                col(ServiceRequest.created_at) >= day_start,
+                ServiceRequest.planned_date == today,
+                and_(ServiceRequest.urgency == "emergency", col(ServiceRequest.status).in_(LIVE)),
+            )
+        )
+        .order_by(ServiceRequest.urgency != "emergency", col(ServiceRequest.id).desc())
+        .limit(1000)
+    )
     columns: dict[str, list[BoardCard]] = {code: [] for code, _ in BOARD_COLUMNS}
     for row in (await session.exec(query)).all():
         cards = columns.get(row[5])

@@ -23,17 +23,40 @@ from service.requests.schemas import CancelBody, RequestCreate
 from service.validation import Month, is_month
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
-EXPLAIN_REASONS = {"service_not_offered": "不提供该服务", "area_not_contracted": "未签约该区域", "too_far": "距离过远",
-                   "quota_exhausted": "本月额度已用完", "no_emergency_service": "不提供应急服务", "declined": "已拒单",
-                   "no_eligible_provider": "没有符合条件的服务商"}
+EXPLAIN_REASONS = {
+    "service_not_offered": "不提供该服务",
+    "area_not_contracted": "未签约该区域",
+    "too_far": "距离过远",
+    "quota_exhausted": "本月额度已用完",
+    "no_emergency_service": "不提供应急服务",
+    "declined": "已拒单",
+    "no_eligible_provider": "没有符合条件的服务商",
+}
 RISKS = {"exception": "异常服务", "new_provider": "新服务商", "sample": "随机抽查"}
 CHANNELS = {"phone": "电话", "one_touch": "一键通", "app": "应用", "plan": "月度计划"}
-ALERTS = {"sos": "一键呼救", "fall": "跌倒", "smoke": "烟雾", "gas": "燃气", "water": "漏水", "inactivity": "久未活动",
-          "health": "健康异常", "other": "其他报警"}
-RELATIONS = {"spouse": "配偶", "child": "子女", "relative": "亲属", "guardian": "监护人", "neighbour": "邻居",
-             "other": "其他"}
-WHY_NOT = {"is suspended": "已停用", "does not offer the service": "不提供该服务",
-           "not under contract": "不在合同期或没有服务站"}  # the API's words (service/escalation/service.py)
+ALERTS = {
+    "sos": "一键呼救",
+    "fall": "跌倒",
+    "smoke": "烟雾",
+    "gas": "燃气",
+    "water": "漏水",
+    "inactivity": "久未活动",
+    "health": "健康异常",
+    "other": "其他报警",
+}
+RELATIONS = {
+    "spouse": "配偶",
+    "child": "子女",
+    "relative": "亲属",
+    "guardian": "监护人",
+    "neighbour": "邻居",
+    "other": "其他",
+}
+WHY_NOT = {
+    "is suspended": "已停用",
+    "does not offer the service": "不提供该服务",
+    "not under contract": "不在合同期或没有服务站",
+}  # the API's words (service/escalation/service.py)
 ASSIGNABLE = ("open", "assigned", "escalated")  # what an operator may hand to a provider (docs/api.md)
 
 
@@ -47,8 +70,11 @@ async def seat(request: Request, live: Seat, q: Annotated[str, Query(max_length=
     found = await _matches(request, q)
     if len(found) == 1:  # Enter on a unique match opens the card
         return RedirectResponse(f"/console/elders/{found[0].id}", status_code=303)
-    return render(request, "seat.html", {"section": "seat", "q": q, "found": found, "searched": bool(q.strip()),
-                                         "columns": BOARD_COLUMNS})
+    return render(
+        request,
+        "seat.html",
+        {"section": "seat", "q": q, "found": found, "searched": bool(q.strip()), "columns": BOARD_COLUMNS},
+    )
 
 
 @router.get("/seat/search")
@@ -70,12 +96,23 @@ async def live_board(request: Request, live: Seat) -> Response:
     queue = await gateway.escalations(request, live)
     async with gateway.database(request) as session:
         columns = await board(session, _today_start(request))
-    return render(request, "_board.html", {"columns": BOARD_COLUMNS, "board": columns, "queue": queue,
-                                           "alerts": ALERTS, "relations": RELATIONS})
+    return render(
+        request,
+        "_board.html",
+        {"columns": BOARD_COLUMNS, "board": columns, "queue": queue, "alerts": ALERTS, "relations": RELATIONS},
+    )
 
 
-async def _card(request: Request, live, elder_id: int, *, form: dict | None = None, errors: dict | None = None,
-                status_code: int = 200, notice: str | None = None) -> Response:
+async def _card(
+    request: Request,
+    live,
+    elder_id: int,
+    *,
+    form: dict | None = None,
+    errors: dict | None = None,
+    status_code: int = 200,
+    notice: str | None = None,
+) -> Response:
     settings = request.app.state.settings
     async with gateway.database(request) as session:
         row = await get_elder(session, elder_id)
@@ -87,9 +124,20 @@ async def _card(request: Request, live, elder_id: int, *, form: dict | None = No
     if birth.isdigit():
         born = datetime.strptime(birth, "%Y%m%d").date()
         age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    return render(request, "elder.html", {"section": "seat", "elder": elder, "age": age, "history": history,
-                                          "form": form or {"service": "emergency", "urgency": "emergency"},
-                                          "errors": errors or {}, "notice": notice}, status_code=status_code)
+    return render(
+        request,
+        "elder.html",
+        {
+            "section": "seat",
+            "elder": elder,
+            "age": age,
+            "history": history,
+            "form": form or {"service": "emergency", "urgency": "emergency"},
+            "errors": errors or {},
+            "notice": notice,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/elders/{elder_id}")
@@ -98,9 +146,15 @@ async def elder_card(request: Request, live: Seat, elder_id: int) -> Response:
 
 
 @router.post("/elders/{elder_id}/requests")
-async def register(request: Request, live: SeatWrites, elder_id: int,
-                   service: Annotated[str, Form()] = "", urgency: Annotated[str, Form()] = "routine",
-                   note: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "") -> Response:
+async def register(
+    request: Request,
+    live: SeatWrites,
+    elder_id: int,
+    service: Annotated[str, Form()] = "",
+    urgency: Annotated[str, Form()] = "routine",
+    note: Annotated[str, Form()] = "",
+    key: Annotated[str, Form()] = "",
+) -> Response:
     """One action: the request (or emergency) is registered and dispatched at once; a refusal keeps the form."""
     form = {"service": service, "urgency": urgency, "note": note}
     body, errors = forms.body(RequestCreate, {"elder_id": elder_id, **form, "channel": "phone"})
@@ -115,17 +169,38 @@ async def register(request: Request, live: SeatWrites, elder_id: int,
     return RedirectResponse(f"/console/requests/{created['id']}", status_code=303)
 
 
-async def _request_page(request: Request, live, request_id: int, *, form: dict | None = None,
-                        errors: dict | None = None, status_code: int = 200) -> Response:
+async def _request_page(
+    request: Request,
+    live,
+    request_id: int,
+    *,
+    form: dict | None = None,
+    errors: dict | None = None,
+    status_code: int = 200,
+) -> Response:
     detail, explanation = await gateway.request_detail(request, live, request_id)
     ranking = await gateway.candidates(request, live, request_id) if detail.status in ASSIGNABLE else None
     async with gateway.database(request) as session:
         elder = to_public(await get_elder(session, detail.elder_id), live.principal)
-    return render(request, "request.html", {
-        "section": "seat", "r": detail, "elder": elder, "decision": explanation.decision, "reasons": EXPLAIN_REASONS,
-        "channels": CHANNELS, "alerts": ALERTS, "error": request.query_params.get("error"), "ranking": ranking,
-        "form": form or {}, "errors": errors or {}, "assigned": request.query_params.get("assigned")},
-        status_code=status_code)
+    return render(
+        request,
+        "request.html",
+        {
+            "section": "seat",
+            "r": detail,
+            "elder": elder,
+            "decision": explanation.decision,
+            "reasons": EXPLAIN_REASONS,
+            "channels": CHANNELS,
+            "alerts": ALERTS,
+            "error": request.query_params.get("error"),
+            "ranking": ranking,
+            "form": form or {},
+            "errors": errors or {},
+            "assigned": request.query_params.get("assigned"),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/requests/{request_id}")
@@ -150,14 +225,22 @@ def _assign_refusal(exc: DomainError, override: bool) -> dict[str, str]:
 
 
 @router.post("/requests/{request_id}/assign")
-async def assign(request: Request, live: SeatWrites, request_id: int, provider_id: Annotated[str, Form()] = "",
-                 reason: Annotated[str, Form()] = "", override: Annotated[str, Form()] = "",
-                 key: Annotated[str, Form()] = "") -> Response:
+async def assign(
+    request: Request,
+    live: SeatWrites,
+    request_id: int,
+    provider_id: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    override: Annotated[str, Form()] = "",
+    key: Annotated[str, Form()] = "",
+) -> Response:
     """An operator hands the request to a provider by hand (the API's assign, with the form's key); a refusal
     keeps the form and writes nothing."""
     form = {"provider_id": provider_id, "reason": reason, "override": bool(override)}
-    body, errors = forms.body(AssignBody, {"provider_id": forms.number(provider_id.strip()), "reason": reason.strip(),
-                                           "override": bool(override)})
+    body, errors = forms.body(
+        AssignBody,
+        {"provider_id": forms.number(provider_id.strip()), "reason": reason.strip(), "override": bool(override)},
+    )
     status = 422
     if body is not None:
         try:
@@ -172,8 +255,7 @@ async def assign(request: Request, live: SeatWrites, request_id: int, provider_i
 
 
 @router.post("/requests/{request_id}/cancel")
-async def cancel(request: Request, live: SeatWrites, request_id: int,
-                 reason: Annotated[str, Form()] = "") -> Response:
+async def cancel(request: Request, live: SeatWrites, request_id: int, reason: Annotated[str, Form()] = "") -> Response:
     body, errors = forms.body(CancelBody, {"reason": reason.strip()})
     if body is None:
         raise PageError(422, "取消原因：" + next(iter(errors.values())))
@@ -187,26 +269,58 @@ async def cancel(request: Request, live: SeatWrites, request_id: int,
 
 
 @router.get("/follow-ups")
-async def follow_ups(request: Request, live: Seat, done: int | None = None,
-                     month: Annotated[Month | None, Query()] = None) -> Response:
+async def follow_ups(
+    request: Request, live: Seat, done: int | None = None, month: Annotated[Month | None, Query()] = None
+) -> Response:
     """The month's visits to call back (the current month by default), riskiest first."""
     page = await gateway.follow_up_queue(request, live, month, None)
     notice = f"已记录回访（服务记录 {done}）" if done else None
-    return render(request, "follow_ups.html", {"section": "follow", "items": page.items, "risks": RISKS, "labels": EXCEPTION_LABELS,
-                                               "notice": notice, "errors": {}, "form": {}, "month": month})
+    return render(
+        request,
+        "follow_ups.html",
+        {
+            "section": "follow",
+            "items": page.items,
+            "risks": RISKS,
+            "labels": EXCEPTION_LABELS,
+            "notice": notice,
+            "errors": {},
+            "form": {},
+            "month": month,
+        },
+    )
 
 
 @router.post("/follow-ups/{visit_id}")
-async def record(request: Request, live: SeatWrites, visit_id: int, satisfaction: Annotated[str, Form()] = "",
-                 complaint: Annotated[str, Form()] = "", key: Annotated[str, Form()] = "",
-                 month: Annotated[str, Form()] = "") -> Response:
+async def record(
+    request: Request,
+    live: SeatWrites,
+    visit_id: int,
+    satisfaction: Annotated[str, Form()] = "",
+    complaint: Annotated[str, Form()] = "",
+    key: Annotated[str, Form()] = "",
+    month: Annotated[str, Form()] = "",
+) -> Response:
     month_ = month if is_month(month) else None
     body, errors = forms.body(FollowUpCreate, {"satisfaction": forms.number(satisfaction), "complaint": complaint})
     errors = await forms.submit(body, errors, lambda: gateway.record_follow_up(request, live, visit_id, body, key))
     if errors:
         page = await gateway.follow_up_queue(request, live, month_, None)
-        return render(request, "follow_ups.html", {
-            "section": "follow", "items": page.items, "risks": RISKS, "labels": EXCEPTION_LABELS, "notice": None, "errors": errors, "month": month_,
-            "failed": visit_id, "form": {"satisfaction": satisfaction, "complaint": complaint}}, status_code=422)
+        return render(
+            request,
+            "follow_ups.html",
+            {
+                "section": "follow",
+                "items": page.items,
+                "risks": RISKS,
+                "labels": EXCEPTION_LABELS,
+                "notice": None,
+                "errors": errors,
+                "month": month_,
+                "failed": visit_id,
+                "form": {"satisfaction": satisfaction, "complaint": complaint},
+            },
+            status_code=422,
+        )
     back = f"&month={month_}" if month_ else ""
     return RedirectResponse(f"/console/follow-ups?done={visit_id}{back}", status_code=303)

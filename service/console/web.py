@@ -4,7 +4,6 @@ A console route answers HTML. Its errors are pages too: a domain error (404, 403
 page with that status; a missing or dead session sends the browser to /login (htmx: `HX-Redirect`).
 """
 
-
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,9 +27,17 @@ COOKIE = "hc_session"
 LOGIN_CSRF_COOKIE = "hc_login_csrf"
 templates = Jinja2Templates(directory=HERE / "templates")
 ROLE_NAMES = {"admin": "管理员", "operator": "坐席", "regulator": "监管"}
-STATUS_NAMES = {"open": "待派", "assigned": "已派待接", "accepted": "已接单", "in_progress": "服务中",
-                "completed": "已完成", "cancelled": "已取消", "unassignable": "无法派单", "missed": "未服务",
-                "escalated": "已升级"}
+STATUS_NAMES = {
+    "open": "待派",
+    "assigned": "已派待接",
+    "accepted": "已接单",
+    "in_progress": "服务中",
+    "completed": "已完成",
+    "cancelled": "已取消",
+    "unassignable": "无法派单",
+    "missed": "未服务",
+    "escalated": "已升级",
+}
 URGENCY_NAMES = {"routine": "一般", "urgent": "紧急", "emergency": "应急"}
 
 
@@ -49,8 +56,13 @@ def _percent(value: float | None) -> str:
 
 
 templates.env.filters["pct"] = _percent
-templates.env.globals.update(SERVICES=SERVICES, ROLE_NAMES=ROLE_NAMES, STATUS_NAMES=STATUS_NAMES,
-                             URGENCY_NAMES=URGENCY_NAMES, new_key=lambda: secrets.token_urlsafe(16))
+templates.env.globals.update(
+    SERVICES=SERVICES,
+    ROLE_NAMES=ROLE_NAMES,
+    STATUS_NAMES=STATUS_NAMES,
+    URGENCY_NAMES=URGENCY_NAMES,
+    new_key=lambda: secrets.token_urlsafe(16),
+)
 
 
 class LoginNeeded(Exception):
@@ -71,14 +83,21 @@ TITLES = {403: "无权访问", 404: "未找到", 409: "操作冲突", 422: "输�
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     tz = request.app.state.settings.tz
     live: Current | None = getattr(request.state, "console", None)
-    base = {"me": live.user if live else None, "csrf": live.csrf if live else "",
-            "local": lambda m, fmt="%m-%d %H:%M": _local(m, fmt, tz)}
+    base = {
+        "me": live.user if live else None,
+        "csrf": live.csrf if live else "",
+        "local": lambda m, fmt="%m-%d %H:%M": _local(m, fmt, tz),
+    }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    return render(request, "error.html", {"status": status, "title": TITLES.get(status, "出错了"),
-                                          "message": message}, status_code=status)
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": TITLES.get(status, "出错了"), "message": message},
+        status_code=status,
+    )
 
 
 class ConsoleRoute(APIRoute):
@@ -170,8 +189,17 @@ def pydantic_errors(exc) -> dict[str, str]:
 
 
 CHINESE = {
-    "missing": "必填", "string_too_short": "不能为空", "string_too_long": "太长", "int_parsing": "须为整数",
-    "greater_than_equal": "数值太小", "less_than_equal": "数值太大", "literal_error": "请选择列表中的一项",
-    "int_from_float": "须为整数", "value_error": "格式不对", "date_from_datetime_parsing": "日期格式须为 YYYY-MM-DD",
-    "date_parsing": "日期格式须为 YYYY-MM-DD", "int_type": "须为整数", "string_pattern_mismatch": "格式不对",
+    "missing": "必填",
+    "string_too_short": "不能为空",
+    "string_too_long": "太长",
+    "int_parsing": "须为整数",
+    "greater_than_equal": "数值太小",
+    "less_than_equal": "数值太大",
+    "literal_error": "请选择列表中的一项",
+    "int_from_float": "须为整数",
+    "value_error": "格式不对",
+    "date_from_datetime_parsing": "日期格式须为 YYYY-MM-DD",
+    "date_parsing": "日期格式须为 YYYY-MM-DD",
+    "int_type": "须为整数",
+    "string_pattern_mismatch": "格式不对",
 }

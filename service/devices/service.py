@@ -50,8 +50,15 @@ async def create_gateway(session: AsyncSession, data: GatewayCreate, principal: 
         raise Invalid.field("name", "must not be blank")
     session.add(row)
     await flush_or_conflict(session, f"a gateway named {row.name} exists already")
-    record_change(session, actor=principal.actor, action="gateway.create", entity="device_gateway",
-                  entity_id=row.id, after={"name": row.name}, at=row.created_at)
+    record_change(
+        session,
+        actor=principal.actor,
+        action="gateway.create",
+        entity="device_gateway",
+        entity_id=row.id,
+        after={"name": row.name},
+        at=row.created_at,
+    )
     return GatewayPublic.model_validate(row, from_attributes=True)
 
 
@@ -67,8 +74,7 @@ async def _check_refs(session: AsyncSession, elder_id: int | None, gateway_id: i
         raise Invalid.field("gateway_id", f"gateway {gateway_id} does not exist")
 
 
-async def register(session: AsyncSession, data: DeviceCreate, principal: Principal,
-                   settings: Settings) -> DevicePublic:
+async def register(session: AsyncSession, data: DeviceCreate, principal: Principal, settings: Settings) -> DevicePublic:
     await _check_refs(session, data.elder_id, data.gateway_id)
     # The elder registry's own device_id (one per elder, from before the registry) must not name another
     # elder's device: an alert by that id would find two elders.
@@ -76,13 +82,25 @@ async def register(session: AsyncSession, data: DeviceCreate, principal: Princip
     if holder is not None and holder != data.elder_id:
         raise Conflict(f"device {data.device_id} is already another elder's device")
     now = utcnow()
-    row = Device(**data.model_dump(), status="active", last_seen_at=now, created_by=principal.actor,
-                 created_at=now, updated_at=now)
+    row = Device(
+        **data.model_dump(),
+        status="active",
+        last_seen_at=now,
+        created_by=principal.actor,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(row)
     await flush_or_conflict(session, f"device {data.device_id} is already registered")
-    record_change(session, actor=principal.actor, action="device.create", entity="device", entity_id=row.id,
-                  after={"device_id": row.device_id, "elder_id": row.elder_id, "kind": row.kind,
-                         "gateway_id": row.gateway_id}, at=now)
+    record_change(
+        session,
+        actor=principal.actor,
+        action="device.create",
+        entity="device",
+        entity_id=row.id,
+        after={"device_id": row.device_id, "elder_id": row.elder_id, "kind": row.kind, "gateway_id": row.gateway_id},
+        at=now,
+    )
     return public(row, now, settings)
 
 
@@ -94,14 +112,23 @@ async def get_device(session: AsyncSession, device_pk: int) -> Device:
 
 
 async def detail(session: AsyncSession, row: Device, settings: Settings) -> DeviceDetail:
-    alerts = (await session.exec(select(DeviceAlert).where(DeviceAlert.device_pk == row.id)
-                                 .order_by(col(DeviceAlert.id).desc()).limit(RECENT_ALERTS))).all()
-    return DeviceDetail(**public(row, utcnow(), settings).model_dump(),
-                        alerts=[DeviceAlertPublic.model_validate(a, from_attributes=True) for a in alerts])
+    alerts = (
+        await session.exec(
+            select(DeviceAlert)
+            .where(DeviceAlert.device_pk == row.id)
+            .order_by(col(DeviceAlert.id).desc())
+            .limit(RECENT_ALERTS)
+        )
+    ).all()
+    return DeviceDetail(
+        **public(row, utcnow(), settings).model_dump(),
+        alerts=[DeviceAlertPublic.model_validate(a, from_attributes=True) for a in alerts],
+    )
 
 
-async def update_device(session: AsyncSession, device_pk: int, data: DeviceUpdate, principal: Principal,
-                        settings: Settings) -> DevicePublic:
+async def update_device(
+    session: AsyncSession, device_pk: int, data: DeviceUpdate, principal: Principal, settings: Settings
+) -> DevicePublic:
     row = await get_device(session, device_pk)
     changes = data.model_dump(exclude_unset=True)
     await _check_refs(session, changes.get("elder_id"), changes.get("gateway_id"))
@@ -111,13 +138,29 @@ async def update_device(session: AsyncSession, device_pk: int, data: DeviceUpdat
     row.updated_at = utcnow()
     session.add(row)
     await session.flush()
-    record_change(session, actor=principal.actor, action="device.update", entity="device", entity_id=row.id,
-                  before=before, after=changes, at=row.updated_at)
+    record_change(
+        session,
+        actor=principal.actor,
+        action="device.update",
+        entity="device",
+        entity_id=row.id,
+        before=before,
+        after=changes,
+        at=row.updated_at,
+    )
     return public(row, row.updated_at, settings)
 
 
-async def list_devices(session: AsyncSession, settings: Settings, *, elder_id: int | None, gateway_id: int | None,
-                       silent: bool | None, after: int | None, limit: int) -> Sequence[Device]:
+async def list_devices(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    elder_id: int | None,
+    gateway_id: int | None,
+    silent: bool | None,
+    after: int | None,
+    limit: int,
+) -> Sequence[Device]:
     query = select(Device).order_by(Device.id).limit(limit + 1)
     if elder_id is not None:
         query = query.where(Device.elder_id == elder_id)
@@ -132,16 +175,20 @@ async def list_devices(session: AsyncSession, settings: Settings, *, elder_id: i
     return (await session.exec(query)).all()
 
 
-async def heartbeat(session: AsyncSession, data: Heartbeat, principal: Principal,
-                    settings: Settings) -> HeartbeatAnswer:
+async def heartbeat(
+    session: AsyncSession, data: Heartbeat, principal: Principal, settings: Settings
+) -> HeartbeatAnswer:
     """A gateway says it heard one of its devices. Another gateway's device and an unknown one are the same
     404: a gateway learns nothing of devices that are not its own."""
     now = utcnow()
     at = data.at or now
     if at > now + timedelta(seconds=settings.clock_skew_s):
         raise Invalid.field("at", "is in the future beyond the allowed clock skew")
-    row = (await session.exec(select(Device).where(Device.device_id == data.device_id,
-                                                   Device.gateway_id == principal.gateway_id))).first()
+    row = (
+        await session.exec(
+            select(Device).where(Device.device_id == data.device_id, Device.gateway_id == principal.gateway_id)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"device {data.device_id} is not one of this gateway's devices")
     values: dict = {}
@@ -165,29 +212,46 @@ async def registered_device(session: AsyncSession, device_id: str) -> tuple[Devi
     return device, legacy
 
 
-async def link_alert(session: AsyncSession, device: Device, request_id: int, kind: str, at: datetime,
-                     *, joined: bool) -> None:
+async def link_alert(
+    session: AsyncSession, device: Device, request_id: int, kind: str, at: datetime, *, joined: bool
+) -> None:
     """Record that the device raised this alert (the request it made or joined); a press is a sign of life."""
     now = utcnow()
-    session.add(DeviceAlert(device_pk=device.id, request_id=request_id, kind=kind, at=at, joined=joined,
-                            created_at=now))
+    session.add(
+        DeviceAlert(device_pk=device.id, request_id=request_id, kind=kind, at=at, joined=joined, created_at=now)
+    )
     seen = min(at, now)
-    await session.exec(update(Device).where(Device.id == device.id, col(Device.last_seen_at) < seen)
-                       .values(last_seen_at=seen, updated_at=now))
+    await session.exec(
+        update(Device)
+        .where(Device.id == device.id, col(Device.last_seen_at) < seen)
+        .values(last_seen_at=seen, updated_at=now)
+    )
     await session.flush()
 
 
 def silent_device_of(elder_id_column, as_of: datetime, settings: Settings):
     """SQL: the elder has an active device unheard of for HOMECARE_DEVICE_SILENT_H before `as_of`."""
-    return exists().where(Device.elder_id == elder_id_column, Device.status == "active",
-                          col(Device.last_seen_at) < silent_since(as_of, settings))
+    return exists().where(
+        Device.elder_id == elder_id_column,
+        Device.status == "active",
+        col(Device.last_seen_at) < silent_since(as_of, settings),
+    )
 
 
-async def silent_devices(session: AsyncSession, elder_ids: Sequence[int], as_of: datetime,
-                         settings: Settings) -> dict[int, list[Device]]:
-    rows = (await session.exec(select(Device).where(
-        col(Device.elder_id).in_(elder_ids), Device.status == "active",
-        col(Device.last_seen_at) < silent_since(as_of, settings)).order_by(Device.id))).all()
+async def silent_devices(
+    session: AsyncSession, elder_ids: Sequence[int], as_of: datetime, settings: Settings
+) -> dict[int, list[Device]]:
+    rows = (
+        await session.exec(
+            select(Device)
+            .where(
+                col(Device.elder_id).in_(elder_ids),
+                Device.status == "active",
+                col(Device.last_seen_at) < silent_since(as_of, settings),
+            )
+            .order_by(Device.id)
+        )
+    ).all()
     found: dict[int, list[Device]] = {}
     for row in rows:
         found.setdefault(row.elder_id, []).append(row)

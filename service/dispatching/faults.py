@@ -40,8 +40,16 @@ log = logging.getLogger("homecare.faults")
 # 55 lock not available, 57 admin shutdown/cancel, 58 system I/O), or the code and schema themselves
 # (0A not supported, 42 syntax/undefined/permission, F0 configuration, XX internal).
 NOT_THE_ROWS = ("08", "25", "40", "53", "55", "57", "58", "0A", "42", "F0", "XX")
-_NOT_THE_ROWS = (OSError, TimeoutError, sa.TimeoutError, sa.DisconnectionError, sa.OperationalError,
-                 sa.ProgrammingError, sa.PendingRollbackError, sa.ResourceClosedError)
+_NOT_THE_ROWS = (
+    OSError,
+    TimeoutError,
+    sa.TimeoutError,
+    sa.DisconnectionError,
+    sa.OperationalError,
+    sa.ProgrammingError,
+    sa.PendingRollbackError,
+    sa.ResourceClosedError,
+)
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -137,23 +145,43 @@ def error_explanation(exc: BaseException) -> dict:
     """What operators read at GET /requests/{id}/explanation about a request set aside."""
     if isinstance(exc, BadRow):
         return {"kind": "error", "reason": exc.reason, "detail": exc.detail}
-    return {"kind": "error", "reason": "dispatch_failed",
-            "detail": f"the dispatcher could not process this request ({type(exc).__name__}); "
-                      "correct its data and register it again"}
+    return {
+        "kind": "error",
+        "reason": "dispatch_failed",
+        "detail": f"the dispatcher could not process this request ({type(exc).__name__}); "
+        "correct its data and register it again",
+    }
 
 
-async def set_aside(session: AsyncSession, request_ids: Iterable[int], exc: BaseException, *, actor: str,
-                    now: datetime, only_from: frozenset[RequestStatus] = frozenset({RequestStatus.OPEN})) -> list[int]:
+async def set_aside(
+    session: AsyncSession,
+    request_ids: Iterable[int],
+    exc: BaseException,
+    *,
+    actor: str,
+    now: datetime,
+    only_from: frozenset[RequestStatus] = frozenset({RequestStatus.OPEN}),
+) -> list[int]:
     """Move the requests to `unassignable` with an error explanation (and its audit event); the ids moved.
     `only_from`: the statuses it may leave (open, unless the caller knows it may have gone further)."""
     why = error_explanation(exc)
-    return [r for r in request_ids if await move_request(session, r, Move.SET_ASIDE, actor=actor, now=now,
-                                                         only_from=only_from, explanation=why)]
+    return [
+        r
+        for r in request_ids
+        if await move_request(session, r, Move.SET_ASIDE, actor=actor, now=now, only_from=only_from, explanation=why)
+    ]
 
 
-async def each_alone(sessions: async_sessionmaker, ids: Iterable, work: Callable[[AsyncSession, Any], Awaitable[Any]],
-                     *, job: str, entity: str, skip: set,
-                     mark: Callable[[AsyncSession, Any, BaseException], Awaitable[Any]] | None = None) -> int:
+async def each_alone(
+    sessions: async_sessionmaker,
+    ids: Iterable,
+    work: Callable[[AsyncSession, Any], Awaitable[Any]],
+    *,
+    job: str,
+    entity: str,
+    skip: set,
+    mark: Callable[[AsyncSession, Any, BaseException], Awaitable[Any]] | None = None,
+) -> int:
     """`work(session, id)` for each id, each in a transaction of its own (a unit); how many returned truthy.
 
     A row's own failure is rolled back, logged, marked (`mark(session, id, exc)`, e.g. its request set aside,
@@ -174,30 +202,47 @@ async def each_alone(sessions: async_sessionmaker, ids: Iterable, work: Callable
     return done
 
 
-async def mark_failed(sessions: async_sessionmaker, job: str, entity: str, row_id, exc: BaseException,
-                      mark: Callable[[AsyncSession, Any, BaseException], Awaitable[Any]] | None = None) -> None:
+async def mark_failed(
+    sessions: async_sessionmaker,
+    job: str,
+    entity: str,
+    row_id,
+    exc: BaseException,
+    mark: Callable[[AsyncSession, Any, BaseException], Awaitable[Any]] | None = None,
+) -> None:
     """Record a row's failure where it can be seen (`mark`, then an audit event), in its own transaction."""
     try:
         async with unit(sessions) as session:
             if mark is not None:
                 await mark(session, row_id, exc)
-            record_change(session, actor="scheduler", action="job.row_failed", entity=entity, entity_id=row_id,
-                          after={"job": job, "failure": describe(exc)})
+            record_change(
+                session,
+                actor="scheduler",
+                action="job.row_failed",
+                entity=entity,
+                entity_id=row_id,
+                after={"job": job, "failure": describe(exc)},
+            )
     except Exception as again:
         if not row_fault(again):
             raise
         log.error("%s: %s %s could not be marked as failed either (%s)", job, entity, row_id, describe(again))
 
 
-async def in_groups(sessions: async_sessionmaker, items: Sequence[tuple[Any, Any]],
-                    write: Callable[[AsyncSession, Sequence[tuple[Any, Any]]], Awaitable[int]], *,
-                    per_transaction: int, what: str) -> tuple[int, list[tuple[Any, BaseException]]]:
+async def in_groups(
+    sessions: async_sessionmaker,
+    items: Sequence[tuple[Any, Any]],
+    write: Callable[[AsyncSession, Sequence[tuple[Any, Any]]], Awaitable[int]],
+    *,
+    per_transaction: int,
+    what: str,
+) -> tuple[int, list[tuple[Any, BaseException]]]:
     """`write(session, group)` for groups of (key, payload) items, a transaction each: the sum of what it
     returned, and the keys the database refused (to be set aside by the caller). A refused group is written
     again one item at a time; when every item of it is refused alone, the fault is not theirs: it raises."""
     total, refused = 0, []
     for start in range(0, len(items), per_transaction):
-        group = items[start:start + per_transaction]
+        group = items[start : start + per_transaction]
         try:
             total += await _write(sessions, group, write)
             continue

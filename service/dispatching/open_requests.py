@@ -67,8 +67,13 @@ class MonthSupply:
 
 
 def engine_provider(provider: ContractedProvider) -> Provider:
-    return Provider(id=str(provider.id), quota=provider.quota, services=frozenset(provider.services),
-                    areas=tuple(provider.areas), stations=tuple(Station(lat, lon) for lat, lon in provider.stations))
+    return Provider(
+        id=str(provider.id),
+        quota=provider.quota,
+        services=frozenset(provider.services),
+        areas=tuple(provider.areas),
+        stations=tuple(Station(lat, lon) for lat, lon in provider.stations),
+    )
 
 
 class Registry:
@@ -96,20 +101,32 @@ class Registry:
 
 
 def explain(choice: InstantChoice) -> dict:
-    rejected = [{"provider_id": int(r.provider), "km": round(r.km, 3), "reason": r.reason.rule,
-                 "detail": r.reason.detail} for r in choice.rejected]
+    rejected = [
+        {"provider_id": int(r.provider), "km": round(r.km, 3), "reason": r.reason.rule, "detail": r.reason.detail}
+        for r in choice.rejected
+    ]
     if choice.provider is None:
         return {"kind": "instant", "provider_id": None, "why_nobody": rejected}
-    return {"kind": "instant", "provider_id": int(choice.provider), "km": round(choice.km, 3),
-            "nearer_rejected": rejected}
+    return {
+        "kind": "instant",
+        "provider_id": int(choice.provider),
+        "km": round(choice.km, 3),
+        "nearer_rejected": rejected,
+    }
 
 
 def need(request: Row, declined: set[int]) -> InstantRequest:
     # A planned visit serves all the elder's needs; an ad-hoc request only the one asked for.
     services = elder_services(request.elder_services) if request.kind == "planned" else frozenset({request.service})
     urgency = request.urgency if request.urgency in ("urgent", "emergency") else "normal"
-    return InstantRequest(lat=request.lat, lon=request.lon, area=request.area_code, services=services,
-                          urgency=urgency, declined=frozenset(str(p) for p in declined))
+    return InstantRequest(
+        lat=request.lat,
+        lon=request.lon,
+        area=request.area_code,
+        services=services,
+        urgency=urgency,
+        declined=frozenset(str(p) for p in declined),
+    )
 
 
 def ranked(supply: MonthSupply, request: Row, excluded: set[int], limit: int) -> list[InstantChoice]:
@@ -134,18 +151,27 @@ def _never() -> bool:
 # The open requests a tick decides, with what the engine needs of their elders (columns, not ORM objects).
 # The elder's services come as text, parsed request by request: one elder's unreadable JSON must not fail
 # the read of them all.
-NEEDS = (select(ServiceRequest.id, ServiceRequest.month, ServiceRequest.kind, ServiceRequest.service,
-                ServiceRequest.urgency, ServiceRequest.attempts,
-                # An alert away from home (外出监护) is answered where it came from.
-                func.coalesce(ServiceRequest.alert_lat, Elder.lat).label("lat"),
-                func.coalesce(ServiceRequest.alert_lon, Elder.lon).label("lon"), Elder.area_code,
-                cast(col(Elder.services), String).label("elder_services"))
-         .join(Elder, Elder.id == ServiceRequest.elder_id))
-_OPEN = (NEEDS
-         .where(ServiceRequest.status == RequestStatus.OPEN,
-                not_(and_(ServiceRequest.kind == "planned", ServiceRequest.attempts == 0)))
-         .order_by(_URGENCY_ORDER, col(ServiceRequest.created_at), col(ServiceRequest.id))
-         .limit(TICK_BATCH))
+NEEDS = select(
+    ServiceRequest.id,
+    ServiceRequest.month,
+    ServiceRequest.kind,
+    ServiceRequest.service,
+    ServiceRequest.urgency,
+    ServiceRequest.attempts,
+    # An alert away from home (外出监护) is answered where it came from.
+    func.coalesce(ServiceRequest.alert_lat, Elder.lat).label("lat"),
+    func.coalesce(ServiceRequest.alert_lon, Elder.lon).label("lon"),
+    Elder.area_code,
+    cast(col(Elder.services), String).label("elder_services"),
+).join(Elder, Elder.id == ServiceRequest.elder_id)
+_OPEN = (
+    NEEDS.where(
+        ServiceRequest.status == RequestStatus.OPEN,
+        not_(and_(ServiceRequest.kind == "planned", ServiceRequest.attempts == 0)),
+    )
+    .order_by(_URGENCY_ORDER, col(ServiceRequest.created_at), col(ServiceRequest.id))
+    .limit(TICK_BATCH)
+)
 
 
 @dataclass
@@ -159,10 +185,14 @@ class _Batch:
     declined: dict[int, set[int]]
 
 
-async def dispatch_open_requests(sessions: async_sessionmaker, settings: Settings, *,
-                                 clock: Callable[[], datetime] = utcnow,
-                                 interrupt: Callable[[], bool] = _never,
-                                 registry: Registry | None = None) -> Tick:
+async def dispatch_open_requests(
+    sessions: async_sessionmaker,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    interrupt: Callable[[], bool] = _never,
+    registry: Registry | None = None,
+) -> Tick:
     """One tick. Safe to run twice, or twice at once. `registry`: the dispatcher's, kept between ticks.
 
     A request that cannot be dispatched for its own sake (its data, or a write the database refuses for it
@@ -191,7 +221,7 @@ async def dispatch_open_requests(sessions: async_sessionmaker, settings: Setting
     for start in range(0, len(rows), OFFER_BATCH):
         if start and (interrupt() or time.monotonic() - started > TICK_BUDGET_S):
             return Tick(offered, True)
-        offered += await _offer_batch(batch, rows[start:start + OFFER_BATCH], clock())
+        offered += await _offer_batch(batch, rows[start : start + OFFER_BATCH], clock())
     return Tick(offered, selected == TICK_BATCH)
 
 
@@ -213,8 +243,7 @@ async def _offer_batch(batch: _Batch, rows: list[Row], now: datetime) -> int:
 
 
 async def _one_at_a_time(batch: _Batch, rows: list[Row], refusal: Exception, now: datetime) -> tuple[int, Failures]:
-    log.warning("a batch of %d requests was refused (%s): offering them one at a time", len(rows),
-                describe(refusal))
+    log.warning("a batch of %d requests was refused (%s): offering them one at a time", len(rows), describe(refusal))
     offered, failures, refused = 0, [], 0
     for row in rows:
         try:
@@ -238,8 +267,9 @@ async def _attempt(batch: _Batch, rows: list[Row], now: datetime) -> tuple[int, 
     try:
         while pending:  # again with those whose provider's quota turned out to be used (another dispatcher)
             async with unit(batch.sessions) as session:
-                done, pending, failed = await _dispatch_round(session, pending, batch.supplies, batch.declined,
-                                                              batch.settings, now)
+                done, pending, failed = await _dispatch_round(
+                    session, pending, batch.supplies, batch.declined, batch.settings, now
+                )
             offered, failures = offered + done, failures + failed
         return offered, failures
     except BaseException:
@@ -270,14 +300,22 @@ async def _mark(batch: _Batch, failures: Failures, now: datetime) -> bool:
         if len(failures) == 1:
             # Not even marked: passed by from then on (in this process), so it cannot crowd out the rest.
             batch.registry.passed_by.add(failures[0][0])
-            log.error("dispatch: request %s could not be set aside either (%s); passed by until restart",
-                      failures[0][0], describe(exc))
+            log.error(
+                "dispatch: request %s could not be set aside either (%s); passed by until restart",
+                failures[0][0],
+                describe(exc),
+            )
         return False
 
 
-async def _dispatch_round(session, rows: list[Row], supplies: dict[str, MonthSupply],
-                          declined: dict[int, set[int]], settings: Settings,
-                          now: datetime) -> tuple[int, list[Row], Failures]:
+async def _dispatch_round(
+    session,
+    rows: list[Row],
+    supplies: dict[str, MonthSupply],
+    declined: dict[int, set[int]],
+    settings: Settings,
+    now: datetime,
+) -> tuple[int, list[Row], Failures]:
     """Decide the requests and write their offers in the session's transaction: the number offered, the
     requests to decide again (their provider's quota was used meanwhile), and those that could not be
     decided (their data), to be set aside."""
@@ -291,14 +329,24 @@ async def _dispatch_round(session, rows: list[Row], supplies: dict[str, MonthSup
             failures.append((request.id, exc))
             continue
         if choice.provider is None:
-            await moves.nobody(session, request.id, explain(choice), actor="dispatcher", now=now,
-                               urgency=request.urgency)
+            await moves.nobody(
+                session, request.id, explain(choice), actor="dispatcher", now=now, urgency=request.urgency
+            )
             continue
         supply.visits_left[choice.provider] -= 1
         decided.append((request, choice))
-    result = await moves.offer_many(session, [
-        moves.Offer(request.id, int(choice.provider), request.month, request.urgency, round(choice.km, 3),
-                    explain(choice)) for request, choice in decided], actor="dispatcher", now=now, settings=settings)
+    result = await moves.offer_many(
+        session,
+        [
+            moves.Offer(
+                request.id, int(choice.provider), request.month, request.urgency, round(choice.km, 3), explain(choice)
+            )
+            for request, choice in decided
+        ],
+        actor="dispatcher",
+        now=now,
+        settings=settings,
+    )
     pending = []
     for request, choice in decided:
         if request.id in result.assignments:

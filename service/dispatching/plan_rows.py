@@ -46,12 +46,14 @@ _PLANNED_PG = text(
     "CAST(:month AS VARCHAR), t.seq, 0, "
     "CAST(:actor AS VARCHAR), CAST(:now AS TIMESTAMPTZ), CAST(:now AS TIMESTAMPTZ) "
     "FROM unnest(CAST(:elders AS INTEGER[]), CAST(:services AS VARCHAR[]), CAST(:seqs AS INTEGER[])) "
-    "AS t(elder_id, service, seq) ON CONFLICT DO NOTHING")
+    "AS t(elder_id, service, seq) ON CONFLICT DO NOTHING"
+)
 _CONTINUITY_PG = text(
     "UPDATE elder AS e SET last_provider_id = t.provider_id "
     "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:values AS INTEGER[])) AS t(id, provider_id) "
     # Most elders keep last month's provider: their rows are left as they are, not written again.
-    "WHERE e.id = t.id AND e.last_provider_id IS DISTINCT FROM t.provider_id")
+    "WHERE e.id = t.id AND e.last_provider_id IS DISTINCT FROM t.provider_id"
+)
 Refused = list[tuple[int, BaseException]]  # elder id, why it was set aside
 
 
@@ -62,9 +64,19 @@ async def create_planned_requests(sessions: async_sessionmaker, month: str, acto
     (entitlements/), read set-wise: one query per table, never one per elder."""
     day = first_day(month)
     async with sessions() as session:
-        elders = (await session.exec(select(
-            Elder.id, Elder.id_number, Elder.area_code, Elder.visits_per_month, Elder.visits_override_reason,
-            Elder.living_alone, cast(col(Elder.services), String)).where(Elder.status == "active"))).all()
+        elders = (
+            await session.exec(
+                select(
+                    Elder.id,
+                    Elder.id_number,
+                    Elder.area_code,
+                    Elder.visits_per_month,
+                    Elder.visits_override_reason,
+                    Elder.living_alone,
+                    cast(col(Elder.services), String),
+                ).where(Elder.status == "active")
+            )
+        ).all()
         book = await policy_book(session, day)
         categories, assessments = await recorded_facts(session, day)
         postgresql = session.bind.dialect.name == "postgresql"
@@ -85,10 +97,29 @@ async def create_planned_requests(sessions: async_sessionmaker, month: str, acto
         except BadRow as exc:
             unusable.append((elder_id, exc))
             continue
-        wanted.append((elder_id, [
-            {"elder_id": elder_id, "service": main, "item": HOME_CARE_ITEM, "urgency": "routine", "kind": "planned",
-             "channel": "plan", "status": "open", "month": month, "seq": seq, "attempts": 0, "created_by": actor,
-             "created_at": now, "updated_at": now} for seq in range(1, visits + 1)]))
+        wanted.append(
+            (
+                elder_id,
+                [
+                    {
+                        "elder_id": elder_id,
+                        "service": main,
+                        "item": HOME_CARE_ITEM,
+                        "urgency": "routine",
+                        "kind": "planned",
+                        "channel": "plan",
+                        "status": "open",
+                        "month": month,
+                        "seq": seq,
+                        "attempts": 0,
+                        "created_by": actor,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for seq in range(1, visits + 1)
+                ],
+            )
+        )
     await _keep_entitlements(sessions, decided)
 
     async def write(session: AsyncSession, group: Sequence[tuple[int, list[dict]]]) -> int:
@@ -100,22 +131,38 @@ async def create_planned_requests(sessions: async_sessionmaker, month: str, acto
         connection = await session.connection()
         for chunk in value_chunks(rows):
             if postgresql:
-                await connection.execute(_PLANNED_PG, {
-                    "elders": [r["elder_id"] for r in chunk], "services": [r["service"] for r in chunk],
-                    "seqs": [r["seq"] for r in chunk], "month": month, "actor": actor, "now": now})
+                await connection.execute(
+                    _PLANNED_PG,
+                    {
+                        "elders": [r["elder_id"] for r in chunk],
+                        "services": [r["service"] for r in chunk],
+                        "seqs": [r["seq"] for r in chunk],
+                        "month": month,
+                        "actor": actor,
+                        "now": now,
+                    },
+                )
             else:
                 await connection.execute(_PLANNED, chunk)
         return len(rows)
 
-    planned, refused = await faults.in_groups(sessions, wanted, write, per_transaction=ELDERS_PER_TRANSACTION,
-                                              what="planned requests")
+    planned, refused = await faults.in_groups(
+        sessions, wanted, write, per_transaction=ELDERS_PER_TRANSACTION, what="planned requests"
+    )
     return planned, unusable + refused
 
 
 # What the engine reads of an elder; JSON columns as text, parsed elder by elder (faults.py).
-_ELDER = select(Elder.id, Elder.lat, Elder.lon, Elder.area_code, Elder.visits_per_month, Elder.last_provider_id,
-                cast(col(Elder.services), String).label("services"),
-                cast(col(Elder.preferred_weekdays), String).label("weekdays"))
+_ELDER = select(
+    Elder.id,
+    Elder.lat,
+    Elder.lon,
+    Elder.area_code,
+    Elder.visits_per_month,
+    Elder.last_provider_id,
+    cast(col(Elder.services), String).label("services"),
+    cast(col(Elder.preferred_weekdays), String).label("weekdays"),
+)
 
 
 async def elder_dicts(session: AsyncSession, elder_ids: list[int]) -> tuple[list[dict], dict[str, frozenset], Refused]:
@@ -133,9 +180,17 @@ async def elder_dicts(session: AsyncSession, elder_ids: list[int]) -> tuple[list
             except (BadRow, TypeError) as exc:
                 unusable.append((e.id, exc))
                 continue
-            elders.append({"id": str(e.id), "lat": e.lat, "lon": e.lon, "area": e.area_code,
-                           "visits": e.visits_per_month, "services": services,
-                           "previous_provider": str(e.last_provider_id) if e.last_provider_id else None})
+            elders.append(
+                {
+                    "id": str(e.id),
+                    "lat": e.lat,
+                    "lon": e.lon,
+                    "area": e.area_code,
+                    "visits": e.visits_per_month,
+                    "services": services,
+                    "previous_provider": str(e.last_provider_id) if e.last_provider_id else None,
+                }
+            )
             if days:
                 weekdays[str(e.id)] = days
     return elders, weekdays, unusable
@@ -154,35 +209,41 @@ class ElderPlan:
     failure: BaseException | None = None  # set aside
 
 
-async def write_plan(sessions: async_sessionmaker, settings: Settings, month: str,
-                     decided: list[tuple[int, ElderPlan]], actor: str) -> tuple[int, Refused]:
+async def write_plan(
+    sessions: async_sessionmaker, settings: Settings, month: str, decided: list[tuple[int, ElderPlan]], actor: str
+) -> tuple[int, Refused]:
     """Offers, unassignable and set-aside requests, elder group by elder group: how many offered, and the
     elders whose writes the database refused (the caller sets them aside)."""
 
     async def write(session: AsyncSession, group: Sequence[tuple[int, ElderPlan]]) -> int:
         now = utcnow()
-        wanted = [moves.Offer(request_id, p.provider_id, month, "routine", p.km, p.explanation, day)
-                  for _, p in group if p.provider_id is not None
-                  for request_id, day in zip(p.requests, p.days, strict=True)]
+        wanted = [
+            moves.Offer(request_id, p.provider_id, month, "routine", p.km, p.explanation, day)
+            for _, p in group
+            if p.provider_id is not None
+            for request_id, day in zip(p.requests, p.days, strict=True)
+        ]
         # A provider whose quota the tick used meanwhile gets none of this group's share: those requests stay
         # open, and a run of the plan again offers them.
         offered = await moves.offer_many(session, wanted, actor=actor, now=now, settings=settings)
-        continuity = [(elder, p.provider_id) for elder, p in group
-                      if p.provider_id is not None and (month, p.provider_id) not in offered.full]
+        continuity = [
+            (elder, p.provider_id)
+            for elder, p in group
+            if p.provider_id is not None and (month, p.provider_id) not in offered.full
+        ]
         await _keep_continuity(session, continuity)
-        await _mark_unassignable(session, {r: p.unassigned for _, p in group if p.unassigned for r in p.requests},
-                                 actor, now)
+        await _mark_unassignable(
+            session, {r: p.unassigned for _, p in group if p.unassigned for r in p.requests}, actor, now
+        )
         for _, p in group:
             if p.failure is not None:
                 await faults.set_aside(session, p.requests, p.failure, actor=actor, now=now)
         return len(offered.assignments)
 
-    return await faults.in_groups(sessions, decided, write, per_transaction=ELDERS_PER_TRANSACTION,
-                                  what="plan offers")
+    return await faults.in_groups(sessions, decided, write, per_transaction=ELDERS_PER_TRANSACTION, what="plan offers")
 
 
-async def set_aside(sessions: async_sessionmaker, requests: dict[int, list[int]], refused: Refused,
-                    actor: str) -> None:
+async def set_aside(sessions: async_sessionmaker, requests: dict[int, list[int]], refused: Refused, actor: str) -> None:
     """The planned requests of elders whose writes were refused, set aside one elder at a time."""
 
     async def write(session: AsyncSession, group) -> int:
@@ -191,20 +252,23 @@ async def set_aside(sessions: async_sessionmaker, requests: dict[int, list[int]]
         return len(group)
 
     try:
-        _, unmarked = await faults.in_groups(sessions, refused, write, per_transaction=len(refused) or 1,
-                                             what="plan set-asides")
+        _, unmarked = await faults.in_groups(
+            sessions, refused, write, per_transaction=len(refused) or 1, what="plan set-asides"
+        )
     except Exception as exc:
         if not faults.row_fault(exc):
             raise
         unmarked = [(elder_id, exc) for elder_id, _ in refused]
     for elder_id, exc in unmarked:  # left open and untried: the next run of the plan tries them again
-        faults.log.error("monthly plan: the requests of elder %s could not be set aside (%s)", elder_id,
-                         faults.describe(exc))
+        faults.log.error(
+            "monthly plan: the requests of elder %s could not be set aside (%s)", elder_id, faults.describe(exc)
+        )
 
 
 _ENTITLEMENT_PG = text(
     "UPDATE elder AS e SET visits_per_month = t.value "
-    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:values AS INTEGER[])) AS t(id, value) WHERE e.id = t.id")
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:values AS INTEGER[])) AS t(id, value) WHERE e.id = t.id"
+)
 
 
 async def _keep_entitlements(sessions: async_sessionmaker, decided: list[tuple[int, int]]) -> None:
@@ -231,11 +295,19 @@ async def _set_elder_column(session: AsyncSession, column: str, on_postgresql, p
 
 
 async def _mark_unassignable(session: AsyncSession, reasons: dict[int, str], actor: str, now: datetime) -> None:
-    moved = await moves.move_open(session, {r: {"kind": "monthly_plan", "reason": why} for r, why in reasons.items()},
-                                  Move.NOBODY, now=now)
-    events = [audit_row(actor=actor, action="request.status", entity="service_request", entity_id=r, at=now,
-                        after={"status": request_move(Move.NOBODY).target.value, "attempts": attempts,
-                               "reason": reasons[r]})
-              for r, attempts in moved.items()]
+    moved = await moves.move_open(
+        session, {r: {"kind": "monthly_plan", "reason": why} for r, why in reasons.items()}, Move.NOBODY, now=now
+    )
+    events = [
+        audit_row(
+            actor=actor,
+            action="request.status",
+            entity="service_request",
+            entity_id=r,
+            at=now,
+            after={"status": request_move(Move.NOBODY).target.value, "attempts": attempts, "reason": reasons[r]},
+        )
+        for r, attempts in moved.items()
+    ]
     for chunk in chunks(events):
         await session.exec(insert(AuditEvent), params=chunk)

@@ -63,8 +63,9 @@ def operator_error(stored: str | None) -> str | None:
     return f"{STOPPED}. {AGAIN}"
 
 
-def check_plannable(month: str, *, now: datetime, tz: ZoneInfo, force: bool = False,
-                    how_to_force: str = "force: true") -> bool:
+def check_plannable(
+    month: str, *, now: datetime, tz: ZoneInfo, force: bool = False, how_to_force: str = "force: true"
+) -> bool:
     """422 naming `month` unless it is the current or the next month, or a past one forced; True when it
     is a forced past month (to be audited)."""
     current = month_of(now, tz)
@@ -74,8 +75,9 @@ def check_plannable(month: str, *, now: datetime, tz: ZoneInfo, force: bool = Fa
     if month < current and force:
         return True
     reason = f"plans are made for the current month ({current}) or the next ({upcoming})"
-    raise Invalid.field("month", reason + (f"; an admin may force a past month with {how_to_force}"
-                                           if month < current else ""))
+    raise Invalid.field(
+        "month", reason + (f"; an admin may force a past month with {how_to_force}" if month < current else "")
+    )
 
 
 async def claim_plan(sessions: async_sessionmaker, month: str, *, forced_by: str | None = None) -> DispatchPlan | None:
@@ -92,10 +94,13 @@ async def claim_plan(sessions: async_sessionmaker, month: str, *, forced_by: str
             stale = utcnow() - ABANDONED_AFTER
             result = await session.exec(
                 update(DispatchPlan)
-                .where(DispatchPlan.month == month,
-                       (DispatchPlan.state != "running") | (col(DispatchPlan.started_at) < stale))
+                .where(
+                    DispatchPlan.month == month,
+                    (DispatchPlan.state != "running") | (col(DispatchPlan.started_at) < stale),
+                )
                 .values(state="running", started_at=utcnow(), finished_at=None, error=None)
-                .returning(DispatchPlan.month))
+                .returning(DispatchPlan.month)
+            )
             if result.first() is None:
                 return None
             _audit_forced(session, month, forced_by)
@@ -106,8 +111,14 @@ async def claim_plan(sessions: async_sessionmaker, month: str, *, forced_by: str
 
 def _audit_forced(session: AsyncSession, month: str, forced_by: str | None) -> None:
     if forced_by is not None:
-        record_change(session, actor=forced_by, action="plan.forced", entity="dispatch_plan", entity_id=month,
-                      after={"month": month, "force": True})
+        record_change(
+            session,
+            actor=forced_by,
+            action="plan.forced",
+            entity="dispatch_plan",
+            entity_id=month,
+            after={"month": month, "force": True},
+        )
 
 
 def _merged(first: dict | None, latest: dict | None) -> dict | None:
@@ -118,8 +129,9 @@ def _merged(first: dict | None, latest: dict | None) -> dict | None:
     return {**first, "later_runs": [*first.get("later_runs", []), latest]}
 
 
-async def run_plan(sessions: async_sessionmaker, settings: Settings, month: str, *, actor: str,
-                   forced_by: str | None = None) -> DispatchPlan | None:
+async def run_plan(
+    sessions: async_sessionmaker, settings: Settings, month: str, *, actor: str, forced_by: str | None = None
+) -> DispatchPlan | None:
     """Build and assign the month's plan: its record (state done or failed); None when another run of the
     same month is under way."""
     if await claim_plan(sessions, month, forced_by=forced_by) is None:
@@ -149,9 +161,13 @@ async def run_claimed(sessions: async_sessionmaker, settings: Settings, month: s
 
 async def _plannable(session: AsyncSession, month: str) -> dict[int, list[int]]:
     """Elder id -> its planned request ids, for elders whose planned requests are all untouched."""
-    rows = (await session.exec(select(ServiceRequest.id, ServiceRequest.elder_id, ServiceRequest.status,
-                                      ServiceRequest.attempts).where(
-        ServiceRequest.month == month, ServiceRequest.kind == "planned"))).all()
+    rows = (
+        await session.exec(
+            select(ServiceRequest.id, ServiceRequest.elder_id, ServiceRequest.status, ServiceRequest.attempts).where(
+                ServiceRequest.month == month, ServiceRequest.kind == "planned"
+            )
+        )
+    ).all()
     requests: dict[int, list[int]] = defaultdict(list)
     touched: set[int] = set()
     for request_id, elder_id, status, attempts in rows:
@@ -162,13 +178,19 @@ async def _plannable(session: AsyncSession, month: str) -> dict[int, list[int]]:
 
 
 async def _caregiver_counts(session: AsyncSession) -> dict[int, int]:
-    rows = await session.exec(select(Caregiver.provider_id, func.count()).where(Caregiver.active)
-                              .group_by(Caregiver.provider_id))
+    rows = await session.exec(
+        select(Caregiver.provider_id, func.count()).where(Caregiver.active).group_by(Caregiver.provider_id)
+    )
     return dict(rows.all())
 
 
-def _solve(document: dict, weekdays: dict[str, frozenset], calendars: dict[str, ProviderCalendar],
-           days: list[date], rules: DayRules):
+def _solve(
+    document: dict,
+    weekdays: dict[str, frozenset],
+    calendars: dict[str, ProviderCalendar],
+    days: list[date],
+    rules: DayRules,
+):
     """The CPU-heavy part, run off the event loop: the optimal batch, then its visits on days."""
     plan = plan_month(instance_from_dict(document))
     needs = [VisitNeed(a.elder, a.provider, a.visits, weekdays.get(a.elder, frozenset())) for a in plan.assignments]
@@ -186,10 +208,15 @@ async def _plan(sessions: async_sessionmaker, settings: Settings, month: str, ac
         elders, weekdays, unusable = await elder_dicts(session, list(plannable))
         caregivers = await _caregiver_counts(session)
     timings["read_seconds"] = time.perf_counter() - started
-    calendars = {str(p.id): ProviderCalendar(caregivers.get(p.id, settings.default_caregivers), p.contract_start,
-                                             p.contract_end) for p in providers}
-    rules = DayRules(visit_minutes=settings.visit_minutes, travel_minutes=settings.travel_minutes,
-                     working_minutes=settings.working_minutes)
+    calendars = {
+        str(p.id): ProviderCalendar(caregivers.get(p.id, settings.default_caregivers), p.contract_start, p.contract_end)
+        for p in providers
+    }
+    rules = DayRules(
+        visit_minutes=settings.visit_minutes,
+        travel_minutes=settings.travel_minutes,
+        working_minutes=settings.working_minutes,
+    )
     document = {
         "month": month,
         "policy": {"max_km": settings.max_km, "continuity_bonus_km": settings.continuity_bonus_km},
@@ -223,38 +250,68 @@ async def _plan(sessions: async_sessionmaker, settings: Settings, month: str, ac
         "cost": round(plan.cost, 3),
         "unassigned": [{"elder_id": int(u.elder), "visits": u.visits, "reason": u.reason} for u in plan.unassigned],
         "unassigned_count": len(plan.unassigned),
-        "elders_set_aside": [{"elder_id": elder_id, "reason": faults.error_explanation(exc)["reason"]}
-                             for elder_id, exc in set_apart],
-        "shortfall_by_area": [{"street": s.street, "visits_lacking": s.visits_lacking,
-                               "elders_unassigned": s.elders_unassigned,
-                               "no_eligible_provider": s.no_eligible_provider} for s in plan.shortfall],
-        "quality": None if plan.quality is None else {
+        "elders_set_aside": [
+            {"elder_id": elder_id, "reason": faults.error_explanation(exc)["reason"]} for elder_id, exc in set_apart
+        ],
+        "shortfall_by_area": [
+            {
+                "street": s.street,
+                "visits_lacking": s.visits_lacking,
+                "elders_unassigned": s.elders_unassigned,
+                "no_eligible_provider": s.no_eligible_provider,
+            }
+            for s in plan.shortfall
+        ],
+        "quality": None
+        if plan.quality is None
+        else {
             "visits_upper_bound": plan.quality.visits_upper_bound,
             "cost_lower_bound": round(plan.quality.cost_lower_bound, 3),
-            "cost_gap": plan.quality.cost_gap},
+            "cost_gap": plan.quality.cost_gap,
+        },
         "visits_placed_on_days": len(schedule.placed),
-        "visits_unplaced": [{"elder_id": int(v.elder), "provider_id": int(v.provider), "sequence": v.sequence,
-                             "reason": v.reason} for v in schedule.unplaced],
+        "visits_unplaced": [
+            {"elder_id": int(v.elder), "provider_id": int(v.provider), "sequence": v.sequence, "reason": v.reason}
+            for v in schedule.unplaced
+        ],
         "solve_seconds": round(solve_seconds, 3),
         **{name: round(seconds, 3) for name, seconds in timings.items()},
     }
 
 
-def _decisions(plan, plannable: dict[int, list[int]], placed: dict[tuple[int, int], date],
-               unusable: list[tuple[int, BaseException]]) -> list[tuple[int, ElderPlan]]:
+def _decisions(
+    plan,
+    plannable: dict[int, list[int]],
+    placed: dict[tuple[int, int], date],
+    unusable: list[tuple[int, BaseException]],
+) -> list[tuple[int, ElderPlan]]:
     """Each planned elder's outcome: offered to a provider, unassignable (nobody may take it), or set aside."""
     explanations = {e.elder: e for e in plan.explanations}
     decided = []
     for a in plan.assignments:
         why, provider_id, elder_id = explanations[a.elder], int(a.provider), int(a.elder)
-        explanation = {"kind": "monthly_plan", "provider_id": provider_id, "km": round(a.km, 3),
-                       "runner_up_provider_id": int(why.runner_up) if why.runner_up else None,
-                       "runner_up_extra_km": None if why.runner_up_extra_km is None
-                       else round(why.runner_up_extra_km, 3),
-                       "continuity": why.continuity, "kept_by_continuity": why.kept_by_continuity}
+        explanation = {
+            "kind": "monthly_plan",
+            "provider_id": provider_id,
+            "km": round(a.km, 3),
+            "runner_up_provider_id": int(why.runner_up) if why.runner_up else None,
+            "runner_up_extra_km": None if why.runner_up_extra_km is None else round(why.runner_up_extra_km, 3),
+            "continuity": why.continuity,
+            "kept_by_continuity": why.kept_by_continuity,
+        }
         requests = plannable[elder_id]
-        decided.append((elder_id, ElderPlan(requests, provider_id, round(a.km, 3), explanation,
-                                            [placed.get((elder_id, seq)) for seq in range(1, len(requests) + 1)])))
+        decided.append(
+            (
+                elder_id,
+                ElderPlan(
+                    requests,
+                    provider_id,
+                    round(a.km, 3),
+                    explanation,
+                    [placed.get((elder_id, seq)) for seq in range(1, len(requests) + 1)],
+                ),
+            )
+        )
     decided += [(int(u.elder), ElderPlan(plannable[int(u.elder)], unassigned=u.reason)) for u in plan.unassigned]
     decided += [(elder_id, ElderPlan(plannable[elder_id], failure=exc)) for elder_id, exc in unusable]
     return decided

@@ -26,8 +26,11 @@ log = logging.getLogger("homecare.plans")
 
 class PlanRequest(Body):
     month: Month = Field(description="The current or the next month (Asia/Shanghai); a past one only with force")
-    force: bool = Field(default=False, description="Plan a month already past (a catch-up after an outage); "
-                                                   "its offers go to the providers' apps at once. Audited.")
+    force: bool = Field(
+        default=False,
+        description="Plan a month already past (a catch-up after an outage); "
+        "its offers go to the providers' apps at once. Audited.",
+    )
 
 
 class PlanPublic(BaseModel):
@@ -44,12 +47,21 @@ def _public(plan: DispatchPlan) -> PlanPublic:
     return public.model_copy(update={"error": operator_error(plan.error)})
 
 
-@router.post("", response_model=PlanPublic, status_code=202,
-             responses={200: {"description": "wait=true: the finished plan", "model": PlanPublic},
-                        409: {"description": "A plan for this month is already running"},
-                        422: {"description": "Bad month, or a month neither current nor next without force"}})
+@router.post(
+    "",
+    response_model=PlanPublic,
+    status_code=202,
+    responses={
+        200: {"description": "wait=true: the finished plan", "model": PlanPublic},
+        409: {"description": "A plan for this month is already running"},
+        422: {"description": "Bad month, or a month neither current nor next without force"},
+    },
+)
 async def start_plan(
-    body: PlanRequest, request: Request, principal: Admin, settings: SettingsDep,
+    body: PlanRequest,
+    request: Request,
+    principal: Admin,
+    settings: SettingsDep,
     wait: Annotated[bool, Query(description="Answer when the plan is done (200) instead of at once (202)")] = False,
 ):
     forced = check_plannable(body.month, now=utcnow(), tz=settings.tz, force=body.force)

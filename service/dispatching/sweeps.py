@@ -37,8 +37,9 @@ def _skipping(query, column, skip: set | None):
     return query.where(col(column).not_in(skip)) if skip else query
 
 
-async def expire_offers(sessions: async_sessionmaker, *, now: datetime, settings: Settings, limit: int = 500,
-                        skip: set[int] | None = None) -> int:
+async def expire_offers(
+    sessions: async_sessionmaker, *, now: datetime, settings: Settings, limit: int = 500, skip: set[int] | None = None
+) -> int:
     """Offers not accepted in time expire; their requests go back to dispatch. Safe to run twice.
 
     Each offer in a transaction of its own: one that fails for its own sake has its request set aside
@@ -52,15 +53,18 @@ async def expire_offers(sessions: async_sessionmaker, *, now: datetime, settings
 
     async def set_request_aside(session: AsyncSession, assignment_id: int, exc: BaseException) -> None:
         request_id = (await session.exec(select(Assignment.request_id).where(Assignment.id == assignment_id))).one()
-        await faults.set_aside(session, [request_id], exc, actor="scheduler", now=now,
-                               only_from=request_move(Move.SET_ASIDE).sources)
+        await faults.set_aside(
+            session, [request_id], exc, actor="scheduler", now=now, only_from=request_move(Move.SET_ASIDE).sources
+        )
 
-    return await faults.each_alone(sessions, due, expire, job="offer expiry", entity="assignment", skip=skip,
-                                   mark=set_request_aside)
+    return await faults.each_alone(
+        sessions, due, expire, job="offer expiry", entity="assignment", skip=skip, mark=set_request_aside
+    )
 
 
-async def flag_missing_check_outs(sessions: async_sessionmaker, *, now: datetime, settings: Settings,
-                                  skip: set[int] | None = None) -> int:
+async def flag_missing_check_outs(
+    sessions: async_sessionmaker, *, now: datetime, settings: Settings, skip: set[int] | None = None
+) -> int:
     """A visit checked in but not out after the limit becomes an exception (a late upload can still
     check it out, and is then verified afresh)."""
     skip = set() if skip is None else skip
@@ -69,12 +73,21 @@ async def flag_missing_check_outs(sessions: async_sessionmaker, *, now: datetime
 
     async def flag(session: AsyncSession, *where) -> int:
         result = await session.exec(
-            update(Visit).where(*due, *where)
-            .values(status="exception", exceptions=["missing_check_out"], updated_at=now).returning(Visit.id))
+            update(Visit)
+            .where(*due, *where)
+            .values(status="exception", exceptions=["missing_check_out"], updated_at=now)
+            .returning(Visit.id)
+        )
         flagged = list(result.all())
         for visit_id in flagged:
-            record_change(session, actor="scheduler", action="visit.missing_check_out", entity="visit",
-                          entity_id=visit_id, after={"status": "exception", "exceptions": ["missing_check_out"]})
+            record_change(
+                session,
+                actor="scheduler",
+                action="visit.missing_check_out",
+                entity="visit",
+                entity_id=visit_id,
+                after={"status": "exception", "exceptions": ["missing_check_out"]},
+            )
         return len(flagged)
 
     try:
@@ -86,19 +99,34 @@ async def flag_missing_check_outs(sessions: async_sessionmaker, *, now: datetime
         log.warning("missing check-outs: the sweep was refused (%s); one visit at a time", faults.describe(exc))
     async with sessions() as session:
         ids = (await session.exec(_skipping(select(Visit.id).where(*due), Visit.id, skip))).all()
-    return await faults.each_alone(sessions, ids, lambda session, visit_id: flag(session, Visit.id == visit_id),
-                                   job="missing check-outs", entity="visit", skip=skip)
+    return await faults.each_alone(
+        sessions,
+        ids,
+        lambda session, visit_id: flag(session, Visit.id == visit_id),
+        job="missing check-outs",
+        entity="visit",
+        skip=skip,
+    )
 
 
-async def mark_missed(sessions: async_sessionmaker, month: str, *, now: datetime,
-                      skip: set[int] | None = None) -> int:
+async def mark_missed(sessions: async_sessionmaker, month: str, *, now: datetime, skip: set[int] | None = None) -> int:
     """After a month ends, its planned requests that no caregiver ever started are `missed` (their live
     offers withdrawn, the quota units given back)."""
     skip = set() if skip is None else skip
     async with sessions() as session:
-        due = (await session.exec(_skipping(select(ServiceRequest.id).where(
-            ServiceRequest.month == month, ServiceRequest.kind == "planned",
-            col(ServiceRequest.status).in_(in_order(NEVER_VISITED))), ServiceRequest.id, skip))).all()
+        due = (
+            await session.exec(
+                _skipping(
+                    select(ServiceRequest.id).where(
+                        ServiceRequest.month == month,
+                        ServiceRequest.kind == "planned",
+                        col(ServiceRequest.status).in_(in_order(NEVER_VISITED)),
+                    ),
+                    ServiceRequest.id,
+                    skip,
+                )
+            )
+        ).all()
 
     async def miss(session: AsyncSession, request_id: int) -> bool:
         return await moves.miss(session, request_id, now=now)
@@ -106,12 +134,12 @@ async def mark_missed(sessions: async_sessionmaker, month: str, *, now: datetime
     async def set_aside(session: AsyncSession, request_id: int, exc: BaseException) -> None:
         await faults.set_aside(session, [request_id], exc, actor="scheduler", now=now, only_from=NEVER_VISITED)
 
-    return await faults.each_alone(sessions, due, miss, job="missed visits", entity="service_request", skip=skip,
-                                   mark=set_aside)
+    return await faults.each_alone(
+        sessions, due, miss, job="missed visits", entity="service_request", skip=skip, mark=set_aside
+    )
 
 
-async def forget_idempotency_keys(sessions: async_sessionmaker, *, now: datetime,
-                                  skip: set[int] | None = None) -> int:
+async def forget_idempotency_keys(sessions: async_sessionmaker, *, now: datetime, skip: set[int] | None = None) -> int:
     """Idempotency-Keys past their time are forgotten (`forget_old_keys`); key by key if that is refused."""
     skip = set() if skip is None else skip
     if not skip:
@@ -122,14 +150,21 @@ async def forget_idempotency_keys(sessions: async_sessionmaker, *, now: datetime
             if not faults.row_fault(exc):
                 raise
             log.warning("idempotency keys: forgetting was refused (%s); one key at a time", faults.describe(exc))
-    old = _skipping(select(IdempotencyRecord.id).where(col(IdempotencyRecord.created_at) < now - KEPT_FOR),
-                    IdempotencyRecord.id, skip)
+    old = _skipping(
+        select(IdempotencyRecord.id).where(col(IdempotencyRecord.created_at) < now - KEPT_FOR),
+        IdempotencyRecord.id,
+        skip,
+    )
     async with sessions() as session:
         ids = (await session.exec(old)).all()
 
     async def forget(session: AsyncSession, record_id: int) -> int:
-        return len((await session.exec(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id)
-                                       .returning(IdempotencyRecord.id))).all())
+        return len(
+            (
+                await session.exec(
+                    delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id).returning(IdempotencyRecord.id)
+                )
+            ).all()
+        )
 
-    return await faults.each_alone(sessions, ids, forget, job="idempotency keys", entity="idempotency_key",
-                                   skip=skip)
+    return await faults.each_alone(sessions, ids, forget, job="idempotency keys", entity="idempotency_key", skip=skip)

@@ -69,10 +69,15 @@ class ElderUpdate(Patch):
     address: Address = None
     location: Location = None
     area_code: AreaCode = None
-    visits_per_month: int = Field(default=None, ge=0, le=2, description=(
-        "For an elder the entitlement policy governs, an override: needs `visits_override_reason`"))
-    visits_override_reason: OverrideReason | None = Field(default=None, description=(
-        "Why `visits_per_month` overrides the policy; null: the policy decides again"))
+    visits_per_month: int = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description=("For an elder the entitlement policy governs, an override: needs `visits_override_reason`"),
+    )
+    visits_override_reason: OverrideReason | None = Field(
+        default=None, description=("Why `visits_per_month` overrides the policy; null: the policy decides again")
+    )
     min_minutes: int = Field(default=None, ge=60, le=480)
     services: ServiceList = Field(default=None, min_length=1)
     preferred_weekdays: Weekdays = None
@@ -89,9 +94,12 @@ class ElderPublic(BaseModel):
     address: str
     location: StoredLocation
     area_code: str
-    visits_per_month: int = Field(description=(
-        "Visits a month: as registered, or for an elder the policy governs the entitlement of the latest "
-        "planned month (GET /elders/{id}/entitlement says which)"))
+    visits_per_month: int = Field(
+        description=(
+            "Visits a month: as registered, or for an elder the policy governs the entitlement of the latest "
+            "planned month (GET /elders/{id}/entitlement says which)"
+        )
+    )
     visits_override_reason: str | None
     age: int | None = Field(description="Whole years today (Asia/Shanghai), from the ID number's birth date")
     min_minutes: int
@@ -106,8 +114,10 @@ class ElderPublic(BaseModel):
 
 
 class CategoryCreate(Body):
-    category: RecordedCategory = Field(description="独居 living_alone, 空巢 empty_nest, 低保 dibao, 特困 tekun, "
-                                                   "优抚 youfu; the age groups are derived, never recorded")
+    category: RecordedCategory = Field(
+        description="独居 living_alone, 空巢 empty_nest, 低保 dibao, 特困 tekun, "
+        "优抚 youfu; the age groups are derived, never recorded"
+    )
     since: Day = Field(description="First local day it applies (the survey's or the register's date)")
     source: Text = Field(min_length=1, max_length=200, description="Who established it: a survey, a register")
 
@@ -172,7 +182,8 @@ class EntitlementPublic(BaseModel):
     on: date = Field(description="The day the policy, categories and assessment are read: the month's first")
     source: Literal["policy", "override", "registry"] = Field(
         description="policy: the area's policy decides; override: an operator's `visits_per_month` with a reason; "
-                    "registry: no policy governs the elder, `visits_per_month` as registered")
+        "registry: no policy governs the elder, `visits_per_month` as registered"
+    )
     visits_per_month: int
     override_reason: str | None
     age: int | None

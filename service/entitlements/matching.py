@@ -50,8 +50,13 @@ class ElderFacts:
     recorded: bool  # a category recorded or an assessment in effect: the policy governs this elder
 
 
-def facts_on(day: date, id_number: str, living_alone: bool, recorded: Iterable[tuple[str, date]],
-             assessments: Iterable[tuple[date, int, str]]) -> ElderFacts:
+def facts_on(
+    day: date,
+    id_number: str,
+    living_alone: bool,
+    recorded: Iterable[tuple[str, date]],
+    assessments: Iterable[tuple[date, int, str]],
+) -> ElderFacts:
     """`recorded`: (category, since); `assessments`: (assessed_on, id, level). Only what is in effect on `day`
     counts: a category from its `since`, the latest assessment made on or before `day`."""
     categories = {c for c, since in recorded if since <= day}
@@ -76,8 +81,9 @@ class Rule:
     levels: frozenset[str] = frozenset()
 
     def admits(self, facts: ElderFacts) -> bool:
-        return ((not self.categories or bool(self.categories & facts.categories))
-                and (not self.levels or facts.level in self.levels))
+        return (not self.categories or bool(self.categories & facts.categories)) and (
+            not self.levels or facts.level in self.levels
+        )
 
 
 def first_match(rules: list[Rule], facts: ElderFacts) -> int | None:
@@ -97,8 +103,9 @@ class PolicyBook:
     """The policies in effect on one day; an elder's is the one whose area code is the longest prefix of theirs."""
 
     def __init__(self, policies: list[Policy]) -> None:
-        self._by_prefix = sorted(((p, policy) for policy in policies for p in policy.prefixes),
-                                 key=lambda item: -len(item[0]))
+        self._by_prefix = sorted(
+            ((p, policy) for policy in policies for p in policy.prefixes), key=lambda item: -len(item[0])
+        )
 
     def for_area(self, area_code: str) -> Policy | None:
         return next((policy for prefix, policy in self._by_prefix if area_code.startswith(prefix)), None)
@@ -112,8 +119,9 @@ class Entitlement:
     rule: int | None = None  # index into the policy's rules; None under a policy: no rule admits the elder
 
 
-def entitlement(book: PolicyBook, area_code: str, facts: ElderFacts, visits_per_month: int,
-                override_reason: str | None) -> Entitlement:
+def entitlement(
+    book: PolicyBook, area_code: str, facts: ElderFacts, visits_per_month: int, override_reason: str | None
+) -> Entitlement:
     """An operator's override first; then the policy of the elder's area, for an elder the survey or an
     assessment has recorded something about (no rule admits them: no visits); else the registry's number."""
     if override_reason is not None:

@@ -21,8 +21,9 @@ NOT_FOUND = {404: {"description": "No such request (or provider)"}}
 
 
 @router.get("/escalations", response_model=EscalationQueue)
-async def escalation_queue(session: SessionDep, _: Staff,
-                           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> EscalationQueue:
+async def escalation_queue(
+    session: SessionDep, _: Staff, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> EscalationQueue:
     return EscalationQueue(items=await service.queue(session, now=utcnow(), limit=limit))
 
 
@@ -31,11 +32,24 @@ async def request_candidates(request_id: IdPath, session: SessionDep, _: Staff, 
     return await service.candidates(session, request_id, settings)
 
 
-@router.post("/requests/{request_id}/assign", response_model=RequestDetail,
-             responses={**NOT_FOUND, 409: {"description": "Accepted, under way or closed already"},
-                        422: {"description": "The provider may not take it (no override)"}})
-async def assign(request_id: IdPath, body: AssignBody, request: Request, session: SessionDep, principal: Staff,
-                 settings: SettingsDep, idempotency: IdempotencyDep):
+@router.post(
+    "/requests/{request_id}/assign",
+    response_model=RequestDetail,
+    responses={
+        **NOT_FOUND,
+        409: {"description": "Accepted, under way or closed already"},
+        422: {"description": "The provider may not take it (no override)"},
+    },
+)
+async def assign(
+    request_id: IdPath,
+    body: AssignBody,
+    request: Request,
+    session: SessionDep,
+    principal: Staff,
+    settings: SettingsDep,
+    idempotency: IdempotencyDep,
+):
     async def run():
         row = await service.assign(session, request_id, body, principal, settings, now=utcnow())
         await session.refresh(row)

@@ -59,8 +59,9 @@ class Candidate(BaseModel):
 class PassedBy(BaseModel):
     provider_id: int
     km: float
-    reason: str = Field(description="The engine's rule (area_not_contracted, service_not_offered, too_far, "
-                                    "quota_exhausted, declined …)")
+    reason: str = Field(
+        description="The engine's rule (area_not_contracted, service_not_offered, too_far, quota_exhausted, declined …)"
+    )
     detail: str
 
 
@@ -69,12 +70,16 @@ class Candidates(BaseModel):
     status: str
     urgency: str
     candidates: list[Candidate] = Field(description="Eligible providers, nearest (the engine's choice) first")
-    passed_by: list[PassedBy] = Field(description="Providers nearer than the last candidate the engine may not "
-                                                  "use, with its reason")
+    passed_by: list[PassedBy] = Field(
+        description="Providers nearer than the last candidate the engine may not use, with its reason"
+    )
 
 
 class AssignBody(Body):
     provider_id: DbId
     reason: Text = Field(min_length=1, max_length=200)
-    override: bool = Field(default=False, description="Emergencies only: assign a provider outside normal reach "
-                                                      "(suspended, another service, out of area or quota)")
+    override: bool = Field(
+        default=False,
+        description="Emergencies only: assign a provider outside normal reach "
+        "(suspended, another service, out of area or quota)",
+    )

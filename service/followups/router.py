@@ -24,23 +24,37 @@ router = APIRouter(prefix="/api/v1", tags=["follow-ups"])
 QueueMonth = Annotated[Month | None, Query(description="Visits of this month; by default the current one")]
 
 
-@router.post("/visits/{visit_id}/follow-up", status_code=201, response_model=FollowUpPublic, responses={
-    404: {"description": "No such visit"},
-    409: {"description": "The visit already has its follow-up, is still in progress, "
-                         "or the Idempotency-Key is in flight"},
-    422: {"description": "A field is invalid (named in `errors`)"}})
-async def record_follow_up(visit_id: IdPath, body: FollowUpCreate, session: SessionDep, principal: Staff,
-                           idempotency: IdempotencyDep) -> JSONResponse:
+@router.post(
+    "/visits/{visit_id}/follow-up",
+    status_code=201,
+    response_model=FollowUpPublic,
+    responses={
+        404: {"description": "No such visit"},
+        409: {
+            "description": "The visit already has its follow-up, is still in progress, "
+            "or the Idempotency-Key is in flight"
+        },
+        422: {"description": "A field is invalid (named in `errors`)"},
+    },
+)
+async def record_follow_up(
+    visit_id: IdPath, body: FollowUpCreate, session: SessionDep, principal: Staff, idempotency: IdempotencyDep
+) -> JSONResponse:
     """Record the elder's satisfaction (1-5) and any complaint; one follow-up per visit."""
-    return await idempotency.run(body, lambda: service.record_follow_up(session, visit_id, body, principal),
-                                 FollowUpPublic)
+    return await idempotency.run(
+        body, lambda: service.record_follow_up(session, visit_id, body, principal), FollowUpPublic
+    )
 
 
 @router.get("/follow-ups/queue", response_model=Page[QueueItem])
 async def queue(
-    session: SessionDep, _: Staff, settings: SettingsDep,
+    session: SessionDep,
+    _: Staff,
+    settings: SettingsDep,
     month: QueueMonth = None,
-    area: AreaQuery = None, limit: LimitQuery = 50, cursor: CursorQuery = None,
+    area: AreaQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[QueueItem]:
     """Visits still to call, riskiest first: exceptions, new providers, then a random sample."""
     position = decode_cursor(cursor, "tier", "draw", "after")

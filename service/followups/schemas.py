@@ -40,8 +40,10 @@ class ElderToCall(BaseModel):
 class QueueItem(BaseModel):
     visit_id: int
     request_id: int
-    risk: Risk = Field(description="Why this call: a failed verification, a provider new to the programme, "
-                                   "or the random sample of ordinary visits")
+    risk: Risk = Field(
+        description="Why this call: a failed verification, a provider new to the programme, "
+        "or the random sample of ordinary visits"
+    )
     elder: ElderToCall
     provider_id: int
     provider_name: str

@@ -18,8 +18,9 @@ def public(row: FollowUp) -> FollowUpPublic:
     return FollowUpPublic.model_validate(row, from_attributes=True)
 
 
-async def record_follow_up(session: AsyncSession, visit_id: int, data: FollowUpCreate,
-                           principal: Principal) -> FollowUpPublic:
+async def record_follow_up(
+    session: AsyncSession, visit_id: int, data: FollowUpCreate, principal: Principal
+) -> FollowUpPublic:
     visit = await session.get(Visit, visit_id)
     if visit is None:
         raise NotFound(f"visit {visit_id} does not exist")
@@ -28,13 +29,24 @@ async def record_follow_up(session: AsyncSession, visit_id: int, data: FollowUpC
     existing = (await session.exec(select(FollowUp).where(FollowUp.visit_id == visit_id))).first()
     if existing is not None:
         raise Conflict(f"visit {visit_id} already has its follow-up (recorded by {existing.created_by})")
-    row = FollowUp(visit_id=visit_id, satisfaction=data.satisfaction, complaint=data.complaint,
-                   created_by=principal.actor, created_at=utcnow())
+    row = FollowUp(
+        visit_id=visit_id,
+        satisfaction=data.satisfaction,
+        complaint=data.complaint,
+        created_by=principal.actor,
+        created_at=utcnow(),
+    )
     session.add(row)
     # One follow-up per visit: the visit is its natural key in the audit log.
-    record_change(session, actor=principal.actor, action="follow_up.create", entity="follow_up",
-                  entity_id=visit_id, at=row.created_at,
-                  after={"satisfaction": row.satisfaction, "complaint": row.complaint is not None})
+    record_change(
+        session,
+        actor=principal.actor,
+        action="follow_up.create",
+        entity="follow_up",
+        entity_id=visit_id,
+        at=row.created_at,
+        after={"satisfaction": row.satisfaction, "complaint": row.complaint is not None},
+    )
     # Two operators calling the same elder at once: the first one counts. Committed with its key's answer.
     await flush_or_conflict(session, f"visit {visit_id} already has its follow-up")
     if row.complaint is not None:  # a complaint heard on the follow-up call is a ticket, sent to the provider

@@ -49,8 +49,12 @@ KEY_LOCK_SPACE = 0x4B455953  # "KEYS"
 
 IdempotencyKeyHeader = Annotated[
     Text | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=255,
-           description="Retry-safe key: the same key and body replay the first response"),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe key: the same key and body replay the first response",
+    ),
 ]
 
 # Built once on the table (not the ORM entity): the ORM's per-call statement building costs more.
@@ -76,8 +80,11 @@ def fingerprint(route: str, body: BaseModel | dict[str, Any]) -> str:
 
 
 async def find_record(session: AsyncSession, principal: str, key: str) -> IdempotencyRecord | None:
-    return (await session.exec(select(IdempotencyRecord).where(
-        IdempotencyRecord.principal == principal, IdempotencyRecord.key == key))).first()
+    return (
+        await session.exec(
+            select(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+        )
+    ).first()
 
 
 async def settle(session: AsyncSession, existing: IdempotencyRecord, fingerprint: str) -> JSONResponse | None:
@@ -105,8 +112,11 @@ class Idempotency:
         self._route = route
 
     async def run(
-        self, body: BaseModel | dict[str, Any], action: Callable[[], Awaitable[Any]],
-        response_model: Any, status_code: int | Callable[[], int] = 201,
+        self,
+        body: BaseModel | dict[str, Any],
+        action: Callable[[], Awaitable[Any]],
+        response_model: Any,
+        status_code: int | Callable[[], int] = 201,
     ) -> JSONResponse:
         """Run `action` once per key and answer with what it returns.
 
@@ -125,9 +135,18 @@ class Idempotency:
         result = adapter.dump_python(await action(), mode="json")
         final = status_code() if callable(status_code) else status_code
         if self._key is not None:
-            await session.exec(_STORE, params={
-                "principal": self._principal, "key": self._key, "fingerprint": asked, "state": "done",
-                "status_code": final, "response": result, "created_at": utcnow()})
+            await session.exec(
+                _STORE,
+                params={
+                    "principal": self._principal,
+                    "key": self._key,
+                    "fingerprint": asked,
+                    "state": "done",
+                    "status_code": final,
+                    "response": result,
+                    "created_at": utcnow(),
+                },
+            )
         return JSONResponse(result, status_code=final)
 
     async def _take(self, asked: str) -> JSONResponse | None:
@@ -135,8 +154,9 @@ class Idempotency:
         409 while a twin holds it."""
         session = self._session
         if session.bind.dialect.name == "postgresql":
-            held = await session.exec(_TAKE_LOCK, params={"space": KEY_LOCK_SPACE,
-                                                          "key": key_lock(self._principal, self._key)})
+            held = await session.exec(
+                _TAKE_LOCK, params={"space": KEY_LOCK_SPACE, "key": key_lock(self._principal, self._key)}
+            )
             if not held.scalar_one():
                 raise still_running()
         existing = await find_record(session, self._principal, self._key)
@@ -144,8 +164,11 @@ class Idempotency:
 
 
 async def forget_old_keys(session: AsyncSession, *, now) -> int:
-    result = await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < now - KEPT_FOR)
-                                .returning(IdempotencyRecord.id))
+    result = await session.exec(
+        delete(IdempotencyRecord)
+        .where(col(IdempotencyRecord.created_at) < now - KEPT_FOR)
+        .returning(IdempotencyRecord.id)
+    )
     return len(result.all())
 
 
@@ -155,8 +178,9 @@ def response_adapter(response_model: Any) -> TypeAdapter:
     return TypeAdapter(response_model)
 
 
-async def _idempotency(request: Request, session: SessionDep, principal: AnyRole,
-                       key: IdempotencyKeyHeader = None) -> Idempotency:
+async def _idempotency(
+    request: Request, session: SessionDep, principal: AnyRole, key: IdempotencyKeyHeader = None
+) -> Idempotency:
     return Idempotency(route_of(request), session, principal.token_id, key)
 
 

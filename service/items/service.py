@@ -31,8 +31,9 @@ class ItemCreate(Body):
     help: ServiceCode = Field(description="The help it belongs to (fixed for all versions of the item)")
     name: Text = Field(min_length=1, max_length=100)
     unit: ItemUnit
-    min_minutes: int | None = Field(default=None, ge=1, le=480,
-                                    description="Shortest visit that counts; none: no minimum (a meal handed over)")
+    min_minutes: int | None = Field(
+        default=None, ge=1, le=480, description="Shortest visit that counts; none: no minimum (a meal handed over)"
+    )
     place: ItemPlace
     counts_toward_entitlement: bool
     tasks: Annotated[list[ServiceCode], AfterValidator(distinct)] = Field(min_length=1, max_length=8)
@@ -76,8 +77,13 @@ async def item_in_force(session: AsyncSession, code: str, day: date) -> Catalogu
 
     Requests carry only items that exist (checked at creation) and items are never deleted."""
     versions = select(CatalogueItem).where(CatalogueItem.code == code)
-    row = (await session.exec(versions.where(col(CatalogueItem.effective_from) <= day)
-                              .order_by(col(CatalogueItem.effective_from).desc()).limit(1))).first()
+    row = (
+        await session.exec(
+            versions.where(col(CatalogueItem.effective_from) <= day)
+            .order_by(col(CatalogueItem.effective_from).desc())
+            .limit(1)
+        )
+    ).first()
     if row is None:
         row = (await session.exec(versions.order_by(CatalogueItem.effective_from).limit(1))).one()
     return row
@@ -106,16 +112,29 @@ async def add_item(session: AsyncSession, data: ItemCreate, principal: Principal
         raise Invalid.field("help", f"item {data.code!r} belongs to the help {existing!r}; the help never changes")
     last_closed = (await session.exec(select(func.max(MonthClose.month)))).one()
     if last_closed is not None and data.effective_from < first_day(next_month(last_closed)):
-        raise Conflict(f"effective_from {data.effective_from.isoformat()} lies in or before {last_closed}, a month "
-                       "already closed and signed")
-    clash = (await session.exec(select(CatalogueItem.id).where(
-        CatalogueItem.code == data.code, CatalogueItem.effective_from == data.effective_from))).first()
+        raise Conflict(
+            f"effective_from {data.effective_from.isoformat()} lies in or before {last_closed}, a month "
+            "already closed and signed"
+        )
+    clash = (
+        await session.exec(
+            select(CatalogueItem.id).where(
+                CatalogueItem.code == data.code, CatalogueItem.effective_from == data.effective_from
+            )
+        )
+    ).first()
     if clash is not None:
         raise Conflict(f"item {data.code!r} already has a version from {data.effective_from.isoformat()}")
     row = CatalogueItem(**data.model_dump(), created_by=principal.actor)
     session.add(row)
     await session.flush()
-    record_change(session, actor=principal.actor, action="catalogue_item.create", entity="catalogue_item",
-                  entity_id=row.id, after=snapshot(row))
+    record_change(
+        session,
+        actor=principal.actor,
+        action="catalogue_item.create",
+        entity="catalogue_item",
+        entity_id=row.id,
+        after=snapshot(row),
+    )
     await flush_or_conflict(session, "the item clashes with another version")
     return public(row)

@@ -80,7 +80,8 @@ class Assignment(SQLModel, table=True):
         # Never two open offers of one request to one provider.
         Index(
             "uq_assignment_offered_per_provider",
-            "request_id", "provider_id",
+            "request_id",
+            "provider_id",
             unique=True,
             postgresql_where=text(_OFFERED),
             sqlite_where=text(_OFFERED),

@@ -46,46 +46,81 @@ from service.visits.models import Visit
 Explanation = dict[str, Any]
 
 
-def request_update(request_id: int, transition: Transition[RequestStatus], now: datetime,
-                   where: tuple[ColumnElement[bool], ...] = (), **values: Any) -> ReturningUpdate[int | None]:
+def request_update(
+    request_id: int,
+    transition: Transition[RequestStatus],
+    now: datetime,
+    where: tuple[ColumnElement[bool], ...] = (),
+    **values: Any,
+) -> ReturningUpdate[int | None]:
     """The one statement of a request's move: UPDATE … WHERE id AND status IN (sources) AND `where` …
     RETURNING id."""
-    return (update(ServiceRequest)
-            .where(col(ServiceRequest.id) == request_id, col(ServiceRequest.status).in_(in_order(transition.sources)),
-                   *where)
-            .values(status=transition.target.value, updated_at=now, **values)
-            .returning(col(ServiceRequest.id)))
+    return (
+        update(ServiceRequest)
+        .where(
+            col(ServiceRequest.id) == request_id, col(ServiceRequest.status).in_(in_order(transition.sources)), *where
+        )
+        .values(status=transition.target.value, updated_at=now, **values)
+        .returning(col(ServiceRequest.id))
+    )
 
 
-def assignment_update(assignment_id: int, transition: Transition[AssignmentStatus], now: datetime,
-                      where: tuple[ColumnElement[bool], ...] = (),
-                      **values: Any) -> ReturningUpdate[int | None, int, int]:
+def assignment_update(
+    assignment_id: int,
+    transition: Transition[AssignmentStatus],
+    now: datetime,
+    where: tuple[ColumnElement[bool], ...] = (),
+    **values: Any,
+) -> ReturningUpdate[int | None, int, int]:
     """The one statement of an assignment's move: UPDATE … WHERE id AND status IN (sources) AND `where` …
     RETURNING what its audit event names."""
-    return (update(Assignment)
-            .where(col(Assignment.id) == assignment_id, col(Assignment.status).in_(in_order(transition.sources)),
-                   *where)
-            .values(status=transition.target.value, updated_at=now, **values)
-            .returning(col(Assignment.id), col(Assignment.request_id), col(Assignment.provider_id)))
+    return (
+        update(Assignment)
+        .where(col(Assignment.id) == assignment_id, col(Assignment.status).in_(in_order(transition.sources)), *where)
+        .values(status=transition.target.value, updated_at=now, **values)
+        .returning(col(Assignment.id), col(Assignment.request_id), col(Assignment.provider_id))
+    )
 
 
-async def move_request(session: AsyncSession, request_id: int, move: Move, *, actor: str, now: datetime,
-                       only_from: frozenset[RequestStatus] | None = None,
-                       where: tuple[ColumnElement[bool], ...] = (), **values: Any) -> bool:
+async def move_request(
+    session: AsyncSession,
+    request_id: int,
+    move: Move,
+    *,
+    actor: str,
+    now: datetime,
+    only_from: frozenset[RequestStatus] | None = None,
+    where: tuple[ColumnElement[bool], ...] = (),
+    **values: Any,
+) -> bool:
     """The request's part of `move` (narrowed to `only_from`, on the further conditions `where`), with its
     audit event; False, nothing written, if the request was not in one of its sources."""
     transition = request_move(move, only_from)
     result = await session.exec(request_update(request_id, transition, now, where, **values))
     if result.first() is None:
         return False
-    record_change(session, actor=actor, action="request.status", entity="service_request", entity_id=request_id,
-                  after={"status": transition.target.value,
-                         **{k: v for k, v in values.items() if k != "explanation"}}, at=now)
+    record_change(
+        session,
+        actor=actor,
+        action="request.status",
+        entity="service_request",
+        entity_id=request_id,
+        after={"status": transition.target.value, **{k: v for k, v in values.items() if k != "explanation"}},
+        at=now,
+    )
     return True
 
 
-async def move_assignment(session: AsyncSession, assignment_id: int, move: Move, *, actor: str, now: datetime,
-                          where: tuple[ColumnElement[bool], ...] = (), **values: Any) -> Assignment | None:
+async def move_assignment(
+    session: AsyncSession,
+    assignment_id: int,
+    move: Move,
+    *,
+    actor: str,
+    now: datetime,
+    where: tuple[ColumnElement[bool], ...] = (),
+    **values: Any,
+) -> Assignment | None:
     """The assignment's part of `move` (on the further conditions `where`), with its audit event: the row
     moved, or None, nothing written, if it was not in one of the move's sources."""
     transition = assignment_move(move)
@@ -93,10 +128,20 @@ async def move_assignment(session: AsyncSession, assignment_id: int, move: Move,
     row = result.first()
     if row is None:
         return None
-    record_change(session, actor=actor, action=f"assignment.{transition.target}", entity="assignment",
-                  entity_id=assignment_id, at=now, after={"status": transition.target.value,
-                                                          "request_id": row.request_id,
-                                                          "provider_id": row.provider_id, **values})
+    record_change(
+        session,
+        actor=actor,
+        action=f"assignment.{transition.target}",
+        entity="assignment",
+        entity_id=assignment_id,
+        at=now,
+        after={
+            "status": transition.target.value,
+            "request_id": row.request_id,
+            "provider_id": row.provider_id,
+            **values,
+        },
+    )
     return await session.get(Assignment, assignment_id, populate_existing=True)
 
 
@@ -114,8 +159,11 @@ async def excluded_for(session: AsyncSession, request_ids: list[int]) -> dict[in
     """`excluded_providers` of several requests at once (those with none are left out)."""
     excluded: dict[int, set[int]] = defaultdict(set)
     for chunk in chunks(request_ids):
-        rows = await session.exec(select(Assignment.request_id, Assignment.provider_id).where(
-            col(Assignment.request_id).in_(chunk), col(Assignment.status).in_(in_order(SPENT_ASSIGNMENT))))
+        rows = await session.exec(
+            select(Assignment.request_id, Assignment.provider_id).where(
+                col(Assignment.request_id).in_(chunk), col(Assignment.status).in_(in_order(SPENT_ASSIGNMENT))
+            )
+        )
         for request_id, provider_id in rows.all():
             excluded[request_id].add(provider_id)
     return excluded
@@ -140,8 +188,9 @@ class Offered:
     full: set[tuple[str, int]]  # (month, provider) whose quota could not take its share: those offers not made
 
 
-async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, now: datetime,
-                     settings: Settings) -> Offered:
+async def offer_many(
+    session: AsyncSession, wanted: list[Offer], *, actor: str, now: datetime, settings: Settings
+) -> Offered:
     """Claim each request and offer it to its provider, in the session's transaction and a handful of
     statements whatever their number: a provider's share of the quota is taken all at once or not at all
     (its offers are then left out), and a request no longer open (cancelled, or taken by a twin dispatcher)
@@ -149,12 +198,16 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
     by_quota: dict[str, Counter[int]] = defaultdict(Counter)
     for o in wanted:
         by_quota[o.month][o.provider_id] += 1
-    granted = {(month, p) for month, visits in by_quota.items()
-               for p in await quota.take_many(session, month, visits)}
+    granted = {(month, p) for month, visits in by_quota.items() for p in await quota.take_many(session, month, visits)}
     full = {(month, p) for month, visits in by_quota.items() for p in visits} - granted
     offers = [o for o in wanted if (o.month, o.provider_id) in granted]
-    attempts = await move_open(session, {o.request_id: o.explanation for o in offers}, Move.CLAIM, now=now,
-                               days={o.request_id: o.planned_date for o in offers if o.planned_date})
+    attempts = await move_open(
+        session,
+        {o.request_id: o.explanation for o in offers},
+        Move.CLAIM,
+        now=now,
+        days={o.request_id: o.planned_date for o in offers if o.planned_date},
+    )
     unclaimed = Counter((o.month, o.provider_id) for o in offers if o.request_id not in attempts)
     for (month, provider_id), visits in unclaimed.items():
         await quota.release(session, provider_id, month, visits)
@@ -165,28 +218,58 @@ async def offer_many(session: AsyncSession, wanted: list[Offer], *, actor: str, 
     offered = assignment_move(Move.OFFER).target.value
     assignments: dict[int, int] = {}
     for chunk in chunks(offers):
-        rows = await connection.execute(_NEW_ASSIGNMENTS, [
-            {"request_id": o.request_id, "provider_id": o.provider_id, "status": offered, "km": o.km,
-             "offered_at": now, "expires_at": now + offer_timeout(settings, o.urgency), "updated_at": now}
-            for o in chunk])
+        rows = await connection.execute(
+            _NEW_ASSIGNMENTS,
+            [
+                {
+                    "request_id": o.request_id,
+                    "provider_id": o.provider_id,
+                    "status": offered,
+                    "km": o.km,
+                    "offered_at": now,
+                    "expires_at": now + offer_timeout(settings, o.urgency),
+                    "updated_at": now,
+                }
+                for o in chunk
+            ],
+        )
         assignments.update((request_id, assignment_id) for assignment_id, request_id in rows.all())
     claimed = request_move(Move.CLAIM).target.value
     events = []
     for o in offers:
-        events.append(audit_row(actor=actor, action="request.status", entity="service_request",
-                                entity_id=o.request_id, at=now,
-                                after={"status": claimed, "attempts": attempts[o.request_id]}))
-        events.append(audit_row(actor=actor, action=f"assignment.{offered}", entity="assignment",
-                                entity_id=assignments[o.request_id], at=now, after={
-                                    "status": offered, "request_id": o.request_id, "provider_id": o.provider_id,
-                                    "km": o.km}))
+        events.append(
+            audit_row(
+                actor=actor,
+                action="request.status",
+                entity="service_request",
+                entity_id=o.request_id,
+                at=now,
+                after={"status": claimed, "attempts": attempts[o.request_id]},
+            )
+        )
+        events.append(
+            audit_row(
+                actor=actor,
+                action=f"assignment.{offered}",
+                entity="assignment",
+                entity_id=assignments[o.request_id],
+                at=now,
+                after={"status": offered, "request_id": o.request_id, "provider_id": o.provider_id, "km": o.km},
+            )
+        )
     for event_chunk in chunks(events):
         await connection.execute(_NEW_EVENTS, event_chunk)
     return Offered(assignments, full)
 
 
-async def move_open(session: AsyncSession, explanations: Mapping[int, Explanation | None], move: Move, *,
-                    now: datetime, days: Mapping[int, date | None] | None = None) -> dict[int, int]:
+async def move_open(
+    session: AsyncSession,
+    explanations: Mapping[int, Explanation | None],
+    move: Move,
+    *,
+    now: datetime,
+    days: Mapping[int, date | None] | None = None,
+) -> dict[int, int]:
     """Move the requests still open (CLAIM: to be offered; NOBODY: nobody may take them), counting a
     dispatch try, with their dispatch explanations and, for planned visits, their days (a re-offer keeps the
     day it had): id -> tries so far, this one included, of the requests moved (the others were no longer
@@ -202,9 +285,16 @@ async def move_open(session: AsyncSession, explanations: Mapping[int, Explanatio
         # One statement per chunk over arrays (unnest), the move and the reasons together: each UPDATE of a
         # request writes a new version of its row and of every index entry, the plan's costliest write.
         for chunk in chunks(list(explanations)):
-            rows = await connection.execute(_CLAIM_OPEN_PG, {
-                "ids": chunk, "days": [days.get(r) for r in chunk], "to": to, "now": now,
-                "reasons": [None if explanations[r] is None else json.dumps(explanations[r]) for r in chunk]})
+            rows = await connection.execute(
+                _CLAIM_OPEN_PG,
+                {
+                    "ids": chunk,
+                    "days": [days.get(r) for r in chunk],
+                    "to": to,
+                    "now": now,
+                    "reasons": [None if explanations[r] is None else json.dumps(explanations[r]) for r in chunk],
+                },
+            )
             attempts.update((r.id, r.attempts) for r in rows.all())
         return attempts
     for chunk in chunks(list(explanations)):
@@ -220,41 +310,74 @@ async def move_open(session: AsyncSession, explanations: Mapping[int, Explanatio
 # the ORM session each cost several times as much, for nothing the ORM adds here.
 _REQUESTS = ServiceRequest.__table__  # type: ignore[attr-defined]
 _OPEN = RequestStatus.OPEN.value
-_CLAIM_OPEN = (update(_REQUESTS)
-               .where(_REQUESTS.c.id.in_(bindparam("ids", expanding=True)), _REQUESTS.c.status == _OPEN)
-               .values(status=bindparam("to"), attempts=_REQUESTS.c.attempts + 1,
-                       updated_at=bindparam("now", type_=_REQUESTS.c.updated_at.type))
-               .returning(_REQUESTS.c.id, _REQUESTS.c.attempts))
+_CLAIM_OPEN = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id.in_(bindparam("ids", expanding=True)), _REQUESTS.c.status == _OPEN)
+    .values(
+        status=bindparam("to"),
+        attempts=_REQUESTS.c.attempts + 1,
+        updated_at=bindparam("now", type_=_REQUESTS.c.updated_at.type),
+    )
+    .returning(_REQUESTS.c.id, _REQUESTS.c.attempts)
+)
 # One statement sent with a row of parameters per request (executemany).
-_SET_REASONS = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"))
-                .values(explanation=bindparam("reason", type_=_REQUESTS.c.explanation.type),
-                        planned_date=func.coalesce(bindparam("day", type_=_REQUESTS.c.planned_date.type),
-                                                   _REQUESTS.c.planned_date)))
+_SET_REASONS = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request_id"))
+    .values(
+        explanation=bindparam("reason", type_=_REQUESTS.c.explanation.type),
+        planned_date=func.coalesce(bindparam("day", type_=_REQUESTS.c.planned_date.type), _REQUESTS.c.planned_date),
+    )
+)
 _CLAIM_OPEN_PG = text(
     "UPDATE service_request AS r SET status = CAST(:to AS VARCHAR), attempts = r.attempts + 1, "
     "updated_at = CAST(:now AS TIMESTAMPTZ), explanation = CAST(t.reason AS JSON), "
     "planned_date = COALESCE(t.day, r.planned_date) "
     "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:reasons AS TEXT[]), CAST(:days AS DATE[])) AS t(id, reason, day) "
-    f"WHERE r.id = t.id AND r.status = '{_OPEN}' RETURNING r.id, r.attempts")
+    f"WHERE r.id = t.id AND r.status = '{_OPEN}' RETURNING r.id, r.attempts"
+)
 _ASSIGNMENTS = Assignment.__table__  # type: ignore[attr-defined]
 _NEW_ASSIGNMENTS = insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id, _ASSIGNMENTS.c.request_id)
 _NEW_EVENTS = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
 
 
-async def offer(session: AsyncSession, request: ServiceRequest, provider_id: int, *, km: float | None,
-                explanation: Explanation | None, actor: str, now: datetime, settings: Settings) -> Assignment | None:
+async def offer(
+    session: AsyncSession,
+    request: ServiceRequest,
+    provider_id: int,
+    *,
+    km: float | None,
+    explanation: Explanation | None,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+) -> Assignment | None:
     """Claim an open request for a provider with quota left; None (nothing written) if either is gone."""
     assert request.id is not None
-    offered = await offer_many(session, [Offer(request.id, provider_id, request.month, request.urgency, km,
-                                               explanation)], actor=actor, now=now, settings=settings)
+    offered = await offer_many(
+        session,
+        [Offer(request.id, provider_id, request.month, request.urgency, km, explanation)],
+        actor=actor,
+        now=now,
+        settings=settings,
+    )
     if not offered.assignments:
         return None
     return await session.get(Assignment, offered.assignments[request.id])
 
 
-async def offer_also(session: AsyncSession, request: ServiceRequest, wanted: list[tuple[int, float | None]], *,
-                     explanation: Explanation | None, actor: str, now: datetime, settings: Settings,
-                     beyond_quota: bool = False, reason: str | None = None) -> list[Assignment]:
+async def offer_also(
+    session: AsyncSession,
+    request: ServiceRequest,
+    wanted: list[tuple[int, float | None]],
+    *,
+    explanation: Explanation | None,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+    beyond_quota: bool = False,
+    reason: str | None = None,
+) -> list[Assignment]:
     """Offer a request already offered (or handed over by an operator) to more providers, (provider, km)
     each, those with a quota unit left (all of them `beyond_quota`); the request's status is its caller's
     business. Each offer holds its unit until it is accepted, or withdrawn, declined or expired."""
@@ -265,20 +388,44 @@ async def offer_also(session: AsyncSession, request: ServiceRequest, wanted: lis
         granted = {p for p, _ in wanted}
     else:
         granted = await quota.take_many(session, request.month, Counter(p for p, _ in wanted))
-    rows = [Assignment(request_id=request.id, provider_id=p, status=assignment_move(Move.OFFER).target.value, km=km,
-                       offered_at=now, expires_at=now + offer_timeout(settings, request.urgency), updated_at=now,
-                       reason=reason)
-            for p, km in wanted if p in granted]
+    rows = [
+        Assignment(
+            request_id=request.id,
+            provider_id=p,
+            status=assignment_move(Move.OFFER).target.value,
+            km=km,
+            offered_at=now,
+            expires_at=now + offer_timeout(settings, request.urgency),
+            updated_at=now,
+            reason=reason,
+        )
+        for p, km in wanted
+        if p in granted
+    ]
     session.add_all(rows)
     await session.flush()
     for row in rows:
-        record_change(session, actor=actor, action=f"assignment.{row.status}", entity="assignment",
-                      entity_id=row.id, at=now, after={"status": row.status, "request_id": request.id,
-                                                       "provider_id": row.provider_id, "km": row.km,
-                                                       **({"reason": reason} if reason else {})})
+        record_change(
+            session,
+            actor=actor,
+            action=f"assignment.{row.status}",
+            entity="assignment",
+            entity_id=row.id,
+            at=now,
+            after={
+                "status": row.status,
+                "request_id": request.id,
+                "provider_id": row.provider_id,
+                "km": row.km,
+                **({"reason": reason} if reason else {}),
+            },
+        )
     if explanation is not None:
-        await session.exec(update(ServiceRequest).where(col(ServiceRequest.id) == request.id)
-                           .values(explanation=explanation, updated_at=now))
+        await session.exec(
+            update(ServiceRequest)
+            .where(col(ServiceRequest.id) == request.id)
+            .values(explanation=explanation, updated_at=now)
+        )
     return rows
 
 
@@ -289,8 +436,9 @@ async def _own_assignment(session: AsyncSession, assignment_id: int, provider_id
     return row
 
 
-async def accept(session: AsyncSession, assignment_id: int, provider_id: int, caregiver: str, *,
-                 actor: str, now: datetime) -> Assignment:
+async def accept(
+    session: AsyncSession, assignment_id: int, provider_id: int, caregiver: str, *, actor: str, now: datetime
+) -> Assignment:
     """The provider takes its offer, naming the caregiver; the same answer again if the app retries; 409 if
     the offer lapsed or went elsewhere.
 
@@ -299,18 +447,31 @@ async def accept(session: AsyncSession, assignment_id: int, provider_id: int, ca
     on the request's row, finds it accepted and gets 409; the first, in the same transaction, withdraws the
     other offers (and gives their quota units back). Requests first, then assignments: one lock order."""
     request_id = (await session.exec(select(Assignment.request_id).where(col(Assignment.id) == assignment_id))).first()
-    open_offer = exists().where(col(Assignment.id) == assignment_id, col(Assignment.provider_id) == provider_id,
-                                col(Assignment.status) == AssignmentStatus.OFFERED, col(Assignment.expires_at) > now,
-                                col(Assignment.request_id) == col(ServiceRequest.id))
-    if request_id is not None and await move_request(session, request_id, Move.ACCEPT, actor=actor, now=now,
-                                                     where=(open_offer,)):
-        moved = await move_assignment(session, assignment_id, Move.ACCEPT, actor=actor, now=now,
-                                      where=(col(Assignment.provider_id) == provider_id,),
-                                      caregiver=caregiver, responded_at=now)
+    open_offer = exists().where(
+        col(Assignment.id) == assignment_id,
+        col(Assignment.provider_id) == provider_id,
+        col(Assignment.status) == AssignmentStatus.OFFERED,
+        col(Assignment.expires_at) > now,
+        col(Assignment.request_id) == col(ServiceRequest.id),
+    )
+    if request_id is not None and await move_request(
+        session, request_id, Move.ACCEPT, actor=actor, now=now, where=(open_offer,)
+    ):
+        moved = await move_assignment(
+            session,
+            assignment_id,
+            Move.ACCEPT,
+            actor=actor,
+            now=now,
+            where=(col(Assignment.provider_id) == provider_id,),
+            caregiver=caregiver,
+            responded_at=now,
+        )
         assert moved is not None  # the request's row, locked first, keeps its offers as they were
         month = (await session.exec(select(ServiceRequest.month).where(col(ServiceRequest.id) == request_id))).one()
-        await withdraw(session, request_id, month, actor=actor, now=now, reason=TAKEN_BY_ANOTHER,
-                       only=AssignmentStatus.OFFERED)
+        await withdraw(
+            session, request_id, month, actor=actor, now=now, reason=TAKEN_BY_ANOTHER, only=AssignmentStatus.OFFERED
+        )
         return moved
     row = await _own_assignment(session, assignment_id, provider_id)
     if row.status == AssignmentStatus.ACCEPTED and row.caregiver == caregiver:
@@ -319,8 +480,10 @@ async def accept(session: AsyncSession, assignment_id: int, provider_id: int, ca
         raise Conflict(f"the offer of assignment {assignment_id} expired at {row.expires_at.isoformat()}")
     if row.status == AssignmentStatus.OFFERED:
         raise Conflict(f"request {row.request_id} was taken by another provider")
-    raise Conflict(f"assignment {assignment_id} is {row.status}" +
-                   (f" by caregiver {row.caregiver}" if row.status == AssignmentStatus.ACCEPTED else ""))
+    raise Conflict(
+        f"assignment {assignment_id} is {row.status}"
+        + (f" by caregiver {row.caregiver}" if row.status == AssignmentStatus.ACCEPTED else "")
+    )
 
 
 TAKEN_BY_ANOTHER = "accepted by another provider"
@@ -328,12 +491,18 @@ TAKEN_BY_ANOTHER = "accepted by another provider"
 
 async def live_offers(session: AsyncSession, request_id: int) -> int:
     """How many offers of the request are still open."""
-    return (await session.exec(select(func.count()).select_from(Assignment).where(
-        col(Assignment.request_id) == request_id, col(Assignment.status) == AssignmentStatus.OFFERED))).one()
+    return (
+        await session.exec(
+            select(func.count())
+            .select_from(Assignment)
+            .where(col(Assignment.request_id) == request_id, col(Assignment.status) == AssignmentStatus.OFFERED)
+        )
+    ).one()
 
 
-async def _reopen(session: AsyncSession, assignment: Assignment, *, actor: str, now: datetime,
-                  settings: Settings) -> None:
+async def _reopen(
+    session: AsyncSession, assignment: Assignment, *, actor: str, now: datetime, settings: Settings
+) -> None:
     """After a decline or an expiry: give the quota back, and the request back to dispatch.
 
     Too many tries and the request becomes `unassignable`, where operators see it.
@@ -350,8 +519,9 @@ async def _reopen(session: AsyncSession, assignment: Assignment, *, actor: str, 
     await move_request(session, request.id, Move.EXHAUST if exhausted else Move.REOPEN, actor=actor, now=now)
 
 
-async def escalate(session: AsyncSession, request_id: int, *, actor: str, now: datetime,
-                   explanation: Explanation | None = None) -> bool:
+async def escalate(
+    session: AsyncSession, request_id: int, *, actor: str, now: datetime, explanation: Explanation | None = None
+) -> bool:
     """An emergency not accepted in time, or that nobody may take, goes to the operators' escalation queue
     (its open offers stay: the first provider to accept still takes it); False if it was accepted, done or
     escalated meanwhile."""
@@ -368,14 +538,29 @@ async def lock_request_of(session: AsyncSession, assignment_id: int) -> None:
     await session.exec(select(ServiceRequest.id).where(col(ServiceRequest.id) == request_id).with_for_update())
 
 
-async def decline(session: AsyncSession, assignment_id: int, provider_id: int, reason: str, *,
-                  actor: str, now: datetime, settings: Settings) -> Assignment:
+async def decline(
+    session: AsyncSession,
+    assignment_id: int,
+    provider_id: int,
+    reason: str,
+    *,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+) -> Assignment:
     """The provider turns its offer down (or gives up an accepted one before any visit began)."""
     await lock_request_of(session, assignment_id)
     not_started = ~exists().where(col(Visit.assignment_id) == col(Assignment.id))
-    moved = await move_assignment(session, assignment_id, Move.DECLINE, actor=actor, now=now,
-                                  where=(col(Assignment.provider_id) == provider_id, not_started),
-                                  reason=reason, responded_at=now)
+    moved = await move_assignment(
+        session,
+        assignment_id,
+        Move.DECLINE,
+        actor=actor,
+        now=now,
+        where=(col(Assignment.provider_id) == provider_id, not_started),
+        reason=reason,
+        responded_at=now,
+    )
     if moved is not None:
         await _reopen(session, moved, actor=actor, now=now, settings=settings)
         return moved
@@ -391,8 +576,9 @@ async def expire(session: AsyncSession, assignment_id: int, *, now: datetime, se
     """An offer not accepted in time lapses and its request goes back to dispatch; False if it was taken
     (or had lapsed) meanwhile."""
     await lock_request_of(session, assignment_id)
-    moved = await move_assignment(session, assignment_id, Move.EXPIRE, actor="scheduler", now=now,
-                                  where=(col(Assignment.expires_at) <= now,))
+    moved = await move_assignment(
+        session, assignment_id, Move.EXPIRE, actor="scheduler", now=now, where=(col(Assignment.expires_at) <= now,)
+    )
     if moved is not None:
         await _reopen(session, moved, actor="scheduler", now=now, settings=settings)
     return moved is not None
@@ -400,21 +586,34 @@ async def expire(session: AsyncSession, assignment_id: int, *, now: datetime, se
 
 async def due_to_expire(session: AsyncSession, *, now: datetime, limit: int, skip: set[int]) -> list[int]:
     """Offers whose time is up, oldest first (`skip`: those the job passes by)."""
-    query = select(Assignment.id).where(col(Assignment.status).in_(in_order(assignment_move(Move.EXPIRE).sources)),
-                                        col(Assignment.expires_at) <= now)
+    query = select(Assignment.id).where(
+        col(Assignment.status).in_(in_order(assignment_move(Move.EXPIRE).sources)), col(Assignment.expires_at) <= now
+    )
     if skip:
         query = query.where(col(Assignment.id).not_in(skip))
     return [i for i in (await session.exec(query.order_by(col(Assignment.id)).limit(limit))).all() if i is not None]
 
 
-async def withdraw(session: AsyncSession, request_id: int, month: str, *, actor: str, now: datetime,
-                   reason: str, only: AssignmentStatus | None = None) -> int:
+async def withdraw(
+    session: AsyncSession,
+    request_id: int,
+    month: str,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str,
+    only: AssignmentStatus | None = None,
+) -> int:
     """The request was cancelled or missed (or taken by one of the providers it was offered to: `only`
     OFFERED): its live offers are withdrawn and their quota units given back; how many."""
     statuses = (only,) if only is not None else in_order(LIVE_ASSIGNMENT)
-    live = (await session.exec(select(Assignment.id).where(
-        col(Assignment.request_id) == request_id, col(Assignment.status).in_(statuses))
-        .order_by(col(Assignment.id)))).all()
+    live = (
+        await session.exec(
+            select(Assignment.id)
+            .where(col(Assignment.request_id) == request_id, col(Assignment.status).in_(statuses))
+            .order_by(col(Assignment.id))
+        )
+    ).all()
     withdrawn = 0
     for assignment_id in live:
         assert assignment_id is not None
@@ -456,15 +655,21 @@ async def start(session: AsyncSession, request_id: int, *, actor: str, now: date
     return await move_request(session, request_id, Move.START, actor=actor, now=now)
 
 
-async def complete(session: AsyncSession, assignment_id: int, request_id: int, *, actor: str,
-                   now: datetime) -> None:
+async def complete(session: AsyncSession, assignment_id: int, request_id: int, *, actor: str, now: datetime) -> None:
     """The visit was checked out: its assignment and its request are done."""
     await move_assignment(session, assignment_id, Move.COMPLETE, actor=actor, now=now)
     await move_request(session, request_id, Move.COMPLETE, actor=actor, now=now)
 
 
-async def nobody(session: AsyncSession, request_id: int, explanation: Explanation, *, actor: str,
-                 now: datetime, urgency: str = "routine") -> bool:
+async def nobody(
+    session: AsyncSession,
+    request_id: int,
+    explanation: Explanation,
+    *,
+    actor: str,
+    now: datetime,
+    urgency: str = "routine",
+) -> bool:
     """Dispatch found no provider who may take the open request: operators see it, with the reasons; an
     emergency goes to the escalation queue at once."""
     if urgency == "emergency":

@@ -49,8 +49,11 @@ async def _take(session: AsyncSession, month: str, visits: Mapping[int, int]) ->
         wanted = case({p: visits[p] for p in providers}, value=_USAGE.c.provider_id)
         result = await (await session.connection()).execute(
             update(_USAGE)
-            .where(_USAGE.c.month == month, _USAGE.c.provider_id.in_(providers),
-                   _USAGE.c.used + wanted <= _QUOTA.scalar_subquery())
+            .where(
+                _USAGE.c.month == month,
+                _USAGE.c.provider_id.in_(providers),
+                _USAGE.c.used + wanted <= _QUOTA.scalar_subquery(),
+            )
             .values(used=_USAGE.c.used + wanted)
             .returning(_USAGE.c.provider_id)
         )
@@ -62,15 +65,19 @@ async def take_beyond_quota(session: AsyncSession, provider_id: int, month: str)
     """Take one unit whatever the provider's quota: an operator's override for an emergency (audited by
     the caller); given back like any other unit."""
     await _ensure_rows(session, [provider_id], month)
-    await session.exec(update(QuotaUsage).where(col(QuotaUsage.provider_id) == provider_id,
-                                                col(QuotaUsage.month) == month).values(used=QuotaUsage.used + 1))
+    await session.exec(
+        update(QuotaUsage)
+        .where(col(QuotaUsage.provider_id) == provider_id, col(QuotaUsage.month) == month)
+        .values(used=QuotaUsage.used + 1)
+    )
 
 
 async def release(session: AsyncSession, provider_id: int, month: str, visits: int = 1) -> None:
     await session.exec(
         update(QuotaUsage)
-        .where(col(QuotaUsage.provider_id) == provider_id, col(QuotaUsage.month) == month,
-               col(QuotaUsage.used) >= visits)
+        .where(
+            col(QuotaUsage.provider_id) == provider_id, col(QuotaUsage.month) == month, col(QuotaUsage.used) >= visits
+        )
         .values(used=QuotaUsage.used - visits)
     )
 

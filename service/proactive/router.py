@@ -19,14 +19,25 @@ from service.validation import Day
 router = APIRouter(prefix="/api/v1", tags=["proactive care"])
 
 
-@router.get("/proactive-care", response_model=CareList, responses={
-    403: {"description": "An area outside the seat's own"}, 422: {"description": "Bad query (also a future date)"}})
+@router.get(
+    "/proactive-care",
+    response_model=CareList,
+    responses={
+        403: {"description": "An area outside the seat's own"},
+        422: {"description": "Bad query (also a future date)"},
+    },
+)
 async def proactive_care(
-    session: SessionDep, principal: Staff, settings: SettingsDep,
+    session: SessionDep,
+    principal: Staff,
+    settings: SettingsDep,
     date: Annotated[Day | None, Query(description="The day (Asia/Shanghai); default today")] = None,
-    days: Annotated[int | None, Query(ge=1, le=90, description="Days without contact; default "
-                                                                "HOMECARE_PROACTIVE_CARE_DAYS (7)")] = None,
-    area: AreaQuery = None, limit: LimitQuery = 50, cursor: CursorQuery = None,
+    days: Annotated[
+        int | None, Query(ge=1, le=90, description="Days without contact; default HOMECARE_PROACTIVE_CARE_DAYS (7)")
+    ] = None,
+    area: AreaQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> CareList:
     """Elders to call today: living alone or 80+ without contact, with a silent device, or with a birthday."""
     position = decode_cursor(cursor, "after")
@@ -34,8 +45,21 @@ async def proactive_care(
     day = date or now.astimezone(settings.tz).date()
     days = days or settings.proactive_care_days
     scope = await seat_area(session, principal, area)
-    as_of, items = await care_list(session, settings, day=day, days=days, area=scope,
-                                   after=position["after"] if position else None, limit=limit, now=now)
+    as_of, items = await care_list(
+        session,
+        settings,
+        day=day,
+        days=days,
+        area=scope,
+        after=position["after"] if position else None,
+        limit=limit,
+        now=now,
+    )
     more = len(items) > limit
-    return CareList(date=day, as_of=as_of, days=days, items=items[:limit],
-                    next_cursor=encode_cursor({"after": items[limit - 1].elder.id}) if more else None)
+    return CareList(
+        date=day,
+        as_of=as_of,
+        days=days,
+        items=items[:limit],
+        next_cursor=encode_cursor({"after": items[limit - 1].elder.id}) if more else None,
+    )

@@ -29,10 +29,12 @@ class SilentDevice(BaseModel):
 
 class CareItem(BaseModel):
     elder: ElderToCare
-    reasons: list[Reason] = Field(description="no_contact: living alone or 80+ and nobody in touch for `days`; "
-                                              "silent_device; birthday")
-    last_contact_at: datetime | None = Field(description="The latest visit, follow-up or call that reached the "
-                                                         "elder, before the list's moment")
+    reasons: list[Reason] = Field(
+        description="no_contact: living alone or 80+ and nobody in touch for `days`; silent_device; birthday"
+    )
+    last_contact_at: datetime | None = Field(
+        description="The latest visit, follow-up or call that reached the elder, before the list's moment"
+    )
     silent_devices: list[SilentDevice]
     calls: list[CallPublic] = Field(description="Calls with the elder on the list's day (the outcomes so far)")
 

@@ -45,10 +45,17 @@ FAR_PAST = datetime(1900, 1, 1, tzinfo=UTC)  # "never" when comparing a contact 
 
 def _last_contacts(as_of: datetime) -> tuple:
     """SQL scalars per elder: the latest visit checked in, follow-up call and call that reached the elder."""
-    visit = select(func.max(Visit.check_in_at)).where(
-        Visit.elder_id == Elder.id, col(Visit.check_in_at) < as_of).scalar_subquery()
-    follow_up = select(func.max(FollowUp.created_at)).join(Visit, col(Visit.id) == FollowUp.visit_id).where(
-        Visit.elder_id == Elder.id, col(FollowUp.created_at) < as_of).scalar_subquery()
+    visit = (
+        select(func.max(Visit.check_in_at))
+        .where(Visit.elder_id == Elder.id, col(Visit.check_in_at) < as_of)
+        .scalar_subquery()
+    )
+    follow_up = (
+        select(func.max(FollowUp.created_at))
+        .join(Visit, col(Visit.id) == FollowUp.visit_id)
+        .where(Visit.elder_id == Elder.id, col(FollowUp.created_at) < as_of)
+        .scalar_subquery()
+    )
     return visit, follow_up, last_reached_at(Elder.id, as_of)
 
 
@@ -62,16 +69,28 @@ def _latest(*moments: datetime | None) -> datetime | None:
     return max(known) if known else None
 
 
-async def care_list(session: AsyncSession, settings: Settings, *, day: date, days: int, area: ReportArea,
-                    after: int | None, limit: int, now: datetime | None = None) -> tuple[datetime, list[CareItem]]:
+async def care_list(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    day: date,
+    days: int,
+    area: ReportArea,
+    after: int | None,
+    limit: int,
+    now: datetime | None = None,
+) -> tuple[datetime, list[CareItem]]:
     """The list's moment and up to limit + 1 items, by elder id."""
     start, as_of = moment_of(day, settings, now or utcnow())
     since = as_of - timedelta(days=days)
     contacts = _last_contacts(as_of)
     silent = silent_device_of(Elder.id, as_of, settings)
-    query = select(Elder.id, Elder.name, Elder.phone, Elder.area_code, Elder.living_alone, Elder.id_number,
-                   *contacts, silent).where(Elder.status == "active", or_(
-                       and_(in_target_group(day), _none_since(contacts, since)), silent, birthday_on(day)))
+    query = select(
+        Elder.id, Elder.name, Elder.phone, Elder.area_code, Elder.living_alone, Elder.id_number, *contacts, silent
+    ).where(
+        Elder.status == "active",
+        or_(and_(in_target_group(day), _none_since(contacts, since)), silent, birthday_on(day)),
+    )
     if area.prefixes:
         query = query.where(area.covers(col(Elder.area_code)))
     if after is not None:
@@ -84,12 +103,31 @@ async def care_list(session: AsyncSession, settings: Settings, *, day: date, day
     for elder_id, name, phone, area_code, alone, id_number, visited, followed_up, called, is_silent in rows:
         last_contact = _latest(visited, followed_up, called)
         is_lonely = is_in_target_group(alone, id_number, day) and (last_contact is None or last_contact < since)
-        reasons = [reason for reason, on in (("no_contact", is_lonely), ("silent_device", is_silent),
-                                             ("birthday", is_birthday(id_number, day))) if on]
-        items.append(CareItem(
-            elder=ElderToCare(id=elder_id, name=name, phone=mask_phone(phone), area_code=area_code,
-                              living_alone=alone, age=age_on(id_number, day)),
-            reasons=reasons, last_contact_at=last_contact,
-            silent_devices=[SilentDevice.model_validate(d, from_attributes=True) for d in devices.get(elder_id, [])],
-            calls=calls.get(elder_id, [])))
+        reasons = [
+            reason
+            for reason, on in (
+                ("no_contact", is_lonely),
+                ("silent_device", is_silent),
+                ("birthday", is_birthday(id_number, day)),
+            )
+            if on
+        ]
+        items.append(
+            CareItem(
+                elder=ElderToCare(
+                    id=elder_id,
+                    name=name,
+                    phone=mask_phone(phone),
+                    area_code=area_code,
+                    living_alone=alone,
+                    age=age_on(id_number, day),
+                ),
+                reasons=reasons,
+                last_contact_at=last_contact,
+                silent_devices=[
+                    SilentDevice.model_validate(d, from_attributes=True) for d in devices.get(elder_id, [])
+                ],
+                calls=calls.get(elder_id, []),
+            )
+        )
     return as_of, items

@@ -44,7 +44,8 @@ class ProviderAssignment(BaseModel):
     urgency: str
     alert_kind: str | None = Field(description="An alert's kind (fall, smoke, gas, sos …); null for a call")
     place: StoredLocation | None = Field(
-        description="An alert away from home (外出监护): where to go (and check in) instead of the elder's home")
+        description="An alert away from home (外出监护): where to go (and check in) instead of the elder's home"
+    )
     window_start: datetime | None
     window_end: datetime | None
     planned_date: date | None
@@ -54,21 +55,37 @@ class ProviderAssignment(BaseModel):
     km: float | None
     updated_at: datetime
     elder: ElderForVisit | None = Field(
-        description="Null once the assignment is declined, expired or cancelled: no visit, no personal data")
+        description="Null once the assignment is declined, expired or cancelled: no visit, no personal data"
+    )
 
 
 def to_view(assignment: Assignment, request: ServiceRequest, elder: Elder) -> ProviderAssignment:
     return ProviderAssignment(
-        id=assignment.id, request_id=request.id, status=assignment.status, service=request.service,
-        urgency=request.urgency, alert_kind=request.alert_kind,
-        place=None if request.alert_lat is None or request.alert_lon is None or assignment.status in ELDER_HIDDEN
+        id=assignment.id,
+        request_id=request.id,
+        status=assignment.status,
+        service=request.service,
+        urgency=request.urgency,
+        alert_kind=request.alert_kind,
+        place=None
+        if request.alert_lat is None or request.alert_lon is None or assignment.status in ELDER_HIDDEN
         else StoredLocation(lat=request.alert_lat, lon=request.alert_lon),
-        window_start=request.window_start, window_end=request.window_end,
-        planned_date=request.planned_date, offered_at=assignment.offered_at, expires_at=assignment.expires_at,
-        caregiver=assignment.caregiver, km=assignment.km, updated_at=assignment.updated_at,
-        elder=None if assignment.status in ELDER_HIDDEN else ElderForVisit(
-            name=elder.name, phone=mask_phone(elder.phone), address=elder.address,
-            location=StoredLocation(lat=elder.lat, lon=elder.lon)),
+        window_start=request.window_start,
+        window_end=request.window_end,
+        planned_date=request.planned_date,
+        offered_at=assignment.offered_at,
+        expires_at=assignment.expires_at,
+        caregiver=assignment.caregiver,
+        km=assignment.km,
+        updated_at=assignment.updated_at,
+        elder=None
+        if assignment.status in ELDER_HIDDEN
+        else ElderForVisit(
+            name=elder.name,
+            phone=mask_phone(elder.phone),
+            address=elder.address,
+            location=StoredLocation(lat=elder.lat, lon=elder.lon),
+        ),
     )
 
 
@@ -90,21 +107,25 @@ def _cursor(at: datetime, row_id: int) -> str:
 
 def assignments_of(provider_id: int):
     """A provider's assignments, each with the request and elder that `to_view` shows."""
-    return (select(Assignment, ServiceRequest, Elder)
-            .join(ServiceRequest, ServiceRequest.id == Assignment.request_id)
-            .join(Elder, Elder.id == ServiceRequest.elder_id)
-            .where(Assignment.provider_id == provider_id))
+    return (
+        select(Assignment, ServiceRequest, Elder)
+        .join(ServiceRequest, ServiceRequest.id == Assignment.request_id)
+        .join(Elder, Elder.id == ServiceRequest.elder_id)
+        .where(Assignment.provider_id == provider_id)
+    )
 
 
-async def pull(session: AsyncSession, provider_id: int, *, status: str | None, since: tuple[datetime, int] | None,
-               limit: int) -> tuple[list[ProviderAssignment], str]:
+async def pull(
+    session: AsyncSession, provider_id: int, *, status: str | None, since: tuple[datetime, int] | None, limit: int
+) -> tuple[list[ProviderAssignment], str]:
     query = assignments_of(provider_id).order_by(Assignment.updated_at, Assignment.id).limit(limit)
     if status:
         query = query.where(Assignment.status == status)
     if since is not None:
         at, row_id = since
-        query = query.where(or_(col(Assignment.updated_at) > at,
-                                and_(Assignment.updated_at == at, col(Assignment.id) > row_id)))
+        query = query.where(
+            or_(col(Assignment.updated_at) > at, and_(Assignment.updated_at == at, col(Assignment.id) > row_id))
+        )
     rows = (await session.exec(query)).all()
     items = [to_view(*row) for row in rows]
     if len(rows) == limit:  # more to come: continue right after the last row

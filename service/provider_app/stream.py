@@ -55,6 +55,7 @@ log = logging.getLogger("homecare.stream")
 
 # --------------------------------------------------------------------------- positions (event ids)
 
+
 @dataclass(frozen=True)
 class Position:
     since: datetime
@@ -99,8 +100,9 @@ class Batch:
     position: Position  # after the last of them
 
 
-async def query_offers(sessions: async_sessionmaker, provider_id: int,
-                       since: datetime | None) -> tuple[datetime, list[Offer]]:
+async def query_offers(
+    sessions: async_sessionmaker, provider_id: int, since: datetime | None
+) -> tuple[datetime, list[Offer]]:
     """The provider's offers made since `since` (None: those open now and of the last FEED_LAG), by
     offered_at, in one short transaction; and the horizon before which all had committed when it ran."""
     horizon = utcnow() - FEED_LAG  # taken before the read: all offered before it have committed by then
@@ -126,9 +128,10 @@ def batch_of(offers: list[Offer], position: Position | None, horizon: datetime) 
     for k, offer in enumerate(fresh):
         # Covered after this event: all before the next unsent offer (or `since`), and what was sent since then.
         bound = min(since, fresh[k + 1].offered_at) if k + 1 < len(fresh) else since
-        unsent = {o.id for o in fresh[k + 1:]}
-        events.append((offer, Position(bound, frozenset(
-            o.id for o in offers if o.offered_at >= bound and o.id not in unsent))))
+        unsent = {o.id for o in fresh[k + 1 :]}
+        events.append(
+            (offer, Position(bound, frozenset(o.id for o in offers if o.offered_at >= bound and o.id not in unsent)))
+        )
     return Batch(events, Position(since, frozenset(o.id for o in offers if o.offered_at >= since)))
 
 
@@ -139,6 +142,7 @@ async def read_offers(sessions: async_sessionmaker, provider_id: int, position: 
 
 
 # --------------------------------------------------------------------------- the hub of one process
+
 
 class Waiter:
     """One open stream: woken when its provider may have a new offer."""
@@ -174,8 +178,11 @@ class OfferHub:
     def open(self, provider_id: int, token_id: int, most: int) -> Waiter:
         """Register a stream: 429 past `most` (feed_max_per_token) open streams of one token in this process."""
         if self._per_token[token_id] >= most:
-            raise TooMany(f"this token already has {most} open offer streams here (HOMECARE_FEED_MAX_PER_TOKEN); "
-                          "close one or retry later", retry_after_s=30)
+            raise TooMany(
+                f"this token already has {most} open offer streams here (HOMECARE_FEED_MAX_PER_TOKEN); "
+                "close one or retry later",
+                retry_after_s=30,
+            )
         waiter = Waiter(provider_id, token_id)
         self._per_token[token_id] += 1
         self._waiters[provider_id].add(waiter)
@@ -231,8 +238,7 @@ class OfferHub:
             try:
                 await self.scan()
             except Exception as exc:  # noqa: BLE001 - the database away: the streams' own safety re-reads go on
-                log.warning("offer scan failed (%s); the streams re-read at their next safety read",
-                            type(exc).__name__)
+                log.warning("offer scan failed (%s); the streams re-read at their next safety read", type(exc).__name__)
                 self.wake_all()
                 return
 
@@ -241,7 +247,8 @@ class OfferHub:
         started = utcnow()
         since = (self._scanned_at or started) - FEED_LAG
         query = select(Assignment.id, Assignment.provider_id, Assignment.offered_at).where(
-            col(Assignment.updated_at) >= since, col(Assignment.offered_at) >= since)
+            col(Assignment.updated_at) >= since, col(Assignment.offered_at) >= since
+        )
         async with self._sessions() as session:
             rows = (await session.exec(query)).all()
         self.scans += 1
@@ -280,12 +287,12 @@ class OfferHub:
     async def _listen(self) -> asyncpg.Connection | None:
         try:
             connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url), timeout=10)
-            await connection.add_listener(OFFERS_CHANNEL, lambda _c, _pid, _channel, payload: self.poke(
-                named_providers(payload)))
+            await connection.add_listener(
+                OFFERS_CHANNEL, lambda _c, _pid, _channel, payload: self.poke(named_providers(payload))
+            )
             return connection
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            log.warning("cannot listen for offers (%s); streams see new offers at the safety scans",
-                        type(exc).__name__)
+            log.warning("cannot listen for offers (%s); streams see new offers at the safety scans", type(exc).__name__)
             return None
 
     async def close(self) -> None:
@@ -298,12 +305,14 @@ class OfferHub:
 
 # --------------------------------------------------------------------------- one stream
 
+
 def offer_event(offer: Offer, position: Position) -> ServerSentEvent:
     return ServerSentEvent(data=offer.data, event="offer", id=position.encode())
 
 
-async def offer_events(hub: OfferHub, settings: Settings, waiter: Waiter,
-                       first: Batch, resumed: bool) -> AsyncIterator[ServerSentEvent]:
+async def offer_events(
+    hub: OfferHub, settings: Settings, waiter: Waiter, first: Batch, resumed: bool
+) -> AsyncIterator[ServerSentEvent]:
     """The events of one stream: the first read's offers (those missed, or those open now), `ready`, then
     each new offer as it comes. Ends after feed_max_age_s, or when a read fails (the database away): the
     client reconnects with its last event id."""
@@ -329,8 +338,9 @@ async def offer_events(hub: OfferHub, settings: Settings, waiter: Waiter,
         position = batch.position
 
 
-def stream_response(hub: OfferHub, settings: Settings, waiter: Waiter, first: Batch,
-                    resumed: bool) -> EventSourceResponse:
+def stream_response(
+    hub: OfferHub, settings: Settings, waiter: Waiter, first: Batch, resumed: bool
+) -> EventSourceResponse:
     """The SSE response: heartbeat comments every feed_heartbeat_s; a client that does not take an event
     or a heartbeat within feed_send_timeout_s is disconnected. Its stream holds no database connection
     meanwhile (each read is over before its events are written), and at most one read's events."""
@@ -342,6 +352,10 @@ def stream_response(hub: OfferHub, settings: Settings, waiter: Waiter, first: Ba
         finally:
             hub.close_stream(waiter)
 
-    return EventSourceResponse(events(), ping=settings.feed_heartbeat_s, send_timeout=settings.feed_send_timeout_s,
-                               headers={"Cache-Control": "no-store"},
-                               background=BackgroundTask(hub.close_stream, waiter))  # HEAD: never iterated
+    return EventSourceResponse(
+        events(),
+        ping=settings.feed_heartbeat_s,
+        send_timeout=settings.feed_send_timeout_s,
+        headers={"Cache-Control": "no-store"},
+        background=BackgroundTask(hub.close_stream, waiter),
+    )  # HEAD: never iterated

@@ -82,14 +82,23 @@ async def create_provider(session: AsyncSession, data: ProviderCreate, principal
     session.add_all(ProviderArea(provider_id=provider.id, area_code=code) for code in data.areas)
     await session.flush()
     public = await public_one(session, provider)
-    record_change(session, actor=principal.actor, action="provider.create", entity="provider",
-                  entity_id=provider.id, after=public.model_dump(mode="json"))
+    record_change(
+        session,
+        actor=principal.actor,
+        action="provider.create",
+        entity="provider",
+        entity_id=provider.id,
+        after=public.model_dump(mode="json"),
+    )
     await flush_or_conflict(session, "another provider already has this name")  # committed with its key
     return public
 
 
 async def update_provider(
-    session: AsyncSession, provider_id: int, data: ProviderUpdate, principal: Principal,
+    session: AsyncSession,
+    provider_id: int,
+    data: ProviderUpdate,
+    principal: Principal,
 ) -> ProviderPublic:
     provider = await get_provider(session, provider_id)
     before = (await public_one(session, provider)).model_dump(mode="json")
@@ -112,20 +121,29 @@ async def update_provider(
     provider.updated_at = utcnow()
     await session.flush()
     public = await public_one(session, provider)
-    record_change(session, actor=principal.actor, action="provider.update", entity="provider",
-                  entity_id=provider.id, before=before, after=public.model_dump(mode="json"))
+    record_change(
+        session,
+        actor=principal.actor,
+        action="provider.update",
+        entity="provider",
+        entity_id=provider.id,
+        before=before,
+        after=public.model_dump(mode="json"),
+    )
     await flush_or_conflict(session, "another provider already has this name")
     return public
 
 
-async def list_providers(session: AsyncSession, *, area: str | None, status: str | None,
-                         after: int | None, limit: int) -> list[Provider]:
+async def list_providers(
+    session: AsyncSession, *, area: str | None, status: str | None, after: int | None, limit: int
+) -> list[Provider]:
     query = select(Provider).order_by(Provider.id).limit(limit + 1)
     if area:
         # Contracted for this area: one of its codes is a prefix of the asked one, or lies below it.
         code = ProviderArea.area_code
-        covering = select(ProviderArea.provider_id).where(or_(
-            code.startswith(area), func.substr(literal(area), 1, func.length(code)) == code))
+        covering = select(ProviderArea.provider_id).where(
+            or_(code.startswith(area), func.substr(literal(area), 1, func.length(code)) == code)
+        )
         query = query.where(Provider.id.in_(covering))
     if status:
         query = query.where(Provider.status == status)

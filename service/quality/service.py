@@ -37,47 +37,74 @@ class ReinstateBody(Body):
     reason: Text = Field(min_length=1, max_length=200)
 
 
-async def emergency_on_time(session: AsyncSession, month: str,
-                            settings: Settings) -> dict[int, tuple[int, int]]:
+async def emergency_on_time(session: AsyncSession, month: str, settings: Settings) -> dict[int, tuple[int, int]]:
     """Provider -> (emergencies it answered this month, of which within the target minutes)."""
     minutes = minutes_between(session.bind.dialect.name, Visit.check_in_at, ServiceRequest.created_at)
-    answers = visit_requests(EVERYWHERE, Visit.provider_id, minutes.label("minutes")).where(
-        ServiceRequest.urgency == "emergency", ServiceRequest.month == month,
-        # a check-in dated before the call is no answer, never one "on time"
-        col(Visit.check_in_at) >= ServiceRequest.created_at).subquery()
+    answers = (
+        visit_requests(EVERYWHERE, Visit.provider_id, minutes.label("minutes"))
+        .where(
+            ServiceRequest.urgency == "emergency",
+            ServiceRequest.month == month,
+            # a check-in dated before the call is no answer, never one "on time"
+            col(Visit.check_in_at) >= ServiceRequest.created_at,
+        )
+        .subquery()
+    )
     on_time = count_if(answers.c.minutes <= settings.emergency_target_minutes)
     counted = select(answers.c.provider_id, func.count(), on_time).group_by(answers.c.provider_id)
     rows = (await session.exec(counted)).all()
     return {pid: (int(answered), int(on_time)) for pid, answered, on_time in rows}
 
 
-async def _suspend(session: AsyncSession, provider_id: int, month: str, scores: list[float], now: datetime,
-                   settings: Settings) -> bool:
-    result = await session.exec(update(Provider)
-                                .where(Provider.id == provider_id, Provider.status == "active")
-                                .values(status="suspended", updated_at=now).returning(Provider.id))
+async def _suspend(
+    session: AsyncSession, provider_id: int, month: str, scores: list[float], now: datetime, settings: Settings
+) -> bool:
+    result = await session.exec(
+        update(Provider)
+        .where(Provider.id == provider_id, Provider.status == "active")
+        .values(status="suspended", updated_at=now)
+        .returning(Provider.id)
+    )
     if result.first() is None:
         return False  # already suspended by hand: nothing to do, nothing to record
-    record_change(session, actor=QUALITY_ACTOR, action="provider.suspend", entity="provider",
-                  entity_id=provider_id, before={"status": "active"},
-                  after={"status": "suspended", "month": month, "scores": scores,
-                         "threshold": settings.quality_threshold, "low_months": settings.quality_low_months},
-                  at=now)
+    record_change(
+        session,
+        actor=QUALITY_ACTOR,
+        action="provider.suspend",
+        entity="provider",
+        entity_id=provider_id,
+        before={"status": "active"},
+        after={
+            "status": "suspended",
+            "month": month,
+            "scores": scores,
+            "threshold": settings.quality_threshold,
+            "low_months": settings.quality_low_months,
+        },
+        at=now,
+    )
     return True
 
 
-async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
-                       now: datetime) -> list[ProviderQuality]:
+async def assess_month(
+    session: AsyncSession, month: str, settings: Settings, *, now: datetime
+) -> list[ProviderQuality]:
     start, end = month_bounds(month, settings.tz)
     if now < end:
         opens = end.astimezone(settings.tz).isoformat()
         raise Conflict(f"{month} is not over; it can be assessed from {opens}")
     answered = await emergency_on_time(session, month, settings)
     complaints = await provider_month_counts(session, start, end)
-    before = {r.provider_id: r for r in (await session.exec(
-        select(ProviderQuality).where(ProviderQuality.month == previous_month(month)))).all()}
-    existing = {r.provider_id: r for r in (await session.exec(
-        select(ProviderQuality).where(ProviderQuality.month == month))).all()}
+    before = {
+        r.provider_id: r
+        for r in (
+            await session.exec(select(ProviderQuality).where(ProviderQuality.month == previous_month(month)))
+        ).all()
+    }
+    existing = {
+        r.provider_id: r
+        for r in (await session.exec(select(ProviderQuality).where(ProviderQuality.month == month))).all()
+    }
     assessed = []
     providers, _ = await provider_figures(session, EVERYWHERE, start, end)
     for f in providers:
@@ -85,26 +112,56 @@ async def assess_month(session: AsyncSession, month: str, settings: Settings, *,
         # are assessed (dispatching/faults.py).
         try:
             async with session.begin_nested():
-                row = await _assess(session, f, month, answered, before.get(f.provider_id),
-                                    existing.get(f.provider_id), settings, now,
-                                    complaints=complaints.get(f.provider_id, 0))
+                row = await _assess(
+                    session,
+                    f,
+                    month,
+                    answered,
+                    before.get(f.provider_id),
+                    existing.get(f.provider_id),
+                    settings,
+                    now,
+                    complaints=complaints.get(f.provider_id, 0),
+                )
         except Exception as exc:
             if not faults.row_fault(exc):
                 raise
             faults.report("provider quality", "provider", f.provider_id, exc)
-            record_change(session, actor=QUALITY_ACTOR, action="job.row_failed", entity="provider",
-                          entity_id=f.provider_id, after={"job": "provider quality", "month": month,
-                                                          "failure": faults.describe(exc)}, at=now)
+            record_change(
+                session,
+                actor=QUALITY_ACTOR,
+                action="job.row_failed",
+                entity="provider",
+                entity_id=f.provider_id,
+                after={"job": "provider quality", "month": month, "failure": faults.describe(exc)},
+                at=now,
+            )
             continue
         assessed.append(row)
     return assessed
 
 
-async def _assess(session: AsyncSession, f, month: str, answered: dict, prior: ProviderQuality | None,
-                  row: ProviderQuality | None, settings: Settings, now: datetime, *,
-                  complaints: int = 0) -> ProviderQuality:
-    figures = ProviderMonth(f.visits, f.verified, f.exceptions, f.follow_ups, f.satisfaction_sum,
-                            *answered.get(f.provider_id, (0, 0)), complaints=complaints)
+async def _assess(
+    session: AsyncSession,
+    f,
+    month: str,
+    answered: dict,
+    prior: ProviderQuality | None,
+    row: ProviderQuality | None,
+    settings: Settings,
+    now: datetime,
+    *,
+    complaints: int = 0,
+) -> ProviderQuality:
+    figures = ProviderMonth(
+        f.visits,
+        f.verified,
+        f.exceptions,
+        f.follow_ups,
+        f.satisfaction_sum,
+        *answered.get(f.provider_id, (0, 0)),
+        complaints=complaints,
+    )
     score = quality_score(figures)
     below = score is not None and score < settings.quality_threshold
     row = row or ProviderQuality(provider_id=f.provider_id, month=month, visits=0)
@@ -120,16 +177,26 @@ async def _assess(session: AsyncSession, f, month: str, answered: dict, prior: P
     return row
 
 
-async def reinstate(session: AsyncSession, provider_id: int, reason: str, actor: str,
-                    now: datetime) -> Provider:
+async def reinstate(session: AsyncSession, provider_id: int, reason: str, actor: str, now: datetime) -> Provider:
     provider = await session.get(Provider, provider_id)
     if provider is None:
         raise NotFound(f"provider {provider_id} does not exist")
-    result = await session.exec(update(Provider)
-                                .where(Provider.id == provider_id, Provider.status == "suspended")
-                                .values(status="active", updated_at=now).returning(Provider.id))
+    result = await session.exec(
+        update(Provider)
+        .where(Provider.id == provider_id, Provider.status == "suspended")
+        .values(status="active", updated_at=now)
+        .returning(Provider.id)
+    )
     if result.first() is None:
         raise Conflict(f"provider {provider_id} is not suspended")
-    record_change(session, actor=actor, action="provider.reinstate", entity="provider", entity_id=provider_id,
-                  before={"status": "suspended"}, after={"status": "active", "reason": reason}, at=now)
+    record_change(
+        session,
+        actor=actor,
+        action="provider.reinstate",
+        entity="provider",
+        entity_id=provider_id,
+        before={"status": "suspended"},
+        after={"status": "active", "reason": reason},
+        at=now,
+    )
     return await session.get(Provider, provider_id, populate_existing=True)

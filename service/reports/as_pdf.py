@@ -32,8 +32,7 @@ _building = threading.Lock()
 def _styles(font: str) -> dict[str, ParagraphStyle]:
     return {
         "cover": ParagraphStyle("cover", fontName=font, fontSize=30, leading=40, spaceAfter=18),
-        "heading": ParagraphStyle("heading", fontName=font, fontSize=14, leading=20, spaceBefore=8,
-                                  spaceAfter=6),
+        "heading": ParagraphStyle("heading", fontName=font, fontSize=14, leading=20, spaceBefore=8, spaceAfter=6),
         "body": ParagraphStyle("body", fontName=font, fontSize=11, leading=17),
         "cell": ParagraphStyle("cell", fontName=font, fontSize=8, leading=10),
     }
@@ -42,13 +41,18 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
 def _table(table: Table, font: str, style: ParagraphStyle) -> LongTable:
     # Cells are Paragraphs (they wrap); Paragraph reads markup, so names like "A&B<1>" are escaped.
     header = [Paragraph(escape(c.label), style) for c in table.columns]
-    body = [[Paragraph(escape(as_text(v, table.kind(r, c), "—")), style) for c, v in enumerate(row)]
-            for r, row in enumerate(table.rows)]
+    body = [
+        [Paragraph(escape(as_text(v, table.kind(r, c), "—")), style) for c, v in enumerate(row)]
+        for r, row in enumerate(table.rows)
+    ]
     total = sum(c.width for c in table.columns)
     widths = [(PAGE[0] - 2 * MARGIN) * c.width / total for c in table.columns]
-    commands = [("FONTNAME", (0, 0), (-1, -1), font), ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]
+    commands = [
+        ("FONTNAME", (0, 0), (-1, -1), font),
+        ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]
     for c, column in enumerate(table.columns):
         if column.kind in NUMERIC:
             commands.append(("ALIGN", (c, 1), (c, -1), "RIGHT"))
@@ -97,8 +101,7 @@ def to_pdf(document: Document, font_path: Path) -> bytes:
     styles = _styles(font)
     story = [Spacer(1, 40 * mm), Paragraph(escape(document.title), styles["cover"])]
     story += [Paragraph(escape(f"{label}：{value}"), styles["body"]) for label, value in document.cover()[1:]]
-    story += [Spacer(1, 6 * mm), *(Paragraph(escape(note), styles["body"]) for note in document.notes),
-              PageBreak()]
+    story += [Spacer(1, 6 * mm), *(Paragraph(escape(note), styles["body"]) for note in document.notes), PageBreak()]
     for chart in document.charts:
         story += [Paragraph(escape(chart.title), styles["heading"]), _chart(chart, font)]
     for table in document.tables:
@@ -106,14 +109,25 @@ def to_pdf(document: Document, font_path: Path) -> bytes:
 
     def footer(canvas, doc) -> None:
         canvas.setFont(font, 8)
-        canvas.drawString(MARGIN, 8 * mm, f"{document.title} · {document.area} · {document.month} · "
-                                          f"SHA-256 {document.sha256[:16]}…  第 {doc.page} 页")
+        canvas.drawString(
+            MARGIN,
+            8 * mm,
+            f"{document.title} · {document.area} · {document.month} · "
+            f"SHA-256 {document.sha256[:16]}…  第 {doc.page} 页",
+        )
 
     buffer = io.BytesIO()
     with _building:
-        pdf = SimpleDocTemplate(buffer, pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN,
-                                topMargin=MARGIN, bottomMargin=MARGIN + 4 * mm, initialFontName=font,
-                                title=f"{document.title} {document.area} {document.month}",
-                                author="homecare-dispatch")
+        pdf = SimpleDocTemplate(
+            buffer,
+            pagesize=PAGE,
+            leftMargin=MARGIN,
+            rightMargin=MARGIN,
+            topMargin=MARGIN,
+            bottomMargin=MARGIN + 4 * mm,
+            initialFontName=font,
+            title=f"{document.title} {document.area} {document.month}",
+            author="homecare-dispatch",
+        )
         pdf.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

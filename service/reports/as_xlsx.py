@@ -24,8 +24,9 @@ def _width(label: str, values: list) -> float:
 
 def to_xlsx(document: Document) -> bytes:
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False, "strings_to_numbers": False})
+    workbook = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    )
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     formats = {kind: workbook.add_format({"num_format": spec}) for kind, spec in NUMBER_FORMATS.items()}
     cover = workbook.add_worksheet("封面")

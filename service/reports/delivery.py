@@ -37,8 +37,11 @@ async def file_response(document: Document, fmt: FileFormat, stem: str, settings
     given its database connections back already (lane.py)."""
     render = renderer(fmt, settings)
     content = await anyio.to_thread.run_sync(render, document)
-    return Response(content, media_type=MEDIA_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "X-Content-SHA256": document.sha256})
+    return Response(
+        content,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "X-Content-SHA256": document.sha256},
+    )
 
 
 def json_response(report: BaseModel) -> Response:

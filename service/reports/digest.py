@@ -31,8 +31,10 @@ def content_sha256(document: BaseModel, *, long: str | None = None) -> str:
     digest = hashlib.sha256(before + marker[:-1])
     items, adapter = getattr(document, long), _list_adapter(type(document), long)
     for start in range(0, len(items), SLICE):
-        digest.update((b"," if start else b"") + canonical_json(
-            adapter.dump_python(items[start:start + SLICE], mode="json"))[1:-1])
+        digest.update(
+            (b"," if start else b"")
+            + canonical_json(adapter.dump_python(items[start : start + SLICE], mode="json"))[1:-1]
+        )
     digest.update(marker[-1:] + after)
     return digest.hexdigest()
 

@@ -38,9 +38,11 @@ def cjk_font_path(configured: str | None = None) -> Path:
     for candidate in CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise FontMissing("PDF reports embed a CJK TrueType font and none is installed: install Debian's "
-                      "fonts-wqy-microhei (`make system-deps`) or set HOMECARE_REPORT_FONT to a .ttf or "
-                      ".ttc file")
+    raise FontMissing(
+        "PDF reports embed a CJK TrueType font and none is installed: install Debian's "
+        "fonts-wqy-microhei (`make system-deps`) or set HOMECARE_REPORT_FONT to a .ttf or "
+        ".ttc file"
+    )
 
 
 def registered_font(path: Path) -> str:

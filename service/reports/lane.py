@@ -44,8 +44,9 @@ class ReportLane:
         self.size = settings.report_concurrency
         self.wait_s = settings.report_wait_s
         self.engine = make_engine(settings.database_url, pool_size=self.size, read_only=True)
-        self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False,
-                                           info={REPORT_READER: True})
+        self.sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False, info={REPORT_READER: True}
+        )
         self._slots = asyncio.Semaphore(self.size)
 
     @asynccontextmanager
@@ -62,8 +63,7 @@ class ReportLane:
             self._slots.release()
 
     def _busy(self) -> ReportsBusy:
-        busy = ReportsBusy(f"{self.size} reports are being built and others are waiting; "
-                           "retry the download shortly")
+        busy = ReportsBusy(f"{self.size} reports are being built and others are waiting; retry the download shortly")
         busy.headers = {"Retry-After": str(max(1, math.ceil(self.wait_s)))}
         return busy
 

@@ -44,8 +44,9 @@ class LateChange:
 async def find_closure(session: AsyncSession, area_code: str | None, month: str) -> MonthClose | None:
     if area_code is None:
         return None
-    return (await session.exec(select(MonthClose).where(
-        MonthClose.area_code == area_code, MonthClose.month == month))).first()
+    return (
+        await session.exec(select(MonthClose).where(MonthClose.area_code == area_code, MonthClose.month == month))
+    ).first()
 
 
 async def closed_above(session: AsyncSession, area_code: str | None, month: str) -> MonthClose | None:
@@ -56,8 +57,13 @@ async def closed_above(session: AsyncSession, area_code: str | None, month: str)
     above = [area_code[:n] for n in (6, 9) if len(area_code) > n]
     if not above:
         return None
-    return (await session.exec(select(MonthClose).where(
-        col(MonthClose.area_code).in_(above), MonthClose.month == month).order_by(MonthClose.area_code))).first()
+    return (
+        await session.exec(
+            select(MonthClose)
+            .where(col(MonthClose.area_code).in_(above), MonthClose.month == month)
+            .order_by(MonthClose.area_code)
+        )
+    ).first()
 
 
 async def refuse_closed_above(session: AsyncSession, area_code: str | None, month: str) -> None:
@@ -65,8 +71,10 @@ async def refuse_closed_above(session: AsyncSession, area_code: str | None, mont
     live ones would disagree with the signed tiers above."""
     above = await closed_above(session, area_code, month)
     if above is not None:
-        raise Conflict(f"{month} was closed for area {above.area_code}, which area {area_code} lies in; "
-                       f"its signed figures are in the report of area {above.area_code}")
+        raise Conflict(
+            f"{month} was closed for area {above.area_code}, which area {area_code} lies in; "
+            f"its signed figures are in the report of area {above.area_code}"
+        )
 
 
 def _closed_windows(closures: list[tuple[str, datetime]], tz: ZoneInfo):
@@ -74,8 +82,9 @@ def _closed_windows(closures: list[tuple[str, datetime]], tz: ZoneInfo):
     conditions = []
     for month, closed_at in closures:
         start, end = month_bounds(month, tz)
-        conditions.append(and_(col(Visit.check_in_at) >= start, col(Visit.check_in_at) < end,
-                               col(Visit.updated_at) > closed_at))
+        conditions.append(
+            and_(col(Visit.check_in_at) >= start, col(Visit.check_in_at) < end, col(Visit.updated_at) > closed_at)
+        )
     return conditions
 
 
@@ -84,24 +93,49 @@ async def late_changes(session: AsyncSession, area: ReportArea, month: str, tz: 
     if area.code is None:
         return []
     start, end = month_bounds(month, tz)
-    closures = (await session.exec(select(MonthClose.month, MonthClose.closed_at).where(
-        MonthClose.area_code == area.code, MonthClose.month < month, col(MonthClose.closed_at) < end))).all()
+    closures = (
+        await session.exec(
+            select(MonthClose.month, MonthClose.closed_at).where(
+                MonthClose.area_code == area.code, MonthClose.month < month, col(MonthClose.closed_at) < end
+            )
+        )
+    ).all()
     if not closures:
         return []
-    visit_columns = (Visit.id, Visit.provider_id, ServiceRequest.service, Visit.status, Visit.exceptions,
-                     Visit.check_in_at)
+    visit_columns = (
+        Visit.id,
+        Visit.provider_id,
+        ServiceRequest.service,
+        Visit.status,
+        Visit.exceptions,
+        Visit.check_in_at,
+    )
     visits = visit_requests(area, *visit_columns, Visit.updated_at).where(
-        or_(*_closed_windows(closures, tz)), col(Visit.updated_at) >= start, col(Visit.updated_at) < end)
-    changes = [LateChange(month_of(row[5], tz), "visit", row[0], row[1], row[2], row[3], list(row[4]), None,
-                          row[5], row[6]) for row in (await session.exec(visits)).all()]
+        or_(*_closed_windows(closures, tz)), col(Visit.updated_at) >= start, col(Visit.updated_at) < end
+    )
+    changes = [
+        LateChange(month_of(row[5], tz), "visit", row[0], row[1], row[2], row[3], list(row[4]), None, row[5], row[6])
+        for row in (await session.exec(visits)).all()
+    ]
     follow_ups = []
     for closed_month, closed_at in closures:
         closed_start, closed_end = month_bounds(closed_month, tz)
-        follow_ups.append(and_(col(Visit.check_in_at) >= closed_start, col(Visit.check_in_at) < closed_end,
-                               col(FollowUp.created_at) > closed_at))
-    calls = visit_requests(area, *visit_columns, FollowUp.satisfaction, FollowUp.created_at).join(
-        FollowUp, col(FollowUp.visit_id) == Visit.id).where(
-        or_(*follow_ups), col(FollowUp.created_at) >= start, col(FollowUp.created_at) < end)
-    changes += [LateChange(month_of(row[5], tz), "follow_up", row[0], row[1], row[2], row[3], list(row[4]),
-                           row[6], row[5], row[7]) for row in (await session.exec(calls)).all()]
+        follow_ups.append(
+            and_(
+                col(Visit.check_in_at) >= closed_start,
+                col(Visit.check_in_at) < closed_end,
+                col(FollowUp.created_at) > closed_at,
+            )
+        )
+    calls = (
+        visit_requests(area, *visit_columns, FollowUp.satisfaction, FollowUp.created_at)
+        .join(FollowUp, col(FollowUp.visit_id) == Visit.id)
+        .where(or_(*follow_ups), col(FollowUp.created_at) >= start, col(FollowUp.created_at) < end)
+    )
+    changes += [
+        LateChange(
+            month_of(row[5], tz), "follow_up", row[0], row[1], row[2], row[3], list(row[4]), row[6], row[5], row[7]
+        )
+        for row in (await session.exec(calls)).all()
+    ]
     return sorted(changes, key=lambda c: (c.recorded_at, c.visit_id, c.kind))

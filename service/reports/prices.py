@@ -36,8 +36,15 @@ def yuan(fen: int) -> Decimal:
 class PriceCreate(Body):
     service: ServiceCode
     # Text ("38.50") or a JSON number: the decimal is exact either way, and both are common for money.
-    unit_price_yuan: Decimal = Field(ge=0, le=100000, max_digits=8, decimal_places=2, strict=False,
-                                     allow_inf_nan=False, description="Yuan per verified visit, at most two decimals")
+    unit_price_yuan: Decimal = Field(
+        ge=0,
+        le=100000,
+        max_digits=8,
+        decimal_places=2,
+        strict=False,
+        allow_inf_nan=False,
+        description="Yuan per verified visit, at most two decimals",
+    )
     effective_from: Day = Field(description="First local day (Asia/Shanghai) the price applies")
 
 
@@ -52,9 +59,15 @@ class PricePublic(BaseModel):
 
 
 def public(row: ServicePrice) -> PricePublic:
-    return PricePublic(id=row.id, service=row.service, service_label=service_label(row.service),
-                       unit_price_yuan=yuan(row.unit_price_fen), effective_from=row.effective_from,
-                       created_by=row.created_by, created_at=row.created_at)
+    return PricePublic(
+        id=row.id,
+        service=row.service,
+        service_label=service_label(row.service),
+        unit_price_yuan=yuan(row.unit_price_fen),
+        effective_from=row.effective_from,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -78,13 +91,15 @@ class PriceBook:
     def changes_within(self, month: str) -> list[date]:
         """Days inside the month (after its first) on which some price changes."""
         start, end = first_day(month), first_day(next_month(month))
-        return sorted({v.effective_from for vs in self._by_service.values() for v in vs
-                       if start < v.effective_from < end})
+        return sorted(
+            {v.effective_from for vs in self._by_service.values() for v in vs if start < v.effective_from < end}
+        )
 
 
 async def price_book(session: AsyncSession) -> PriceBook:
-    rows = (await session.exec(select(ServicePrice.service, ServicePrice.effective_from,
-                                      ServicePrice.unit_price_fen))).all()
+    rows = (
+        await session.exec(select(ServicePrice.service, ServicePrice.effective_from, ServicePrice.unit_price_fen))
+    ).all()
     return PriceBook([PriceVersion(*row) for row in rows])
 
 
@@ -102,19 +117,35 @@ async def list_prices(session: AsyncSession, service: str | None) -> list[PriceP
 async def add_price(session: AsyncSession, data: PriceCreate, principal: Principal) -> PricePublic:
     last_closed = (await session.exec(select(func.max(MonthClose.month)))).one()
     if last_closed is not None and data.effective_from < first_day(next_month(last_closed)):
-        raise Conflict(f"{last_closed} is closed and its settlement signed; a new price may start on "
-                       f"{first_day(next_month(last_closed)).isoformat()} at the earliest")
-    taken = (await session.exec(select(ServicePrice.id).where(
-        ServicePrice.service == data.service,
-        col(ServicePrice.effective_from) == data.effective_from))).first()
+        raise Conflict(
+            f"{last_closed} is closed and its settlement signed; a new price may start on "
+            f"{first_day(next_month(last_closed)).isoformat()} at the earliest"
+        )
+    taken = (
+        await session.exec(
+            select(ServicePrice.id).where(
+                ServicePrice.service == data.service, col(ServicePrice.effective_from) == data.effective_from
+            )
+        )
+    ).first()
     clash = f"{data.service} already has a price from {data.effective_from.isoformat()}"
     if taken is not None:
         raise Conflict(clash)
-    row = ServicePrice(service=data.service, effective_from=data.effective_from,
-                       unit_price_fen=int(data.unit_price_yuan * 100), created_by=principal.actor)
+    row = ServicePrice(
+        service=data.service,
+        effective_from=data.effective_from,
+        unit_price_fen=int(data.unit_price_yuan * 100),
+        created_by=principal.actor,
+    )
     session.add(row)
     version = f"{data.service}@{data.effective_from.isoformat()}"
-    record_change(session, actor=principal.actor, action="price.create", entity="service_price",
-                  entity_id=version, after={"unit_price_fen": row.unit_price_fen})
+    record_change(
+        session,
+        actor=principal.actor,
+        action="price.create",
+        entity="service_price",
+        entity_id=version,
+        after={"unit_price_fen": row.unit_price_fen},
+    )
     await flush_or_conflict(session, clash)  # committed with its Idempotency-Key's answer
     return public(row)

@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 
 from service.calls.schemas import CallFigures
 
-SHA256_OF = ("SHA-256 of the document's canonical JSON (keys sorted, no spaces, UTF-8) without "
-             "`generated_at` and `sha256`: the same figures give the same digest, in every format")
+SHA256_OF = (
+    "SHA-256 of the document's canonical JSON (keys sorted, no spaces, UTF-8) without "
+    "`generated_at` and `sha256`: the same figures give the same digest, in every format"
+)
 
 
 class AreaRef(BaseModel):
@@ -73,8 +75,10 @@ class FollowUpFigures(BaseModel):
 
 
 class CategoryRow(BaseModel):
-    category: str = Field(description="A recorded category (living_alone, empty_nest, dibao, tekun, youfu) or "
-                                      "an age group derived from the ID number (aged_80, aged_100)")
+    category: str = Field(
+        description="A recorded category (living_alone, empty_nest, dibao, tekun, youfu) or "
+        "an age group derived from the ID number (aged_80, aged_100)"
+    )
     label: str
     elders: int = Field(description="Active elders of the area in the category on the month's first day")
     served: int = Field(description="Elders of the category with at least one verified visit in the month")
@@ -147,9 +151,14 @@ class MonthlySummary(BaseModel):
     emergencies: EmergencyFigures
     follow_ups: FollowUpFigures
     elder_groups: ElderGroupFigures | None = Field(
-        default=None, description="By elder category; null in summaries signed before categories were kept")
-    calls: CallFigures | None = Field(default=None, description=(
-        "The 12349 calls by type and the complaints (absent from summaries closed before they were counted)"))
+        default=None, description="By elder category; null in summaries signed before categories were kept"
+    )
+    calls: CallFigures | None = Field(
+        default=None,
+        description=(
+            "The 12349 calls by type and the complaints (absent from summaries closed before they were counted)"
+        ),
+    )
     providers: list[ProviderRow]
     streets: list[StreetRow] = Field(description="Worst coverage first: the equity view")
     change: list[Change] = Field(description="Against the previous month")

@@ -24,8 +24,7 @@ from service.months import month_bounds
 from service.tokens.service import Principal
 from service.validation import AreaCode
 
-AreaQuery = Annotated[AreaCode | None, Query(
-    description="Area code (6, 9 or 12 digits); a regulator's own by default")]
+AreaQuery = Annotated[AreaCode | None, Query(description="Area code (6, 9 or 12 digits); a regulator's own by default")]
 EVERYWHERE_NAME = "全部地区"
 
 
@@ -89,8 +88,12 @@ async def streets_of(session: AsyncSession, area: ReportArea) -> dict[str, str]:
     """Street code -> name, for every street the area covers (or the street a community lies in)."""
     query = select(Area.code, Area.name).where(Area.level == "street")
     if area.prefixes:
-        query = query.where(or_(*(col(Area.code).startswith(p) for p in area.prefixes),
-                                col(Area.code).in_([p[:9] for p in area.prefixes if len(p) > 9])))
+        query = query.where(
+            or_(
+                *(col(Area.code).startswith(p) for p in area.prefixes),
+                col(Area.code).in_([p[:9] for p in area.prefixes if len(p) > 9]),
+            )
+        )
     return dict((await session.exec(query.order_by(Area.code))).all())
 
 

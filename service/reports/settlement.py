@@ -103,8 +103,7 @@ def _price(book: PriceBook, service: str, day: date, warnings: set[str]) -> tupl
     return version.effective_from, version.fen
 
 
-def tally(lines: list[SettlementLine],
-          adjustments: list[Adjustment]) -> tuple[list[ProviderTotal], SettlementTotals]:
+def tally(lines: list[SettlementLine], adjustments: list[Adjustment]) -> tuple[list[ProviderTotal], SettlementTotals]:
     names: dict[int, str] = {}
     visits: dict[int, int] = defaultdict(int)
     amounts: dict[int, Decimal] = defaultdict(Decimal)
@@ -117,12 +116,23 @@ def tally(lines: list[SettlementLine],
         names[adjustment.provider_id] = adjustment.provider_name
         extra[adjustment.provider_id] += adjustment.amount_yuan
     zero = Decimal("0.00")
-    providers = [ProviderTotal(provider_id=pid, provider_name=names[pid], visits=visits[pid],
-                               amount_yuan=amounts[pid] + zero, adjustments_yuan=extra[pid] + zero,
-                               payable_yuan=amounts[pid] + extra[pid] + zero) for pid in sorted(names)]
-    totals = SettlementTotals(visits=sum(visits.values()), amount_yuan=sum(amounts.values(), zero),
-                              adjustments_yuan=sum(extra.values(), zero),
-                              payable_yuan=sum(amounts.values(), zero) + sum(extra.values(), zero))
+    providers = [
+        ProviderTotal(
+            provider_id=pid,
+            provider_name=names[pid],
+            visits=visits[pid],
+            amount_yuan=amounts[pid] + zero,
+            adjustments_yuan=extra[pid] + zero,
+            payable_yuan=amounts[pid] + extra[pid] + zero,
+        )
+        for pid in sorted(names)
+    ]
+    totals = SettlementTotals(
+        visits=sum(visits.values()),
+        amount_yuan=sum(amounts.values(), zero),
+        adjustments_yuan=sum(extra.values(), zero),
+        payable_yuan=sum(amounts.values(), zero) + sum(extra.values(), zero),
+    )
     return providers, totals
 
 
@@ -133,69 +143,128 @@ async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     return dict(rows.all())
 
 
-async def build_settlement(session: AsyncSession, area: ReportArea, month: str, settings: Settings, *,
-                           now: datetime, provider_id: int | None = None,
-                           closure: Closure | None = None) -> SettlementReport:
+async def build_settlement(
+    session: AsyncSession,
+    area: ReportArea,
+    month: str,
+    settings: Settings,
+    *,
+    now: datetime,
+    provider_id: int | None = None,
+    closure: Closure | None = None,
+) -> SettlementReport:
     tz = settings.tz
     start, end = require_begun(month, tz, now)
     await tune_for_reports(session)
     book = await price_book(session)
     starts = _period_starts(book, month)
     boundaries = [datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC) for day in starts[1:]]
-    period = case(*((col(Visit.check_in_at) >= b, i + 1) for i, b in reversed(list(enumerate(boundaries)))),
-                  else_=0) if boundaries else literal(0)
-    verified = visit_requests(area, Visit.provider_id.label("provider_id"),
-                              ServiceRequest.service.label("service"), period.label("period"),
-                              during=(start, end)).where(Visit.status == "verified")
+    period = (
+        case(*((col(Visit.check_in_at) >= b, i + 1) for i, b in reversed(list(enumerate(boundaries)))), else_=0)
+        if boundaries
+        else literal(0)
+    )
+    verified = visit_requests(
+        area,
+        Visit.provider_id.label("provider_id"),
+        ServiceRequest.service.label("service"),
+        period.label("period"),
+        during=(start, end),
+    ).where(Visit.status == "verified")
     if provider_id is not None:
         verified = verified.where(Visit.provider_id == provider_id)
     counted = verified.subquery()
     keys = (counted.c.provider_id, counted.c.service, counted.c.period)
     groups = (await session.exec(select(*keys, func.count()).group_by(*keys))).all()
-    late = [c for c in await late_changes(session, area, month, tz)
-            if c.kind == "visit" and c.status == "verified" and provider_id in (None, c.provider_id)]
+    late = [
+        c
+        for c in await late_changes(session, area, month, tz)
+        if c.kind == "visit" and c.status == "verified" and provider_id in (None, c.provider_id)
+    ]
     names = await _names(session, {g[0] for g in groups} | {c.provider_id for c in late})
     warnings: set[str] = set()
     lines = []
     for pid, service, index, visits in sorted(groups, key=lambda g: (g[0], g[1], g[2])):
         price_from, fen = _price(book, service, starts[index], warnings)
-        lines.append(SettlementLine(
-            provider_id=pid, provider_name=names[pid], service=service, service_label=service_label(service),
-            price_from=price_from, unit_price_yuan=None if fen is None else yuan(fen), visits=visits,
-            amount_yuan=yuan((fen or 0) * visits)))
+        lines.append(
+            SettlementLine(
+                provider_id=pid,
+                provider_name=names[pid],
+                service=service,
+                service_label=service_label(service),
+                price_from=price_from,
+                unit_price_yuan=None if fen is None else yuan(fen),
+                visits=visits,
+                amount_yuan=yuan((fen or 0) * visits),
+            )
+        )
     adjustments = []
     for change in late:
         _, fen = _price(book, change.service, local_day(change.check_in_at, tz), warnings)
-        adjustments.append(Adjustment(
-            visit_id=change.visit_id, month=change.month, provider_id=change.provider_id,
-            provider_name=names[change.provider_id], service=change.service,
-            service_label=service_label(change.service), check_in_at=change.check_in_at.astimezone(tz),
-            verified_at=change.recorded_at.astimezone(tz), unit_price_yuan=None if fen is None else yuan(fen),
-            amount_yuan=yuan(fen or 0)))
+        adjustments.append(
+            Adjustment(
+                visit_id=change.visit_id,
+                month=change.month,
+                provider_id=change.provider_id,
+                provider_name=names[change.provider_id],
+                service=change.service,
+                service_label=service_label(change.service),
+                check_in_at=change.check_in_at.astimezone(tz),
+                verified_at=change.recorded_at.astimezone(tz),
+                unit_price_yuan=None if fen is None else yuan(fen),
+                amount_yuan=yuan(fen or 0),
+            )
+        )
     providers, totals = tally(lines, adjustments)
-    return sealed(SettlementReport(
-        area=AreaRef(code=area.code, name=area.name), month=month, timezone=settings.timezone,
-        provider_id=provider_id, generated_at=now.astimezone(tz), status="closed" if closure else "open",
-        closure=closure, lines=lines, adjustments=adjustments, providers=providers, totals=totals,
-        warnings=sorted(warnings), sha256=""))
+    return sealed(
+        SettlementReport(
+            area=AreaRef(code=area.code, name=area.name),
+            month=month,
+            timezone=settings.timezone,
+            provider_id=provider_id,
+            generated_at=now.astimezone(tz),
+            status="closed" if closure else "open",
+            closure=closure,
+            lines=lines,
+            adjustments=adjustments,
+            providers=providers,
+            totals=totals,
+            warnings=sorted(warnings),
+            sha256="",
+        )
+    )
 
 
 def _one_provider(report: SettlementReport, provider_id: int) -> SettlementReport:
     lines = [line for line in report.lines if line.provider_id == provider_id]
     adjustments = [a for a in report.adjustments if a.provider_id == provider_id]
     providers, totals = tally(lines, adjustments)
-    return sealed(report.model_copy(update={"provider_id": provider_id, "lines": lines,
-                                            "adjustments": adjustments, "providers": providers,
-                                            "totals": totals}))
+    return sealed(
+        report.model_copy(
+            update={
+                "provider_id": provider_id,
+                "lines": lines,
+                "adjustments": adjustments,
+                "providers": providers,
+                "totals": totals,
+            }
+        )
+    )
 
 
-async def settlement(session: AsyncSession, area: ReportArea, month: str, settings: Settings, *,
-                     provider_id: int | None = None, now: datetime | None = None) -> SettlementReport:
+async def settlement(
+    session: AsyncSession,
+    area: ReportArea,
+    month: str,
+    settings: Settings,
+    *,
+    provider_id: int | None = None,
+    now: datetime | None = None,
+) -> SettlementReport:
     """A closed month is settled as it was signed; an open month as it stands now."""
     closure = await find_closure(session, area.code, month)
     if closure is not None:
         signed = SettlementReport.model_validate(closure.settlement)
         return signed if provider_id is None else _one_provider(signed, provider_id)
     await refuse_closed_above(session, area.code, month)
-    return await build_settlement(session, area, month, settings, now=now or utcnow(),
-                                  provider_id=provider_id)
+    return await build_settlement(session, area, month, settings, now=now or utcnow(), provider_id=provider_id)

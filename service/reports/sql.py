@@ -36,8 +36,7 @@ def minutes_between(dialect: str, later: ColumnElement, earlier: ColumnElement) 
     return (func.julianday(later) - func.julianday(earlier)) * 1440.0
 
 
-async def percentiles(session: AsyncSession, values: Select,
-                      fractions: Sequence[float]) -> list[float | None]:
+async def percentiles(session: AsyncSession, values: Select, fractions: Sequence[float]) -> list[float | None]:
     """Continuous percentiles (as PostgreSQL's percentile_cont) of the one column `values` selects.
 
     PostgreSQL sorts inside the database; SQLite has no percentile aggregate, so it is asked for the

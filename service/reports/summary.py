@@ -51,28 +51,44 @@ def overall(figures: MonthFigures) -> dict[str, Any]:
     return {
         "elders": ElderFigures(entitled=entitled, served=served, coverage_rate=rate(served, entitled)),
         "visits": VisitFigures(
-            entitled=sum(s.entitled_visits for s in figures.streets.values()), planned=figures.planned,
+            entitled=sum(s.entitled_visits for s in figures.streets.values()),
+            planned=figures.planned,
             planned_completed=figures.planned_completed,
             completion_rate=rate(figures.planned_completed, figures.planned),
-            completed=t.completed, verified=t.verified, verified_rate=rate(t.verified, t.completed),
-            missed=figures.missed, ad_hoc_requests=figures.ad_hoc_requests),
-        "exceptions": ExceptionFigures(total=t.exceptions, by_code=[
-            ExceptionCount(code=code, label=exception_label(code), visits=n) for code, n in by_code]),
+            completed=t.completed,
+            verified=t.verified,
+            verified_rate=rate(t.verified, t.completed),
+            missed=figures.missed,
+            ad_hoc_requests=figures.ad_hoc_requests,
+        ),
+        "exceptions": ExceptionFigures(
+            total=t.exceptions,
+            by_code=[ExceptionCount(code=code, label=exception_label(code), visits=n) for code, n in by_code],
+        ),
         "duration": DurationFigures(
-            timed_visits=t.timed, median_minutes=rounded(figures.median_minutes),
+            timed_visits=t.timed,
+            median_minutes=rounded(figures.median_minutes),
             mean_minutes=rounded(t.minutes / t.timed if t.timed else None),
-            share_at_least_60=rate(t.long_enough, t.timed)),
+            share_at_least_60=rate(t.long_enough, t.timed),
+        ),
         "emergencies": EmergencyFigures(
-            requests=figures.emergencies, answered=figures.answered,
+            requests=figures.emergencies,
+            answered=figures.answered,
             response_p50_minutes=rounded(figures.response_p50),
-            response_p90_minutes=rounded(figures.response_p90)),
-        "follow_ups": FollowUpFigures(count=t.follow_ups, complaints=t.complaints,
-                                      mean_satisfaction=rate(t.satisfaction_sum, t.follow_ups, 2)),
+            response_p90_minutes=rounded(figures.response_p90),
+        ),
+        "follow_ups": FollowUpFigures(
+            count=t.follow_ups, complaints=t.complaints, mean_satisfaction=rate(t.satisfaction_sum, t.follow_ups, 2)
+        ),
         "elder_groups": ElderGroupFigures(
-            aged_80_served=figures.groups["aged_80"][1], aged_100_served=figures.groups["aged_100"][1],
+            aged_80_served=figures.groups["aged_80"][1],
+            aged_100_served=figures.groups["aged_100"][1],
             living_alone_served=figures.groups["living_alone"][1],
-            by_category=[CategoryRow(category=c, label=ELDER_CATEGORIES[c], elders=n, served=served)
-                         for c, (n, served) in figures.groups.items()]),
+            by_category=[
+                CategoryRow(category=c, label=ELDER_CATEGORIES[c], elders=n, served=served)
+                for c, (n, served) in figures.groups.items()
+            ],
+        ),
     }
 
 
@@ -80,18 +96,41 @@ async def provider_rows(session: AsyncSession, figures: MonthFigures, month: str
     ids = [p.provider_id for p in figures.providers]
     if not ids:
         return []
-    registry = {pid: (name, quota) for pid, name, quota in (await session.exec(
-        select(Provider.id, Provider.name, Provider.monthly_quota).where(col(Provider.id).in_(ids)))).all()}
-    used = dict((await session.exec(select(QuotaUsage.provider_id, QuotaUsage.used).where(
-        QuotaUsage.month == month, col(QuotaUsage.provider_id).in_(ids)))).all())
+    registry = {
+        pid: (name, quota)
+        for pid, name, quota in (
+            await session.exec(
+                select(Provider.id, Provider.name, Provider.monthly_quota).where(col(Provider.id).in_(ids))
+            )
+        ).all()
+    }
+    used = dict(
+        (
+            await session.exec(
+                select(QuotaUsage.provider_id, QuotaUsage.used).where(
+                    QuotaUsage.month == month, col(QuotaUsage.provider_id).in_(ids)
+                )
+            )
+        ).all()
+    )
     rows = []
     for p in figures.providers:
         name, quota = registry[p.provider_id]
-        rows.append(ProviderRow(
-            provider_id=p.provider_id, name=name, visits=p.visits, verified=p.verified,
-            verified_rate=rate(p.verified, p.completed), exceptions=p.exceptions, quota=quota,
-            quota_used=used.get(p.provider_id, 0), quota_use_rate=rate(used.get(p.provider_id, 0), quota),
-            follow_ups=p.follow_ups, mean_satisfaction=rate(p.satisfaction_sum, p.follow_ups, 2)))
+        rows.append(
+            ProviderRow(
+                provider_id=p.provider_id,
+                name=name,
+                visits=p.visits,
+                verified=p.verified,
+                verified_rate=rate(p.verified, p.completed),
+                exceptions=p.exceptions,
+                quota=quota,
+                quota_used=used.get(p.provider_id, 0),
+                quota_use_rate=rate(used.get(p.provider_id, 0), quota),
+                follow_ups=p.follow_ups,
+                mean_satisfaction=rate(p.satisfaction_sum, p.follow_ups, 2),
+            )
+        )
     return rows
 
 
@@ -101,8 +140,15 @@ def street_rows(figures: MonthFigures, names: dict[str, str]) -> list[StreetRow]
     for code in codes:
         s = figures.streets.get(code)
         entitled, served = (s.entitled_elders, s.served) if s else (0, 0)
-        rows.append(StreetRow(code=code, name=names.get(code, code), entitled=entitled, served=served,
-                              coverage_rate=rate(served, entitled)))
+        rows.append(
+            StreetRow(
+                code=code,
+                name=names.get(code, code),
+                entitled=entitled,
+                served=served,
+                coverage_rate=rate(served, entitled),
+            )
+        )
     # The equity view: the worst-served streets first; streets with nobody entitled last.
     return sorted(rows, key=lambda r: (r.coverage_rate is None, r.coverage_rate or 0.0, r.code))
 
@@ -128,42 +174,70 @@ def _sections_as_json(figures: MonthFigures) -> dict[str, Any]:
 
 
 def amendments(changes) -> list[Amendment]:
-    return [Amendment(month=c.month, kind=c.kind, visit_id=c.visit_id, provider_id=c.provider_id,
-                      status=c.status, exceptions=c.exceptions, satisfaction=c.satisfaction,
-                      recorded_at=c.recorded_at) for c in changes]
+    return [
+        Amendment(
+            month=c.month,
+            kind=c.kind,
+            visit_id=c.visit_id,
+            provider_id=c.provider_id,
+            status=c.status,
+            exceptions=c.exceptions,
+            satisfaction=c.satisfaction,
+            recorded_at=c.recorded_at,
+        )
+        for c in changes
+    ]
 
 
-async def build_summary(session: AsyncSession, area: ReportArea, month: str, settings: Settings, *,
-                        now: datetime, closure: Closure | None = None) -> MonthlySummary:
+async def build_summary(
+    session: AsyncSession,
+    area: ReportArea,
+    month: str,
+    settings: Settings,
+    *,
+    now: datetime,
+    closure: Closure | None = None,
+) -> MonthlySummary:
     tz = settings.tz
     start, end = require_begun(month, tz, now)
     before = previous_month(month)
     signed_before = await find_closure(session, area.code, before)  # compared as signed, if it was
-    jobs = [lambda s: streets_of(s, area), lambda s: late_changes(s, area, month, tz),
-            *month_jobs(area, month, start, end)]
+    jobs = [
+        lambda s: streets_of(s, area),
+        lambda s: late_changes(s, area, month, tz),
+        *month_jobs(area, month, start, end),
+    ]
     if signed_before is None:
         jobs += month_jobs(area, before, *month_bounds(before, tz))
     answers = await run_all(session, jobs)
     street_names, late = answers[:2]
-    figures = assemble(answers[2:2 + JOBS_PER_MONTH])
+    figures = assemble(answers[2 : 2 + JOBS_PER_MONTH])
     if signed_before is None:
-        previous = _sections_as_json(assemble(answers[2 + JOBS_PER_MONTH:]))
+        previous = _sections_as_json(assemble(answers[2 + JOBS_PER_MONTH :]))
     else:
         previous = signed_before.summary
     sections = overall(figures)
     summary = MonthlySummary(
-        area=AreaRef(code=area.code, name=area.name), month=month, timezone=settings.timezone,
-        generated_at=now.astimezone(tz), status="closed" if closure else "open", closure=closure,
-        **sections, providers=await provider_rows(session, figures, month),
-        streets=street_rows(figures, street_names), change=compare(_sections_as_json(figures), previous),
-        amendments=amendments(late), calls=await month_figures(
-            session, area, start, end, await complaint_counts(session, area, start, end)), sha256="",
+        area=AreaRef(code=area.code, name=area.name),
+        month=month,
+        timezone=settings.timezone,
+        generated_at=now.astimezone(tz),
+        status="closed" if closure else "open",
+        closure=closure,
+        **sections,
+        providers=await provider_rows(session, figures, month),
+        streets=street_rows(figures, street_names),
+        change=compare(_sections_as_json(figures), previous),
+        amendments=amendments(late),
+        calls=await month_figures(session, area, start, end, await complaint_counts(session, area, start, end)),
+        sha256="",
     )
     return sealed(summary)
 
 
-async def monthly_summary(session: AsyncSession, area: ReportArea, month: str, settings: Settings,
-                          now: datetime | None = None) -> MonthlySummary:
+async def monthly_summary(
+    session: AsyncSession, area: ReportArea, month: str, settings: Settings, now: datetime | None = None
+) -> MonthlySummary:
     """A closed month's summary is the one that was signed; an open month's is computed now."""
     closure = await find_closure(session, area.code, month)
     if closure is not None:

@@ -56,9 +56,14 @@ class Document:
     notes: list[str] = field(default_factory=list)
 
     def cover(self) -> list[tuple[str, str]]:
-        return [("报告", self.title), ("地区", self.area), ("月份", self.month),
-                ("生成时间", local_time(self.generated_at) + " (北京时间)"), ("状态", self.status),
-                ("SHA-256", self.sha256)]
+        return [
+            ("报告", self.title),
+            ("地区", self.area),
+            ("月份", self.month),
+            ("生成时间", local_time(self.generated_at) + " (北京时间)"),
+            ("状态", self.status),
+            ("SHA-256", self.sha256),
+        ]
 
 
 def local_time(moment: datetime | None) -> str:

@@ -71,19 +71,38 @@ def _metres(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-async def exceptions_report(session: AsyncSession, area: ReportArea, month: str, settings: Settings,
-                            now: datetime | None = None) -> ExceptionsReport:
+async def exceptions_report(
+    session: AsyncSession, area: ReportArea, month: str, settings: Settings, now: datetime | None = None
+) -> ExceptionsReport:
     now = now or utcnow()
     tz = settings.tz
     start, end = require_begun(month, tz, now)
     await tune_for_reports(session)
-    query = visit_requests(
-        area, Visit.id, ServiceRequest.id, ServiceRequest.service, Visit.provider_id, Provider.name,
-        Visit.caregiver, Elder.id, Elder.name, Elder.area_code, Visit.check_in_at, Visit.check_out_at,
-        Visit.duration_minutes, Visit.check_in_distance_m, Visit.check_out_distance_m, Visit.status,
-        Visit.exceptions, during=(start, end),
-    ).join(Provider, col(Provider.id) == Visit.provider_id).where(Visit.status != "verified").order_by(
-        Visit.check_in_at, Visit.id)
+    query = (
+        visit_requests(
+            area,
+            Visit.id,
+            ServiceRequest.id,
+            ServiceRequest.service,
+            Visit.provider_id,
+            Provider.name,
+            Visit.caregiver,
+            Elder.id,
+            Elder.name,
+            Elder.area_code,
+            Visit.check_in_at,
+            Visit.check_out_at,
+            Visit.duration_minutes,
+            Visit.check_in_distance_m,
+            Visit.check_out_distance_m,
+            Visit.status,
+            Visit.exceptions,
+            during=(start, end),
+        )
+        .join(Provider, col(Provider.id) == Visit.provider_id)
+        .where(Visit.status != "verified")
+        .order_by(Visit.check_in_at, Visit.id)
+    )
     # Tens of thousands of rows at city scale: read as plain rows (the ORM's loading would cost the event loop
     # a few hundred ms), then shaped into models and sealed, a second of Python, in a worker thread so that
     # the event loop goes on serving intake meanwhile (lane.py).
@@ -94,16 +113,54 @@ async def exceptions_report(session: AsyncSession, area: ReportArea, month: str,
 def _assemble(rows, area: ReportArea, month: str, settings: Settings, now: datetime) -> ExceptionsReport:
     tz = settings.tz
     items = []
-    for (visit_id, request_id, service, provider_id, provider_name, caregiver, elder_id, elder_name,
-         area_code, check_in, check_out, minutes, in_m, out_m, status, codes) in rows:
-        items.append(ExceptionRow(
-            visit_id=visit_id, request_id=request_id, service=service, provider_id=provider_id,
-            provider_name=provider_name, caregiver=caregiver, elder_id=elder_id,
-            elder_name=mask_name(elder_name), area_code=area_code, check_in_at=check_in.astimezone(tz),
-            check_out_at=check_out.astimezone(tz) if check_out else None,
-            duration_minutes=None if minutes is None else round(minutes, 1),
-            check_in_distance_m=_metres(in_m), check_out_distance_m=_metres(out_m), status=status,
-            exceptions=list(codes), exception_labels=[exception_label(c) for c in codes]))
-    return sealed(ExceptionsReport(area=AreaRef(code=area.code, name=area.name), month=month,
-                                   timezone=settings.timezone, generated_at=now.astimezone(tz),
-                                   total=len(items), items=items, sha256=""), long="items")
+    for (
+        visit_id,
+        request_id,
+        service,
+        provider_id,
+        provider_name,
+        caregiver,
+        elder_id,
+        elder_name,
+        area_code,
+        check_in,
+        check_out,
+        minutes,
+        in_m,
+        out_m,
+        status,
+        codes,
+    ) in rows:
+        items.append(
+            ExceptionRow(
+                visit_id=visit_id,
+                request_id=request_id,
+                service=service,
+                provider_id=provider_id,
+                provider_name=provider_name,
+                caregiver=caregiver,
+                elder_id=elder_id,
+                elder_name=mask_name(elder_name),
+                area_code=area_code,
+                check_in_at=check_in.astimezone(tz),
+                check_out_at=check_out.astimezone(tz) if check_out else None,
+                duration_minutes=None if minutes is None else round(minutes, 1),
+                check_in_distance_m=_metres(in_m),
+                check_out_distance_m=_metres(out_m),
+                status=status,
+                exceptions=list(codes),
+                exception_labels=[exception_label(c) for c in codes],
+            )
+        )
+    return sealed(
+        ExceptionsReport(
+            area=AreaRef(code=area.code, name=area.name),
+            month=month,
+            timezone=settings.timezone,
+            generated_at=now.astimezone(tz),
+            total=len(items),
+            items=items,
+            sha256="",
+        ),
+        long="items",
+    )

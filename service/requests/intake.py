@@ -53,11 +53,30 @@ ATTEMPTS = 3
 # that a column added to the model cannot go silently unwritten on PostgreSQL while the ORM path on SQLite
 # writes it.
 _HELD_BY = {
-    "id": "new.id", "elder_id": "$2", "service": "$9", "item": "$20", "urgency": "$10", "kind": "$11",
-    "channel": "$12", "status": "$13", "month": "$14", "seq": "NULL", "window_start": "$15", "window_end": "$16",
-    "planned_date": "NULL", "note": "$17", "attempts": "0", "cancel_reason": "NULL", "explanation": "NULL",
-    "alert_kind": "NULL", "alert_lat": "NULL", "alert_lon": "NULL", "escalated_at": "NULL",
-    "created_by": "$18", "created_at": "$8", "updated_at": "$8",
+    "id": "new.id",
+    "elder_id": "$2",
+    "service": "$9",
+    "item": "$20",
+    "urgency": "$10",
+    "kind": "$11",
+    "channel": "$12",
+    "status": "$13",
+    "month": "$14",
+    "seq": "NULL",
+    "window_start": "$15",
+    "window_end": "$16",
+    "planned_date": "NULL",
+    "note": "$17",
+    "attempts": "0",
+    "cancel_reason": "NULL",
+    "explanation": "NULL",
+    "alert_kind": "NULL",
+    "alert_lat": "NULL",
+    "alert_lon": "NULL",
+    "escalated_at": "NULL",
+    "created_by": "$18",
+    "created_at": "$8",
+    "updated_at": "$8",
 }
 REQUEST_VALUES = {column.name: _HELD_BY[column.name] for column in ServiceRequest.__table__.columns}
 
@@ -92,8 +111,9 @@ SELECT (SELECT free FROM free) AS free, (SELECT status FROM elder) AS elder_stat
 """
 
 
-async def register(state: State, data: RequestCreate, principal: Principal, key: str | None,
-                   route: str) -> tuple[Response, bool]:
+async def register(
+    state: State, data: RequestCreate, principal: Principal, key: str | None, route: str
+) -> tuple[Response, bool]:
     """Create the request (or replay the key's first answer); (response, whether a request was created)."""
     if state.settings.is_sqlite:
         return await _register_through_the_orm(state, data, principal, key, route)
@@ -104,11 +124,13 @@ async def register(state: State, data: RequestCreate, principal: Principal, key:
     raise still_running()
 
 
-async def _register_through_the_orm(state: State, data: RequestCreate, principal: Principal, key: str | None,
-                                    route: str) -> tuple[Response, bool]:
+async def _register_through_the_orm(
+    state: State, data: RequestCreate, principal: Principal, key: str | None, route: str
+) -> tuple[Response, bool]:
     created = False  # a replayed answer has nothing new to dispatch
 
     async with unit(state.sessions) as session:  # committed here, before the router wakes the dispatcher
+
         async def create():
             nonlocal created
             row = await service.create_request(session, data, principal, state.settings)
@@ -119,8 +141,9 @@ async def _register_through_the_orm(state: State, data: RequestCreate, principal
     return response, created
 
 
-async def _register_in_one_statement(state: State, data: RequestCreate, principal: Principal, key: str | None,
-                                     route: str) -> tuple[Response, bool] | None:
+async def _register_in_one_statement(
+    state: State, data: RequestCreate, principal: Principal, key: str | None, route: str
+) -> tuple[Response, bool] | None:
     """None when the statement lost a race it cannot tell apart from the state it left (try again)."""
     owner = str(principal.token_id)
     asked = None if key is None else fingerprint(route, data)
@@ -131,13 +154,30 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
         rendered = response_adapter(RequestDetail).dump_json(service.new_request_detail({**values, "id": 0}))
         if not rendered.startswith(_ID_PLACEHOLDER):
             raise AssertionError("a request's answer must begin with its id")
-        rest = rendered[len(_ID_PLACEHOLDER):]
+        rest = rendered[len(_ID_PLACEHOLDER) :]
         row = await driver.fetchrow(
-            CREATE, None if key is None else key_lock(owner, key), data.elder_id, list(service.UNSERVICEABLE),
-            owner, key, asked, rest.decode(), values["created_at"],
-            values["service"], values["urgency"], values["kind"], values["channel"], values["status"],
-            values["month"], values["window_start"], values["window_end"], values["note"], values["created_by"],
-            json.dumps(service.creation_audit(values)), values["item"])
+            CREATE,
+            None if key is None else key_lock(owner, key),
+            data.elder_id,
+            list(service.UNSERVICEABLE),
+            owner,
+            key,
+            asked,
+            rest.decode(),
+            values["created_at"],
+            values["service"],
+            values["urgency"],
+            values["kind"],
+            values["channel"],
+            values["status"],
+            values["month"],
+            values["window_start"],
+            values["window_end"],
+            values["note"],
+            values["created_by"],
+            json.dumps(service.creation_audit(values)),
+            values["item"],
+        )
     if row["id"] is not None:
         return Response(b'{"id":%d' % row["id"] + rest, status_code=201, media_type="application/json"), True
     if key is not None:
@@ -153,4 +193,3 @@ async def _register_in_one_statement(state: State, data: RequestCreate, principa
     service.refuse_unserviceable(data.elder_id, row["elder_status"])
     refuse_item(values["item"], row["item_help"], values["service"])
     return None  # the key was taken by a twin that has since gone (released or forgotten): claim it again
-

@@ -27,11 +27,17 @@ from service.validation import IdPath, IdQuery, Month
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 NOT_FOUND = {404: {"description": "No such request"}}
-StatusQuery = Annotated[str | None, Query(
-    pattern="^(open|assigned|accepted|in_progress|completed|cancelled|unassignable|missed|escalated)$")]
+StatusQuery = Annotated[
+    str | None,
+    Query(pattern="^(open|assigned|accepted|in_progress|completed|cancelled|unassignable|missed|escalated)$"),
+]
 
 
-@router.post("/requests", status_code=201, response_model=RequestDetail, )
+@router.post(
+    "/requests",
+    status_code=201,
+    response_model=RequestDetail,
+)
 async def create_request(body: RequestCreate, request: Request, principal: Staff, key: IdempotencyKeyHeader = None):
     response, created = await intake.register(request.app.state, body, principal, key, route_of(request))
     if created:
@@ -41,13 +47,25 @@ async def create_request(body: RequestCreate, request: Request, principal: Staff
 
 @router.get("/requests", response_model=Page[RequestPublic])
 async def list_requests(
-    session: SessionDep, _: Staff, status: StatusQuery = None,
-    elder_id: IdQuery = None, month: Annotated[Month | None, Query()] = None,
-    urgency: Urgency | None = None, limit: LimitQuery = 50, cursor: CursorQuery = None,
+    session: SessionDep,
+    _: Staff,
+    status: StatusQuery = None,
+    elder_id: IdQuery = None,
+    month: Annotated[Month | None, Query()] = None,
+    urgency: Urgency | None = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[RequestPublic]:
     position = decode_cursor(cursor, "after")
-    rows = await service.list_requests(session, status=status, elder_id=elder_id, month=month, urgency=urgency,
-                                       after=position["after"] if position else None, limit=limit)
+    rows = await service.list_requests(
+        session,
+        status=status,
+        elder_id=elder_id,
+        month=month,
+        urgency=urgency,
+        after=position["after"] if position else None,
+        limit=limit,
+    )
     items = [RequestPublic.model_validate(r, from_attributes=True) for r in rows[:limit]]
     return Page(items=items, next_cursor=next_cursor(rows, limit))
 
@@ -57,8 +75,11 @@ async def get_request(request_id: IdPath, session: SessionDep, _: Staff) -> Requ
     return await service.request_detail(session, await service.get_request(session, request_id))
 
 
-@router.post("/requests/{request_id}/cancel", response_model=RequestDetail,
-             responses={**NOT_FOUND, 409: {"description": "Already under way, done or cancelled"}})
+@router.post(
+    "/requests/{request_id}/cancel",
+    response_model=RequestDetail,
+    responses={**NOT_FOUND, 409: {"description": "Already under way, done or cancelled"}},
+)
 async def cancel_request(request_id: IdPath, body: CancelBody, session: SessionDep, principal: Staff) -> RequestDetail:
     row = await service.cancel_request(session, request_id, body.reason, principal)
     return await service.request_detail(session, row)
@@ -70,20 +91,33 @@ async def explain(request_id: IdPath, session: SessionDep, _: Staff) -> Explanat
     return Explanation(request_id=row.id, status=row.status, decision=row.explanation)
 
 
-@router.post("/alerts", status_code=201, response_model=RequestDetail,
-             responses={200: {"description": "The elder already has live emergency help: that request",
-                              "model": RequestDetail}})
-async def raise_alert(body: AlertCreate, request: Request, session: SessionDep, principal: Staff,
-                      settings: SettingsDep, idempotency: IdempotencyDep):
+@router.post(
+    "/alerts",
+    status_code=201,
+    response_model=RequestDetail,
+    responses={200: {"description": "The elder already has live emergency help: that request", "model": RequestDetail}},
+)
+async def raise_alert(
+    body: AlertCreate,
+    request: Request,
+    session: SessionDep,
+    principal: Staff,
+    settings: SettingsDep,
+    idempotency: IdempotencyDep,
+):
     created = False  # merged into a live emergency, or a replayed answer: nothing new to dispatch
 
     async def create():
         nonlocal created
-        device, legacy = (None, True) if body.device_id is None else await devices.registered_device(
-            session, body.device_id)
+        device, legacy = (
+            (None, True) if body.device_id is None else await devices.registered_device(session, body.device_id)
+        )
         # A device of the registry that the elder record does not name raises the alert for its elder.
-        asked = body if legacy or device is None else body.model_copy(
-            update={"device_id": None, "elder_id": device.elder_id})
+        asked = (
+            body
+            if legacy or device is None
+            else body.model_copy(update={"device_id": None, "elder_id": device.elder_id})
+        )
         row, created = await service.raise_alert(session, asked, principal, settings)
         if device is not None:
             await devices.link_alert(session, device, row.id, body.kind, body.at, joined=not created)

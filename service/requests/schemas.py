@@ -20,8 +20,10 @@ FURTHEST_AHEAD = timedelta(days=366)
 class RequestCreate(Body):
     elder_id: DbId
     service: ServiceCode
-    item: ItemCode | None = Field(default=None, description=(
-        "The catalogue item of the help (GET /api/v1/catalogue/items); none: the help's default item"))
+    item: ItemCode | None = Field(
+        default=None,
+        description=("The catalogue item of the help (GET /api/v1/catalogue/items); none: the help's default item"),
+    )
     urgency: Urgency = "routine"
     window_start: Moment | None = None
     window_end: Moment | None = None

@@ -8,8 +8,10 @@ from sqlmodel import Field, SQLModel
 from service.catalogue import ROLES, sql_in
 from service.db import UTCDateTime, utcnow
 
-AREA_BINDING = ("(role = 'regulator' AND area_code IS NOT NULL) OR role = 'operator' "
-                "OR (role NOT IN ('regulator', 'operator') AND area_code IS NULL)")
+AREA_BINDING = (
+    "(role = 'regulator' AND area_code IS NOT NULL) OR role = 'operator' "
+    "OR (role NOT IN ('regulator', 'operator') AND area_code IS NULL)"
+)
 
 
 class ApiToken(SQLModel, table=True):

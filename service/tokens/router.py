@@ -53,8 +53,9 @@ class TokenCreate(Body):
     name: Text = Field(min_length=1, max_length=100, description="Who holds it (shown in the audit log)")
     role: Role
     provider_id: DbId | None = Field(default=None, description="Role provider only")
-    area_code: AreaCode | None = Field(default=None, description="Role regulator (required) or operator (optional: "
-                                                                 "a street's or district's seat)")
+    area_code: AreaCode | None = Field(
+        default=None, description="Role regulator (required) or operator (optional: a street's or district's seat)"
+    )
     gateway_id: DbId | None = Field(default=None, description="Role gateway only")
 
 
@@ -64,36 +65,53 @@ def _public(row: ApiToken) -> TokenPublic:
 
 @router.get("/me", response_model=Me, summary="The token's own identity: role and what it is bound to")
 async def me(principal: AnyRole) -> Me:
-    return Me(token_id=principal.token_id, name=principal.name, role=principal.role,
-              provider_id=principal.provider_id, area_code=principal.area_code,
-              gateway_id=principal.gateway_id)
+    return Me(
+        token_id=principal.token_id,
+        name=principal.name,
+        role=principal.role,
+        provider_id=principal.provider_id,
+        area_code=principal.area_code,
+        gateway_id=principal.gateway_id,
+    )
 
 
 @router.get("/tokens", response_model=Page[TokenPublic], responses=INVALID)
 async def list_tokens(
-    session: SessionDep, _: Admin,
+    session: SessionDep,
+    _: Admin,
     revoked: Annotated[bool | None, Query(description="Only revoked (true) or only live (false) tokens")] = None,
-    limit: LimitQuery = 50, cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[TokenPublic]:
     position = decode_cursor(cursor, "after")
-    rows = await service.list_tokens(session, after=position["after"] if position else None, limit=limit,
-                                     revoked=revoked)
+    rows = await service.list_tokens(
+        session, after=position["after"] if position else None, limit=limit, revoked=revoked
+    )
     return Page(items=[_public(row) for row in rows[:limit]], next_cursor=next_cursor(rows, limit))
 
 
-@router.post("/tokens", status_code=201, response_model=TokenCreated,
-             responses={**INVALID, 404: {"description": "No such provider, area or gateway"}})
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_model=TokenCreated,
+    responses={**INVALID, 404: {"description": "No such provider, area or gateway"}},
+)
 async def create_token(body: TokenCreate, session: SessionDep, principal: Admin) -> TokenCreated:
     # No Idempotency-Key: a replay would have to store the answer, and with it the token's value.
-    row, token = await service.issue_token(session, role=body.role, name=body.name, provider_id=body.provider_id,
-                                           area_code=body.area_code, actor=principal.actor,
-                                           gateway_id=body.gateway_id)
+    row, token = await service.issue_token(
+        session,
+        role=body.role,
+        name=body.name,
+        provider_id=body.provider_id,
+        area_code=body.area_code,
+        actor=principal.actor,
+        gateway_id=body.gateway_id,
+    )
     return TokenCreated(**_public(row).model_dump(), token=token)
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenPublic, responses={**NOT_FOUND, **INVALID})
-async def revoke_token(token_id: IdPath, request: Request, session: SessionDep,
-                       principal: Admin) -> TokenPublic:
+async def revoke_token(token_id: IdPath, request: Request, session: SessionDep, principal: Admin) -> TokenPublic:
     """Revoked at once in this API process; other processes stop accepting it within HOMECARE_TOKEN_CACHE_S."""
     row = await service.revoke_token(session, token_id, actor=principal.actor)
     request.app.state.principals.forget(token_id)

@@ -57,8 +57,17 @@ def check_password(password: str) -> None:
         raise Invalid.field("password", "密码最长 200 位")
 
 
-async def create_user(session: AsyncSession, *, username: str, password: str, role: str, display_name: str | None = None,
-                      area_code: str | None = None, centre: str | None = None, actor: str) -> UserAccount:
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    area_code: str | None = None,
+    centre: str | None = None,
+    actor: str,
+) -> UserAccount:
     """Checks every field first (422 naming it, nothing written), then the name's uniqueness (409)."""
     username = username.strip()
     if not username or len(username) > 50 or not username.isprintable() or " " in username:
@@ -83,12 +92,24 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
         raise Invalid.field("display_name", "最长 50 个字符")
     if (await session.exec(select(UserAccount.id).where(UserAccount.username == username))).first() is not None:
         raise Conflict(f"username {username} is taken", errors=[{"field": "username", "reason": "用户名已存在"}])
-    user = UserAccount(username=username, display_name=display_name, role=role, area_code=area_code,
-                       centre=centre, password_hash=hash_password(password))
+    user = UserAccount(
+        username=username,
+        display_name=display_name,
+        role=role,
+        area_code=area_code,
+        centre=centre,
+        password_hash=hash_password(password),
+    )
     session.add(user)
     await session.flush()
-    record_change(session, actor=actor, action="user.create", entity="user_account", entity_id=user.id,
-                  after={"username": username, "role": role, "area_code": area_code, "centre": centre})
+    record_change(
+        session,
+        actor=actor,
+        action="user.create",
+        entity="user_account",
+        entity_id=user.id,
+        after={"username": username, "role": role, "area_code": area_code, "centre": centre},
+    )
     return user
 
 
@@ -104,8 +125,11 @@ async def get_user(session: AsyncSession, user_id: int) -> UserAccount:
 
 
 async def _end_sessions(session: AsyncSession, user_id: int) -> None:
-    await session.exec(update(ConsoleSession).where(col(ConsoleSession.user_id) == user_id,
-                                                    col(ConsoleSession.ended_at).is_(None)).values(ended_at=utcnow()))
+    await session.exec(
+        update(ConsoleSession)
+        .where(col(ConsoleSession.user_id) == user_id, col(ConsoleSession.ended_at).is_(None))
+        .values(ended_at=utcnow())
+    )
 
 
 async def set_disabled(session: AsyncSession, user_id: int, disabled: bool, *, actor: str) -> UserAccount:
@@ -114,8 +138,13 @@ async def set_disabled(session: AsyncSession, user_id: int, disabled: bool, *, a
     user.disabled_at = utcnow() if disabled else None
     if disabled:
         await _end_sessions(session, user_id)
-    record_change(session, actor=actor, action="user.disable" if disabled else "user.enable",
-                  entity="user_account", entity_id=user_id)
+    record_change(
+        session,
+        actor=actor,
+        action="user.disable" if disabled else "user.enable",
+        entity="user_account",
+        entity_id=user_id,
+    )
     return user
 
 
@@ -133,6 +162,7 @@ async def reset_password(session: AsyncSession, user_id: int, password: str, *, 
 
 
 # Logging in --------------------------------------------------------------------------------------------------
+
 
 class LoginRefused(Exception):
     def __init__(self, message: str) -> None:
@@ -166,34 +196,53 @@ class NewSession:
     csrf: str
 
 
-async def log_in(session: AsyncSession, username: str, password: str, address: str,
-                 settings: Settings) -> NewSession:
+async def log_in(session: AsyncSession, username: str, password: str, address: str, settings: Settings) -> NewSession:
     """A new session for a right password of an enabled account that is not locked, from an address that is
     not locked; otherwise LoginRefused with words for the login page. Both outcomes are audited."""
     now = utcnow()
     user_key, address_key = f"user:{username[:100]}", f"addr:{address[:100]}"
     user = (await session.exec(select(UserAccount).where(UserAccount.username == username))).first()
     if await _locked(session, user_key, now) or await _locked(session, address_key, now):
-        record_change(session, actor=f"console:{username[:50]}", action="user.login_failed", entity="user_account",
-                      entity_id=user.id if user else "-", after={"reason": "locked", "address": address})
+        record_change(
+            session,
+            actor=f"console:{username[:50]}",
+            action="user.login_failed",
+            entity="user_account",
+            entity_id=user.id if user else "-",
+            after={"reason": "locked", "address": address},
+        )
         raise LoginRefused(f"失败次数过多，账号或地址已锁定 {settings.login_lock_min:g} 分钟，请稍后再试或联系管理员")
     good = password_matches(user.password_hash if user else _DUMMY_HASH, password) and user is not None
     if not good or user.disabled_at is not None:
         reason = "disabled" if good else "bad_password"
         await _count_failure(session, user_key, settings.login_max_failures, settings, now)
-        await _count_failure(session, address_key, settings.login_max_failures * settings.login_address_factor,
-                             settings, now)
-        record_change(session, actor=f"console:{username[:50]}", action="user.login_failed", entity="user_account",
-                      entity_id=user.id if user else "-", after={"reason": reason, "address": address})
+        await _count_failure(
+            session, address_key, settings.login_max_failures * settings.login_address_factor, settings, now
+        )
+        record_change(
+            session,
+            actor=f"console:{username[:50]}",
+            action="user.login_failed",
+            entity="user_account",
+            entity_id=user.id if user else "-",
+            after={"reason": reason, "address": address},
+        )
         raise LoginRefused("账号已停用" if reason == "disabled" else "用户名或密码错误")
     throttle = await session.get(LoginThrottle, user_key)
     if throttle is not None:
         await session.delete(throttle)
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    session.add(ConsoleSession(token_hash=_digest(cookie), user_id=user.id, csrf_token=csrf, created_at=now,
-                               last_seen_at=now))
-    record_change(session, actor=f"{user.role}:{user.username}", action="user.login", entity="user_account",
-                  entity_id=user.id, after={"address": address})
+    session.add(
+        ConsoleSession(token_hash=_digest(cookie), user_id=user.id, csrf_token=csrf, created_at=now, last_seen_at=now)
+    )
+    record_change(
+        session,
+        actor=f"{user.role}:{user.username}",
+        action="user.login",
+        entity="user_account",
+        entity_id=user.id,
+        after={"address": address},
+    )
     return NewSession(user, cookie, csrf)
 
 
@@ -218,16 +267,21 @@ async def current(session: AsyncSession, cookie: str, settings: Settings) -> Cur
     """The session the cookie names, if it is live (not ended, idle or too old, its user enabled); its
     last_seen_at moves on (at most once a minute, so a polling board does not write every second)."""
     now = utcnow()
-    found = (await session.exec(select(ConsoleSession, UserAccount)
-                                .join(UserAccount, col(UserAccount.id) == ConsoleSession.user_id)
-                                .where(ConsoleSession.token_hash == _digest(cookie)))).first()
+    found = (
+        await session.exec(
+            select(ConsoleSession, UserAccount)
+            .join(UserAccount, col(UserAccount.id) == ConsoleSession.user_id)
+            .where(ConsoleSession.token_hash == _digest(cookie))
+        )
+    ).first()
     if found is None:
         return None
     row, user = found
     if row.ended_at is not None or user.disabled_at is not None:
         return None
-    if (now - row.last_seen_at > timedelta(minutes=settings.console_idle_min)
-            or now - row.created_at > timedelta(hours=settings.console_absolute_h)):
+    if now - row.last_seen_at > timedelta(minutes=settings.console_idle_min) or now - row.created_at > timedelta(
+        hours=settings.console_absolute_h
+    ):
         row.ended_at = now
         return None
     if now - row.last_seen_at > timedelta(minutes=1):
@@ -236,7 +290,13 @@ async def current(session: AsyncSession, cookie: str, settings: Settings) -> Cur
 
 
 async def log_out(session: AsyncSession, live: Current) -> None:
-    await session.exec(update(ConsoleSession).where(col(ConsoleSession.id) == live.session_id)
-                       .values(ended_at=utcnow()))
-    record_change(session, actor=f"{live.user.role}:{live.user.username}", action="user.logout",
-                  entity="user_account", entity_id=live.user.id)
+    await session.exec(
+        update(ConsoleSession).where(col(ConsoleSession.id) == live.session_id).values(ended_at=utcnow())
+    )
+    record_change(
+        session,
+        actor=f"{live.user.role}:{live.user.username}",
+        action="user.logout",
+        entity="user_account",
+        entity_id=live.user.id,
+    )

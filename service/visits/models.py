@@ -18,8 +18,9 @@ class Visit(SQLModel, table=True):
         UniqueConstraint("assignment_id", name="uq_visit_assignment"),
         CheckConstraint(sql_in("status", VISIT_STATUSES), name="visit_status"),
         CheckConstraint("check_out_at IS NULL OR check_out_at >= check_in_at", name="visit_times"),
-        CheckConstraint("check_in_lat BETWEEN -90 AND 90 AND check_in_lon BETWEEN -180 AND 180",
-                        name="visit_check_in_location"),
+        CheckConstraint(
+            "check_in_lat BETWEEN -90 AND 90 AND check_in_lon BETWEEN -180 AND 180", name="visit_check_in_location"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -18,15 +18,20 @@ from tests.conftest import BACKENDS, clean_database, token_factory
 HERE = Path(__file__).parent
 # The generated run on one backend keeps within its time budget: PostgreSQL, what production runs,
 # when it is tested. (The workflow's answers are checked on every backend.)
-RUN_ON = os.environ.get("HOMECARE_CONFORMANCE_BACKENDS",
-                        "postgresql" if "postgresql" in BACKENDS else BACKENDS[0]).split(",")
+RUN_ON = os.environ.get(
+    "HOMECARE_CONFORMANCE_BACKENDS", "postgresql" if "postgresql" in BACKENDS else BACKENDS[0]
+).split(",")
 RECORDER = Recorder()
 
 
 def pytest_collection_modifyitems(config, items):
-    dropped = [item for item in items if item.path == HERE / "test_openapi.py"
-               and getattr(item, "callspec", None) is not None
-               and item.callspec.params.get("database_url") not in RUN_ON]
+    dropped = [
+        item
+        for item in items
+        if item.path == HERE / "test_openapi.py"
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("database_url") not in RUN_ON
+    ]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
@@ -79,5 +84,7 @@ def pytest_sessionfinish(session):
 def pytest_terminal_summary(terminalreporter):
     if RECORDER.cases:
         sent = ", ".join(f"{role} {n}" for role, n in RECORDER.requests.items())
-        terminalreporter.write_line(f"conformance: {RECORDER.cases.total()} cases over {len(RECORDER.cases)} "
-                                    f"operations on {', '.join(RUN_ON)}; requests sent as {sent}")
+        terminalreporter.write_line(
+            f"conformance: {RECORDER.cases.total()} cases over {len(RECORDER.cases)} "
+            f"operations on {', '.join(RUN_ON)}; requests sent as {sent}"
+        )

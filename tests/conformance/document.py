@@ -20,8 +20,9 @@ from tests.conformance.failures import Recorder
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 CONFIG = schemathesis.Config.from_dict({"seed": 20261210, "generation": {"with-security-parameters": False}})
 # The document does not depend on the database: any app's will do.
-schema = schemathesis.openapi.from_dict(create_app(Settings(database_url="sqlite+aiosqlite://")).openapi(),
-                                        config=CONFIG)
+schema = schemathesis.openapi.from_dict(
+    create_app(Settings(database_url="sqlite+aiosqlite://")).openapi(), config=CONFIG
+)
 hooks.install(schema)
 
 

@@ -28,8 +28,7 @@ class Found:
         return self.item, self.role, self.check, self.status, shape
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.check} ({self.status}): {_first_line(self.message)[:200]}\n" \
-               f"    {self.request}"
+        return f"{self.role}: {self.check} ({self.status}): {_first_line(self.message)[:200]}\n    {self.request}"
 
 
 def _first_line(text: str) -> str:
@@ -47,13 +46,31 @@ class Recorder:
         for failure in group.exceptions:
             checks = getattr(type(failure), "checks", ())
             message = "\n".join(filter(None, [failure.title, failure.message]))
-            self._add(Found(item, role, case.operation.label, checks[0] if checks else failure.title, status,
-                            message, reproduce(case)))
+            self._add(
+                Found(
+                    item,
+                    role,
+                    case.operation.label,
+                    checks[0] if checks else failure.title,
+                    status,
+                    message,
+                    reproduce(case),
+                )
+            )
 
     def crashed(self, exc: Exception, *, item: str, role: str, case) -> None:
         """An exception the app did not handle: a client over HTTP got a 500 for it."""
-        self._add(Found(item, role, case.operation.label, "not_a_server_error", 500,
-                        f"Unhandled {type(exc).__name__}: {exc}", reproduce(case)))
+        self._add(
+            Found(
+                item,
+                role,
+                case.operation.label,
+                "not_a_server_error",
+                500,
+                f"Unhandled {type(exc).__name__}: {exc}",
+                reproduce(case),
+            )
+        )
 
     def _add(self, found: Found) -> None:
         known = self.found.get(found.key)

@@ -23,9 +23,13 @@ def _document() -> dict:
 
 def test_every_error_response_is_problem_json_with_its_schema():
     document = _document()
-    errors = [(path, method, status, response) for path, methods in document["paths"].items()
-              for method, operation in methods.items() for status, response in operation["responses"].items()
-              if status[0] in "45"]
+    errors = [
+        (path, method, status, response)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+    ]
     assert len(errors) > 150
     assert [e[:3] for e in errors if e[3].get("content") != PROBLEM] == []
     schemas = document["components"]["schemas"]
@@ -45,8 +49,9 @@ def test_statuses_follow_from_what_a_route_depends_on():
     router = APIRouter(prefix="/things")
 
     @router.post("/{thing_id}", status_code=201, responses={409: {"description": "Name taken"}})
-    async def create(thing_id: int, body: Annotated[dict, Body()], _: Admin, session: SessionDep,
-                     idempotency: IdempotencyDep) -> dict:
+    async def create(
+        thing_id: int, body: Annotated[dict, Body()], _: Admin, session: SessionDep, idempotency: IdempotencyDep
+    ) -> dict:
         return {}
 
     @router.get("")
@@ -75,8 +80,11 @@ def test_statuses_follow_from_what_a_route_depends_on():
 
 def test_the_roles_of_each_operation_are_documented():
     document = _document()
-    roles = {f"{method.upper()} {path}": operation.get("x-roles")
-             for path, methods in document["paths"].items() for method, operation in methods.items()}
+    roles = {
+        f"{method.upper()} {path}": operation.get("x-roles")
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
     assert roles["POST /api/v1/requests"] == ["admin", "operator"]
     assert roles["POST /api/v1/provider/visits"] == ["provider"]
     assert roles["GET /api/v1/reports/monthly"] == ["admin", "regulator"]

@@ -24,8 +24,14 @@ REFUSED = 5  # cases sent as a role the operation refuses, and without a token
 
 
 @schema.parametrize()
-@settings(max_examples=GENERATED, derandomize=True, database=None, deadline=None,
-          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=GENERATED,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 def test_conformance(case, world, target, recorder, request):
     item = request.node.nodeid
     seen = recorder.cases[item]
@@ -34,4 +40,3 @@ def test_conformance(case, world, target, recorder, request):
     for role in (*ROLES, "anonymous"):
         if role == allowed[seen % len(allowed)] or (role not in allowed and seen < REFUSED):
             send(case, role, world.headers.get(role, {}), target, recorder, item)
-

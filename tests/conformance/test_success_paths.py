@@ -32,25 +32,52 @@ def test_every_answer_of_a_workflow_matches_the_document(world, target, recorder
         return response.json() if "json" in response.headers.get("content-type", [""])[0] else response
 
     elder = call("admin", "POST", "/api/v1/elders", 201, body=elder_body(location=HOME))
-    call("admin", "PATCH", "/api/v1/elders/{elder_id}", 200, path_parameters={"elder_id": elder["id"]},
-         body={"phone": phone()})
+    call(
+        "admin",
+        "PATCH",
+        "/api/v1/elders/{elder_id}",
+        200,
+        path_parameters={"elder_id": elder["id"]},
+        body={"phone": phone()},
+    )
     call("operator", "GET", "/api/v1/elders/{elder_id}", 200, path_parameters={"elder_id": elder["id"]})
     call("operator", "GET", "/api/v1/elders", 200, query={"q": elder["name"], "limit": 2})
     provider = call("admin", "POST", "/api/v1/providers", 201, body=provider_body())
-    call("admin", "PATCH", "/api/v1/providers/{provider_id}", 200,
-         path_parameters={"provider_id": provider["id"]}, body={"status": "suspended"})
-    call("admin", "POST", "/api/v1/providers/{provider_id}/reinstate", 200,
-         path_parameters={"provider_id": provider["id"]}, body={"reason": "contract renewed"})
+    call(
+        "admin",
+        "PATCH",
+        "/api/v1/providers/{provider_id}",
+        200,
+        path_parameters={"provider_id": provider["id"]},
+        body={"status": "suspended"},
+    )
+    call(
+        "admin",
+        "POST",
+        "/api/v1/providers/{provider_id}/reinstate",
+        200,
+        path_parameters={"provider_id": provider["id"]},
+        body={"reason": "contract renewed"},
+    )
     call("regulator", "GET", "/api/v1/providers", 200, query={"area": "530111"})
 
-    created = call("operator", "POST", "/api/v1/requests", 201,
-                   body={"elder_id": elder["id"], "service": "clean"})
-    call("operator", "GET", "/api/v1/requests/{request_id}", 200,
-         path_parameters={"request_id": created["id"]})
-    call("operator", "GET", "/api/v1/requests/{request_id}/explanation", 200,
-         path_parameters={"request_id": created["id"]})
-    call("operator", "POST", "/api/v1/requests/{request_id}/cancel", 200,
-         path_parameters={"request_id": created["id"]}, body={"reason": "the family will come"})
+    created = call("operator", "POST", "/api/v1/requests", 201, body={"elder_id": elder["id"], "service": "clean"})
+    call("operator", "GET", "/api/v1/requests/{request_id}", 200, path_parameters={"request_id": created["id"]})
+    call(
+        "operator",
+        "GET",
+        "/api/v1/requests/{request_id}/explanation",
+        200,
+        path_parameters={"request_id": created["id"]},
+    )
+    call(
+        "operator",
+        "POST",
+        "/api/v1/requests/{request_id}/cancel",
+        200,
+        path_parameters={"request_id": created["id"]},
+        body={"reason": "the family will come"},
+    )
     alert = {"elder_id": elder["id"], "kind": "sos", "at": at(utcnow())}
     call("operator", "POST", "/api/v1/alerts", 201, body=alert)
     call("operator", "POST", "/api/v1/alerts", 200, body=alert)  # merged into the live emergency
@@ -59,26 +86,63 @@ def test_every_answer_of_a_workflow_matches_the_document(world, target, recorder
     offers = world.ids["assignment_id"]
     feed = call("provider", "GET", "/api/v1/provider/assignments", 200, query={"status": "offered"})
     assert {offers[0], offers[1]} <= {a["id"] for a in feed["items"]}
-    call("provider", "POST", "/api/v1/provider/assignments/{assignment_id}/decline", 200,
-         path_parameters={"assignment_id": offers[1]}, body={"reason": "no caregiver free"})
-    call("provider", "POST", "/api/v1/provider/assignments/{assignment_id}/accept", 200,
-         path_parameters={"assignment_id": offers[0]}, body={"caregiver": "王护理员"})
-    check_in = {"assignment_id": offers[0], "client_visit_id": str(uuid.uuid4()),
-                "check_in": {"at": at(ago(minutes=75)), "location": {**HOME, "coord_sys": "wgs84"}}}
+    call(
+        "provider",
+        "POST",
+        "/api/v1/provider/assignments/{assignment_id}/decline",
+        200,
+        path_parameters={"assignment_id": offers[1]},
+        body={"reason": "no caregiver free"},
+    )
+    call(
+        "provider",
+        "POST",
+        "/api/v1/provider/assignments/{assignment_id}/accept",
+        200,
+        path_parameters={"assignment_id": offers[0]},
+        body={"caregiver": "王护理员"},
+    )
+    check_in = {
+        "assignment_id": offers[0],
+        "client_visit_id": str(uuid.uuid4()),
+        "check_in": {"at": at(ago(minutes=75)), "location": {**HOME, "coord_sys": "wgs84"}},
+    }
     visit = call("provider", "POST", "/api/v1/provider/visits", 201, body=check_in)
     call("provider", "POST", "/api/v1/provider/visits", 200, body=check_in)  # the phone's retry
-    call("provider", "POST", "/api/v1/provider/visits/{visit_id}/check-out", 200,
-         path_parameters={"visit_id": visit["id"]}, body=check_out_body(ago(minutes=5)))
-    call("provider", "POST", "/api/v1/provider/visits:batch", 200,
-         body={"visits": [{**check_in, "check_out": check_out_body(ago(minutes=5))}]})
-    call("operator", "POST", "/api/v1/visits/{visit_id}/follow-up", 201,
-         path_parameters={"visit_id": visit["id"]}, body={"satisfaction": 5})
+    call(
+        "provider",
+        "POST",
+        "/api/v1/provider/visits/{visit_id}/check-out",
+        200,
+        path_parameters={"visit_id": visit["id"]},
+        body=check_out_body(ago(minutes=5)),
+    )
+    call(
+        "provider",
+        "POST",
+        "/api/v1/provider/visits:batch",
+        200,
+        body={"visits": [{**check_in, "check_out": check_out_body(ago(minutes=5))}]},
+    )
+    call(
+        "operator",
+        "POST",
+        "/api/v1/visits/{visit_id}/follow-up",
+        201,
+        path_parameters={"visit_id": visit["id"]},
+        body={"satisfaction": 5},
+    )
     call("operator", "GET", "/api/v1/follow-ups/queue", 200, query={"month": month})
 
     call("admin", "POST", "/api/v1/plans", 200, query={"wait": True}, body={"month": month})
     call("operator", "GET", "/api/v1/plans/{month}", 200, path_parameters={"month": month})
-    call("admin", "POST", "/api/v1/prices", 201,
-         body={"service": "clean", "unit_price_yuan": "45.50", "effective_from": str(utcnow().date())})
+    call(
+        "admin",
+        "POST",
+        "/api/v1/prices",
+        201,
+        body={"service": "clean", "unit_price_yuan": "45.50", "effective_from": str(utcnow().date())},
+    )
     call("regulator", "GET", "/api/v1/prices", 200)
     for fmt in ("json", "csv", "xlsx", "pdf"):
         call("regulator", "GET", "/api/v1/reports/monthly", 200, query={"month": month, "format": fmt})
@@ -91,4 +155,3 @@ def test_every_answer_of_a_workflow_matches_the_document(world, target, recorder
 
     found = recorder.of(item)
     assert not found, "\n".join(map(str, found))
-

@@ -53,15 +53,28 @@ async def seed(client, db, token) -> ConformanceWorld:
         request, assignment = await accepted_assignment(client, db, world)
         requests.append(request["id"])
         assignments.append(assignment)
-        response = await client.post("/api/v1/provider/visits", json=check_in_body(
-            assignment, ago(minutes=minutes_ago)), headers=world.provider)
+        response = await client.post(
+            "/api/v1/provider/visits", json=check_in_body(assignment, ago(minutes=minutes_ago)), headers=world.provider
+        )
         visits.append(response.json()["id"])
-    done = await client.post(f"/api/v1/provider/visits/{visits[0]}/check-out",
-                             json=check_out_body(ago(minutes=100)), headers=world.provider)
+    done = await client.post(
+        f"/api/v1/provider/visits/{visits[0]}/check-out", json=check_out_body(ago(minutes=100)), headers=world.provider
+    )
     assert done.status_code == 200, done.text
 
-    headers = {"admin": admin, "operator": world.operator, "provider": world.provider,
-               "regulator": await token("regulator", area_code="530111")}
-    return ConformanceWorld(headers=headers, ids={
-        "elder_id": elders, "provider_id": providers, "request_id": requests,
-        "assignment_id": assignments, "visit_id": visits})
+    headers = {
+        "admin": admin,
+        "operator": world.operator,
+        "provider": world.provider,
+        "regulator": await token("regulator", area_code="530111"),
+    }
+    return ConformanceWorld(
+        headers=headers,
+        ids={
+            "elder_id": elders,
+            "provider_id": providers,
+            "request_id": requests,
+            "assignment_id": assignments,
+            "visit_id": visits,
+        },
+    )

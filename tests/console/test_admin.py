@@ -24,9 +24,17 @@ async def _users(db) -> list[str]:
 
 async def test_an_admin_creates_an_operator_who_can_log_in(client, db):
     token_ = await _admin(client, db)
-    response = await client.post("/console/admin/users", data={
-        "csrf": token_, "username": "wang", "display_name": "王坐席", "role": "operator", "centre": "六甲调度中心",
-        "password": "seat-pass-12"})
+    response = await client.post(
+        "/console/admin/users",
+        data={
+            "csrf": token_,
+            "username": "wang",
+            "display_name": "王坐席",
+            "role": "operator",
+            "centre": "六甲调度中心",
+            "password": "seat-pass-12",
+        },
+    )
     assert response.status_code == 201 and "已创建用户 wang" in response.text
     assert (await log_in(client, "wang", "seat-pass-12")).headers["location"] == "/console/seat"
     assert "六甲调度中心" in (await client.get("/console/seat")).text
@@ -34,12 +42,24 @@ async def test_an_admin_creates_an_operator_who_can_log_in(client, db):
 
 async def test_refused_user_forms_name_the_field_keep_the_values_and_write_nothing(client, db):
     token_ = await _admin(client, db)
-    cases = [({"username": "a b"}, "用户名"), ({"role": "provider"}, "角色"), ({"password": "short"}, "至少 8 位"),
-             ({"role": "regulator"}, "辖区"), ({"role": "regulator", "area_code": "999999"}, "没有区划代码"),
-             ({"area_code": "530111"}, "只有监管人员"), ({"username": "boss"}, "用户名已存在")]
+    cases = [
+        ({"username": "a b"}, "用户名"),
+        ({"role": "provider"}, "角色"),
+        ({"password": "short"}, "至少 8 位"),
+        ({"role": "regulator"}, "辖区"),
+        ({"role": "regulator", "area_code": "999999"}, "没有区划代码"),
+        ({"area_code": "530111"}, "只有监管人员"),
+        ({"username": "boss"}, "用户名已存在"),
+    ]
     for change, words in cases:
-        form = {"csrf": token_, "username": "li", "display_name": "李四", "role": "operator",
-                "password": "good-pass-12", **change}
+        form = {
+            "csrf": token_,
+            "username": "li",
+            "display_name": "李四",
+            "role": "operator",
+            "password": "good-pass-12",
+            **change,
+        }
         response = await client.post("/console/admin/users", data=form)
         assert response.status_code in (409, 422) and words in response.text, change
         assert 'class="field-error"' in response.text and 'value="李四"' in response.text
@@ -52,11 +72,14 @@ async def test_an_admin_revokes_a_provider_token_and_its_next_api_call_is_401(cl
     token_ = await _admin(client, db)
     bad = await client.post("/console/admin/tokens", data={"csrf": token_, "name": "康乐App", "role": "provider"})
     assert bad.status_code == 422 and "provider" in bad.text
-    missing = await client.post("/console/admin/tokens", data={"csrf": token_, "name": "x", "role": "provider",
-                                                               "provider_id": "999999"})
+    missing = await client.post(
+        "/console/admin/tokens", data={"csrf": token_, "name": "x", "role": "provider", "provider_id": "999999"}
+    )
     assert missing.status_code == 422 and "不存在" in missing.text
-    made = await client.post("/console/admin/tokens", data={"csrf": token_, "name": "康乐App", "role": "provider",
-                                                            "provider_id": str(provider["id"])})
+    made = await client.post(
+        "/console/admin/tokens",
+        data={"csrf": token_, "name": "康乐App", "role": "provider", "provider_id": str(provider["id"])},
+    )
     assert made.status_code == 201
     value = made.text.split('id="new-token"')[1].split("<code>")[1].split("</code>")[0]
     app_headers = {"Authorization": f"Bearer {value}"}
@@ -76,8 +99,13 @@ async def test_providers_quota_suspend_and_reinstate(client, db, token):
     page = await client.get("/console/admin/providers")
     assert page.status_code == 200 and provider["name"] in page.text
     path = f"/console/admin/providers/{provider['id']}"
-    form = {"csrf": token_, "monthly_quota": "abc", "contract_start": provider["contract_start"],
-            "contract_end": provider["contract_end"], "status": "active"}
+    form = {
+        "csrf": token_,
+        "monthly_quota": "abc",
+        "contract_start": provider["contract_start"],
+        "contract_end": provider["contract_end"],
+        "status": "active",
+    }
     bad = await client.post(path, data=form)
     assert bad.status_code == 422 and "额度" in bad.text
     backwards = await client.post(path, data={**form, "monthly_quota": "50", "contract_end": "2000-01-01"})
@@ -91,17 +119,19 @@ async def test_providers_quota_suspend_and_reinstate(client, db, token):
     assert (await client.post(f"{path}/reinstate", data={"csrf": token_, "reason": "整改完成"})).status_code == 303
     again = await client.post(f"{path}/reinstate", data={"csrf": token_, "reason": "再次"})
     assert again.status_code == 422 and "未被暂停" in again.text
-    assert (await client.post("/console/admin/providers/999999", data={**form, "monthly_quota": "5"})).status_code \
-        == 404
+    assert (
+        await client.post("/console/admin/providers/999999", data={**form, "monthly_quota": "5"})
+    ).status_code == 404
 
 
 async def test_prices_and_areas(client, db):
     token_ = await _admin(client, db)
-    bad = await client.post("/console/admin/prices", data={"csrf": token_, "service": "clean",
-                                                           "unit_price_yuan": "-3", "effective_from": "2026-13-01"})
+    bad = await client.post(
+        "/console/admin/prices",
+        data={"csrf": token_, "service": "clean", "unit_price_yuan": "-3", "effective_from": "2026-13-01"},
+    )
     assert bad.status_code == 422 and 'value="-3"' in bad.text and bad.text.count('class="field-error"') >= 2
-    form = {"csrf": token_, "service": "clean", "unit_price_yuan": "38.50", "effective_from": "2027-01-01",
-            "key": "p1"}
+    form = {"csrf": token_, "service": "clean", "unit_price_yuan": "38.50", "effective_from": "2027-01-01", "key": "p1"}
     assert (await client.post("/console/admin/prices", data=form)).status_code == 303
     assert (await client.post("/console/admin/prices", data=form)).status_code == 303  # a double click
     clash = await client.post("/console/admin/prices", data={**form, "key": "p2"})

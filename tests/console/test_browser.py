@@ -50,8 +50,7 @@ async def chromium():
 
 @pytest.fixture
 async def page(chromium, live, db):
-    context = await chromium.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=live.url,
-                                         accept_downloads=True)
+    context = await chromium.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=live.url, accept_downloads=True)
     page = await context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     yield page
@@ -193,12 +192,14 @@ async def test_admin_creates_an_operator_and_revokes_a_provider_token(page, db, 
     assert page.url.endswith("/console/seat")
 
 
-async def test_operator_registers_an_emergency_and_the_board_follows_it_live(page, db, live, shots, backend_name,
-                                                                            token):
+async def test_operator_registers_an_emergency_and_the_board_follows_it_live(
+    page, db, live, shots, backend_name, token
+):
     admin_headers = await token("admin")
     async with httpx.AsyncClient(base_url=live.url) as api:
-        elder = (await api.post("/api/v1/elders", json=elder_body(name="王淑珍", phone="13987654321"),
-                                headers=admin_headers)).json()
+        elder = (
+            await api.post("/api/v1/elders", json=elder_body(name="王淑珍", phone="13987654321"), headers=admin_headers)
+        ).json()
         provider = (await api.post("/api/v1/providers", json=provider_body(), headers=admin_headers)).json()
         app_headers = await token("provider", provider_id=provider["id"])
         await make_user(db, "op", "operator")
@@ -223,11 +224,13 @@ async def test_operator_registers_an_emergency_and_the_board_follows_it_live(pag
         assert await page.locator(f"{card} .clock").count() == 1  # the emergency's running clock
         if backend_name == "sqlite":
             await shots.take(page, "seat-board")
-        offers = (await api.get("/api/v1/provider/assignments", params={"status": "offered"},
-                                headers=app_headers)).json()["items"]
+        offers = (
+            await api.get("/api/v1/provider/assignments", params={"status": "offered"}, headers=app_headers)
+        ).json()["items"]
         mine = next(o for o in offers if o["request_id"] == request_id)
-        accepted = await api.post(f"/api/v1/provider/assignments/{mine['id']}/accept", json={"caregiver": "李芳"},
-                                  headers=app_headers)
+        accepted = await api.post(
+            f"/api/v1/provider/assignments/{mine['id']}/accept", json={"caregiver": "李芳"}, headers=app_headers
+        )
         assert accepted.status_code == 200, accepted.text
         await page.wait_for_selector(f'section[data-status="accepted"] {card}', timeout=WAIT_MS)
         assert await page.evaluate("window.stillTheSamePage") is True  # no reload: the board was swapped in
@@ -239,26 +242,39 @@ async def test_operator_registers_an_emergency_and_the_board_follows_it_live(pag
 
 
 async def test_an_emergency_nobody_can_take_is_escalated_and_the_operator_assigns_it_by_hand(
-        page, db, live, shots, backend_name, token):
+    page, db, live, shots, backend_name, token
+):
     admin_headers = await token("admin")
     async with httpx.AsyncClient(base_url=live.url) as api:
-        elder = (await api.post("/api/v1/elders", json=elder_body(name="陈桂兰", living_alone=True,
-                                                                  device_id="YJT-JOURNEY-2"),
-                                headers=admin_headers)).json()
-        await api.post(f"/api/v1/elders/{elder['id']}/contacts", headers=admin_headers,
-                       json={"name": "陈小军", "relation": "child", "phone": "13800138000", "guardian": True})
-        provider = (await api.post("/api/v1/providers", json=provider_body(name="康乐养老（停用）"),
-                                   headers=admin_headers)).json()
-        suspended = await api.patch(f"/api/v1/providers/{provider['id']}", json={"status": "suspended"},
-                                    headers=admin_headers)
+        elder = (
+            await api.post(
+                "/api/v1/elders",
+                json=elder_body(name="陈桂兰", living_alone=True, device_id="YJT-JOURNEY-2"),
+                headers=admin_headers,
+            )
+        ).json()
+        await api.post(
+            f"/api/v1/elders/{elder['id']}/contacts",
+            headers=admin_headers,
+            json={"name": "陈小军", "relation": "child", "phone": "13800138000", "guardian": True},
+        )
+        provider = (
+            await api.post("/api/v1/providers", json=provider_body(name="康乐养老（停用）"), headers=admin_headers)
+        ).json()
+        suspended = await api.patch(
+            f"/api/v1/providers/{provider['id']}", json={"status": "suspended"}, headers=admin_headers
+        )
         assert suspended.status_code == 200, suspended.text
         await make_user(db, "op", "operator")
         await log_in(page, "op")
         await page.evaluate("window.stillTheSamePage = true")
         # The alarm comes in while the operator watches the board: nobody may take it, so the live
         # dispatcher escalates it at once and the queue shows it without a reload.
-        created = await api.post("/api/v1/alerts", headers=await token("operator"), json={
-            "device_id": "YJT-JOURNEY-2", "kind": "fall", "at": utcnow().isoformat()})
+        created = await api.post(
+            "/api/v1/alerts",
+            headers=await token("operator"),
+            json={"device_id": "YJT-JOURNEY-2", "kind": "fall", "at": utcnow().isoformat()},
+        )
         assert created.status_code == 201, created.text
         request_id = created.json()["id"]
         item = f'#escalations [data-escalation="{request_id}"]'
@@ -286,8 +302,7 @@ async def test_an_emergency_nobody_can_take_is_escalated_and_the_operator_assign
         assert "已人工指派" in await page.inner_text("main")
         assert "已派待接" in await page.inner_text("#request-status")
         await page.goto("/console/seat")
-        await page.wait_for_selector(f'section[data-status="assigned"] [data-request="{request_id}"]',
-                                     timeout=WAIT_MS)
+        await page.wait_for_selector(f'section[data-status="assigned"] [data-request="{request_id}"]', timeout=WAIT_MS)
         assert await page.locator(f'[data-escalation="{request_id}"]').count() == 0
 
 
@@ -299,10 +314,20 @@ async def test_follow_up_queue_records_satisfaction_and_a_complaint(page, db, sh
         elder = await b.elder("赵玉梅", "530111001001", 1)
         other = await b.elder("刘建国", "530111001002", 1)
         provider = await b.provider("新苗养老", "530111", 10, date.today() - timedelta(days=10))  # new: every visit
-        first = await b.visit(await b.request(elder, month, seq=1, created_at=now - timedelta(hours=3)), provider,
-                              now - timedelta(hours=2), 70)
-        second = await b.visit(await b.request(other, month, seq=1, created_at=now - timedelta(hours=3)), provider,
-                               now - timedelta(hours=2), 40, status="exception", exceptions=("short_duration",))
+        first = await b.visit(
+            await b.request(elder, month, seq=1, created_at=now - timedelta(hours=3)),
+            provider,
+            now - timedelta(hours=2),
+            70,
+        )
+        second = await b.visit(
+            await b.request(other, month, seq=1, created_at=now - timedelta(hours=3)),
+            provider,
+            now - timedelta(hours=2),
+            40,
+            status="exception",
+            exceptions=("short_duration",),
+        )
         await session.commit()
     await make_user(db, "op", "operator")
     await log_in(page, "op")
@@ -318,4 +343,3 @@ async def test_follow_up_queue_records_satisfaction_and_a_complaint(page, db, sh
     await page.click(f"#visit-{second} button")
     await page.wait_for_url(re.compile(rf"done={second}"))
     assert await page.locator(f"#visit-{first}").count() == 0 and await page.locator(f"#visit-{second}").count() == 0
-

@@ -22,8 +22,13 @@ async def _desk(client, db, area: str = "530111", username: str = "reg"):
 
 async def test_the_summary_page_shows_the_api_figures_with_charts_and_drill_down(client, db, token):
     await build_october(db)
-    api = (await client.get("/api/v1/reports/monthly", params={"month": MONTH, "area": "530111"},
-                            headers=await token("regulator", area_code="530111"))).json()
+    api = (
+        await client.get(
+            "/api/v1/reports/monthly",
+            params={"month": MONTH, "area": "530111"},
+            headers=await token("regulator", area_code="530111"),
+        )
+    ).json()
     await _desk(client, db)
     page = await client.get("/console/supervision", params={"month": MONTH})
     assert page.status_code == 200
@@ -53,18 +58,24 @@ async def test_downloads_are_the_api_files_authorised_by_the_session(client, db)
     assert "监管月报" in "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
     exceptions = await client.get("/console/supervision/download/exceptions", params={**base, "format": "csv"})
     assert exceptions.status_code == 200
-    assert (await client.get("/console/supervision/download/exceptions",
-                             params={**base, "format": "pdf"})).status_code == 404
-    assert (await client.get("/console/supervision/download/plans", params={**base, "format": "csv"})).status_code \
-        == 404
+    assert (
+        await client.get("/console/supervision/download/exceptions", params={**base, "format": "pdf"})
+    ).status_code == 404
+    assert (
+        await client.get("/console/supervision/download/plans", params={**base, "format": "csv"})
+    ).status_code == 404
 
 
 async def test_a_street_regulator_gets_the_403_page_for_its_district(client, db):
     await build_october(db)
     await _desk(client, db, area="530111001", username="street")
     assert (await client.get("/console/supervision", params={"month": MONTH})).status_code == 200
-    for path in ("/console/supervision", "/console/supervision/download/monthly",
-                 "/console/supervision/exceptions", "/console/supervision/close"):
+    for path in (
+        "/console/supervision",
+        "/console/supervision/download/monthly",
+        "/console/supervision/exceptions",
+        "/console/supervision/close",
+    ):
         response = await client.get(path, params={"month": MONTH, "area": "530111", "format": "xlsx"})
         assert response.status_code == 403 and "辖区" in response.text, path
     own = await client.get("/console/supervision", params={"month": MONTH})
@@ -83,8 +94,9 @@ async def test_exceptions_filter_by_code_provider_street_and_day(client, db):
     assert f"<td>{october.visits['v4']}</td>" in taihe.text and f"<td>{october.visits['v3']}</td>" not in taihe.text
     day = await client.get("/console/supervision/exceptions", params={"month": MONTH, "day": "2026-10-10"})
     assert f"<td>{october.visits['v3']}</td>" in day.text and f"<td>{october.visits['v4']}</td>" not in day.text
-    kangle = await client.get("/console/supervision/exceptions",
-                              params={"month": MONTH, "provider": str(october.providers["康乐"])})
+    kangle = await client.get(
+        "/console/supervision/exceptions", params={"month": MONTH, "provider": str(october.providers["康乐"])}
+    )
     assert "没有符合条件的异常" in kangle.text or f"<td>{october.visits['v3']}</td>" not in kangle.text
     assert (await client.get("/console/supervision/exceptions", params={"month": "2026-13"})).status_code == 404
 

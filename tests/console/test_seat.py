@@ -82,11 +82,15 @@ async def test_a_refused_request_form_keeps_its_values_and_writes_nothing(client
     elder = await _elder(client, token)
     await _seat(client, db)
     token_ = await csrf(client)
-    response = await client.post(f"/console/elders/{elder['id']}/requests", data={
-        "csrf": token_, "service": "massage", "urgency": "routine", "note": "请下午来"})
+    response = await client.post(
+        f"/console/elders/{elder['id']}/requests",
+        data={"csrf": token_, "service": "massage", "urgency": "routine", "note": "请下午来"},
+    )
     assert response.status_code == 422 and "请选择列表中的一项" in response.text and "请下午来" in response.text
-    response = await client.post(f"/console/elders/{elder['id']}/requests", data={
-        "csrf": token_, "service": "clean", "urgency": "routine", "note": "长" * 501})
+    response = await client.post(
+        f"/console/elders/{elder['id']}/requests",
+        data={"csrf": token_, "service": "clean", "urgency": "routine", "note": "长" * 501},
+    )
     assert response.status_code == 422 and 'class="field-error"' in response.text
     response = await client.post("/console/elders/999999/requests", data={"csrf": token_, "service": "clean"})
     assert response.status_code == 404
@@ -97,8 +101,9 @@ async def test_cancel_from_the_detail_page(client, db, token):
     elder = await _elder(client, token)
     await _seat(client, db)
     token_ = await csrf(client)
-    made = await client.post(f"/console/elders/{elder['id']}/requests",
-                             data={"csrf": token_, "service": "clean", "urgency": "routine"})
+    made = await client.post(
+        f"/console/elders/{elder['id']}/requests", data={"csrf": token_, "service": "clean", "urgency": "routine"}
+    )
     path = made.headers["location"]
     blank = await client.post(f"{path}/cancel", data={"csrf": token_, "reason": "  "})
     assert blank.status_code == 422 and "取消原因" in blank.text
@@ -118,16 +123,20 @@ async def test_the_follow_up_queue_records_satisfaction_and_complaints(client, d
     visit = october.visits["v4"]
     assert f'id="visit-{visit}"' in queue.text
     token_ = await csrf(client)
-    bad = await client.post(f"/console/follow-ups/{visit}", data={"csrf": token_, "satisfaction": "9",
-                                                                "complaint": "迟到", "month": "2026-10"})
+    bad = await client.post(
+        f"/console/follow-ups/{visit}",
+        data={"csrf": token_, "satisfaction": "9", "complaint": "迟到", "month": "2026-10"},
+    )
     assert bad.status_code == 422 and "数值太大" in bad.text and 'value="迟到"' in bad.text
-    good = await client.post(f"/console/follow-ups/{visit}", data={"csrf": token_, "satisfaction": "2",
-                                                                 "complaint": "护理员迟到半小时"})
+    good = await client.post(
+        f"/console/follow-ups/{visit}", data={"csrf": token_, "satisfaction": "2", "complaint": "护理员迟到半小时"}
+    )
     assert good.status_code == 303 and good.headers["location"].endswith(f"done={visit}")
     again = await client.post(f"/console/follow-ups/{visit}", data={"csrf": token_, "satisfaction": "5"})
     assert again.status_code == 422
     async with db() as session:
         rows = (await session.exec(select(FollowUp).where(FollowUp.visit_id == visit))).all()
     assert [(r.satisfaction, r.complaint, r.created_by) for r in rows] == [(2, "护理员迟到半小时", "operator:op")]
-    assert (await client.post("/console/follow-ups/999999", data={"csrf": token_, "satisfaction": "4"})).status_code \
-        in (404, 422)
+    assert (
+        await client.post("/console/follow-ups/999999", data={"csrf": token_, "satisfaction": "4"})
+    ).status_code in (404, 422)

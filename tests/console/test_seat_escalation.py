@@ -18,8 +18,13 @@ from tests.service.helpers import build_world, new_request, nobody_may_take
 async def _state(db, request_id: int) -> tuple[str, list[tuple[int, str]]]:
     async with db() as session:
         status = (await session.exec(select(ServiceRequest.status).where(ServiceRequest.id == request_id))).one()
-        offers = (await session.exec(select(Assignment.provider_id, Assignment.status)
-                                     .where(Assignment.request_id == request_id).order_by(col(Assignment.id)))).all()
+        offers = (
+            await session.exec(
+                select(Assignment.provider_id, Assignment.status)
+                .where(Assignment.request_id == request_id)
+                .order_by(col(Assignment.id))
+            )
+        ).all()
     return status, [tuple(o) for o in offers]
 
 
@@ -52,8 +57,12 @@ async def test_the_queue_heads_the_board_and_the_operator_assigns_by_hand(client
     assert page.status_code == 200 and 'id="candidates"' in page.text and "没有按常规可派的服务商" in page.text
     assert 'id="override"' in page.text and "已升级" in page.text
     key = _key(page.text)
-    form = {"csrf": await csrf(client), "key": key, "provider_id": str(world.provider_id),
-            "reason": "家属同意，电话确认"}
+    form = {
+        "csrf": await csrf(client),
+        "key": key,
+        "provider_id": str(world.provider_id),
+        "reason": "家属同意，电话确认",
+    }
     # Without the override a suspended provider is refused, beside the field, the form kept, nothing written.
     refused = await client.post(f"/console/requests/{request_id}/assign", data=form)
     assert refused.status_code == 422 and "按规则不能接此工单（已停用）" in refused.text
@@ -78,8 +87,9 @@ async def test_bad_assignments_are_refused_in_chinese_and_write_nothing(client, 
     world, request_id = await _escalated(client, token, app, db)
     token_ = await csrf(client)
     path = f"/console/requests/{request_id}/assign"
-    blank = await client.post(path, data={"csrf": token_, "provider_id": str(world.provider_id), "reason": " ",
-                                          "override": "1"})
+    blank = await client.post(
+        path, data={"csrf": token_, "provider_id": str(world.provider_id), "reason": " ", "override": "1"}
+    )
     assert blank.status_code == 422 and 'class="field-error"' in blank.text and "必填" in blank.text
     letters = await client.post(path, data={"csrf": token_, "provider_id": "abc", "reason": "试试"})
     assert letters.status_code == 422 and "须为整数" in letters.text and 'value="试试"' in letters.text
@@ -88,18 +98,27 @@ async def test_bad_assignments_are_refused_in_chinese_and_write_nothing(client, 
     no_csrf = await client.post(path, data={"provider_id": str(world.provider_id), "reason": "试试", "override": "1"})
     assert no_csrf.status_code == 403
     assert await _state(db, request_id) == ("escalated", [])
-    assert (await client.post("/console/requests/999999/assign", data={
-        "csrf": token_, "provider_id": str(world.provider_id), "reason": "试试"})).status_code == 404
+    assert (
+        await client.post(
+            "/console/requests/999999/assign",
+            data={"csrf": token_, "provider_id": str(world.provider_id), "reason": "试试"},
+        )
+    ).status_code == 404
     # The override is for emergencies only; a cancelled request cannot be assigned (409).
     routine = await new_request(client, world)
-    override = await client.post(f"/console/requests/{routine['id']}/assign", data={
-        "csrf": token_, "provider_id": str(world.provider_id), "reason": "试试", "override": "1"})
+    override = await client.post(
+        f"/console/requests/{routine['id']}/assign",
+        data={"csrf": token_, "provider_id": str(world.provider_id), "reason": "试试", "override": "1"},
+    )
     assert override.status_code == 422 and "只有应急工单" in override.text
     assert await _state(db, routine["id"]) == ("open", [])
-    cancelled = await client.post(f"/console/requests/{routine['id']}/cancel",
-                                  data={"csrf": token_, "reason": "不需要了"})
+    cancelled = await client.post(
+        f"/console/requests/{routine['id']}/cancel", data={"csrf": token_, "reason": "不需要了"}
+    )
     assert cancelled.status_code == 303
-    late = await client.post(f"/console/requests/{routine['id']}/assign", data={
-        "csrf": token_, "provider_id": str(world.provider_id), "reason": "试试"})
+    late = await client.post(
+        f"/console/requests/{routine['id']}/assign",
+        data={"csrf": token_, "provider_id": str(world.provider_id), "reason": "试试"},
+    )
     assert late.status_code == 409 and "不能改派" in late.text
     assert await _state(db, routine["id"]) == ("cancelled", [])

@@ -45,8 +45,9 @@ async def test_the_cookie_is_secure_when_the_console_is_served_over_https(client
     page = await client.get("/login")
     app.state.settings = app.state.settings.model_copy(update={"console_https": True})
     try:
-        response = await client.post("/login", data={"username": "op", "password": PASSWORD,
-                                                      "csrf": csrf_of(page.text)})
+        response = await client.post(
+            "/login", data={"username": "op", "password": PASSWORD, "csrf": csrf_of(page.text)}
+        )
     finally:
         app.state.settings = app.state.settings.model_copy(update={"console_https": False})
     assert response.status_code == 303
@@ -59,8 +60,10 @@ async def test_a_login_form_without_its_token_is_403_and_a_next_elsewhere_is_ign
     assert response.status_code == 403 and "hc_session" not in client.cookies
     page = await client.get("/login?next=//evil.example/")
     assert 'name="next" value=""' in page.text
-    response = await client.post("/login", data={"username": "op", "password": PASSWORD,
-                                                  "csrf": csrf_of(page.text), "next": "https://evil.example/"})
+    response = await client.post(
+        "/login",
+        data={"username": "op", "password": PASSWORD, "csrf": csrf_of(page.text), "next": "https://evil.example/"},
+    )
     assert response.headers["location"] == "/console/seat"
 
 
@@ -75,21 +78,27 @@ async def test_logout_ends_the_session_and_the_old_cookie_goes_to_the_login_page
     response = await client.get("/console/seat")
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
     async with db() as session:
-        actions = [e.action for e in (await session.exec(select(AuditEvent).order_by(AuditEvent.id))).all()
-                   if e.action.startswith("user.log")]
+        actions = [
+            e.action
+            for e in (await session.exec(select(AuditEvent).order_by(AuditEvent.id))).all()
+            if e.action.startswith("user.log")
+        ]
     assert actions == ["user.login", "user.logout"]
 
 
 async def test_idle_and_absolute_timeouts_end_a_session(client, db, settings):
     await make_user(db, "op", "operator")
-    for column, age in (("last_seen_at", timedelta(minutes=settings.console_idle_min + 1)),
-                        ("created_at", timedelta(hours=settings.console_absolute_h, minutes=1))):
+    for column, age in (
+        ("last_seen_at", timedelta(minutes=settings.console_idle_min + 1)),
+        ("created_at", timedelta(hours=settings.console_absolute_h, minutes=1)),
+    ):
         await log_in(client, "op")
         assert (await client.get("/console/seat")).status_code == 200
         async with db() as session:
             row = (await session.exec(select(ConsoleSession).where(ConsoleSession.ended_at.is_(None)))).one()
-            await session.exec(update(ConsoleSession).where(ConsoleSession.id == row.id)
-                               .values({column: getattr(row, column) - age}))
+            await session.exec(
+                update(ConsoleSession).where(ConsoleSession.id == row.id).values({column: getattr(row, column) - age})
+            )
             await session.commit()
         response = await client.get("/console/seat")
         assert response.status_code == 303, column
@@ -131,8 +140,9 @@ async def test_a_reset_password_unlocks_and_a_disabled_user_cannot_log_in(client
     token = await csrf(client, "/console/admin/users")
     response = await client.post(f"/console/admin/users/{op}/password", data={"csrf": token, "password": "short"})
     assert response.status_code == 422 and "至少 8 位" in response.text
-    response = await client.post(f"/console/admin/users/{op}/password",
-                                 data={"csrf": token, "password": "another-pass-1"})
+    response = await client.post(
+        f"/console/admin/users/{op}/password", data={"csrf": token, "password": "another-pass-1"}
+    )
     assert response.status_code == 200
     assert (await log_in(client, "op", "another-pass-1")).status_code == 303
     operator_cookie = client.cookies["hc_session"]
@@ -165,8 +175,13 @@ async def test_each_role_gets_the_403_page_outside_its_pages(client, db):
     await make_user(db, "op", "operator")
     await make_user(db, "reg", "regulator", area_code="530111")
     await log_in(client, "op")
-    for path in ("/console/supervision", "/console/supervision/exceptions", "/console/admin/users",
-                 "/console/admin/tokens", "/console/supervision/download/monthly?format=csv"):
+    for path in (
+        "/console/supervision",
+        "/console/supervision/exceptions",
+        "/console/admin/users",
+        "/console/admin/tokens",
+        "/console/supervision/download/monthly?format=csv",
+    ):
         response = await client.get(path)
         assert response.status_code == 403 and "无权" in response.text, path
     await log_in(client, "reg")

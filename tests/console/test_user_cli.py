@@ -8,14 +8,17 @@ from homecare_cli.main import app
 
 
 def test_user_create_reads_the_password_from_stdin_and_refuses_bad_input(cli):
-    made = cli.invoke(app, ["user", "create", "--username", "li", "--role", "operator", "--password-stdin"],
-                      input="long-enough-1\n")
+    made = cli.invoke(
+        app, ["user", "create", "--username", "li", "--role", "operator", "--password-stdin"], input="long-enough-1\n"
+    )
     assert made.exit_code == 0, made.output
     assert "long-enough-1" not in made.output
-    for args, words in ((["--username", "li", "--role", "operator"], "username li is taken"),
-                        (["--username", "wu", "--role", "regulator"], "area_code"),
-                        (["--username", "wu", "--role", "provider"], "role"),
-                        (["--username", "wu", "--role", "admin"], "password")):
+    for args, words in (
+        (["--username", "li", "--role", "operator"], "username li is taken"),
+        (["--username", "wu", "--role", "regulator"], "area_code"),
+        (["--username", "wu", "--role", "provider"], "role"),
+        (["--username", "wu", "--role", "admin"], "password"),
+    ):
         password = "short\n" if words == "password" else "long-enough-1\n"
         refused = cli.invoke(app, ["user", "create", *args, "--password-stdin"], input=password)
         assert refused.exit_code == 2 and words in refused.output, (args, refused.output)

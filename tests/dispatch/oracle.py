@@ -45,8 +45,10 @@ def eligible_costs(instance: Instance) -> dict[tuple[int, int], float]:
                 continue
             if not any(elder.area.startswith(area) for area in provider.areas):
                 continue
-            km = min(great_circle((elder.lat, elder.lon), (s.lat, s.lon), radius=SPEC_EARTH_RADIUS_KM).km
-                     for s in provider.stations)
+            km = min(
+                great_circle((elder.lat, elder.lon), (s.lat, s.lon), radius=SPEC_EARTH_RADIUS_KM).km
+                for s in provider.stations
+            )
             if km <= policy.max_km:
                 bonus = policy.continuity_bonus_km if elder.previous_provider == provider.id else 0.0
                 pairs[i, j] = km - bonus
@@ -56,8 +58,7 @@ def eligible_costs(instance: Instance) -> dict[tuple[int, int], float]:
 def _optimum(instance: Instance, pairs: dict[tuple[int, int], float], chosen: list[int]) -> Optimum:
     visits = [int(v) for v in instance.elders.visits]
     served = [i for i, j in enumerate(chosen) if j >= 0]
-    return Optimum(sum(visits[i] for i in served), sum(visits[i] * pairs[i, chosen[i]] for i in served),
-                   tuple(chosen))
+    return Optimum(sum(visits[i] for i in served), sum(visits[i] * pairs[i, chosen[i]] for i in served), tuple(chosen))
 
 
 def brute_force(instance: Instance) -> Optimum:

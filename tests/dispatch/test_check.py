@@ -39,6 +39,7 @@ def test_split_visits(world):
     def split(plan, instance):
         a = two_visit(plan, instance)
         a["visits"] = 1
+
     assert any("no splits" in v for v in broken(world, split))
 
 
@@ -47,6 +48,7 @@ def test_ineligible_provider(world):
         for a in p["assignments"]:
             others = [x.id for x in inst.providers if x.id != a["provider"]]
             a["provider"] = others[0] if others else a["provider"]
+
     violations = broken(world, swap)
     assert any(("not contracted" in v or "does not offer" in v or "over" in v or "km" in v) for v in violations)
 
@@ -56,13 +58,18 @@ def test_quota_exceeded(world):
         first = plan["assignments"][0]
         plan["assignments"] += [dict(first, elder=u["elder"], visits=u["visits"]) for u in plan["unassigned"]]
         plan["unassigned"] = []
+
     assert any("over its quota" in v for v in broken(world, overfill))
 
 
 def test_missing_and_unknown_elders(world):
     assert any("neither assigned" in v for v in broken(world, lambda p, i: p["assignments"].pop()))
-    assert any("unknown" in v for v in broken(world, lambda p, i: p["assignments"].append(
-        {"elder": "nobody", "provider": "P0", "visits": 1, "km": 0.0})))
+    assert any(
+        "unknown" in v
+        for v in broken(
+            world, lambda p, i: p["assignments"].append({"elder": "nobody", "provider": "P0", "visits": 1, "km": 0.0})
+        )
+    )
 
 
 def test_totals_and_km_recomputed(world):
@@ -76,4 +83,5 @@ def test_unassigned_reason_must_be_right(world):
     def flip(plan, instance):
         u = plan["unassigned"][0]
         u["reason"] = "no_eligible_provider" if u["reason"] == "quota_exhausted" else "quota_exhausted"
+
     assert any("should be" in v for v in broken(world, flip))

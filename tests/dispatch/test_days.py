@@ -24,8 +24,10 @@ def test_capacity_gap_and_even_spread():
 
 
 def test_contract_window_and_unplaceable():
-    calendar = {"P": ProviderCalendar(1, date(2026, 12, 10), date(2026, 12, 14)),
-                "Q": ProviderCalendar(1, date(2027, 1, 1), date(2027, 6, 30))}
+    calendar = {
+        "P": ProviderCalendar(1, date(2026, 12, 10), date(2026, 12, 14)),
+        "Q": ProviderCalendar(1, date(2027, 1, 1), date(2027, 6, 30)),
+    }
     needs = [VisitNeed("twice", "P", 2), VisitNeed("late", "Q", 1), VisitNeed("ghost", "R", 1)]
     needs += [VisitNeed(f"E{i}", "P", 1) for i in range(12)]
     schedule = place_visits(DECEMBER, needs, calendar, RULES)

@@ -22,8 +22,7 @@ from dispatch.monthly import plan_month
 from tests.dispatch.oracle import cp_sat
 from tests.dispatch.worlds import random_world
 
-FLOW_ONLY = {"suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-             "deadline": None}
+FLOW_ONLY = {"suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture], "deadline": None}
 
 
 @pytest.fixture
@@ -46,9 +45,14 @@ def seeded_world(seed: int):
     """World `seed` of a fixed series: 20-150 elders of 1-3 visits, 2-12 providers (often more than
     the 6 candidates an elder gets), every kind of quota from scarce to plenty, bonus or not."""
     rng = np.random.default_rng([11, seed])
-    return random_world(rng, int(rng.integers(20, 151)), int(rng.integers(2, 13)),
-                        float(rng.choice([-0.4, -0.1, 0.0, 0.02, 0.1, 1.0])), bonus=float(rng.choice([0.0, 1.5])),
-                        most_visits=3)
+    return random_world(
+        rng,
+        int(rng.integers(20, 151)),
+        int(rng.integers(2, 13)),
+        float(rng.choice([-0.4, -0.1, 0.0, 0.02, 0.1, 1.0])),
+        bonus=float(rng.choice([0.0, 1.5])),
+        most_visits=3,
+    )
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -67,9 +71,14 @@ def test_flow_path_from_sampled_prices_is_optimal(flow_only, monkeypatch, seed):
 
 
 @settings(max_examples=40, **FLOW_ONLY)
-@given(seed=st.integers(0, 2**32 - 1), elders=st.integers(1, 40), providers=st.integers(1, 6),
-       spare=st.sampled_from([-0.4, -0.1, 0.0, 0.02, 0.1, 1.0]), bonus=st.sampled_from([0.0, 1.5]),
-       width=st.sampled_from([1, 2, 6]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    elders=st.integers(1, 40),
+    providers=st.integers(1, 6),
+    spare=st.sampled_from([-0.4, -0.1, 0.0, 0.02, 0.1, 1.0]),
+    bonus=st.sampled_from([0.0, 1.5]),
+    width=st.sampled_from([1, 2, 6]),
+)
 def test_flow_path_is_optimal_even_with_narrow_rows(flow_only, seed, elders, providers, spare, bonus, width):
     """One or two candidates per elder: pricing out and polishing reach the providers left out."""
     instance = random_world(np.random.default_rng(seed), elders, providers, spare, bonus=bonus, most_visits=3)

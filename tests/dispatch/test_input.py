@@ -16,13 +16,23 @@ from tests.dispatch.worlds import random_world
 
 
 def document(visits) -> dict:
-    return {"month": "2026-12", "policy": {"max_km": 8.0},
-            "elders": [{"id": "E1", "lat": 25.01, "lon": 102.7, "area": "530111001001", "visits": 1,
-                        "services": ["clean"]},
-                       {"id": "E2", "lat": 25.01, "lon": 102.7, "area": "530111001001", "visits": visits,
-                        "services": ["clean"]}],
-            "providers": [{"id": "P1", "quota": 50, "services": ["clean"], "areas": ["530111"],
-                           "stations": [{"lat": 25.0, "lon": 102.7}]}]}
+    return {
+        "month": "2026-12",
+        "policy": {"max_km": 8.0},
+        "elders": [
+            {"id": "E1", "lat": 25.01, "lon": 102.7, "area": "530111001001", "visits": 1, "services": ["clean"]},
+            {"id": "E2", "lat": 25.01, "lon": 102.7, "area": "530111001001", "visits": visits, "services": ["clean"]},
+        ],
+        "providers": [
+            {
+                "id": "P1",
+                "quota": 50,
+                "services": ["clean"],
+                "areas": ["530111"],
+                "stations": [{"lat": 25.0, "lon": 102.7}],
+            }
+        ],
+    }
 
 
 @pytest.mark.parametrize("visits", [0, -1, 1.5, math.nan, MAX_VISITS + 1])

@@ -12,8 +12,12 @@ def brute_force(instance, request, left):
     best = None
     elder = Elder("r", request.lat, request.lon, request.area, request.visits, request.services)
     for p in instance.providers:
-        if (eligibility(p, elder, instance.policy) is None and left.get(p.id, 0) >= request.visits
-                and p.id not in request.declined and (request.urgency != "emergency" or "emergency" in p.services)):
+        if (
+            eligibility(p, elder, instance.policy) is None
+            and left.get(p.id, 0) >= request.visits
+            and p.id not in request.declined
+            and (request.urgency != "emergency" or "emergency" in p.services)
+        ):
             km = nearest_station_km(p, request.lat, request.lon)
             best = km if best is None else min(best, km)
     return best
@@ -27,8 +31,14 @@ def test_never_worse_than_nearest_eligible_with_capacity():
         left = {p.id: int(rng.integers(0, 3)) for p in instance.providers}
         for elder in instance.elders:
             declined = frozenset({instance.providers[int(rng.integers(8))].id}) if rng.random() < 0.3 else frozenset()
-            request = InstantRequest(elder.lat, elder.lon, elder.area, elder.services,
-                                     urgency=str(rng.choice(["normal", "emergency"])), declined=declined)
+            request = InstantRequest(
+                elder.lat,
+                elder.lon,
+                elder.area,
+                elder.services,
+                urgency=str(rng.choice(["normal", "emergency"])),
+                declined=declined,
+            )
             choice = index.assign(request, left)
             expected = brute_force(instance, request, left)
             if expected is None:

@@ -59,8 +59,10 @@ def test_elders_without_eligible_provider_are_reported():
 
 def test_two_visit_elders_are_never_split_and_quota_parity_is_respected():
     station = (Station(20.0, 110.3),)
-    providers = [Provider("A", 3, frozenset({"meal"}), ("4601",), station),
-                 Provider("B", 1, frozenset({"meal"}), ("4601",), (Station(20.0, 110.31),))]
+    providers = [
+        Provider("A", 3, frozenset({"meal"}), ("4601",), station),
+        Provider("B", 1, frozenset({"meal"}), ("4601",), (Station(20.0, 110.31),)),
+    ]
     elders = [Elder(f"E{i}", 20.0, 110.3 + i * 1e-3, "460106001001", 2, frozenset({"meal"})) for i in range(3)]
     instance = Instance.build("2026-12", Policy(5.0), elders, providers)
     plan = plan_month(instance)
@@ -69,8 +71,10 @@ def test_two_visit_elders_are_never_split_and_quota_parity_is_respected():
 
 
 def test_continuity_keeps_the_previous_provider_and_explains_it():
-    providers = [Provider("NEAR", 5, frozenset({"meal"}), ("4601",), (Station(20.0, 110.30),)),
-                 Provider("OLD", 5, frozenset({"meal"}), ("4601",), (Station(20.0, 110.31),))]
+    providers = [
+        Provider("NEAR", 5, frozenset({"meal"}), ("4601",), (Station(20.0, 110.30),)),
+        Provider("OLD", 5, frozenset({"meal"}), ("4601",), (Station(20.0, 110.31),)),
+    ]
     elder = Elder("E1", 20.0, 110.301, "460106001001", 1, frozenset({"meal"}), previous_provider="OLD")
     kept = plan_month(Instance.build("2026-12", Policy(5.0, 1.5), [elder], providers))
     (why,) = kept.explanations
@@ -83,11 +87,20 @@ def test_continuity_keeps_the_previous_provider_and_explains_it():
 @pytest.mark.parametrize("elders, providers", [(0, 1), (1, 0), (0, 0)])
 def test_empty_sides_give_an_honest_plan(elders, providers):
     document = {
-        "month": "2026-12", "policy": {"max_km": 8.0},
-        "elders": [{"id": "E1", "lat": 25.01, "lon": 102.7, "area": "530111001001", "visits": 2,
-                    "services": ["clean"]}][:elders],
-        "providers": [{"id": "P1", "quota": 5, "services": ["clean"], "areas": ["530111"],
-                       "stations": [{"lat": 25.0, "lon": 102.7}]}][:providers],
+        "month": "2026-12",
+        "policy": {"max_km": 8.0},
+        "elders": [
+            {"id": "E1", "lat": 25.01, "lon": 102.7, "area": "530111001001", "visits": 2, "services": ["clean"]}
+        ][:elders],
+        "providers": [
+            {
+                "id": "P1",
+                "quota": 5,
+                "services": ["clean"],
+                "areas": ["530111"],
+                "stations": [{"lat": 25.0, "lon": 102.7}],
+            }
+        ][:providers],
     }
     instance = instance_from_dict(document)
     plan = plan_to_dict(plan_month(instance))

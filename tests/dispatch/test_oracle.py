@@ -17,8 +17,13 @@ from tests.dispatch.oracle import brute_force, cp_sat
 from tests.dispatch.worlds import random_world
 
 TINY = {"max_examples": 60, "deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-worlds = {"seed": st.integers(0, 2**32 - 1), "elders": st.integers(1, 7), "providers": st.integers(1, 3),
-          "spare": st.sampled_from([-0.5, -0.2, 0.0, 0.3]), "bonus": st.sampled_from([0.0, 1.5])}
+worlds = {
+    "seed": st.integers(0, 2**32 - 1),
+    "elders": st.integers(1, 7),
+    "providers": st.integers(1, 3),
+    "spare": st.sampled_from([-0.5, -0.2, 0.0, 0.3]),
+    "bonus": st.sampled_from([0.0, 1.5]),
+}
 
 
 def tiny_world(seed, elders, providers, spare, bonus):
@@ -47,11 +52,15 @@ def test_the_engine_finds_what_enumerating_every_assignment_finds(seed, elders, 
 def test_the_brute_force_sees_quotas_splits_and_continuity():
     """A hand-checked world: the oracle itself must keep the rules it is used to judge."""
     near, far = (Station(20.0, 110.30),), (Station(20.0, 110.32),)  # 2.0898 km apart
-    providers = [Provider("NEAR", 3, frozenset({"meal"}), ("4601",), near),
-                 Provider("FAR", 5, frozenset({"meal"}), ("4601",), far)]
-    elders = [Elder("three", 20.0, 110.30, "460106001001", 3, frozenset({"meal"})),
-              Elder("two", 20.0, 110.30, "460106001001", 2, frozenset({"meal"}), previous_provider="FAR"),
-              Elder("one", 20.0, 110.30, "460106001001", 1, frozenset({"meal"}))]
+    providers = [
+        Provider("NEAR", 3, frozenset({"meal"}), ("4601",), near),
+        Provider("FAR", 5, frozenset({"meal"}), ("4601",), far),
+    ]
+    elders = [
+        Elder("three", 20.0, 110.30, "460106001001", 3, frozenset({"meal"})),
+        Elder("two", 20.0, 110.30, "460106001001", 2, frozenset({"meal"}), previous_provider="FAR"),
+        Elder("one", 20.0, 110.30, "460106001001", 1, frozenset({"meal"})),
+    ]
     instance = Instance.build("2026-12", Policy(5.0, 1.5), elders, providers)
     optimum = brute_force(instance)
     # NEAR takes 3 visits: "three" alone at 0 km, or "two" + "one"; FAR takes the rest at 2.09 km,

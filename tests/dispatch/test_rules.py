@@ -21,8 +21,13 @@ HOME = Elder("E1", 20.0, 110.3, "460106001002", 2, frozenset({"meal", "clean"}),
 
 
 def provider(**change):
-    fields = {"id": "P1", "quota": 10, "services": frozenset({"meal", "clean", "health"}),
-                  "areas": ("460106001",), "stations": (Station(20.0, 110.31),)}
+    fields = {
+        "id": "P1",
+        "quota": 10,
+        "services": frozenset({"meal", "clean", "health"}),
+        "areas": ("460106001",),
+        "stations": (Station(20.0, 110.31),),
+    }
     fields.update(change)
     return Provider(**fields)
 
@@ -83,4 +88,5 @@ def test_bulk_nearest_kilometres_are_the_rules_kilometres():
             if j >= 0:
                 assert abs(km - nearest_station_km(instance.providers[j], elder.lat, elder.lon)) < 1e-9
         assert candidates.eligible_count[i] == sum(
-            eligibility(p, elder, instance.policy) is None for p in instance.providers)
+            eligibility(p, elder, instance.policy) is None for p in instance.providers
+        )

@@ -17,10 +17,18 @@ STREETS = ("460106001", "460106002", "460107003")
 BASE = (20.02, 110.33)
 
 
-def random_world(rng: np.random.Generator, elders: int, providers: int, spare: float,
-                 bonus: float = 1.5, max_km: float = 3.0, most_visits: int = 2) -> Instance:
+def random_world(
+    rng: np.random.Generator,
+    elders: int,
+    providers: int,
+    spare: float,
+    bonus: float = 1.5,
+    max_km: float = 3.0,
+    most_visits: int = 2,
+) -> Instance:
     """A few km across, streets and services mixed so that some elders have nobody; each elder is
     entitled to 1..most_visits visits."""
+
     def point(spread_km):
         return (BASE[0] + rng.normal(0, spread_km) / 111.2, BASE[1] + rng.normal(0, spread_km) / 104.5)
 
@@ -37,13 +45,23 @@ def random_world(rng: np.random.Generator, elders: int, providers: int, spare: f
         lat, lon = point(1.8)
         need = frozenset(rng.choice(SERVICES, rng.integers(1, 3), replace=False).tolist())
         previous = f"P{rng.integers(providers)}" if rng.random() < 0.7 else None
-        elder_list.append(Elder(f"E{i}", lat, lon, f"{STREETS[rng.integers(0, 3)]}{rng.integers(1, 5):03d}",
-                                int(rng.integers(1, most_visits + 1)), need, previous))
+        elder_list.append(
+            Elder(
+                f"E{i}",
+                lat,
+                lon,
+                f"{STREETS[rng.integers(0, 3)]}{rng.integers(1, 5):03d}",
+                int(rng.integers(1, most_visits + 1)),
+                need,
+                previous,
+            )
+        )
     demand = sum(e.visits for e in elder_list)
     share = rng.dirichlet(np.ones(providers)) * demand * (1 + spare)
     quotas = np.floor(share).astype(int)
-    provider_list = [Provider(p.id, int(q), p.services, p.areas, p.stations)
-                     for p, q in zip(provider_list, quotas, strict=True)]
+    provider_list = [
+        Provider(p.id, int(q), p.services, p.areas, p.stations) for p, q in zip(provider_list, quotas, strict=True)
+    ]
     return Instance.build("2026-12", Policy(max_km, bonus), elder_list, provider_list)
 
 
@@ -72,10 +90,26 @@ def instance_document(instance: Instance) -> dict:
     return {
         "month": instance.month,
         "policy": {"max_km": instance.policy.max_km, "continuity_bonus_km": instance.policy.continuity_bonus_km},
-        "elders": [{"id": e.id, "lat": e.lat, "lon": e.lon, "area": e.area, "visits": e.visits,
-                    "services": sorted(e.services), "previous_provider": e.previous_provider}
-                   for e in instance.elders],
-        "providers": [{"id": p.id, "quota": p.quota, "services": sorted(p.services), "areas": list(p.areas),
-                       "stations": [{"lat": s.lat, "lon": s.lon} for s in p.stations]}
-                      for p in instance.providers],
+        "elders": [
+            {
+                "id": e.id,
+                "lat": e.lat,
+                "lon": e.lon,
+                "area": e.area,
+                "visits": e.visits,
+                "services": sorted(e.services),
+                "previous_provider": e.previous_provider,
+            }
+            for e in instance.elders
+        ],
+        "providers": [
+            {
+                "id": p.id,
+                "quota": p.quota,
+                "services": sorted(p.services),
+                "areas": list(p.areas),
+                "stations": [{"lat": s.lat, "lon": s.lon} for s in p.stations],
+            }
+            for p in instance.providers
+        ],
     }

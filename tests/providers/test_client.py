@@ -29,10 +29,17 @@ AT_HOME = wgs84_to_gcj02(HOME["lat"], HOME["lon"])  # what a phone at the door r
 
 def record(assignment_id: int, start: datetime, minutes: float | None = 70) -> VisitRecord:
     at_home = Position(lat=AT_HOME[0], lon=AT_HOME[1], coord_sys="gcj02")
-    check_out = None if minutes is None else CheckOutRecord(at=start + timedelta(minutes=minutes), location=at_home,
-                                                            tasks=["clean"])
-    return VisitRecord(assignment_id=assignment_id, client_visit_id=uuid.uuid4(),
-                       check_in=CheckInRecord(at=start, location=at_home), check_out=check_out)
+    check_out = (
+        None
+        if minutes is None
+        else CheckOutRecord(at=start + timedelta(minutes=minutes), location=at_home, tasks=["clean"])
+    )
+    return VisitRecord(
+        assignment_id=assignment_id,
+        client_visit_id=uuid.uuid4(),
+        check_in=CheckInRecord(at=start, location=at_home),
+        check_out=check_out,
+    )
 
 
 async def test_pull_accept_decline_and_changes_since_the_last_pull(app, client, token, db):
@@ -52,8 +59,10 @@ async def test_pull_accept_decline_and_changes_since_the_last_pull(app, client, 
         assert (await app_client.accept(first, "李秀兰")) == taken  # a repeated accept is harmless
         declined = await app_client.decline(second, "人手不足")
         assert declined.status == "declined"
-        assert [(a.id, a.status) for a in await app_client.pull_changes()] == [(first, "accepted"),
-                                                                               (second, "declined")]
+        assert [(a.id, a.status) for a in await app_client.pull_changes()] == [
+            (first, "accepted"),
+            (second, "declined"),
+        ]
     async with provider_client(app, world) as other_app:
         assert [a.id for a in (await other_app.pull(status="accepted")).items] == [first]
 
@@ -66,11 +75,18 @@ async def test_check_in_and_out_with_a_generated_client_visit_id(app, client, to
         visit = await app_client.check_in(assignment_id, start, *AT_HOME, "gcj02")
         assert visit.client_visit_id.version == 4 and visit.verification.status == "in_progress"
         assert visit.check_in.at == start and visit.check_in.distance_m < 1
-        again = await app_client.check_in(assignment_id, start, *AT_HOME, "gcj02",
-                                          client_visit_id=visit.client_visit_id)
+        again = await app_client.check_in(
+            assignment_id, start, *AT_HOME, "gcj02", client_visit_id=visit.client_visit_id
+        )
         assert again.id == visit.id
-        done = await app_client.check_out(visit.id, start + timedelta(minutes=72), *AT_HOME, "gcj02",
-                                          ["clean", "companionship"], note="老人精神状态良好")
+        done = await app_client.check_out(
+            visit.id,
+            start + timedelta(minutes=72),
+            *AT_HOME,
+            "gcj02",
+            ["clean", "companionship"],
+            note="老人精神状态良好",
+        )
     assert done.duration_minutes == 72 and done.verification.status == "verified"
     assert done.tasks == ["clean", "companionship"] and done.request_id == request["id"]
 
@@ -135,9 +151,15 @@ async def test_large_batches_go_in_chunks_the_service_accepts():
         visits = json.loads(request.content)["visits"]
         sizes.append(len(visits))
         refused = {"title": "Unprocessable content", "status": 422, "detail": "test"}
-        return httpx.Response(200, json={"results": [
-            {"index": n, "client_visit_id": v["client_visit_id"], "ok": False, "error": refused}
-            for n, v in enumerate(visits)]})
+        return httpx.Response(
+            200,
+            json={
+                "results": [
+                    {"index": n, "client_visit_id": v["client_visit_id"], "ok": False, "error": refused}
+                    for n, v in enumerate(visits)
+                ]
+            },
+        )
 
     items = [record(1, ago(hours=3)) for _ in range(450)]
     async with ProviderClient("http://test", "t", transport=httpx.MockTransport(service)) as app_client:

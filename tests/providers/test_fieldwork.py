@@ -31,8 +31,15 @@ HABITS = Habits()
 
 
 def plan(job: Job, kind="proper", offline=False, *, month="2026-03", horizon=MARCH_OVER, rota=None, seed=1):
-    return plan_visit(job, Intent(kind, offline), month=month, horizon=horizon, rota=rota or Rota(["李秀兰"]),
-                      habits=HABITS, seed=seed)
+    return plan_visit(
+        job,
+        Intent(kind, offline),
+        month=month,
+        horizon=horizon,
+        rota=rota or Rota(["李秀兰"]),
+        habits=HABITS,
+        seed=seed,
+    )
 
 
 def metres_from_home(fix: tuple[float, float]) -> float:
@@ -120,8 +127,9 @@ def test_the_rota_never_sends_a_caregiver_to_two_places_at_once():
 
 def test_an_already_named_caregiver_keeps_the_visit():
     rota = Rota(["李秀兰", "王建华"])
-    visits = [plan(Job(n, "clean", HOME, planned_date=date(2026, 3, 3), caregiver="王建华"), rota=rota)
-              for n in range(5)]
+    visits = [
+        plan(Job(n, "clean", HOME, planned_date=date(2026, 3, 3), caregiver="王建华"), rota=rota) for n in range(5)
+    ]
     assert {v.caregiver for v in visits} == {"王建华"} and len({v.check_in_at.date() for v in visits}) == 2
 
 

@@ -14,6 +14,7 @@ from providers.geo import moved, outside_china, wgs84_to_gcj02
 def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return service_geo.haversine_km(lat1, lon1, lat2, lon2) * 1000
 
+
 PLACES = {
     "Guandu, Kunming": (25.0211, 102.7410),
     "Xiaobanqiao, Kunming": (24.9517, 102.7958),

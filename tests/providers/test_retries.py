@@ -90,12 +90,20 @@ async def test_backoff_grows_exponentially_with_jitter_and_heeds_retry_after():
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    replies = iter([httpx.Response(503), httpx.Response(502), httpx.Response(503, headers={"Retry-After": "3"}),
-                    httpx.Response(504), httpx.Response(200, json={"items": [], "next_cursor": None})])
+    replies = iter(
+        [
+            httpx.Response(503),
+            httpx.Response(502),
+            httpx.Response(503, headers={"Retry-After": "3"}),
+            httpx.Response(504),
+            httpx.Response(200, json={"items": [], "next_cursor": None}),
+        ]
+    )
     policy = RetryPolicy(attempts=5, base_delay_s=0.5, max_delay_s=4.0)
     transport = httpx.MockTransport(lambda request: next(replies))
-    async with ProviderClient("http://test", "t", transport=transport, retry=policy, sleep=sleep,
-                              rng=random.Random(7)) as app_client:
+    async with ProviderClient(
+        "http://test", "t", transport=transport, retry=policy, sleep=sleep, rng=random.Random(7)
+    ) as app_client:
         assert (await app_client.pull()).items == []
     assert len(waits) == 4
     assert 0.25 <= waits[0] <= 0.5 and 0.5 <= waits[1] <= 1.0 and waits[2] == 3.0 and 2.0 <= waits[3] <= 4.0

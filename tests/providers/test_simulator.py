@@ -26,7 +26,8 @@ async def small_world(client, token, db, per_elder: int, **request_fields):
     world = await build_world(client, token)
     elders = [world.elder_id] + [
         (await client.post("/api/v1/elders", json=elder_body(location=home), headers=world.admin)).json()["id"]
-        for home in NEIGHBOURS]
+        for home in NEIGHBOURS
+    ]
     offers = {}
     for elder_id in elders:
         for _ in range(per_elder):
@@ -39,25 +40,38 @@ async def small_world(client, token, db, per_elder: int, **request_fields):
 
 async def snapshot(db):
     async with db() as session:
-        visits = [(v.id, v.assignment_id, v.client_visit_id, v.check_in_at, v.check_out_at, v.status, v.exceptions)
-                  for v in (await session.exec(select(Visit).order_by(Visit.id))).all()]
-        assignments = [(a.id, a.status, a.caregiver, a.updated_at)
-                       for a in (await session.exec(select(Assignment).order_by(Assignment.id))).all()]
+        visits = [
+            (v.id, v.assignment_id, v.client_visit_id, v.check_in_at, v.check_out_at, v.status, v.exceptions)
+            for v in (await session.exec(select(Visit).order_by(Visit.id))).all()
+        ]
+        assignments = [
+            (a.id, a.status, a.caregiver, a.updated_at)
+            for a in (await session.exec(select(Assignment).order_by(Assignment.id))).all()
+        ]
     return visits, assignments
 
 
 async def test_a_month_in_the_field_ends_with_every_accepted_assignment_visited(app, client, token, db):
     month, start, end = last_month()
-    world, offers = await small_world(client, token, db, per_elder=3, window_start=start.isoformat(),
-                                      window_end=end.isoformat())
+    world, offers = await small_world(
+        client, token, db, per_elder=3, window_start=start.isoformat(), window_end=end.isoformat()
+    )
     waits, story = [], []
 
     async def sleep(seconds):
         waits.append(seconds)
 
     async with provider_client(app, world) as app_client:
-        simulator = FieldSimulator(app_client, roster_for(world.provider_id, 4), month=month, seed=11, speed=86400,
-                                   habits=LIVELY, sleep=sleep, narrate=story.append)
+        simulator = FieldSimulator(
+            app_client,
+            roster_for(world.provider_id, 4),
+            month=month,
+            seed=11,
+            speed=86400,
+            habits=LIVELY,
+            sleep=sleep,
+            narrate=story.append,
+        )
         report = await simulator.run()
 
     assert (report.accepted, report.declined, report.lost_offers, report.postponed) == (10, 2, 0, 0)
@@ -80,8 +94,9 @@ async def test_a_month_in_the_field_ends_with_every_accepted_assignment_visited(
 
     before = await snapshot(db)
     async with provider_client(app, world) as fresh_client:
-        again = await FieldSimulator(fresh_client, roster_for(world.provider_id, 4), month=month, seed=11,
-                                     habits=LIVELY).run()
+        again = await FieldSimulator(
+            fresh_client, roster_for(world.provider_id, 4), month=month, seed=11, habits=LIVELY
+        ).run()
     assert (again.accepted, again.declined, again.visits, again.batch_uploads, again.postponed) == (0, 0, 0, 0, 0)
     assert await snapshot(db) == before
 
@@ -110,8 +125,10 @@ async def test_run_again_in_the_month_with_new_offers_the_caregivers_never_overl
     async with provider_client(app, world) as app_client:
         first = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
     assert first.visits == first.verified == len(first_offers)
-    elders = {(await client.get(f"/api/v1/requests/{r}", headers=world.operator)).json()["elder_id"]
-              for r in first_offers.values()}
+    elders = {
+        (await client.get(f"/api/v1/requests/{r}", headers=world.operator)).json()["elder_id"]
+        for r in first_offers.values()
+    }
     later = []
     for e in sorted(elders):
         request_id = (await new_request(client, world, elder_id=e, **window))["id"]
@@ -136,8 +153,9 @@ class PhoneDiesBeforeCheckOut(httpx.AsyncBaseTransport):
 
 async def test_a_visit_left_half_done_is_finished_not_doubled(app, client, token, db):
     month, start, end = last_month()
-    world, offers = await small_world(client, token, db, per_elder=1, window_start=start.isoformat(),
-                                      window_end=end.isoformat())
+    world, offers = await small_world(
+        client, token, db, per_elder=1, window_start=start.isoformat(), window_end=end.isoformat()
+    )
     calm = Habits(decline_share=0, short_share=0, off_site_share=0, offline_share=0)
     async with provider_client(app, world, transport=PhoneDiesBeforeCheckOut(app)) as app_client:
         cut_short = await FieldSimulator(app_client, ["李秀兰"], month=month, seed=5, habits=calm).run()
@@ -158,6 +176,7 @@ def _service_answering(identity: dict):
         if request.url.path == "/api/v1/provider/visits":
             return httpx.Response(200, json={"items": [], "next_cursor": None})
         return httpx.Response(200, json={"items": [], "next_cursor": "c"})
+
     return httpx.MockTransport(answer)
 
 
@@ -165,8 +184,11 @@ def _simulate(monkeypatch, identity: dict, *args: str):
     import providers
     from homecare_cli.main import app as homecare
 
-    monkeypatch.setattr(providers, "ProviderClient",
-                        lambda url, token: ProviderClient(url, token, transport=_service_answering(identity)))
+    monkeypatch.setattr(
+        providers,
+        "ProviderClient",
+        lambda url, token: ProviderClient(url, token, transport=_service_answering(identity)),
+    )
     return CliRunner().invoke(homecare, ["simulate", *args])
 
 

@@ -21,8 +21,13 @@ def token_of(headers: dict[str, str]) -> str:
 
 
 def provider_client(app, world: World, transport: httpx.AsyncBaseTransport | None = None, **options) -> ProviderClient:
-    return ProviderClient("http://test", token_of(world.provider), transport=transport or httpx.ASGITransport(app=app),
-                          retry=options.pop("retry", QUICK), **options)
+    return ProviderClient(
+        "http://test",
+        token_of(world.provider),
+        transport=transport or httpx.ASGITransport(app=app),
+        retry=options.pop("retry", QUICK),
+        **options,
+    )
 
 
 def last_month() -> tuple[str, datetime, datetime]:
@@ -48,8 +53,11 @@ class FlakyTransport(httpx.AsyncBaseTransport):
         self.sent.append((request.method, request.url.path, json.loads(request.content) if request.content else None))
         failure = self.failures.pop(0) if self.failures else None
         if failure == "503":
-            return httpx.Response(503, json={"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                                             "detail": "restarting"}, headers={"Retry-After": "0"})
+            return httpx.Response(
+                503,
+                json={"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "restarting"},
+                headers={"Retry-After": "0"},
+            )
         if failure == "timeout":
             raise httpx.ConnectTimeout("connect timed out", request=request)
         response = await self.inner.handle_async_request(request)

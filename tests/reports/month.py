@@ -57,95 +57,214 @@ class Builder:
         return row
 
     async def elder(self, name: str, area: str, visits: int, status: str = "active") -> int:
-        row = await self.add(Elder(name=name, id_number=id_number(area[:6]), phone=phone(),
-                                   address=f"{area} 1号", lat=HOME[0], lon=HOME[1], area_code=area,
-                                   visits_per_month=visits, services=["clean"], status=status))
+        row = await self.add(
+            Elder(
+                name=name,
+                id_number=id_number(area[:6]),
+                phone=phone(),
+                address=f"{area} 1号",
+                lat=HOME[0],
+                lon=HOME[1],
+                area_code=area,
+                visits_per_month=visits,
+                services=["clean"],
+                status=status,
+            )
+        )
         return row.id
 
     async def provider(self, name: str, area: str, quota: int, start: date) -> int:
-        row = await self.add(Provider(name=name, services=["clean", "emergency"], monthly_quota=quota,
-                                      contract_start=start, contract_end=date(2027, 12, 31)))
+        row = await self.add(
+            Provider(
+                name=name,
+                services=["clean", "emergency"],
+                monthly_quota=quota,
+                contract_start=start,
+                contract_end=date(2027, 12, 31),
+            )
+        )
         self.session.add(Station(provider_id=row.id, name=f"{name}站", lat=HOME[0], lon=HOME[1]))
         self.session.add(ProviderArea(provider_id=row.id, area_code=area))
         return row.id
 
-    async def request(self, elder_id: int, month: str, *, kind: str = "planned", seq: int | None = None,
-                      urgency: str = "routine", service: str = "clean", status: str = "completed",
-                      created_at: datetime | None = None) -> int:
+    async def request(
+        self,
+        elder_id: int,
+        month: str,
+        *,
+        kind: str = "planned",
+        seq: int | None = None,
+        urgency: str = "routine",
+        service: str = "clean",
+        status: str = "completed",
+        created_at: datetime | None = None,
+    ) -> int:
         created = created_at or local(f"{month[5:]}-01", "00:10", int(month[:4]))
-        row = await self.add(ServiceRequest(
-            elder_id=elder_id, service=service, urgency=urgency, kind=kind, status=status, month=month,
-            seq=seq if kind == "planned" else None, channel="plan" if kind == "planned" else "phone",
-            created_by="test", created_at=created, updated_at=created))
+        row = await self.add(
+            ServiceRequest(
+                elder_id=elder_id,
+                service=service,
+                urgency=urgency,
+                kind=kind,
+                status=status,
+                month=month,
+                seq=seq if kind == "planned" else None,
+                channel="plan" if kind == "planned" else "phone",
+                created_by="test",
+                created_at=created,
+                updated_at=created,
+            )
+        )
         self.elder_of[row.id] = elder_id
         return row.id
 
-    async def visit(self, request_id: int, provider_id: int, check_in: datetime, minutes: float | None,
-                    status: str = "verified", exceptions: tuple[str, ...] = (), distance_m: float = 5.0,
-                    caregiver: str = "李芳") -> int:
-        assignment = await self.add(Assignment(request_id=request_id, provider_id=provider_id,
-                                               status="completed" if minutes is not None else "accepted",
-                                               caregiver=caregiver, offered_at=check_in - timedelta(hours=1)))
+    async def visit(
+        self,
+        request_id: int,
+        provider_id: int,
+        check_in: datetime,
+        minutes: float | None,
+        status: str = "verified",
+        exceptions: tuple[str, ...] = (),
+        distance_m: float = 5.0,
+        caregiver: str = "李芳",
+    ) -> int:
+        assignment = await self.add(
+            Assignment(
+                request_id=request_id,
+                provider_id=provider_id,
+                status="completed" if minutes is not None else "accepted",
+                caregiver=caregiver,
+                offered_at=check_in - timedelta(hours=1),
+            )
+        )
         check_out = check_in + timedelta(minutes=minutes) if minutes is not None else None
-        row = await self.add(Visit(
-            assignment_id=assignment.id, provider_id=provider_id, elder_id=self.elder_of[request_id],
-            client_visit_id=str(uuid.uuid4()),
-            caregiver=caregiver, check_in_at=check_in, check_in_lat=HOME[0], check_in_lon=HOME[1],
-            check_in_distance_m=distance_m, check_out_at=check_out,
-            check_out_lat=HOME[0] if check_out else None, check_out_lon=HOME[1] if check_out else None,
-            check_out_distance_m=distance_m if check_out else None,
-            tasks=["clean"], duration_minutes=minutes, status=status, exceptions=list(exceptions),
-            created_at=check_out or check_in, updated_at=check_out or check_in))
+        row = await self.add(
+            Visit(
+                assignment_id=assignment.id,
+                provider_id=provider_id,
+                elder_id=self.elder_of[request_id],
+                client_visit_id=str(uuid.uuid4()),
+                caregiver=caregiver,
+                check_in_at=check_in,
+                check_in_lat=HOME[0],
+                check_in_lon=HOME[1],
+                check_in_distance_m=distance_m,
+                check_out_at=check_out,
+                check_out_lat=HOME[0] if check_out else None,
+                check_out_lon=HOME[1] if check_out else None,
+                check_out_distance_m=distance_m if check_out else None,
+                tasks=["clean"],
+                duration_minutes=minutes,
+                status=status,
+                exceptions=list(exceptions),
+                created_at=check_out or check_in,
+                updated_at=check_out or check_in,
+            )
+        )
         return row.id
 
-    async def follow_up(self, visit_id: int, satisfaction: int, complaint: str | None = None,
-                        at: datetime | None = None) -> None:
-        await self.add(FollowUp(visit_id=visit_id, satisfaction=satisfaction, complaint=complaint,
-                                created_by="operator:test", created_at=at or local("10-31", "12:00")))
+    async def follow_up(
+        self, visit_id: int, satisfaction: int, complaint: str | None = None, at: datetime | None = None
+    ) -> None:
+        await self.add(
+            FollowUp(
+                visit_id=visit_id,
+                satisfaction=satisfaction,
+                complaint=complaint,
+                created_by="operator:test",
+                created_at=at or local("10-31", "12:00"),
+            )
+        )
 
 
 async def build_october(db) -> October:
     async with db() as session:
         b = Builder(session)
-        e = {"张桂英": await b.elder("张桂英", "530111001001", 2), "李秀兰": await b.elder("李秀兰", "530111001002", 1),
-             "王淑珍": await b.elder("王淑珍", "530111002001", 1), "赵玉梅": await b.elder("赵玉梅", "530111002001", 2),
-             "刘建国": await b.elder("刘建国", "530111001001", 0),
-             "陈志强": await b.elder("陈志强", "530111001001", 1, status="deceased"),
-             "黄海": await b.elder("黄海", "460106001001", 2)}
-        p = {"康乐": await b.provider("康乐养老", "530111", 100, date(2025, 1, 1)),
-             "新苗": await b.provider("新苗护理", "530111", 10, date(2026, 9, 1)),
-             "椰城": await b.provider("椰城关爱", "460106", 50, date(2025, 1, 1))}
+        e = {
+            "张桂英": await b.elder("张桂英", "530111001001", 2),
+            "李秀兰": await b.elder("李秀兰", "530111001002", 1),
+            "王淑珍": await b.elder("王淑珍", "530111002001", 1),
+            "赵玉梅": await b.elder("赵玉梅", "530111002001", 2),
+            "刘建国": await b.elder("刘建国", "530111001001", 0),
+            "陈志强": await b.elder("陈志强", "530111001001", 1, status="deceased"),
+            "黄海": await b.elder("黄海", "460106001001", 2),
+        }
+        p = {
+            "康乐": await b.provider("康乐养老", "530111", 100, date(2025, 1, 1)),
+            "新苗": await b.provider("新苗护理", "530111", 10, date(2026, 9, 1)),
+            "椰城": await b.provider("椰城关爱", "460106", 50, date(2025, 1, 1)),
+        }
         v = {}
         v["v1"] = await b.visit(await b.request(e["张桂英"], MONTH, seq=1), p["康乐"], local("10-05", "09:00"), 70)
         v["v2"] = await b.visit(await b.request(e["张桂英"], MONTH, seq=2), p["康乐"], local("10-31", "23:30"), 65)
-        v["v3"] = await b.visit(await b.request(e["李秀兰"], MONTH, seq=1), p["新苗"], local("10-10", "10:00"), 45,
-                                "exception", ("short_duration",))
-        v["v4"] = await b.visit(await b.request(e["王淑珍"], MONTH, seq=1), p["新苗"], local("10-12", "14:00"), 62,
-                                "exception", ("off_site", "outside_window"), distance_m=1200.0,
-                                caregiver="=cmd()")
+        v["v3"] = await b.visit(
+            await b.request(e["李秀兰"], MONTH, seq=1),
+            p["新苗"],
+            local("10-10", "10:00"),
+            45,
+            "exception",
+            ("short_duration",),
+        )
+        v["v4"] = await b.visit(
+            await b.request(e["王淑珍"], MONTH, seq=1),
+            p["新苗"],
+            local("10-12", "14:00"),
+            62,
+            "exception",
+            ("off_site", "outside_window"),
+            distance_m=1200.0,
+            caregiver="=cmd()",
+        )
         await b.request(e["赵玉梅"], MONTH, seq=1, status="missed")
         v["v5"] = await b.visit(await b.request(e["赵玉梅"], MONTH, seq=2), p["康乐"], local("11-01", "00:10"), 60)
         called = local("10-20", "08:00")
-        v["v6"] = await b.visit(await b.request(e["刘建国"], MONTH, kind="ad_hoc", urgency="emergency",
-                                                service="emergency", created_at=called),
-                                p["康乐"], called + timedelta(minutes=25), 60)
+        v["v6"] = await b.visit(
+            await b.request(
+                e["刘建国"], MONTH, kind="ad_hoc", urgency="emergency", service="emergency", created_at=called
+            ),
+            p["康乐"],
+            called + timedelta(minutes=25),
+            60,
+        )
         called = local("10-25", "20:00")
-        v["v7"] = await b.visit(await b.request(e["张桂英"], MONTH, kind="ad_hoc", urgency="emergency",
-                                                service="emergency", created_at=called),
-                                p["康乐"], called + timedelta(minutes=45), 90)
-        await b.request(e["李秀兰"], MONTH, kind="ad_hoc", urgency="emergency", service="emergency",
-                        status="open", created_at=local("10-28", "07:00"))
-        v["v8"] = await b.visit(await b.request(e["王淑珍"], MONTH, kind="ad_hoc", status="in_progress"),
-                                p["康乐"], local("10-30", "09:00"), None, status="in_progress")
-        v["haikou"] = await b.visit(await b.request(e["黄海"], MONTH, seq=1), p["椰城"], local("10-15", "09:00"),
-                                    80)
-        v["september"] = await b.visit(await b.request(e["张桂英"], "2026-09", seq=1), p["康乐"],
-                                       local("09-15", "09:00"), 75)
+        v["v7"] = await b.visit(
+            await b.request(
+                e["张桂英"], MONTH, kind="ad_hoc", urgency="emergency", service="emergency", created_at=called
+            ),
+            p["康乐"],
+            called + timedelta(minutes=45),
+            90,
+        )
+        await b.request(
+            e["李秀兰"],
+            MONTH,
+            kind="ad_hoc",
+            urgency="emergency",
+            service="emergency",
+            status="open",
+            created_at=local("10-28", "07:00"),
+        )
+        v["v8"] = await b.visit(
+            await b.request(e["王淑珍"], MONTH, kind="ad_hoc", status="in_progress"),
+            p["康乐"],
+            local("10-30", "09:00"),
+            None,
+            status="in_progress",
+        )
+        v["haikou"] = await b.visit(await b.request(e["黄海"], MONTH, seq=1), p["椰城"], local("10-15", "09:00"), 80)
+        v["september"] = await b.visit(
+            await b.request(e["张桂英"], "2026-09", seq=1), p["康乐"], local("09-15", "09:00"), 75
+        )
         await b.follow_up(v["v1"], 5)
         await b.follow_up(v["v2"], 4, at=local("11-01", "10:00"))
         await b.follow_up(v["v3"], 2, "护理员迟到，服务时间太短")
-        session.add_all([QuotaUsage(provider_id=p["康乐"], month=MONTH, used=8),
-                         QuotaUsage(provider_id=p["新苗"], month=MONTH, used=4)])
+        session.add_all(
+            [
+                QuotaUsage(provider_id=p["康乐"], month=MONTH, used=8),
+                QuotaUsage(provider_id=p["新苗"], month=MONTH, used=4),
+            ]
+        )
         await session.commit()
     return October(e, p, v)
 
@@ -153,6 +272,8 @@ async def build_october(db) -> October:
 async def set_prices(db, versions: list[tuple[str, str, int]]) -> None:
     """(service, effective_from, yuan) rows, as the price table's versions."""
     async with db() as session:
-        session.add_all(ServicePrice(service=s, effective_from=date.fromisoformat(d), unit_price_fen=y * 100,
-                                     created_by="test") for s, d, y in versions)
+        session.add_all(
+            ServicePrice(service=s, effective_from=date.fromisoformat(d), unit_price_fen=y * 100, created_by="test")
+            for s, d, y in versions
+        )
         await session.commit()

@@ -31,13 +31,21 @@ async def test_operators_and_providers_do_not_read_reports(client, token, path):
 
 
 @pytest.mark.parametrize("path", GETS)
-@pytest.mark.parametrize(("params", "field"), [
-    ({}, "month"), ({"month": "2026-13"}, "month"), ({"month": "202610"}, "month"),
-    ({"month": "2099-01"}, "month"),
-    ({"month": "0998-05"}, "month"), ({"month": "0000-01"}, "month"), ({"month": "9999-12"}, "month"),  # were 500s
-    ({"month": "2026-10", "area": "53011"}, "area"), ({"month": "2026-10", "area": "999999"}, "area"),
-    ({"month": "2026-10", "format": "docx"}, "format"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({}, "month"),
+        ({"month": "2026-13"}, "month"),
+        ({"month": "202610"}, "month"),
+        ({"month": "2099-01"}, "month"),
+        ({"month": "0998-05"}, "month"),
+        ({"month": "0000-01"}, "month"),
+        ({"month": "9999-12"}, "month"),  # were 500s
+        ({"month": "2026-10", "area": "53011"}, "area"),
+        ({"month": "2026-10", "area": "999999"}, "area"),
+        ({"month": "2026-10", "format": "docx"}, "format"),
+    ],
+)
 async def test_bad_report_parameters_are_422_naming_the_field(client, token, path, params, field):
     response = await client.get(path, params=params, headers=await token("admin"))
     assert response.status_code == 422, response.text
@@ -47,8 +55,9 @@ async def test_bad_report_parameters_are_422_naming_the_field(client, token, pat
 async def test_formats_each_report_does_not_offer_are_422(client, token):
     admin = await token("admin")
     for path, fmt in (("exceptions", "xlsx"), ("exceptions", "pdf"), ("settlement", "pdf")):
-        response = await client.get(f"/api/v1/reports/{path}", params={"month": "2026-10", "format": fmt},
-                                    headers=admin)
+        response = await client.get(
+            f"/api/v1/reports/{path}", params={"month": "2026-10", "format": fmt}, headers=admin
+        )
         assert response.status_code == 422, (path, fmt)
 
 
@@ -87,8 +96,12 @@ def test_the_openapi_document_lists_every_refusal():
         listed = set(spec["paths"][path][method]["responses"])
         assert codes <= listed, (method, path, codes - listed)
     monthly = spec["paths"]["/api/v1/reports/monthly"]["get"]["responses"]["200"]["content"]
-    assert {"application/json", "text/csv", "application/pdf",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} <= set(monthly)
+    assert {
+        "application/json",
+        "text/csv",
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    } <= set(monthly)
 
 
 async def test_the_remaining_refusals(client, token):
@@ -97,8 +110,12 @@ async def test_the_remaining_refusals(client, token):
     assert (await client.post("/api/v1/prices", json=price)).status_code == 401
     assert (await client.post("/api/v1/providers/1/reinstate", json={"reason": "x"})).status_code == 401
     assert (await client.post("/api/v1/reports/closures", json={"month": "2026-10"})).status_code == 401
-    bad = (("/api/v1/reports/closures", {"month": "2026-13"}), ("/api/v1/reports/closures", {"area": "53"}),
-           ("/api/v1/prices", {"service": "nap"}), ("/api/v1/quality", {}))
+    bad = (
+        ("/api/v1/reports/closures", {"month": "2026-13"}),
+        ("/api/v1/reports/closures", {"area": "53"}),
+        ("/api/v1/prices", {"service": "nap"}),
+        ("/api/v1/quality", {}),
+    )
     for path, params in bad:
         response = await client.get(path, params=params, headers=admin)
         assert response.status_code == 422 and response.json()["errors"], (path, params)

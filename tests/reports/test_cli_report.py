@@ -42,8 +42,9 @@ def cli(tmp_path, monkeypatch):
 def test_report_writes_each_format(cli, tmp_path):
     for fmt in ("json", "csv", "xlsx", "pdf"):
         output = tmp_path / f"guandu.{fmt}"
-        result = cli.invoke(homecare, ["report", "--month", MONTH, "--area", "530111", "--format", fmt,
-                                       "-o", str(output)])
+        result = cli.invoke(
+            homecare, ["report", "--month", MONTH, "--area", "530111", "--format", fmt, "-o", str(output)]
+        )
         assert result.exit_code == 0, result.output
         assert output.stat().st_size > 0 and "sha256" in result.stderr
     summary = json.loads((tmp_path / "guandu.json").read_text(encoding="utf-8"))
@@ -56,9 +57,12 @@ def test_report_writes_each_format(cli, tmp_path):
 
 def test_report_refuses_bad_arguments(cli, tmp_path):
     output = str(tmp_path / "x")
-    for args in (["--month", "2026-13", "--area", "530111"], ["--month", MONTH, "--area", "53"],
-                 ["--month", MONTH, "--area", "999999"],
-                 ["--month", MONTH, "--area", "530111", "--format", "doc"],
-                 ["--month", "2099-01", "--area", "530111"]):
+    for args in (
+        ["--month", "2026-13", "--area", "530111"],
+        ["--month", MONTH, "--area", "53"],
+        ["--month", MONTH, "--area", "999999"],
+        ["--month", MONTH, "--area", "530111", "--format", "doc"],
+        ["--month", "2099-01", "--area", "530111"],
+    ):
         result = cli.invoke(homecare, ["report", *args, "-o", output])
         assert result.exit_code == 2 and "error" in result.stderr, (args, result.output)

@@ -25,19 +25,25 @@ async def test_a_check_in_before_its_request_was_made_is_refused(client, token, 
     world = await build_world(client, token)
     request, assignment_id = await accepted_assignment(client, db, world, urgency="emergency", service="emergency")
     async with db() as session:  # the call came in a minute ago
-        await session.exec(update(ServiceRequest).where(ServiceRequest.id == request["id"])
-                           .values(created_at=ago(minutes=1)))
+        await session.exec(
+            update(ServiceRequest).where(ServiceRequest.id == request["id"]).values(created_at=ago(minutes=1))
+        )
         await session.commit()
-    early = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, ago(minutes=70)),
-                              headers=world.provider)
+    early = await client.post(
+        "/api/v1/provider/visits", json=check_in_body(assignment_id, ago(minutes=70)), headers=world.provider
+    )
     assert early.status_code == 422 and problem_fields(early) == ["check_in.at"], early.text
     detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
     assert detail["status"] == "accepted" and detail["visit"] is None  # nothing written
-    batch = await client.post("/api/v1/provider/visits:batch", headers=world.provider,
-                              json={"visits": [check_in_body(assignment_id, ago(minutes=70))]})
+    batch = await client.post(
+        "/api/v1/provider/visits:batch",
+        headers=world.provider,
+        json={"visits": [check_in_body(assignment_id, ago(minutes=70))]},
+    )
     assert batch.json()["results"][0]["error"]["status"] == 422
-    on_time = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, utcnow()),
-                                headers=world.provider)
+    on_time = await client.post(
+        "/api/v1/provider/visits", json=check_in_body(assignment_id, utcnow()), headers=world.provider
+    )
     assert on_time.status_code == 201, on_time.text
 
 
@@ -46,16 +52,21 @@ async def test_a_check_in_stored_before_its_request_counts_as_no_answer(client, 
     world = await build_world(client, token)
     request, assignment_id = await accepted_assignment(client, db, world, urgency="emergency", service="emergency")
     arrived = ago(minutes=80)
-    started = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, arrived),
-                                headers=world.provider)
+    started = await client.post(
+        "/api/v1/provider/visits", json=check_in_body(assignment_id, arrived), headers=world.provider
+    )
     assert started.status_code == 201, started.text
     async with db() as session:
-        await session.exec(update(ServiceRequest).where(ServiceRequest.id == request["id"])
-                           .values(created_at=arrived + timedelta(minutes=69.7)))
+        await session.exec(
+            update(ServiceRequest)
+            .where(ServiceRequest.id == request["id"])
+            .values(created_at=arrived + timedelta(minutes=69.7))
+        )
         await session.commit()
     month = month_of(utcnow(), settings.tz)
-    summary = (await client.get(MONTHLY, params={"month": month, "area": "530111"},
-                                headers=await token("admin"))).json()
+    summary = (
+        await client.get(MONTHLY, params={"month": month, "area": "530111"}, headers=await token("admin"))
+    ).json()
     assert summary["emergencies"]["requests"] == 1 and summary["emergencies"]["answered"] == 0
     assert summary["emergencies"]["response_p50_minutes"] is None  # never -69.7
     async with db() as session:
@@ -65,18 +76,29 @@ async def test_a_check_in_stored_before_its_request_counts_as_no_answer(client, 
 async def test_the_summary_counts_the_elders_served_by_category(client, token, db, settings):
     world = await build_world(client, token, id_number=id_number(born="19400101"), living_alone=True)
     admin = world.admin
-    await client.post(f"/api/v1/elders/{world.elder_id}/categories", headers=admin,
-                      json={"category": "dibao", "since": "2020-01-01", "source": "低保名册"})
+    await client.post(
+        f"/api/v1/elders/{world.elder_id}/categories",
+        headers=admin,
+        json={"category": "dibao", "since": "2020-01-01", "source": "低保名册"},
+    )
     # Another elder, 60-something, not served: counted in the category, not among the served.
-    young = (await client.post("/api/v1/elders", headers=admin,
-                               json=elder_body(id_number=id_number(born="19600101")))).json()
-    await client.post(f"/api/v1/elders/{young['id']}/categories", headers=admin,
-                      json={"category": "dibao", "since": "2020-01-01", "source": "低保名册"})
+    young = (
+        await client.post("/api/v1/elders", headers=admin, json=elder_body(id_number=id_number(born="19600101")))
+    ).json()
+    await client.post(
+        f"/api/v1/elders/{young['id']}/categories",
+        headers=admin,
+        json={"category": "dibao", "since": "2020-01-01", "source": "低保名册"},
+    )
     _, assignment_id = await accepted_assignment(client, db, world)
-    started = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, ago(minutes=75)),
-                                headers=world.provider)
-    ended = await client.post(f"/api/v1/provider/visits/{started.json()['id']}/check-out",
-                              json=check_out_body(ago(minutes=5)), headers=world.provider)
+    started = await client.post(
+        "/api/v1/provider/visits", json=check_in_body(assignment_id, ago(minutes=75)), headers=world.provider
+    )
+    ended = await client.post(
+        f"/api/v1/provider/visits/{started.json()['id']}/check-out",
+        json=check_out_body(ago(minutes=5)),
+        headers=world.provider,
+    )
     assert ended.json()["verification"]["status"] == "verified", ended.text
     month = month_of(utcnow(), settings.tz)
     summary = (await client.get(MONTHLY, params={"month": month, "area": "530111"}, headers=admin)).json()

@@ -14,8 +14,9 @@ def test_names_are_masked_but_distinguishable():
 
 async def test_every_unverified_visit_with_its_codes(client, token, db):
     october = await build_october(db)
-    response = await client.get(EXCEPTIONS, params={"month": MONTH, "area": "530111"},
-                                headers=await token("regulator", area_code="530111"))
+    response = await client.get(
+        EXCEPTIONS, params={"month": MONTH, "area": "530111"}, headers=await token("regulator", area_code="530111")
+    )
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["title"] == "异常上门明细" and report["total"] == 3 and len(report["sha256"]) == 64
@@ -36,7 +37,7 @@ async def test_a_street_regulator_sees_its_street_only(client, token, db):
     street = await token("regulator", area_code="530111002")
     report = (await client.get(EXCEPTIONS, params={"month": MONTH}, headers=street)).json()
     assert {item["area_code"][:9] for item in report["items"]} == {"530111002"} and report["total"] == 2
-    assert (await client.get(EXCEPTIONS, params={"month": MONTH, "area": "530111001"},
-                             headers=street)).status_code == 403
-    assert (await client.get(EXCEPTIONS, params={"month": MONTH, "format": "xlsx"},
-                             headers=street)).status_code == 422
+    assert (
+        await client.get(EXCEPTIONS, params={"month": MONTH, "area": "530111001"}, headers=street)
+    ).status_code == 403
+    assert (await client.get(EXCEPTIONS, params={"month": MONTH, "format": "xlsx"}, headers=street)).status_code == 422

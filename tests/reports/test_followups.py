@@ -25,8 +25,9 @@ async def test_an_operator_records_one_follow_up_per_visit(client, token, db):
     october = await build_october(db)
     operator = await token("operator")
     visit_id = october.visits["v4"]
-    created = await client.post(follow_up(visit_id), json={"satisfaction": 1, "complaint": "  没见到人  "},
-                                headers=operator)
+    created = await client.post(
+        follow_up(visit_id), json={"satisfaction": 1, "complaint": "  没见到人  "}, headers=operator
+    )
     assert created.status_code == 201, created.text
     assert created.json()["satisfaction"] == 1 and created.json()["complaint"] == "没见到人"
     assert created.json()["created_by"] == "operator:test-operator"
@@ -49,9 +50,17 @@ async def test_the_same_idempotency_key_replays_the_first_answer(client, token, 
     assert other.status_code == 422
 
 
-@pytest.mark.parametrize("body", [{"satisfaction": 0}, {"satisfaction": 6}, {}, {"satisfaction": "good"},
-                                  {"satisfaction": 3, "complaint": "x" * 1001},
-                                  {"satisfaction": 3, "mood": "ok"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"satisfaction": 0},
+        {"satisfaction": 6},
+        {},
+        {"satisfaction": "good"},
+        {"satisfaction": 3, "complaint": "x" * 1001},
+        {"satisfaction": 3, "mood": "ok"},
+    ],
+)
 async def test_bad_follow_ups_are_422(client, token, db, body):
     october = await build_october(db)
     response = await client.post(follow_up(october.visits["v6"]), json=body, headers=await token("operator"))
@@ -63,13 +72,17 @@ async def test_follow_up_refusals(client, token, db):
     operator = await token("operator")
     missing = await client.post(follow_up(99999), json={"satisfaction": 3}, headers=operator)
     assert missing.status_code == 404
-    assert (await client.post(follow_up(october.visits["v8"]), json={"satisfaction": 3},
-                              headers=operator)).status_code == 409  # the caregiver is still there
+    assert (
+        await client.post(follow_up(october.visits["v8"]), json={"satisfaction": 3}, headers=operator)
+    ).status_code == 409  # the caregiver is still there
     assert (await client.post(follow_up(october.visits["v6"]), json={"satisfaction": 3})).status_code == 401
-    for role, extra in (("regulator", {"area_code": "530111"}),
-                        ("provider", {"provider_id": october.providers["康乐"]})):
-        response = await client.post(follow_up(october.visits["v6"]), json={"satisfaction": 3},
-                                     headers=await token(role, **extra))
+    for role, extra in (
+        ("regulator", {"area_code": "530111"}),
+        ("provider", {"provider_id": october.providers["康乐"]}),
+    ):
+        response = await client.post(
+            follow_up(october.visits["v6"]), json={"satisfaction": 3}, headers=await token(role, **extra)
+        )
         assert response.status_code == 403, role
 
 
@@ -107,8 +120,9 @@ async def test_the_queue_puts_exceptions_first_then_new_providers_then_a_sample(
     assert [i["risk"] for i in queue["items"]] == ["exception", "new_provider", "new_provider"]
     paged, cursor = [], None
     while True:
-        page = await ask_queue(app, client, operator, sample_rate=0, area="530111", limit=1,
-                               **({"cursor": cursor} if cursor else {}))
+        page = await ask_queue(
+            app, client, operator, sample_rate=0, area="530111", limit=1, **({"cursor": cursor} if cursor else {})
+        )
         paged += [i["visit_id"] for i in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -129,8 +143,17 @@ async def test_the_sample_is_a_fixed_share_of_ordinary_visits(app, client, token
     assert (await client.get(QUEUE, params={"month": MONTH}, headers=regulator)).status_code == 403
 
 
-@pytest.mark.parametrize("params", [{"month": "2026-13"}, {"area": "53"}, {"area": "999999"}, {"limit": 0},
-                                    {"limit": 501}, {"cursor": "not-a-cursor"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"month": "2026-13"},
+        {"area": "53"},
+        {"area": "999999"},
+        {"limit": 0},
+        {"limit": 501},
+        {"cursor": "not-a-cursor"},
+    ],
+)
 async def test_bad_queue_parameters_are_422(client, token, db, params):
     response = await client.get(QUEUE, params=params, headers=await token("operator"))
     assert response.status_code == 422, response.text

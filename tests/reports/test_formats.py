@@ -16,15 +16,23 @@ MONTHLY = "/api/v1/reports/monthly"
 
 
 async def download(client, headers, fmt: str, path: str = MONTHLY, **params):
-    response = await client.get(path, params={"month": MONTH, "area": "530111", "format": fmt, **params},
-                                headers=headers)
+    response = await client.get(
+        path, params={"month": MONTH, "area": "530111", "format": fmt, **params}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response
 
 
 def test_guard_defuses_formula_starts_only():
-    assert [guard(t) for t in ("=SUM(A1)", "+86", "-1", "@cmd", "\tx", "张桂英", "1-2")] == \
-        ["'=SUM(A1)", "'+86", "'-1", "'@cmd", "'\tx", "张桂英", "1-2"]
+    assert [guard(t) for t in ("=SUM(A1)", "+86", "-1", "@cmd", "\tx", "张桂英", "1-2")] == [
+        "'=SUM(A1)",
+        "'+86",
+        "'-1",
+        "'@cmd",
+        "'\tx",
+        "张桂英",
+        "1-2",
+    ]
 
 
 async def test_csv_has_a_bom_chinese_headers_and_defused_cells(client, token, db):
@@ -36,8 +44,7 @@ async def test_csv_has_a_bom_chinese_headers_and_defused_cells(client, token, db
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == ["报告", "监管月报"] and ["地区", "官渡区"] in rows
-    json_summary = (await client.get(MONTHLY, params={"month": MONTH, "area": "530111"},
-                                     headers=admin)).json()
+    json_summary = (await client.get(MONTHLY, params={"month": MONTH, "area": "530111"}, headers=admin)).json()
     assert ["SHA-256", json_summary["sha256"]] in rows
     assert ["老年人", "覆盖率", "25.00%"] in rows and ["服务时长", "中位数(分钟)", "63.5"] in rows
     header = rows.index(["街道代码", "街道", "应服务老人", "已服务老人", "覆盖率"])
@@ -70,12 +77,11 @@ async def test_xlsx_reads_back_to_the_same_numbers(client, token, db):
     assert providers.freeze_panes == "A2"
     rows = list(providers.iter_rows(min_row=2, values_only=True))
     assert [(r[1], r[2], r[3], r[4], r[8]) for r in rows] == [
-        (p["name"], p["visits"], p["verified"], p["verified_rate"], p["quota_use_rate"])
-        for p in s["providers"]]
+        (p["name"], p["visits"], p["verified"], p["verified_rate"], p["quota_use_rate"]) for p in s["providers"]
+    ]
     assert providers["E2"].number_format == "0.00%"
     streets = list(book["街道覆盖"].iter_rows(min_row=2, values_only=True))
-    assert streets == [(r["code"], r["name"], r["entitled"], r["served"], r["coverage_rate"])
-                       for r in s["streets"]]
+    assert streets == [(r["code"], r["name"], r["entitled"], r["served"], r["coverage_rate"]) for r in s["streets"]]
 
 
 async def test_xlsx_never_turns_text_into_formulas(client, token, db):
@@ -96,8 +102,13 @@ def _fonts(reader: pypdf.PdfReader) -> list[dict]:
             descriptor = font.get("/FontDescriptor")
             if descriptor is None and "/DescendantFonts" in font:
                 descriptor = font["/DescendantFonts"][0].get_object().get("/FontDescriptor")
-            fonts.append({"name": font["/BaseFont"], "embedded": descriptor is not None and any(
-                key in descriptor.get_object() for key in ("/FontFile", "/FontFile2", "/FontFile3"))})
+            fonts.append(
+                {
+                    "name": font["/BaseFont"],
+                    "embedded": descriptor is not None
+                    and any(key in descriptor.get_object() for key in ("/FontFile", "/FontFile2", "/FontFile3")),
+                }
+            )
     return fonts
 
 
@@ -114,8 +125,18 @@ async def test_pdf_embeds_its_cjk_font_and_its_chinese_text_extracts(client, tok
     assert "监管月报" in cover and "官渡区" in cover and "2026-10" in cover and "生成时间" in cover
     assert s["sha256"] in cover
     text = "".join(page.extract_text() for page in reader.pages)
-    for words in ("各街道覆盖率", "各服务机构异常上门", "太和街道", "关上街道", "覆盖率", "康乐养老", "新苗护理",
-                  "签到位置不符", "与上月比较", "25.00%"):
+    for words in (
+        "各街道覆盖率",
+        "各服务机构异常上门",
+        "太和街道",
+        "关上街道",
+        "覆盖率",
+        "康乐养老",
+        "新苗护理",
+        "签到位置不符",
+        "与上月比较",
+        "25.00%",
+    ):
         assert words in text, words
 
 

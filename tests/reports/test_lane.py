@@ -14,8 +14,15 @@ from service.app import create_app
 from tests.reports.month import MONTH, build_october
 
 # Mixed formats; two PDFs in the fifty (each renders for a few hundred ms, the suite must stay quick).
-DOWNLOADS = [("monthly", "json"), ("monthly", "csv"), ("monthly", "xlsx"), ("exceptions", "csv"),
-             ("settlement", "xlsx"), ("settlement", "json"), ("exceptions", "json")]
+DOWNLOADS = [
+    ("monthly", "json"),
+    ("monthly", "csv"),
+    ("monthly", "xlsx"),
+    ("exceptions", "csv"),
+    ("settlement", "xlsx"),
+    ("settlement", "json"),
+    ("exceptions", "json"),
+]
 # Who is asking, as the pool sees it: set by each task of the test, inherited by the tasks and greenlets it
 # starts (a report's queries side by side included).
 ROLE: contextvars.ContextVar[str] = contextvars.ContextVar("role", default="test")
@@ -57,18 +64,17 @@ async def test_fifty_downloads_leave_intake_its_connections(settings, db, token)
     async def download(client, i: int, role: str = "report") -> httpx.Response:
         ROLE.set(role)
         path, fmt = ("monthly", "pdf") if i % 25 == 3 else DOWNLOADS[i % len(DOWNLOADS)]
-        return await client.get(f"/api/v1/reports/{path}", params={"month": MONTH, "format": fmt},
-                                headers=regulator)
+        return await client.get(f"/api/v1/reports/{path}", params={"month": MONTH, "format": fmt}, headers=regulator)
 
     async def create(client) -> httpx.Response:
         ROLE.set("intake")
         await asyncio.sleep(0)  # let the downloads start first
-        return await client.post("/api/v1/requests", json={"elder_id": elder_id, "service": "clean"},
-                                 headers=operator)
+        return await client.post("/api/v1/requests", json={"elder_id": elder_id, "service": "clean"}, headers=operator)
 
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
-                                     timeout=300) as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=300
+        ) as client:
             # In tasks of their own, so that their roles stay theirs: tokens are remembered from here on.
             assert (await asyncio.create_task(download(client, 0, "warm-up"))).status_code == 200
             assert (await asyncio.create_task(create(client))).status_code == 201
@@ -122,13 +128,36 @@ def test_a_long_report_is_sealed_a_slice_at_a_time_with_the_same_digest():
     from service.reports.visit_exceptions import ExceptionRow, ExceptionsReport
 
     at = datetime(2026, 10, 5, 1, 0, tzinfo=UTC)
-    items = [ExceptionRow(visit_id=i, request_id=i, service="clean", provider_id=1, provider_name="康乐\"服务\"",
-                          caregiver=None, elder_id=i, elder_name="张*英", area_code="530111001001", check_in_at=at,
-                          check_out_at=None, duration_minutes=12.5, check_in_distance_m=None,
-                          check_out_distance_m=3.25, status="exception", exceptions=["off_site"],
-                          exception_labels=["不在老人家中"]) for i in range(2 * SLICE + 7)]
+    items = [
+        ExceptionRow(
+            visit_id=i,
+            request_id=i,
+            service="clean",
+            provider_id=1,
+            provider_name='康乐"服务"',
+            caregiver=None,
+            elder_id=i,
+            elder_name="张*英",
+            area_code="530111001001",
+            check_in_at=at,
+            check_out_at=None,
+            duration_minutes=12.5,
+            check_in_distance_m=None,
+            check_out_distance_m=3.25,
+            status="exception",
+            exceptions=["off_site"],
+            exception_labels=["不在老人家中"],
+        )
+        for i in range(2 * SLICE + 7)
+    ]
     for count in (0, 1, SLICE, len(items)):
-        report = ExceptionsReport(area=AreaRef(code="530111", name="官渡区"), month="2026-10",
-                                  timezone="Asia/Shanghai", generated_at=at, total=count, items=items[:count],
-                                  sha256="")
+        report = ExceptionsReport(
+            area=AreaRef(code="530111", name="官渡区"),
+            month="2026-10",
+            timezone="Asia/Shanghai",
+            generated_at=at,
+            total=count,
+            items=items[:count],
+            sha256="",
+        )
         assert content_sha256(report, long="items") == content_sha256(report)

@@ -26,8 +26,10 @@ def test_scores_by_hand():
     assert quality_score(ProviderMonth(0, 0, 0, 0, 0, 0, 0)) is None
 
 
-@pytest.mark.parametrize(("below", "previous_run", "previous_suspended", "expected"),
-                         [(False, 3, False, 0), (True, 0, False, 1), (True, 1, False, 2), (True, 2, True, 1)])
+@pytest.mark.parametrize(
+    ("below", "previous_run", "previous_suspended", "expected"),
+    [(False, 3, False, 0), (True, 0, False, 1), (True, 1, False, 2), (True, 2, True, 1)],
+)
 def test_low_runs(below, previous_run, previous_suspended, expected):
     assert low_run(below, previous_run, previous_suspended) == expected
 
@@ -36,8 +38,9 @@ async def _low_september(db, october) -> None:
     async with db() as session:
         builder = Builder(session)
         request = await builder.request(october.elders["李秀兰"], "2026-09", seq=1)
-        await builder.visit(request, october.providers["新苗"], local("09-20", "10:00"), 30, "exception",
-                            ("short_duration",))
+        await builder.visit(
+            request, october.providers["新苗"], local("09-20", "10:00"), 30, "exception", ("short_duration",)
+        )
         await session.commit()
 
 
@@ -48,7 +51,9 @@ async def test_two_low_months_running_suspend_a_provider_once(client, token, db,
     xinmiao = october.providers["新苗"]
     september = (await client.post(ASSESS, json={"month": "2026-09"}, headers=admin)).json()
     assert [(q["provider_id"], q["score"], q["low_run"], q["suspended"]) for q in september] == [
-        (october.providers["康乐"], 100.0, 0, False), (xinmiao, 0.0, 1, False)]
+        (october.providers["康乐"], 100.0, 0, False),
+        (xinmiao, 0.0, 1, False),
+    ]
     response = await client.post(ASSESS, json={"month": "2026-10"}, headers=admin)
     assert response.status_code == 200, response.text
     scores = {q["provider_id"]: q for q in response.json()}
@@ -69,8 +74,11 @@ async def test_two_low_months_running_suspend_a_provider_once(client, token, db,
     again = {q["provider_id"]: q for q in reassessed.json()}
     assert again[xinmiao]["provider_status"] == "active"  # re-assessing October does not suspend twice
     async with db() as session:
-        history = await session.exec(select(AuditEvent).where(
-            AuditEvent.entity == "provider", AuditEvent.entity_id == str(xinmiao)).order_by(AuditEvent.id))
+        history = await session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity == "provider", AuditEvent.entity_id == str(xinmiao))
+            .order_by(AuditEvent.id)
+        )
         actions = [e.action for e in history.all()]
         assert actions == ["provider.suspend", "provider.reinstate"]
     assert (await client.post(reinstate, json={"reason": "again"}, headers=admin)).status_code == 409
@@ -96,13 +104,21 @@ async def test_assessment_refusals(client, token, db, settings):
 async def test_a_regulator_reads_the_scores_of_providers_in_its_area(client, token, db):
     october = await build_october(db)
     await client.post(ASSESS, json={"month": "2026-10"}, headers=await token("admin"))
-    guandu = (await client.get("/api/v1/quality", params={"month": "2026-10"},
-                               headers=await token("regulator", area_code="530111001"))).json()
+    guandu = (
+        await client.get(
+            "/api/v1/quality", params={"month": "2026-10"}, headers=await token("regulator", area_code="530111001")
+        )
+    ).json()
     assert [q["provider_id"] for q in guandu] == [october.providers[n] for n in ("新苗", "康乐")]  # lowest first
-    haikou = (await client.get("/api/v1/quality", params={"month": "2026-10"},
-                               headers=await token("regulator", area_code="460106"))).json()
+    haikou = (
+        await client.get(
+            "/api/v1/quality", params={"month": "2026-10"}, headers=await token("regulator", area_code="460106")
+        )
+    ).json()
     assert [q["provider_name"] for q in haikou] == ["椰城关爱"]
-    assert (await client.get("/api/v1/quality", params={"month": "10-2026"},
-                             headers=await token("admin"))).status_code == 422
-    assert (await client.get("/api/v1/quality", params={"month": "2026-10"},
-                             headers=await token("operator"))).status_code == 403
+    assert (
+        await client.get("/api/v1/quality", params={"month": "10-2026"}, headers=await token("admin"))
+    ).status_code == 422
+    assert (
+        await client.get("/api/v1/quality", params={"month": "2026-10"}, headers=await token("operator"))
+    ).status_code == 403

@@ -24,8 +24,7 @@ async def settle(client, headers, **params) -> dict:
 
 
 def test_the_price_book_picks_the_version_in_effect_on_the_day():
-    book = PriceBook([PriceVersion("clean", date(2026, 10, 15), 6600),
-                      PriceVersion("clean", date(2020, 1, 1), 6000)])
+    book = PriceBook([PriceVersion("clean", date(2026, 10, 15), 6600), PriceVersion("clean", date(2020, 1, 1), 6000)])
     assert book.on("clean", date(2026, 10, 14)).fen == 6000
     assert book.on("clean", date(2026, 10, 15)).fen == 6600
     assert book.on("clean", date(2019, 12, 31)) is None and book.on("meal", date(2026, 10, 1)) is None
@@ -40,12 +39,37 @@ async def test_settlement_across_a_price_change(client, token, db):
     kangle = october.providers["康乐"]
     # v1 on 10-05 at 60, v2 on 10-31 at 66 (the new price), two emergencies at 80; 新苗 had no verified visit.
     assert s["lines"] == [
-        {"provider_id": kangle, "provider_name": "康乐养老", "service": "clean", "service_label": "助洁",
-         "price_from": "2020-01-01", "unit_price_yuan": "60.00", "visits": 1, "amount_yuan": "60.00"},
-        {"provider_id": kangle, "provider_name": "康乐养老", "service": "clean", "service_label": "助洁",
-         "price_from": "2026-10-15", "unit_price_yuan": "66.00", "visits": 1, "amount_yuan": "66.00"},
-        {"provider_id": kangle, "provider_name": "康乐养老", "service": "emergency", "service_label": "助急",
-         "price_from": "2020-01-01", "unit_price_yuan": "80.00", "visits": 2, "amount_yuan": "160.00"}]
+        {
+            "provider_id": kangle,
+            "provider_name": "康乐养老",
+            "service": "clean",
+            "service_label": "助洁",
+            "price_from": "2020-01-01",
+            "unit_price_yuan": "60.00",
+            "visits": 1,
+            "amount_yuan": "60.00",
+        },
+        {
+            "provider_id": kangle,
+            "provider_name": "康乐养老",
+            "service": "clean",
+            "service_label": "助洁",
+            "price_from": "2026-10-15",
+            "unit_price_yuan": "66.00",
+            "visits": 1,
+            "amount_yuan": "66.00",
+        },
+        {
+            "provider_id": kangle,
+            "provider_name": "康乐养老",
+            "service": "emergency",
+            "service_label": "助急",
+            "price_from": "2020-01-01",
+            "unit_price_yuan": "80.00",
+            "visits": 2,
+            "amount_yuan": "160.00",
+        },
+    ]
     money = {"amount_yuan": "286.00", "adjustments_yuan": "0.00", "payable_yuan": "286.00"}
     assert s["totals"] == {"visits": 4, **money}
     assert s["providers"] == [{"provider_id": kangle, "provider_name": "康乐养老", "visits": 4, **money}]
@@ -83,8 +107,9 @@ async def test_a_service_without_a_price_is_flagged_not_guessed(client, token, d
 async def test_settlement_as_csv(client, token, db):
     await build_october(db)
     await set_prices(db, PRICES)
-    response = await client.get(SETTLEMENT, params={"month": MONTH, "area": "530111", "format": "csv"},
-                                headers=await token("admin"))
+    response = await client.get(
+        SETTLEMENT, params={"month": MONTH, "area": "530111", "format": "csv"}, headers=await token("admin")
+    )
     assert response.status_code == 200 and response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert ["", "合计", "4", "286.00", "0.00", "286.00"] in rows
@@ -100,8 +125,13 @@ async def test_price_versions_are_added_never_rewritten(client, token, db):
     assert (await client.post("/api/v1/prices", json=body, headers=admin)).status_code == 409
     listed = (await client.get("/api/v1/prices", params={"service": "meal"}, headers=admin)).json()
     assert [(p["effective_from"], p["unit_price_yuan"]) for p in listed] == [("2027-01-01", "18.50")]
-    for bad in ({**body, "unit_price_yuan": "1.234"}, {**body, "unit_price_yuan": -1},
-                {**body, "service": "nap"}, {**body, "effective_from": "soon"}, {**body, "extra": 1}):
+    for bad in (
+        {**body, "unit_price_yuan": "1.234"},
+        {**body, "unit_price_yuan": -1},
+        {**body, "service": "nap"},
+        {**body, "effective_from": "soon"},
+        {**body, "extra": 1},
+    ):
         assert (await client.post("/api/v1/prices", json=bad, headers=admin)).status_code == 422, bad
     regulator = await token("regulator", area_code="530111")
     assert (await client.post("/api/v1/prices", json=body, headers=regulator)).status_code == 403
@@ -116,13 +146,11 @@ async def test_a_price_may_not_start_inside_a_closed_month(client, token, db):
     await build_october(db)
     await set_prices(db, PRICES)
     admin = await token("admin")
-    closed = await client.post("/api/v1/reports/closures", json={"month": MONTH, "area": "530111"},
-                               headers=admin)
+    closed = await client.post("/api/v1/reports/closures", json={"month": MONTH, "area": "530111"}, headers=admin)
     assert closed.status_code == 201, closed.text
     inside = {"service": "clean", "unit_price_yuan": "70", "effective_from": "2026-10-20"}
     response = await client.post("/api/v1/prices", json=inside, headers=admin)
     assert response.status_code == 409 and "2026-11-01" in response.json()["detail"]
-    later = await client.post("/api/v1/prices", json={**inside, "effective_from": "2026-11-01"},
-                              headers=admin)
+    later = await client.post("/api/v1/prices", json={**inside, "effective_from": "2026-11-01"}, headers=admin)
     assert later.status_code == 201
     assert (await settle(client, admin))["totals"]["payable_yuan"] == "286.00"

@@ -25,31 +25,73 @@ async def test_every_figure_of_the_hand_built_month(client, token, db):
     assert s["elders"] == {"entitled": 4, "served": 1, "coverage_rate": 0.25}
     # Requests count in the month they were made for: 赵玉梅's second visit (1 November, 00:10) completes
     # an October request; the visit itself belongs to November.
-    assert s["visits"] == {"entitled": 6, "planned": 6, "planned_completed": 5, "completion_rate": 0.8333,
-                           "completed": 6, "verified": 4, "verified_rate": 0.6667, "missed": 1,
-                           "ad_hoc_requests": 4}
-    assert s["exceptions"] == {"total": 2, "by_code": [
-        {"code": "off_site", "label": "签到位置不符", "visits": 1},
-        {"code": "outside_window", "label": "超出服务时段", "visits": 1},
-        {"code": "short_duration", "label": "服务时长不足", "visits": 1}]}
+    assert s["visits"] == {
+        "entitled": 6,
+        "planned": 6,
+        "planned_completed": 5,
+        "completion_rate": 0.8333,
+        "completed": 6,
+        "verified": 4,
+        "verified_rate": 0.6667,
+        "missed": 1,
+        "ad_hoc_requests": 4,
+    }
+    assert s["exceptions"] == {
+        "total": 2,
+        "by_code": [
+            {"code": "off_site", "label": "签到位置不符", "visits": 1},
+            {"code": "outside_window", "label": "超出服务时段", "visits": 1},
+            {"code": "short_duration", "label": "服务时长不足", "visits": 1},
+        ],
+    }
     # 45, 60, 62, 65, 70, 90 minutes
-    assert s["duration"] == {"timed_visits": 6, "median_minutes": 63.5, "mean_minutes": 65.3,
-                             "share_at_least_60": 0.8333}
+    assert s["duration"] == {
+        "timed_visits": 6,
+        "median_minutes": 63.5,
+        "mean_minutes": 65.3,
+        "share_at_least_60": 0.8333,
+    }
     # answered in 25 and 45 minutes; one never answered
-    assert s["emergencies"] == {"requests": 3, "answered": 2, "response_p50_minutes": 35.0,
-                                "response_p90_minutes": 43.0}
+    assert s["emergencies"] == {
+        "requests": 3,
+        "answered": 2,
+        "response_p50_minutes": 35.0,
+        "response_p90_minutes": 43.0,
+    }
     assert s["follow_ups"] == {"count": 3, "mean_satisfaction": 3.67, "complaints": 1}
     kangle, xinmiao = october.providers["康乐"], october.providers["新苗"]
     assert s["providers"] == [
-        {"provider_id": kangle, "name": "康乐养老", "visits": 5, "verified": 4, "verified_rate": 1.0,
-         "exceptions": 0, "quota": 100, "quota_used": 8, "quota_use_rate": 0.08, "follow_ups": 2,
-         "mean_satisfaction": 4.5},
-        {"provider_id": xinmiao, "name": "新苗护理", "visits": 2, "verified": 0, "verified_rate": 0.0,
-         "exceptions": 2, "quota": 10, "quota_used": 4, "quota_use_rate": 0.4, "follow_ups": 1,
-         "mean_satisfaction": 2.0}]
+        {
+            "provider_id": kangle,
+            "name": "康乐养老",
+            "visits": 5,
+            "verified": 4,
+            "verified_rate": 1.0,
+            "exceptions": 0,
+            "quota": 100,
+            "quota_used": 8,
+            "quota_use_rate": 0.08,
+            "follow_ups": 2,
+            "mean_satisfaction": 4.5,
+        },
+        {
+            "provider_id": xinmiao,
+            "name": "新苗护理",
+            "visits": 2,
+            "verified": 0,
+            "verified_rate": 0.0,
+            "exceptions": 2,
+            "quota": 10,
+            "quota_used": 4,
+            "quota_use_rate": 0.4,
+            "follow_ups": 1,
+            "mean_satisfaction": 2.0,
+        },
+    ]
     assert s["streets"] == [  # the worst-served street first
         {"code": "530111002", "name": "太和街道", "entitled": 2, "served": 0, "coverage_rate": 0.0},
-        {"code": "530111001", "name": "关上街道", "entitled": 2, "served": 1, "coverage_rate": 0.5}]
+        {"code": "530111001", "name": "关上街道", "entitled": 2, "served": 1, "coverage_rate": 0.5},
+    ]
     assert s["amendments"] == []
 
 
@@ -70,12 +112,22 @@ async def test_month_edges_follow_asia_shanghai(client, token, db):
 async def test_change_against_the_previous_month(client, token, db):
     await build_october(db)
     change = {c["figure"]: c for c in (await summary(client, await token("admin"), area="530111"))["change"]}
-    assert change["visits.verified"] == {"figure": "visits.verified", "label": "核验通过上门", "current": 4,
-                                         "previous": 1, "delta": 3}
+    assert change["visits.verified"] == {
+        "figure": "visits.verified",
+        "label": "核验通过上门",
+        "current": 4,
+        "previous": 1,
+        "delta": 3,
+    }
     assert change["elders.coverage_rate"]["previous"] == 0.25 and change["elders.coverage_rate"]["delta"] == 0
     assert change["visits.completion_rate"]["delta"] == -0.1667
-    assert change["duration.median_minutes"] == {"figure": "duration.median_minutes", "label": "服务时长中位数(分钟)",
-                                                 "current": 63.5, "previous": 75.0, "delta": -11.5}
+    assert change["duration.median_minutes"] == {
+        "figure": "duration.median_minutes",
+        "label": "服务时长中位数(分钟)",
+        "current": 63.5,
+        "previous": 75.0,
+        "delta": -11.5,
+    }
     assert change["follow_ups.mean_satisfaction"]["previous"] is None
     assert change["follow_ups.mean_satisfaction"]["delta"] is None
 
@@ -111,8 +163,9 @@ async def test_a_regulator_sees_its_own_area_only(client, token, db):
         response = await client.get(MONTHLY, params={"month": MONTH, "area": area}, headers=street)
         assert response.status_code == 403, area
     # Below its prefix but unknown: the code is checked, not the scope.
-    assert (await client.get(MONTHLY, params={"month": MONTH, "area": "530111001999"},
-                             headers=street)).status_code == 422
+    assert (
+        await client.get(MONTHLY, params={"month": MONTH, "area": "530111001999"}, headers=street)
+    ).status_code == 422
 
 
 async def test_a_city_regulator_sees_its_districts(client, token, db):

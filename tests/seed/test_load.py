@@ -18,9 +18,20 @@ pytestmark = pytest.mark.asyncio
 
 async def counts(db) -> dict[str, int]:
     async with db() as session:
-        return {model.__name__: (await session.exec(select(func.count()).select_from(model))).one()
-                for model in (Area, Provider, Station, ProviderArea, Caregiver, Elder, ElderCategory,
-                              AbilityAssessment, EntitlementPolicy)}
+        return {
+            model.__name__: (await session.exec(select(func.count()).select_from(model))).one()
+            for model in (
+                Area,
+                Provider,
+                Station,
+                ProviderArea,
+                Caregiver,
+                Elder,
+                ElderCategory,
+                AbilityAssessment,
+                EntitlementPolicy,
+            )
+        }
 
 
 async def test_loading_twice_changes_nothing_and_reset_starts_over(db):
@@ -58,7 +69,10 @@ async def test_loaded_elders_keep_their_facts_and_previous_provider(db):
     for generated in world.elders:
         stored = by_id_number[generated.id_number]
         assert (stored.name, stored.area_code, stored.visits_per_month) == (
-            generated.name, generated.area_code, generated.visits_per_month)
+            generated.name,
+            generated.area_code,
+            generated.visits_per_month,
+        )
         assert abs(stored.lat - generated.lat) < 1e-9 and abs(stored.lon - generated.lon) < 1e-9
         if generated.previous_provider is None:
             assert stored.last_provider_id is None

@@ -22,8 +22,13 @@ def test_the_policy_gives_every_seeded_elder_the_visits_it_was_drawn(scenario, a
     book = PolicyBook([Policy(1, body.name, prefixes, [rule_of(stored_rule(r)) for r in body.rules])])
     day = date(2026, 12, 1)
     for e in world.elders:
-        facts = facts_on(day, e.id_number, e.living_alone, [(c, SURVEY_DAY) for c in e.categories],
-                         [(e.assessed_on, 1, e.ability_level)])
+        facts = facts_on(
+            day,
+            e.id_number,
+            e.living_alone,
+            [(c, SURVEY_DAY) for c in e.categories],
+            [(e.assessed_on, 1, e.ability_level)],
+        )
         decided = entitlement(book, e.area_code, facts, e.visits_per_month, None)
         assert (decided.source, decided.visits_per_month) == ("policy", e.visits_per_month), e
     levels = Counter(e.ability_level for e in world.elders)

@@ -29,8 +29,10 @@ def test_same_seed_same_world_other_seed_other_world(guandu):
 
 def test_same_seed_same_world_in_another_process_with_another_hash_seed():
     """Set or dict order leaking into the draws would show up as a different world here."""
-    script = ("import hashlib; from seed.world import generate_world; "
-              "print(hashlib.sha256(repr(generate_world('haikou', 2000, seed=5)).encode()).hexdigest())")
+    script = (
+        "import hashlib; from seed.world import generate_world; "
+        "print(hashlib.sha256(repr(generate_world('haikou', 2000, seed=5)).encode()).hexdigest())"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     other = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     here = hashlib.sha256(repr(generate_world("haikou", 2000, seed=5)).encode()).hexdigest()
@@ -71,8 +73,9 @@ def test_every_area_code_nests_in_its_parent(world):
                 assert parent.code in seen  # parents come first, so they can be inserted in order
         seen.add(area.code)
     levels = {a.level for a in world.areas}
-    assert levels == ({"city", "county", "street", "community"} if world.scenario == "haikou"
-                      else {"county", "street", "community"})
+    assert levels == (
+        {"city", "county", "street", "community"} if world.scenario == "haikou" else {"county", "street", "community"}
+    )
 
 
 def test_elders_live_inside_their_district_near_their_community(world):
@@ -114,6 +117,7 @@ def test_entitlement_needs_and_devices(world):
 def test_older_and_living_alone_elders_get_two_visits_more_often(world):
     def share_of_two(group):
         return mean(e.visits_per_month == 2 for e in group)
+
     young_with_family = [e for e in world.elders if age_on(e.birth_date) < 70 and not e.living_alone]
     old_alone = [e for e in world.elders if age_on(e.birth_date) >= 80 and e.living_alone]
     assert share_of_two(old_alone) > share_of_two(young_with_family) + 0.3
@@ -148,8 +152,10 @@ def test_previous_providers_are_eligible_and_most_elders_have_one(world):
         provider = providers[elder.previous_provider]
         assert elder.area_code[:9] in provider.areas
         assert set(elder.services) <= set(provider.services)
-    reach = [min(haversine_km(e.lat, e.lon, s.lat, s.lon) for s in providers[e.previous_provider].stations)
-             for e in with_previous]
+    reach = [
+        min(haversine_km(e.lat, e.lon, s.lat, s.lon) for s in providers[e.previous_provider].stations)
+        for e in with_previous
+    ]
     assert mean(r <= MAX_KM for r in reach) > 0.95  # the engine could choose them again
 
 

@@ -19,14 +19,24 @@ async def hostile_world(app):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         world = await build_world(client, token_factory(sessions))
         request, assignment = await accepted_assignment(client, sessions, world)
-        visit = await client.post("/api/v1/provider/visits", json=check_in_body(assignment, ago(minutes=70)),
-                                  headers=world.provider)
+        visit = await client.post(
+            "/api/v1/provider/visits", json=check_in_body(assignment, ago(minutes=70)), headers=world.provider
+        )
         assert visit.status_code == 201, visit.text
-        ids = {"elder": world.elder_id, "provider": world.provider_id, "request": request["id"],
-               "assignment": assignment, "visit": visit.json()["id"]}
+        ids = {
+            "elder": world.elder_id,
+            "provider": world.provider_id,
+            "request": request["id"],
+            "assignment": assignment,
+            "visit": visit.json()["id"],
+        }
         gateway = await client.post("/api/v1/gateways", json={"name": "hostile-gw"}, headers=world.admin)
-        roles = {"admin": world.admin, "operator": world.operator, "provider": world.provider,
-                 "gateway": await token_factory(sessions)("gateway", gateway_id=gateway.json()["id"])}
+        roles = {
+            "admin": world.admin,
+            "operator": world.operator,
+            "provider": world.provider,
+            "gateway": await token_factory(sessions)("gateway", gateway_id=gateway.json()["id"]),
+        }
         yield client, sessions, ids, roles
 
 

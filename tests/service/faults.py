@@ -13,8 +13,14 @@ from service.lifecycle.models import ServiceRequest
 
 async def poisoned_request(db, elder_id: int, **values) -> int:
     """A request written directly, e.g. with a month no calendar helper can read."""
-    values = {"service": "emergency", "urgency": "emergency", "channel": "phone", "status": "open",
-              "created_by": "test", **values}
+    values = {
+        "service": "emergency",
+        "urgency": "emergency",
+        "channel": "phone",
+        "status": "open",
+        "created_by": "test",
+        **values,
+    }
     async with db() as session:
         row = ServiceRequest(elder_id=elder_id, **values)
         session.add(row)
@@ -36,17 +42,26 @@ async def refusing(db, table: str, condition: str, on: str = "INSERT"):
     async with db() as session:
         connection = await session.connection()
         if connection.dialect.name == "sqlite":
-            await connection.execute(text(
-                f"CREATE TRIGGER refuse_{table} BEFORE {on} ON {table} WHEN {condition} "
-                "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+            await connection.execute(
+                text(
+                    f"CREATE TRIGGER refuse_{table} BEFORE {on} ON {table} WHEN {condition} "
+                    "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
         else:
-            await connection.execute(text(
-                f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF {condition} THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF; "
-                "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$"))
-            await connection.execute(text(
-                f"CREATE TRIGGER refuse_{table} BEFORE {on} ON {table} FOR EACH ROW "
-                f"EXECUTE FUNCTION refuse_{table}()"))
+            await connection.execute(
+                text(
+                    f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF {condition} THEN RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF; "
+                    "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$"
+                )
+            )
+            await connection.execute(
+                text(
+                    f"CREATE TRIGGER refuse_{table} BEFORE {on} ON {table} FOR EACH ROW "
+                    f"EXECUTE FUNCTION refuse_{table}()"
+                )
+            )
         await session.commit()
     try:
         yield

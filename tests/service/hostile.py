@@ -18,8 +18,11 @@ AT_HOME = {**HOME, "coord_sys": "wgs84"}
 
 
 def visit_start(**check_in) -> dict[str, Any]:
-    return {"assignment_id": "{assignment}", "client_visit_id": str(uuid.uuid4()),
-            "check_in": {"at": NOW, "location": AT_HOME, **check_in}}
+    return {
+        "assignment_id": "{assignment}",
+        "client_visit_id": str(uuid.uuid4()),
+        "check_in": {"at": NOW, "location": AT_HOME, **check_in},
+    }
 
 
 def check_out(**overrides) -> dict[str, Any]:
@@ -35,7 +38,7 @@ def fill(value: Any, ids: dict[str, int]) -> Any:
     if isinstance(value, str) and value.startswith("{") and value.endswith("}") and value[1:-1] in ids:
         return ids[value[1:-1]]
     if isinstance(value, str) and value.endswith("}-as-text"):
-        return str(ids[value[1:-len("}-as-text")]])
+        return str(ids[value[1 : -len("}-as-text")]])
     if isinstance(value, str):
         return value.format(**ids) if "{" in value else value
     return value

@@ -155,8 +155,9 @@ async def test_a_flood_of_random_tokens_does_not_reach_the_database_per_request(
     monkeypatch.setattr(lookups_module, "principals_for", counted)
     good = await token("operator")
     floods = [{"Authorization": f"Bearer hc_{secrets.token_urlsafe(32)}"} for _ in range(300)]
-    answers = await asyncio.gather(*(client.get("/api/v1/elders", headers=h) for h in [*floods[:150], good,
-                                                                                     *floods[150:]]))
+    answers = await asyncio.gather(
+        *(client.get("/api/v1/elders", headers=h) for h in [*floods[:150], good, *floods[150:]])
+    )
     assert [a.status_code for a in answers].count(401) == 300 and answers[150].status_code == 200
     assert sum(calls) == 301 and len(calls) <= 10, calls  # every token asked about once, in a few batches
     again = await asyncio.gather(*(client.get("/api/v1/elders", headers=h) for h in floods[:50]))

@@ -21,7 +21,6 @@ AREAS_CSV = """\ufeffcode,name,level,parent
 """
 
 
-
 def areas_in_database(cli) -> list[tuple]:
     from homecare_cli.context import with_sessions
     from service.areas.models import Area
@@ -46,29 +45,35 @@ def test_areas_import_loads_the_tree_and_is_idempotent(cli, tmp_path):
     assert again.exit_code == 0 and "0 added, 0 renamed, 5 unchanged" in again.output
     assert areas_in_database(cli)[:2] == [("530100", "昆明市", "city", None), ("530111", "官渡区", "county", "530100")]
     # JSON on stdin: a renamed street and a new community under an area already in the database
-    renamed = json.dumps([{"code": "530111002", "name": "太和街道办事处", "level": "street", "parent": "530111"},
-                          {"code": "530111002001", "name": "太和社区", "level": "community", "parent": "530111002"}])
+    renamed = json.dumps(
+        [
+            {"code": "530111002", "name": "太和街道办事处", "level": "street", "parent": "530111"},
+            {"code": "530111002001", "name": "太和社区", "level": "community", "parent": "530111002"},
+        ]
+    )
     result = cli.invoke(app, ["areas", "import", "-"], input=renamed)
     assert result.exit_code == 0, result.output
     assert "2 read, 1 added, 1 renamed, 0 unchanged" in result.output
     assert ("530111002", "太和街道办事处", "street", "530111") in areas_in_database(cli)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("code,name,level,parent\n53011100,关上街道,street,530111\n", "line 2: code: a street code is 9 digits"),
-    ("code,name,level,parent\n530111001,关上街道,village,530111\n", "line 2: level: must be one of"),
-    ("code,name,level,parent\n530111001,,street,530111\n", "line 2: name: 1 to 100 characters"),
-    ("code,name,level,parent\n530111001,关上街道,street,530112\n", "parent: the county of 530111001 is 530111"),
-    ("code,name,level,parent\n530111001,关上街道,street,530111\n", "parent: 530111 is neither in the file"),
-    ("code,name,level,parent\n530111001001,关上社区,community,\n", "parent: a community needs its street's code"),
-    ("code,name\n530111,官渡区\n", "line 1: the header must name the columns code,name,level,parent"),
-    ("code,name,level,parent\n530111,官渡区,county,\n530111,官渡,county,\n", "530111 is listed twice"),
-    ('[{"code": 530111}', "not valid JSON"),
-    ("code,name,level,parent\n", "the file lists no areas"),
-    (b"\xff\xfe\x00", "the file is not UTF-8 text"),
-])
-def test_areas_import_refuses_a_bad_file_with_one_line_per_problem_and_writes_nothing(cli, tmp_path, content,
-                                                                                     message):
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("code,name,level,parent\n53011100,关上街道,street,530111\n", "line 2: code: a street code is 9 digits"),
+        ("code,name,level,parent\n530111001,关上街道,village,530111\n", "line 2: level: must be one of"),
+        ("code,name,level,parent\n530111001,,street,530111\n", "line 2: name: 1 to 100 characters"),
+        ("code,name,level,parent\n530111001,关上街道,street,530112\n", "parent: the county of 530111001 is 530111"),
+        ("code,name,level,parent\n530111001,关上街道,street,530111\n", "parent: 530111 is neither in the file"),
+        ("code,name,level,parent\n530111001001,关上社区,community,\n", "parent: a community needs its street's code"),
+        ("code,name\n530111,官渡区\n", "line 1: the header must name the columns code,name,level,parent"),
+        ("code,name,level,parent\n530111,官渡区,county,\n530111,官渡,county,\n", "530111 is listed twice"),
+        ('[{"code": 530111}', "not valid JSON"),
+        ("code,name,level,parent\n", "the file lists no areas"),
+        (b"\xff\xfe\x00", "the file is not UTF-8 text"),
+    ],
+)
+def test_areas_import_refuses_a_bad_file_with_one_line_per_problem_and_writes_nothing(cli, tmp_path, content, message):
     source = tmp_path / "areas.csv"
     source.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = cli.invoke(app, ["areas", "import", str(source)])

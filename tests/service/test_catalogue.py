@@ -30,14 +30,16 @@ HOSPITAL = {"lat": 25.0535, "lon": 102.7410, "coord_sys": "wgs84"}
 CENTRE = {"lat": 25.025, "lon": 102.745, "coord_sys": "wgs84"}  # the world provider's station (tests/factories.py)
 
 
-async def visit(client, world, assignment_id, start, minutes, *, check_in_at=None, check_out_at=None,
-                tasks=("clean",)):
-    started = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, start, check_in_at),
-                                headers=world.provider)
+async def visit(client, world, assignment_id, start, minutes, *, check_in_at=None, check_out_at=None, tasks=("clean",)):
+    started = await client.post(
+        "/api/v1/provider/visits", json=check_in_body(assignment_id, start, check_in_at), headers=world.provider
+    )
     assert started.status_code == 201, started.text
-    return await client.post(f"/api/v1/provider/visits/{started.json()['id']}/check-out",
-                             json=check_out_body(start + timedelta(minutes=minutes), check_out_at, tasks),
-                             headers=world.provider)
+    return await client.post(
+        f"/api/v1/provider/visits/{started.json()['id']}/check-out",
+        json=check_out_body(start + timedelta(minutes=minutes), check_out_at, tasks),
+        headers=world.provider,
+    )
 
 
 async def test_an_eight_minute_meal_delivery_is_verified(client, token, db):
@@ -63,15 +65,17 @@ async def test_a_meal_cooked_at_home_keeps_the_hour(client, token, db):
 async def test_an_escort_may_end_at_the_hospital_but_must_start_at_home(client, token, db):
     world = await build_world(client, token)
     _, assignment_id = await accepted_assignment(client, db, world, service="medical")
-    ended = await visit(client, world, assignment_id, ago(minutes=200), 150, check_out_at=HOSPITAL,
-                        tasks=["medical", "companionship"])
+    ended = await visit(
+        client, world, assignment_id, ago(minutes=200), 150, check_out_at=HOSPITAL, tasks=["medical", "companionship"]
+    )
     assert ended.status_code == 200, ended.text
     body = ended.json()
     assert body["verification"] == {"status": "verified", "exceptions": []}
     assert 3400 < body["check_out"]["distance_m"] < 3800
     _, away_id = await accepted_assignment(client, db, world, caregiver="王护理员", service="medical")
-    away = await visit(client, world, away_id, ago(hours=8), 100, check_in_at=HOSPITAL, check_out_at=HOSPITAL,
-                       tasks=["medical"])
+    away = await visit(
+        client, world, away_id, ago(hours=8), 100, check_in_at=HOSPITAL, check_out_at=HOSPITAL, tasks=["medical"]
+    )
     assert away.json()["verification"]["exceptions"] == ["off_site"]
 
 
@@ -93,8 +97,16 @@ async def test_the_elders_longer_minimum_still_holds(client, token, db):
 async def test_recreation_is_verified_at_the_providers_centre(client, token, db):
     world = await build_world(client, token)
     _, assignment_id = await accepted_assignment(client, db, world, service="recreation")
-    ended = await visit(client, world, assignment_id, ago(minutes=100), 40, check_in_at=CENTRE, check_out_at=CENTRE,
-                        tasks=["recreation"])
+    ended = await visit(
+        client,
+        world,
+        assignment_id,
+        ago(minutes=100),
+        40,
+        check_in_at=CENTRE,
+        check_out_at=CENTRE,
+        tasks=["recreation"],
+    )
     assert ended.json()["verification"] == {"status": "verified", "exceptions": []}
     # At the elder's home (about 600 m from the centre) it was not at the centre.
     _, home_id = await accepted_assignment(client, db, world, caregiver="王护理员", service="recreation")
@@ -130,17 +142,29 @@ async def test_an_unknown_item_or_one_of_another_help_is_422(client, token, db, 
 
 async def test_a_named_item_is_carried_by_the_request(client, token, db):
     world = await build_world(client, token)
-    created = await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "medical",
-                                                         "item": "medical_home_visit"}, headers=world.operator)
+    created = await client.post(
+        "/api/v1/requests",
+        json={"elder_id": world.elder_id, "service": "medical", "item": "medical_home_visit"},
+        headers=world.operator,
+    )
     assert created.status_code == 201, created.text
     detail = (await client.get(f"/api/v1/requests/{created.json()['id']}", headers=world.operator)).json()
     assert detail["item"] == "medical_home_visit"
 
 
 def item_body(**overrides) -> dict:
-    return {"code": "meal_delivery", "help": "meal", "name": "送餐上门", "unit": "meal", "min_minutes": 15,
-            "place": "door", "counts_toward_entitlement": False, "tasks": ["meal"],
-            "effective_from": (utcnow() + timedelta(hours=8)).date().isoformat(), **overrides}
+    return {
+        "code": "meal_delivery",
+        "help": "meal",
+        "name": "送餐上门",
+        "unit": "meal",
+        "min_minutes": 15,
+        "place": "door",
+        "counts_toward_entitlement": False,
+        "tasks": ["meal"],
+        "effective_from": (utcnow() + timedelta(hours=8)).date().isoformat(),
+        **overrides,
+    }
 
 
 async def test_admins_edit_the_catalogue_by_versions(client, token, db):
@@ -159,8 +183,9 @@ async def test_admins_edit_the_catalogue_by_versions(client, token, db):
     assert again.status_code == 201 and again.json() == added.json()  # the key's first answer, nothing new
     twin = await client.post("/api/v1/catalogue/items", json=item_body(), headers=world.admin)
     assert twin.status_code == 409
-    other_help = await client.post("/api/v1/catalogue/items", json=item_body(help="clean", effective_from="2030-01-01"),
-                                   headers=world.admin)
+    other_help = await client.post(
+        "/api/v1/catalogue/items", json=item_body(help="clean", effective_from="2030-01-01"), headers=world.admin
+    )
     assert other_help.status_code == 422 and problem_fields(other_help) == ["help"]
     bad_unit = await client.post("/api/v1/catalogue/items", json=item_body(unit="hour"), headers=world.admin)
     assert bad_unit.status_code == 422 and problem_fields(bad_unit) == ["unit"]
@@ -179,11 +204,14 @@ async def test_a_rule_change_applies_from_its_day_not_before(client, token, db):
     # 15 minutes.
     day = (now - timedelta(minutes=10)).astimezone(SHANGHAI).date()
     midnight = datetime.combine(day, time(0), tzinfo=SHANGHAI)
-    added = await client.post("/api/v1/catalogue/items", headers=world.admin,
-                              json=item_body(effective_from=day.isoformat()))
+    added = await client.post(
+        "/api/v1/catalogue/items", headers=world.admin, json=item_body(effective_from=day.isoformat())
+    )
     assert added.status_code == 201, added.text
-    window = {"window_start": (now - timedelta(days=2)).isoformat(),
-              "window_end": (now + timedelta(days=1)).isoformat()}
+    window = {
+        "window_start": (now - timedelta(days=2)).isoformat(),
+        "window_end": (now + timedelta(days=1)).isoformat(),
+    }
     before, before_id = await accepted_assignment(client, db, world, service="meal", **window)
     await made_before(db, before["id"], now - timedelta(days=2))
     earlier = await visit(client, world, before_id, midnight - timedelta(minutes=1), 8, tasks=["meal"])
@@ -206,15 +234,21 @@ async def test_planned_visits_are_home_care_visits_whatever_the_first_need(clien
         assert [(r.service, r.item) for r in requests] == [("emergency", "home_care_visit")] * 2
         offer = (await session.exec(select(Assignment).where(Assignment.request_id == requests[0].id))).one()
     provider = world.provider if offer.provider_id == world.provider_id else world.other_provider
-    accepted = await client.post(f"/api/v1/provider/assignments/{offer.id}/accept", json={"caregiver": "李护理员"},
-                                 headers=provider)
+    accepted = await client.post(
+        f"/api/v1/provider/assignments/{offer.id}/accept", json={"caregiver": "李护理员"}, headers=provider
+    )
     assert accepted.status_code == 200, accepted.text
     # A minute's visit (the emergency item would pass it), begun inside the month even in its first minutes.
-    start = max(ago(minutes=2), datetime.combine((utcnow() + timedelta(hours=8)).date().replace(day=1), time(0),
-                                                 tzinfo=SHANGHAI))
+    start = max(
+        ago(minutes=2),
+        datetime.combine((utcnow() + timedelta(hours=8)).date().replace(day=1), time(0), tzinfo=SHANGHAI),
+    )
     started = await client.post("/api/v1/provider/visits", json=check_in_body(offer.id, start), headers=provider)
     assert started.status_code == 201, started.text
-    ended = await client.post(f"/api/v1/provider/visits/{started.json()['id']}/check-out", headers=provider,
-                              json=check_out_body(start + timedelta(minutes=1), tasks=["emergency", "clean"]))
+    ended = await client.post(
+        f"/api/v1/provider/visits/{started.json()['id']}/check-out",
+        headers=provider,
+        json=check_out_body(start + timedelta(minutes=1), tasks=["emergency", "clean"]),
+    )
     assert ended.status_code == 200, ended.text
     assert ended.json()["verification"]["exceptions"] == ["short_duration"]

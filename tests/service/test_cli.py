@@ -14,7 +14,6 @@ def this_month() -> str:
     return month_of(utcnow(), get_settings().tz)
 
 
-
 def test_token_create_prints_only_the_token(cli):
     result = cli.invoke(app, ["token", "create", "--role", "operator", "--name", "seat-12"])
     assert result.exit_code == 0, result.output
@@ -22,10 +21,15 @@ def test_token_create_prints_only_the_token(cli):
 
 
 def test_token_create_refuses_bad_bindings(cli):
-    for args in (["--role", "provider", "--name", "x"], ["--role", "regulator", "--name", "x"],
-                 ["--role", "wizard", "--name", "x"], ["--role", "regulator", "--area", "999999", "--name", "x"],
-                 ["--role", "gateway", "--name", "x"], ["--role", "gateway", "--gateway", "999999", "--name", "x"],
-                 ["--role", "operator", "--gateway", "1", "--name", "x"]):
+    for args in (
+        ["--role", "provider", "--name", "x"],
+        ["--role", "regulator", "--name", "x"],
+        ["--role", "wizard", "--name", "x"],
+        ["--role", "regulator", "--area", "999999", "--name", "x"],
+        ["--role", "gateway", "--name", "x"],
+        ["--role", "gateway", "--gateway", "999999", "--name", "x"],
+        ["--role", "operator", "--gateway", "1", "--name", "x"],
+    ):
         result = cli.invoke(app, ["token", "create", *args])
         assert result.exit_code == 2 and result.stdout == "", (args, result.output)
 
@@ -107,8 +111,9 @@ main()
     env = {"PATH": "/usr/bin:/bin", "HOMECARE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/h.db"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, check=False)
+        return subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+        )
 
     migrated = run("migrate")
     assert migrated.returncode == 0 and "newest schema" in migrated.stderr, migrated.stderr

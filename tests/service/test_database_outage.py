@@ -37,14 +37,19 @@ async def proxied_client(settings, pg_proxy):
 def calls(world):
     """A mix of the ORM path (reads) and the one-statement create on the driver's own connection."""
     body = {"elder_id": world.elder_id, "service": "clean", "urgency": "routine"}
-    return [("GET", f"/api/v1/elders/{world.elder_id}", None, world.operator),
-            ("POST", "/api/v1/requests", body, world.operator),
-            ("GET", "/api/v1/provider/assignments", None, world.provider)]
+    return [
+        ("GET", f"/api/v1/elders/{world.elder_id}", None, world.operator),
+        ("POST", "/api/v1/requests", body, world.operator),
+        ("GET", "/api/v1/provider/assignments", None, world.provider),
+    ]
 
 
 def fire_each(client, world, rounds: int):
-    return [client.request(method, path, json=body, headers=headers)
-            for _ in range(rounds) for method, path, body, headers in calls(world)]
+    return [
+        client.request(method, path, json=body, headers=headers)
+        for _ in range(rounds)
+        for method, path, body, headers in calls(world)
+    ]
 
 
 async def fire(client, world, rounds: int) -> list[httpx.Response]:
@@ -59,8 +64,9 @@ def assert_unavailable(response: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize("kind", ["restart", "network"])
-async def test_an_outage_gives_503_with_retry_after_and_the_pool_recovers(client, token, db, proxied_client,
-                                                                          pg_proxy, kind):
+async def test_an_outage_gives_503_with_retry_after_and_the_pool_recovers(
+    client, token, db, proxied_client, pg_proxy, kind
+):
     world = await build_world(client, token)
     warm = await fire(proxied_client, world, rounds=8)  # several pooled connections, all to be killed
     assert {r.status_code for r in warm} <= {200, 201}, [r.text for r in warm if r.status_code >= 300]
@@ -81,8 +87,9 @@ async def test_an_outage_gives_503_with_retry_after_and_the_pool_recovers(client
 
 
 @pytest.mark.parametrize("kind", ["restart", "network"])
-async def test_connections_the_server_closed_while_idle_fail_no_request(client, token, db, proxied_client,
-                                                                         pg_proxy, kind):
+async def test_connections_the_server_closed_while_idle_fail_no_request(
+    client, token, db, proxied_client, pg_proxy, kind
+):
     world = await build_world(client, token)
     for response in await fire(proxied_client, world, rounds=8):
         assert response.status_code in (200, 201), response.text
@@ -107,24 +114,27 @@ async def test_a_sqlite_database_that_cannot_be_opened_gives_503(tmp_path):
         await app.state.engine.dispose()
 
 
-@pytest.mark.parametrize("error, unavailable", [
-    (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), True),
-    (TimeoutError(), True),
-    (OSError(errno.ENETUNREACH, "unreachable"), True),
-    (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), True),
-    (asyncpg.CannotConnectNowError("the database system is starting up"), True),
-    (asyncpg.AdminShutdownError("terminating connection due to administrator command"), True),
-    (asyncpg.InterfaceError("cannot perform operation: connection is closed"), True),
-    (SAInterfaceError("SELECT 1", {}, Exception("connection is closed"), connection_invalidated=True), True),
-    (EmulatedDBAPIException("shutting down", asyncpg.CannotConnectNowError("shutting down")), True),  # checkout
-    (asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"), True),
-    (OperationalError("connect", {}, sqlite3.OperationalError("unable to open database file")), True),
-    (FileNotFoundError(errno.ENOENT, "no font"), False),
-    (asyncpg.InterfaceError("the server expects 2 arguments for this query, 3 were passed"), False),
-    (asyncpg.UniqueViolationError("duplicate key"), False),
-    (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
-    (ValueError("a bug"), False),
-])
+@pytest.mark.parametrize(
+    "error, unavailable",
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "refused"), True),
+        (TimeoutError(), True),
+        (OSError(errno.ENETUNREACH, "unreachable"), True),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.AdminShutdownError("terminating connection due to administrator command"), True),
+        (asyncpg.InterfaceError("cannot perform operation: connection is closed"), True),
+        (SAInterfaceError("SELECT 1", {}, Exception("connection is closed"), connection_invalidated=True), True),
+        (EmulatedDBAPIException("shutting down", asyncpg.CannotConnectNowError("shutting down")), True),  # checkout
+        (asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"), True),
+        (OperationalError("connect", {}, sqlite3.OperationalError("unable to open database file")), True),
+        (FileNotFoundError(errno.ENOENT, "no font"), False),
+        (asyncpg.InterfaceError("the server expects 2 arguments for this query, 3 were passed"), False),
+        (asyncpg.UniqueViolationError("duplicate key"), False),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (ValueError("a bug"), False),
+    ],
+)
 def test_which_errors_mean_the_database_is_unavailable(error, unavailable):
     assert database_unavailable(error) is unavailable
     wrapped = RuntimeError("while serving")

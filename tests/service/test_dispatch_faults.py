@@ -21,16 +21,27 @@ SETTINGS = Settings()
 
 async def statuses(db, ids) -> dict[int, tuple[str, dict | None]]:
     async with db() as session:
-        rows = (await session.exec(select(ServiceRequest.id, ServiceRequest.status, ServiceRequest.explanation)
-                                   .where(ServiceRequest.id.in_(ids)))).all()
+        rows = (
+            await session.exec(
+                select(ServiceRequest.id, ServiceRequest.status, ServiceRequest.explanation).where(
+                    ServiceRequest.id.in_(ids)
+                )
+            )
+        ).all()
     return {r.id: (r.status, r.explanation) for r in rows}
 
 
 async def set_aside_events(db, request_id: int) -> list[dict]:
     async with db() as session:
-        events = (await session.exec(select(AuditEvent).where(
-            AuditEvent.entity == "service_request", AuditEvent.entity_id == str(request_id),
-            AuditEvent.action == "request.status"))).all()
+        events = (
+            await session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.entity == "service_request",
+                    AuditEvent.entity_id == str(request_id),
+                    AuditEvent.action == "request.status",
+                )
+            )
+        ).all()
     return [e.after for e in events]
 
 
@@ -38,16 +49,28 @@ async def test_poisoned_requests_are_set_aside_and_a_later_emergency_is_still_of
     world = await build_world(client, token)
     month = month_of(utcnow(), SETTINGS.tz)
     # "998-05" is what a window in the year 998 gave (strftime); the rest no calendar helper can hold either.
-    bad_months = {m: await poisoned_request(db, world.elder_id, month=m)
-                  for m in ("998-05", "9999-12", "0000-01", "garbage")}
+    bad_months = {
+        m: await poisoned_request(db, world.elder_id, month=m) for m in ("998-05", "9999-12", "0000-01", "garbage")
+    }
     ancient = await poisoned_request(db, world.elder_id, month="0998-05")  # a calendar month, nobody under contract
     no_services = (await client.post("/api/v1/elders", json=elder_body(), headers=world.admin)).json()["id"]
     await set_elder_services(db, no_services, None)
     empty = (await client.post("/api/v1/elders", json=elder_body(), headers=world.admin)).json()["id"]
     await set_elder_services(db, empty, [])
-    planned = [await poisoned_request(db, elder, month=month, kind="planned", seq=1, channel="plan",
-                                      service="clean", urgency="routine", attempts=1)
-               for elder in (no_services, empty)]
+    planned = [
+        await poisoned_request(
+            db,
+            elder,
+            month=month,
+            kind="planned",
+            seq=1,
+            channel="plan",
+            service="clean",
+            urgency="routine",
+            attempts=1,
+        )
+        for elder in (no_services, empty)
+    ]
     emergency = await new_request(client, world, service="emergency", urgency="emergency")
 
     tick = await dispatch_open_requests(app.state.sessions, SETTINGS)
@@ -116,8 +139,9 @@ async def test_a_request_that_cannot_even_be_set_aside_is_passed_by(client, toke
     assert (await statuses(db, [later["id"]]))[later["id"]][0] == "assigned"
 
 
-async def test_the_dispatcher_offers_an_emergency_past_the_issues_poisoned_request(client, token, db, app, settings,
-                                                                                    caplog):
+async def test_the_dispatcher_offers_an_emergency_past_the_issues_poisoned_request(
+    client, token, db, app, settings, caplog
+):
     """The issue's reproduction: a request whose window is in the year 998, then an emergency."""
     from service.scheduler import Dispatcher
     from tests.service.test_scheduler import dispatcher_of, status_within

@@ -27,8 +27,13 @@ async def tick(app) -> int:
 async def test_emergency_goes_to_the_nearest_provider_offering_emergency_help(client, token, db, app):
     world = await build_world(client, token)
     # The nearest provider does not do emergencies; the farther one (world.provider) does.
-    near = (await client.post("/api/v1/providers", json=provider_body(
-        services=["clean"], stations=[{"name": "门口站", "location": HOME}]), headers=world.admin)).json()
+    near = (
+        await client.post(
+            "/api/v1/providers",
+            json=provider_body(services=["clean"], stations=[{"name": "门口站", "location": HOME}]),
+            headers=world.admin,
+        )
+    ).json()
     request = await new_request(client, world, service="emergency", urgency="emergency")
     assert await tick(app) == 1
     detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
@@ -36,12 +41,12 @@ async def test_emergency_goes_to_the_nearest_provider_offering_emergency_help(cl
     why = (await client.get(f"/api/v1/requests/{request['id']}/explanation", headers=world.operator)).json()
     assert why["decision"]["provider_id"] == world.provider_id
     assert [(r["provider_id"], r["reason"]) for r in why["decision"]["nearer_rejected"]] == [
-        (near["id"], "no_emergency_service")]
+        (near["id"], "no_emergency_service")
+    ]
     assert await tick(app) == 0  # safe to run again
 
 
-async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_first(client, token, db, app,
-                                                                                 monkeypatch):
+async def test_an_interrupted_tick_stops_and_the_next_one_takes_emergencies_first(client, token, db, app, monkeypatch):
     from service.dispatching import open_requests
 
     monkeypatch.setattr(open_requests, "OFFER_BATCH", 1)
@@ -87,14 +92,16 @@ async def test_declined_request_is_redispatched_elsewhere_then_nobody(client, to
     await tick(app)
     first = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()["assignments"][0]
     assert first["provider_id"] == world.provider_id  # the nearer of the two
-    await client.post(f"/api/v1/provider/assignments/{first['id']}/decline", json={"reason": "没有人手"},
-                      headers=world.provider)
+    await client.post(
+        f"/api/v1/provider/assignments/{first['id']}/decline", json={"reason": "没有人手"}, headers=world.provider
+    )
     await tick(app)
     detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
     assert [a["provider_id"] for a in detail["assignments"]] == [world.provider_id, world.other_provider_id]
     second = detail["assignments"][1]["id"]
-    await client.post(f"/api/v1/provider/assignments/{second}/decline", json={"reason": "太远"},
-                      headers=world.other_provider)
+    await client.post(
+        f"/api/v1/provider/assignments/{second}/decline", json={"reason": "太远"}, headers=world.other_provider
+    )
     await tick(app)
     detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
     assert detail["status"] == "unassignable" and len(detail["assignments"]) == 2
@@ -109,8 +116,9 @@ async def test_two_dispatchers_racing_never_offer_a_request_twice(client, token,
     counts = await asyncio.gather(tick(app), tick(app), tick(app))
     assert sum(counts) == 12
     async with db() as session:
-        per_request = (await session.exec(
-            select(Assignment.request_id, func.count()).group_by(Assignment.request_id))).all()
+        per_request = (
+            await session.exec(select(Assignment.request_id, func.count()).group_by(Assignment.request_id))
+        ).all()
     assert len(per_request) == 12 and all(n == 1 for _, n in per_request)
 
 
@@ -122,8 +130,9 @@ async def test_dispatch_respects_quota_under_racing_ticks(client, token, db, app
         await new_request(client, world)
     await asyncio.gather(tick(app), tick(app))
     async with db() as session:
-        by_provider = dict((await session.exec(select(Assignment.provider_id, func.count())
-                                               .group_by(Assignment.provider_id))).all())
+        by_provider = dict(
+            (await session.exec(select(Assignment.provider_id, func.count()).group_by(Assignment.provider_id))).all()
+        )
         statuses = (await session.exec(select(ServiceRequest.status))).all()
     assert by_provider == {world.provider_id: 3, world.other_provider_id: 2}
     assert sorted(statuses).count("unassignable") == 2
@@ -133,9 +142,16 @@ async def test_monthly_plan_assigns_everyone_once_and_reruns_duplicate_nothing(c
     world = await build_world(client, token)  # one elder with 2 visits a month
     admin = world.admin
     for i in range(4):
-        await client.post("/api/v1/elders", json=elder_body(
-            name=f"计划{i}", visits_per_month=1 + i % 2, services=["clean"],
-            location={"lat": HOME["lat"] + 0.002 * i, "lon": HOME["lon"]}), headers=admin)
+        await client.post(
+            "/api/v1/elders",
+            json=elder_body(
+                name=f"计划{i}",
+                visits_per_month=1 + i % 2,
+                services=["clean"],
+                location={"lat": HOME["lat"] + 0.002 * i, "lon": HOME["lon"]},
+            ),
+            headers=admin,
+        )
     month = month_of(utcnow(), SETTINGS.tz)
     response = await client.post("/api/v1/plans", params={"wait": "true"}, json={"month": month}, headers=admin)
     assert response.status_code == 200, response.text
@@ -163,21 +179,30 @@ async def test_monthly_plan_assigns_everyone_once_and_reruns_duplicate_nothing(c
     assert shown["summary"] == again.json()["summary"]
     why = (await client.get(f"/api/v1/requests/{planned[0].id}/explanation", headers=world.operator)).json()
     assert why["decision"]["kind"] == "monthly_plan" and why["decision"]["provider_id"] in (
-        world.provider_id, world.other_provider_id)
+        world.provider_id,
+        world.other_provider_id,
+    )
 
 
 async def test_plan_reports_elders_nobody_may_serve(client, token, db, app):
     world = await build_world(client, token)
-    lonely = (await client.post("/api/v1/elders", json=elder_body(area_code="460106001001", location={
-        "lat": 20.04, "lon": 110.34}), headers=world.admin)).json()
+    lonely = (
+        await client.post(
+            "/api/v1/elders",
+            json=elder_body(area_code="460106001001", location={"lat": 20.04, "lon": 110.34}),
+            headers=world.admin,
+        )
+    ).json()
     month = month_of(utcnow(), SETTINGS.tz)
-    plan = (await client.post("/api/v1/plans", params={"wait": "true"}, json={"month": month},
-                              headers=world.admin)).json()
+    plan = (
+        await client.post("/api/v1/plans", params={"wait": "true"}, json={"month": month}, headers=world.admin)
+    ).json()
     assert plan["summary"]["unassigned"] == [{"elder_id": lonely["id"], "visits": 2, "reason": "no_eligible_provider"}]
     assert plan["summary"]["shortfall_by_area"][0]["street"] == "460106001"
     async with db() as session:
-        statuses = (await session.exec(select(ServiceRequest.status).where(
-            ServiceRequest.elder_id == lonely["id"]))).all()
+        statuses = (
+            await session.exec(select(ServiceRequest.status).where(ServiceRequest.elder_id == lonely["id"]))
+        ).all()
     assert statuses == ["unassignable", "unassignable"]
 
 
@@ -233,6 +258,11 @@ async def test_a_dispatcher_sees_registry_changes_at_its_next_tick(client, token
     far = [{"name": "远站", "location": {"lat": 25.2, "lon": 102.9}}]
     await client.patch(f"/api/v1/providers/{world.provider_id}", json={"stations": far}, headers=world.admin)
     assert await offered_to() == world.other_provider_id  # its only station moved out of reach
-    nearest = (await client.post("/api/v1/providers", json=provider_body(
-        stations=[{"name": "门口站", "location": HOME}]), headers=world.admin)).json()
+    nearest = (
+        await client.post(
+            "/api/v1/providers",
+            json=provider_body(stations=[{"name": "门口站", "location": HOME}]),
+            headers=world.admin,
+        )
+    ).json()
     assert await offered_to() == nearest["id"]

@@ -91,8 +91,9 @@ async def test_missing_required_field_and_malformed_json(client, token):
     del body["phone"]
     response = await client.post("/api/v1/elders", json=body, headers=admin)
     assert response.status_code == 422 and "phone" in problem_fields(response)
-    broken = await client.post("/api/v1/elders", content=b'{"name": ',
-                               headers={**admin, "content-type": "application/json"})
+    broken = await client.post(
+        "/api/v1/elders", content=b'{"name": ', headers={**admin, "content-type": "application/json"}
+    )
     assert broken.status_code == 422
     assert broken.headers["content-type"].startswith("application/problem+json")
 
@@ -101,8 +102,9 @@ async def test_duplicate_id_number_is_409_and_keeps_the_first(client, token):
     admin = await token("admin")
     body = elder_body()
     first = await client.post("/api/v1/elders", json=body, headers=admin)
-    second = await client.post("/api/v1/elders", json=elder_body(id_number=body["id_number"], name="李四"),
-                               headers=admin)
+    second = await client.post(
+        "/api/v1/elders", json=elder_body(id_number=body["id_number"], name="李四"), headers=admin
+    )
     assert second.status_code == 409
     assert second.headers["content-type"].startswith("application/problem+json")
     still = await client.get(f"/api/v1/elders/{first.json()['id']}", headers=admin)
@@ -122,8 +124,9 @@ async def test_lower_case_x_in_id_number_is_normalised(client, token):
 async def test_patch_updates_audits_and_validates(client, token, db):
     admin = await token("admin")
     elder = (await client.post("/api/v1/elders", json=elder_body(), headers=admin)).json()
-    patched = await client.patch(f"/api/v1/elders/{elder['id']}", json={"visits_per_month": 1, "status": "moved"},
-                                 headers=admin)
+    patched = await client.patch(
+        f"/api/v1/elders/{elder['id']}", json={"visits_per_month": 1, "status": "moved"}, headers=admin
+    )
     assert patched.status_code == 200
     assert patched.json()["visits_per_month"] == 1 and patched.json()["status"] == "moved"
     bad = await client.patch(f"/api/v1/elders/{elder['id']}", json={"visits_per_month": 5}, headers=admin)
@@ -135,8 +138,9 @@ async def test_patch_updates_audits_and_validates(client, token, db):
     from service.audit.models import AuditEvent
 
     async with db() as session:
-        events = (await session.exec(select(AuditEvent).where(AuditEvent.entity == "elder")
-                                     .order_by(AuditEvent.id))).all()
+        events = (
+            await session.exec(select(AuditEvent).where(AuditEvent.entity == "elder").order_by(AuditEvent.id))
+        ).all()
     assert [e.action for e in events] == ["elder.create", "elder.update"]
     assert events[1].before["visits_per_month"] == 2 and events[1].after["visits_per_month"] == 1
 
@@ -146,8 +150,11 @@ async def test_list_filters_and_cursor_pagination(client, token):
     ids = []
     for i in range(5):
         area = "530111001001" if i < 3 else "530111002001"
-        ids.append((await client.post("/api/v1/elders", json=elder_body(name=f"王{i}号", area_code=area),
-                                      headers=admin)).json()["id"])
+        ids.append(
+            (
+                await client.post("/api/v1/elders", json=elder_body(name=f"王{i}号", area_code=area), headers=admin)
+            ).json()["id"]
+        )
     pages, cursor = [], None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
@@ -161,8 +168,12 @@ async def test_list_filters_and_cursor_pagination(client, token):
     assert [e["id"] for e in by_area["items"]] == ids[3:]
     by_name = (await client.get("/api/v1/elders", params={"q": "王1"}, headers=admin)).json()
     assert [e["id"] for e in by_name["items"]] == [ids[1]]
-    for params, field in [({"cursor": "garbage!"}, "cursor"), ({"limit": 0}, "limit"), ({"limit": 501}, "limit"),
-                          ({"area": "53x"}, "area")]:
+    for params, field in [
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"area": "53x"}, "area"),
+    ]:
         response = await client.get("/api/v1/elders", params=params, headers=admin)
         assert response.status_code == 422 and field in problem_fields(response)
 
@@ -175,8 +186,7 @@ def fullwidth(text: str) -> str:
 async def test_fullwidth_digits_are_normalised_so_an_elder_cannot_be_registered_twice(client, token):
     admin = await token("admin")
     body = elder_body(phone="１３９ ８８８８ ６６６６")
-    first = await client.post("/api/v1/elders", json={**body, "id_number": fullwidth(body["id_number"])},
-                              headers=admin)
+    first = await client.post("/api/v1/elders", json={**body, "id_number": fullwidth(body["id_number"])}, headers=admin)
     assert first.status_code == 201, first.text
     assert first.json()["id_number"] == body["id_number"] and first.json()["phone"] == "13988886666"
     twice = await client.post("/api/v1/elders", json=elder_body(id_number=body["id_number"]), headers=admin)
@@ -204,17 +214,21 @@ async def test_a_fullwidth_device_id_is_the_same_device(client, token):
 KUNMING, HAIKOU = {"lat": 25.0211, "lon": 102.7410}, {"lat": 20.04, "lon": 110.34}
 
 
-@pytest.mark.parametrize(("area_code", "location"), [
-    ("530111001001", {"lat": 0, "lon": 0}),  # a form left empty
-    ("530111001001", {"lat": -25.0211, "lon": 102.7410}),  # sign flipped
-    ("530111001001", {"lat": 25.0211, "lon": 112.7410}),  # a digit mistyped: 1,000 km east
-    ("530111001001", HAIKOU),  # a Guandu elder placed in Haikou
-    ("460106001001", KUNMING),  # and the other way round
-])
+@pytest.mark.parametrize(
+    ("area_code", "location"),
+    [
+        ("530111001001", {"lat": 0, "lon": 0}),  # a form left empty
+        ("530111001001", {"lat": -25.0211, "lon": 102.7410}),  # sign flipped
+        ("530111001001", {"lat": 25.0211, "lon": 112.7410}),  # a digit mistyped: 1,000 km east
+        ("530111001001", HAIKOU),  # a Guandu elder placed in Haikou
+        ("460106001001", KUNMING),  # and the other way round
+    ],
+)
 async def test_a_home_outside_its_district_is_422(client, token, area_code, location):
     admin = await token("admin")
-    response = await client.post("/api/v1/elders", json=elder_body(area_code=area_code, location=location),
-                                 headers=admin)
+    response = await client.post(
+        "/api/v1/elders", json=elder_body(area_code=area_code, location=location), headers=admin
+    )
     assert response.status_code == 422, response.text
     assert problem_fields(response) == ["location"] and "outside district" in response.json()["detail"]
     assert (await client.get("/api/v1/elders", headers=admin)).json()["items"] == []
@@ -254,7 +268,18 @@ async def test_a_null_patch_leaves_the_elder_and_the_month_plan_working(client, 
 async def test_a_constraint_other_than_unique_is_not_reported_as_a_clash(db):
     """A NOT NULL that reaches the database is a validation gap (raised), not "already registered" (409)."""
     async with db() as session:
-        session.add(Elder(name=None, id_number=id_number(), phone="13900000000", address="x", lat=25.0, lon=102.7,
-                          area_code="530111001001", services=["clean"], preferred_weekdays=[]))
+        session.add(
+            Elder(
+                name=None,
+                id_number=id_number(),
+                phone="13900000000",
+                address="x",
+                lat=25.0,
+                lon=102.7,
+                area_code="530111001001",
+                services=["clean"],
+                preferred_weekdays=[],
+            )
+        )
         with pytest.raises(IntegrityError):
             await flush_or_conflict(session, "clash")

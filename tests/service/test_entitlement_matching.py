@@ -27,15 +27,18 @@ def id_for(born: str, region: str = "530111", serial: str = "002") -> str:
     return first17 + id_check_char(first17)
 
 
-@pytest.mark.parametrize(("born", "day", "age"), [
-    ("19460101", date(2026, 1, 1), 80),  # the birthday itself
-    ("19460102", date(2026, 1, 1), 79),  # the day before it
-    ("19441231", date(2026, 12, 1), 81),
-    ("19240229", date(2024, 2, 28), 99),  # born on 29 February
-    ("19240229", date(2024, 2, 29), 100),
-    ("19240229", date(2025, 2, 28), 100),  # no 29 February in 2025: a year older on 1 March
-    ("19250301", date(2025, 2, 28), 99),
-])
+@pytest.mark.parametrize(
+    ("born", "day", "age"),
+    [
+        ("19460101", date(2026, 1, 1), 80),  # the birthday itself
+        ("19460102", date(2026, 1, 1), 79),  # the day before it
+        ("19441231", date(2026, 12, 1), 81),
+        ("19240229", date(2024, 2, 28), 99),  # born on 29 February
+        ("19240229", date(2024, 2, 29), 100),
+        ("19240229", date(2025, 2, 28), 100),  # no 29 February in 2025: a year older on 1 March
+        ("19250301", date(2025, 2, 28), 99),
+    ],
+)
 def test_age_on_a_day(born, day, age):
     number = id_for(born)
     assert id_number_problem(number) is None
@@ -48,19 +51,28 @@ def test_age_on_a_day(born, day, age):
     assert (born <= aged_cutoff(100, day)) == (age >= 100)
 
 
-@pytest.mark.parametrize(("number", "problem"), [
-    ("53011119450230002X", "impossible birth date"),  # 30 February
-    ("530111194513010021", "impossible birth date"),  # month 13
-    ("530111188001010021", "impossible birth date"),  # before 1890
-    (id_for("19450315")[:17] + ("0" if id_for("19450315")[17] != "0" else "1"), "check digit"),
-])
+@pytest.mark.parametrize(
+    ("number", "problem"),
+    [
+        ("53011119450230002X", "impossible birth date"),  # 30 February
+        ("530111194513010021", "impossible birth date"),  # month 13
+        ("530111188001010021", "impossible birth date"),  # before 1890
+        (id_for("19450315")[:17] + ("0" if id_for("19450315")[17] != "0" else "1"), "check digit"),
+    ],
+)
 def test_invalid_id_numbers_are_named(number, problem):
     assert problem in id_number_problem(number)
 
 
 RULES = [
-    Rule(2, ("clean", "medical"), Decimal("300"), Decimal("0"), categories=frozenset({"tekun", "dibao"}),
-         levels=frozenset({"severe", "total"})),
+    Rule(
+        2,
+        ("clean", "medical"),
+        Decimal("300"),
+        Decimal("0"),
+        categories=frozenset({"tekun", "dibao"}),
+        levels=frozenset({"severe", "total"}),
+    ),
     Rule(2, ("clean",), Decimal("200"), Decimal("0.1"), levels=frozenset({"moderate", "severe", "total"})),
     Rule(1, ("companionship",), Decimal("100"), Decimal("0.2"), categories=frozenset({"aged_80", "living_alone"})),
 ]
@@ -70,15 +82,18 @@ def facts(*categories: str, level: str | None = None) -> ElderFacts:
     return ElderFacts(frozenset(categories), level, True)
 
 
-@pytest.mark.parametrize(("elder", "rule"), [
-    (facts("tekun", level="total"), 0),
-    (facts("dibao", level="moderate"), 1),  # not severe enough for the first: the second
-    (facts(level="severe"), 1),
-    (facts("aged_80", level="mild"), 2),
-    (facts("living_alone"), 2),
-    (facts("empty_nest", level="intact"), None),
-    (facts(), None),
-])
+@pytest.mark.parametrize(
+    ("elder", "rule"),
+    [
+        (facts("tekun", level="total"), 0),
+        (facts("dibao", level="moderate"), 1),  # not severe enough for the first: the second
+        (facts(level="severe"), 1),
+        (facts("aged_80", level="mild"), 2),
+        (facts("living_alone"), 2),
+        (facts("empty_nest", level="intact"), None),
+        (facts(), None),
+    ],
+)
 def test_the_first_rule_that_admits_wins(elder, rule):
     assert first_match(RULES, elder) == rule
 
@@ -107,5 +122,6 @@ def test_entitlement_override_then_policy_then_registry():
     unrecorded = ElderFacts(frozenset({"aged_80"}), None, False)
     assert entitlement(book, "460105001001", unrecorded, 1, None).source == "registry"
     assert entitlement(book, "530111001001", facts("tekun"), 2, None) == entitlement(
-        book, "530111001001", facts("tekun"), 2, None)
+        book, "530111001001", facts("tekun"), 2, None
+    )
     assert entitlement(book, "530111001001", facts("tekun"), 2, None).source == "registry"

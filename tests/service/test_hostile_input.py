@@ -53,10 +53,20 @@ IDS = [
     ("admin", "GET", f"/api/v1/elders?cursor={encode_cursor({'after': True})}", None, "cursor"),
     ("admin", "GET", f"/api/v1/providers?cursor={encode_cursor({'after': BIG})}", None, "cursor"),
     ("operator", "GET", f"/api/v1/requests?cursor={encode_cursor({'after': BIG})}", None, "cursor"),
-    ("operator", "GET", f"/api/v1/follow-ups/queue?cursor={encode_cursor({'tier': 1, 'draw': BIG, 'after': 1})}",
-     None, "cursor"),
-    ("provider", "GET", f"/api/v1/provider/assignments?cursor={encode_cursor({'t': 1 << 50, 'id': BIG})}",
-     None, "cursor"),
+    (
+        "operator",
+        "GET",
+        f"/api/v1/follow-ups/queue?cursor={encode_cursor({'tier': 1, 'draw': BIG, 'after': 1})}",
+        None,
+        "cursor",
+    ),
+    (
+        "provider",
+        "GET",
+        f"/api/v1/provider/assignments?cursor={encode_cursor({'t': 1 << 50, 'id': BIG})}",
+        None,
+        "cursor",
+    ),
     ("provider", "GET", f"/api/v1/provider/assignments?cursor={encode_cursor({'t': 1, 'id': 1})}", None, "cursor"),
     ("operator", "GET", f"/api/v1/areas?cursor={encode_cursor({'code': chr(0)})}", None, "cursor"),
 ]
@@ -71,8 +81,13 @@ TEXTS = [
     ("admin", "GET", "/api/v1/elders?q=%00", None, "q"),
     ("admin", "GET", "/api/v1/elders?phone=139%0000", None, "phone"),
     ("admin", "POST", "/api/v1/providers", provider_body(name=NUL), "name"),
-    ("admin", "POST", "/api/v1/providers", provider_body(stations=[{"name": NUL, "location": HOME}]),
-     "stations.0.name"),
+    (
+        "admin",
+        "POST",
+        "/api/v1/providers",
+        provider_body(stations=[{"name": NUL, "location": HOME}]),
+        "stations.0.name",
+    ),
     ("admin", "PATCH", "/api/v1/providers/{provider}", {"name": NUL}, "name"),
     ("admin", "POST", "/api/v1/providers/{provider}/reinstate", {"reason": NUL}, "reason"),
     ("operator", "POST", "/api/v1/requests", {"elder_id": "{elder}", "service": "clean", "note": NUL}, "note"),
@@ -86,15 +101,35 @@ TEXTS = [
 
 YEARS = [
     # Critical item 1: this request was accepted, and every dispatch tick then failed on its month.
-    ("operator", "POST", "/api/v1/requests", window("0998-05-01T10:00:00+08:00", "0998-05-01T12:00:00+08:00"),
-     "window_start"),
-    ("operator", "POST", "/api/v1/requests", window("9999-12-31T10:00:00+08:00", "9999-12-31T12:00:00+08:00"),
-     "window_start"),
-    ("operator", "POST", "/api/v1/requests", window("2099-12-31T22:00:00-12:00", "2099-12-31T23:00:00-12:00"),
-     "window_start"),
+    (
+        "operator",
+        "POST",
+        "/api/v1/requests",
+        window("0998-05-01T10:00:00+08:00", "0998-05-01T12:00:00+08:00"),
+        "window_start",
+    ),
+    (
+        "operator",
+        "POST",
+        "/api/v1/requests",
+        window("9999-12-31T10:00:00+08:00", "9999-12-31T12:00:00+08:00"),
+        "window_start",
+    ),
+    (
+        "operator",
+        "POST",
+        "/api/v1/requests",
+        window("2099-12-31T22:00:00-12:00", "2099-12-31T23:00:00-12:00"),
+        "window_start",
+    ),
     ("operator", "POST", "/api/v1/requests", window(*(in_days(400, h) for h in (9, 11))), "window_start"),
-    ("operator", "POST", "/api/v1/alerts", {"elder_id": "{elder}", "kind": "sos", "at": "0001-01-01T00:00:00+08:00"},
-     "at"),
+    (
+        "operator",
+        "POST",
+        "/api/v1/alerts",
+        {"elder_id": "{elder}", "kind": "sos", "at": "0001-01-01T00:00:00+08:00"},
+        "at",
+    ),
     ("operator", "POST", "/api/v1/alerts", {"elder_id": "{elder}", "kind": "sos", "at": "1999-12-31T23:59:59Z"}, "at"),
     ("operator", "POST", "/api/v1/alerts", {"elder_id": "{elder}", "kind": "sos", "at": 1764547200}, "at"),
     ("operator", "GET", "/api/v1/requests?month=0998-05", None, "month"),
@@ -110,32 +145,73 @@ YEARS = [
     ("admin", "POST", "/api/v1/reports/closures", {"month": "0001-01", "area": "530111"}, "month"),
     ("admin", "POST", "/api/v1/reports/closures", {"month": "9999-12", "area": "530111"}, "month"),
     ("admin", "GET", "/api/v1/reports/closures?month=0001-01", None, "month"),
-    ("admin", "POST", "/api/v1/prices", {"service": "clean", "unit_price_yuan": "35", "effective_from": "0001-01-01"},
-     "effective_from"),
-    ("admin", "POST", "/api/v1/prices", {"service": "clean", "unit_price_yuan": "35", "effective_from": "9999-12-31"},
-     "effective_from"),
-    ("admin", "POST", "/api/v1/prices", {"service": "clean", "unit_price_yuan": "NaN", "effective_from": "2026-12-01"},
-     "unit_price_yuan"),
+    (
+        "admin",
+        "POST",
+        "/api/v1/prices",
+        {"service": "clean", "unit_price_yuan": "35", "effective_from": "0001-01-01"},
+        "effective_from",
+    ),
+    (
+        "admin",
+        "POST",
+        "/api/v1/prices",
+        {"service": "clean", "unit_price_yuan": "35", "effective_from": "9999-12-31"},
+        "effective_from",
+    ),
+    (
+        "admin",
+        "POST",
+        "/api/v1/prices",
+        {"service": "clean", "unit_price_yuan": "NaN", "effective_from": "2026-12-01"},
+        "unit_price_yuan",
+    ),
     ("admin", "POST", "/api/v1/providers", provider_body(contract_start="0001-01-01"), "contract_start"),
     ("admin", "POST", "/api/v1/providers", provider_body(contract_end="9999-12-31"), "contract_end"),
     ("admin", "PATCH", "/api/v1/providers/{provider}", {"contract_end": "9999-12-31"}, "contract_end"),
     ("provider", "POST", "/api/v1/provider/visits", visit_start(at="0001-01-01T00:00:00Z"), "check_in.at"),
-    ("provider", "POST", "/api/v1/provider/visits/{visit}/check-out", check_out(at="9999-12-31T23:59:59-12:00"),
-     "at"),
+    ("provider", "POST", "/api/v1/provider/visits/{visit}/check-out", check_out(at="9999-12-31T23:59:59-12:00"), "at"),
 ]
 
 NULLS = [
-    *[("admin", "PATCH", "/api/v1/elders/{elder}", {field: None}, field) for field in (
-        "name", "id_number", "phone", "address", "location", "area_code", "visits_per_month", "min_minutes",
-        "services", "preferred_weekdays", "living_alone", "status")],
-    *[("admin", "PATCH", "/api/v1/providers/{provider}", {field: None}, field) for field in (
-        "name", "stations", "areas", "services", "monthly_quota", "contract_start", "contract_end", "status")],
+    *[
+        ("admin", "PATCH", "/api/v1/elders/{elder}", {field: None}, field)
+        for field in (
+            "name",
+            "id_number",
+            "phone",
+            "address",
+            "location",
+            "area_code",
+            "visits_per_month",
+            "min_minutes",
+            "services",
+            "preferred_weekdays",
+            "living_alone",
+            "status",
+        )
+    ],
+    *[
+        ("admin", "PATCH", "/api/v1/providers/{provider}", {field: None}, field)
+        for field in (
+            "name",
+            "stations",
+            "areas",
+            "services",
+            "monthly_quota",
+            "contract_start",
+            "contract_end",
+            "status",
+        )
+    ],
 ]
 
 # JSON types are taken as they are: query and path parameters arrive as text and stay lax.
 STRICT = [
-    *[("operator", "POST", "/api/v1/requests", {"elder_id": value, "service": "clean"}, "elder_id")
-      for value in (True, "{elder}-as-text", 1.5, 1.0)],
+    *[
+        ("operator", "POST", "/api/v1/requests", {"elder_id": value, "service": "clean"}, "elder_id")
+        for value in (True, "{elder}-as-text", 1.5, 1.0)
+    ],
     ("operator", "POST", "/api/v1/alerts", {"elder_id": True, "kind": "sos", "at": NOW}, "elder_id"),
     ("admin", "POST", "/api/v1/elders", elder_body(visits_per_month="2"), "visits_per_month"),
     ("admin", "POST", "/api/v1/elders", elder_body(living_alone=1), "living_alone"),
@@ -143,8 +219,13 @@ STRICT = [
     ("admin", "PATCH", "/api/v1/elders/{elder}", {"living_alone": "yes"}, "living_alone"),
     ("admin", "POST", "/api/v1/providers", provider_body(monthly_quota="400"), "monthly_quota"),
     ("operator", "POST", "/api/v1/visits/{visit}/follow-up", {"satisfaction": "5"}, "satisfaction"),
-    ("provider", "POST", "/api/v1/provider/visits", {**visit_start(), "assignment_id": "{assignment}-as-text"},
-     "assignment_id"),
+    (
+        "provider",
+        "POST",
+        "/api/v1/provider/visits",
+        {**visit_start(), "assignment_id": "{assignment}-as-text"},
+        "assignment_id",
+    ),
 ]
 
 

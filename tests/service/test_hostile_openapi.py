@@ -15,16 +15,28 @@ from tests.service.test_elders import problem_fields
 async def test_a_batch_reports_each_bad_item_and_echoes_only_real_client_ids(hostile_world):
     client, sessions, ids, roles = hostile_world
     before = await row_counts(sessions)
-    items = fill([{**visit_start(), "assignment_id": BIG}, {**visit_start(), "client_visit_id": "\ud800"},
-                  visit_start(at="0001-01-01T00:00:00Z")], ids)
-    response = await client.post("/api/v1/provider/visits:batch", content=json.dumps({"visits": items}),
-                                 headers={**roles["provider"], "content-type": "application/json"})
+    items = fill(
+        [
+            {**visit_start(), "assignment_id": BIG},
+            {**visit_start(), "client_visit_id": "\ud800"},
+            visit_start(at="0001-01-01T00:00:00Z"),
+        ],
+        ids,
+    )
+    response = await client.post(
+        "/api/v1/provider/visits:batch",
+        content=json.dumps({"visits": items}),
+        headers={**roles["provider"], "content-type": "application/json"},
+    )
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r["ok"] for r in results] == [False, False, False]
     assert [r["error"]["status"] for r in results] == [422, 422, 422]
     assert [[e["field"] for e in r["error"]["errors"]] for r in results] == [
-        ["assignment_id"], ["client_visit_id"], ["check_in.at"]]
+        ["assignment_id"],
+        ["client_visit_id"],
+        ["check_in.at"],
+    ]
     assert results[0]["client_visit_id"] == items[0]["client_visit_id"] and results[1]["client_visit_id"] is None
     assert await row_counts(sessions) == before
 
@@ -32,14 +44,24 @@ async def test_a_batch_reports_each_bad_item_and_echoes_only_real_client_ids(hos
 def test_the_openapi_document_states_the_bounds():
     """Ids, months and PATCH nulls as the service checks them, so generated clients and tests stay inside."""
     spec = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:")).openapi()
-    ids = [(path, p["name"], p["schema"]) for path, ops in spec["paths"].items() for op in ops.values()
-           for p in op.get("parameters", []) if p["name"].endswith("_id")]
+    ids = [
+        (path, p["name"], p["schema"])
+        for path, ops in spec["paths"].items()
+        for op in ops.values()
+        for p in op.get("parameters", [])
+        if p["name"].endswith("_id")
+    ]
     assert len(ids) >= 14  # every path and query id
     for path, name, schema in ids:
         schema = next((s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer"), schema)
         assert (schema["minimum"], schema["maximum"]) == (1, 2**31 - 1), (path, name)
-    months = [p["schema"] for ops in spec["paths"].values() for op in ops.values()
-              for p in op.get("parameters", []) if p["name"] == "month"]
+    months = [
+        p["schema"]
+        for ops in spec["paths"].values()
+        for op in ops.values()
+        for p in op.get("parameters", [])
+        if p["name"] == "month"
+    ]
     assert months and all("20[0-9]{2}" in json.dumps(m) for m in months)
     schemas = spec["components"]["schemas"]
     assert schemas["RequestCreate"]["properties"]["elder_id"]["maximum"] == 2**31 - 1
@@ -52,8 +74,9 @@ def test_the_openapi_document_states_the_bounds():
 async def test_a_nul_in_the_idempotency_key_is_422(hostile_world):
     client, sessions, _, roles = hostile_world
     before = await row_counts(sessions)
-    response = await client.post("/api/v1/elders", json=elder_body(),
-                                 headers={**roles["admin"], "Idempotency-Key": "call\x00-1"})
+    response = await client.post(
+        "/api/v1/elders", json=elder_body(), headers={**roles["admin"], "Idempotency-Key": "call\x00-1"}
+    )
     assert response.status_code == 422 and problem_fields(response) == ["Idempotency-Key"], response.text
     assert await row_counts(sessions) == before
 
@@ -80,8 +103,11 @@ def _hostile_cases(spec: dict):
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
             # The other required query parameters get a good value, so the 422 can only be the hostile one's.
-            required = {p["name"]: GOOD_QUERY[p["name"]] for p in op.get("parameters", [])
-                        if p["in"] == "query" and p.get("required")}
+            required = {
+                p["name"]: GOOD_QUERY[p["name"]]
+                for p in op.get("parameters", [])
+                if p["in"] == "query" and p.get("required")
+            }
             for param in op.get("parameters", []):
                 if param["in"] == "query":
                     for _, value in _hostile_values(param["schema"], schemas, nested=False):

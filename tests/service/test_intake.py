@@ -28,16 +28,25 @@ async def _counts(db) -> tuple[int, int, int]:
     """Requests, their audit events and Idempotency-Key records, as committed."""
     async with db() as session:
         requests = (await session.exec(select(func.count()).select_from(ServiceRequest))).one()
-        events = (await session.exec(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.entity == "service_request"))).one()
+        events = (
+            await session.exec(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "service_request")
+            )
+        ).one()
         keys = (await session.exec(select(func.count()).select_from(IdempotencyRecord))).one()
     return requests, events, keys
 
 
 async def test_a_replay_is_the_first_answer_byte_for_byte(client, token, db):
     world = await build_world(client, token)
-    body = {"elder_id": world.elder_id, "service": "meal", "urgency": "urgent", "channel": "app",
-            "note": "老人说：\"午饭要软一点\"\n\t（糖尿病）", "window_start": "2026-12-03T09:30:00+08:00"}
+    body = {
+        "elder_id": world.elder_id,
+        "service": "meal",
+        "urgency": "urgent",
+        "channel": "app",
+        "note": '老人说："午饭要软一点"\n\t（糖尿病）',
+        "window_start": "2026-12-03T09:30:00+08:00",
+    }
     headers = {**world.operator, "Idempotency-Key": "call-0001"}
     first = await client.post("/api/v1/requests", json=body, headers=headers)
     assert first.status_code == 201, first.text
@@ -60,7 +69,8 @@ async def test_a_replay_answers_even_after_the_elder_moved(client, token, db):
     assert again.status_code == 201 and again.content == first.content
     refused = await client.post("/api/v1/requests", json=body, headers={**world.operator, "Idempotency-Key": "after"})
     assert refused.status_code == 422 and refused.json()["errors"] == [
-        {"field": "elder_id", "reason": f"elder {world.elder_id} is moved; no service can be sent"}]
+        {"field": "elder_id", "reason": f"elder {world.elder_id} is moved; no service can be sent"}
+    ]
     assert await _counts(db) == (1, 1, 1)
 
 
@@ -73,8 +83,13 @@ async def test_a_claim_a_dead_request_left_running_does_not_block_its_retry(clie
     first = await client.post("/api/v1/requests", json=body, headers=headers)
     async with db() as session:
         record = (await session.exec(select(IdempotencyRecord))).one()
-        twin = IdempotencyRecord(principal=record.principal, key="running-key", fingerprint=record.fingerprint,
-                                 state="running", created_at=utcnow())
+        twin = IdempotencyRecord(
+            principal=record.principal,
+            key="running-key",
+            fingerprint=record.fingerprint,
+            state="running",
+            created_at=utcnow(),
+        )
         session.add(twin)
         await session.commit()
     headers = {**world.operator, "Idempotency-Key": "running-key"}
@@ -92,8 +107,7 @@ async def test_a_twin_while_the_first_statement_runs_is_409(client, token, db, s
     world = await build_world(client, token)
     body = {"elder_id": world.elder_id, "service": "clean"}
     headers = {**world.operator, "Idempotency-Key": "twin"}
-    owner = (await client.post("/api/v1/requests", json=body,
-                               headers={**world.operator, "Idempotency-Key": "who-am-i"}))
+    owner = await client.post("/api/v1/requests", json=body, headers={**world.operator, "Idempotency-Key": "who-am-i"})
     async with db() as session:
         principal = (await session.exec(select(IdempotencyRecord.principal))).one()
     assert owner.status_code == 201
@@ -101,8 +115,9 @@ async def test_a_twin_while_the_first_statement_runs_is_409(client, token, db, s
     try:
         transaction = holder.transaction()
         await transaction.start()
-        assert await holder.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", KEY_LOCK_SPACE,
-                                     key_lock(principal, "twin"))
+        assert await holder.fetchval(
+            "SELECT pg_try_advisory_xact_lock($1, $2)", KEY_LOCK_SPACE, key_lock(principal, "twin")
+        )
         response = await client.post("/api/v1/requests", json=body, headers=headers)
         assert response.status_code == 409 and "still being processed" in response.json()["detail"]
         assert await _counts(db) == (1, 1, 1)
@@ -117,8 +132,7 @@ async def test_concurrent_twins_create_one_request(client, token, db):
     world = await build_world(client, token)
     body = {"elder_id": world.elder_id, "service": "emergency", "urgency": "emergency"}
     headers = {**world.operator, "Idempotency-Key": "six-presses"}
-    responses = await asyncio.gather(*(client.post("/api/v1/requests", json=body, headers=headers)
-                                       for _ in range(6)))
+    responses = await asyncio.gather(*(client.post("/api/v1/requests", json=body, headers=headers) for _ in range(6)))
     assert {r.status_code for r in responses} <= {201, 409}
     answers = {r.content for r in responses if r.status_code == 201}
     assert len(answers) == 1
@@ -130,10 +144,12 @@ async def test_keyless_creates_and_refusals(client, token, db):
     body = {"elder_id": world.elder_id, "service": "clean"}
     first, second = [await client.post("/api/v1/requests", json=body, headers=world.operator) for _ in range(2)]
     assert first.status_code == second.status_code == 201 and first.json()["id"] != second.json()["id"]
-    missing = await client.post("/api/v1/requests", json={**body, "elder_id": 987654},
-                                headers={**world.operator, "Idempotency-Key": "nobody"})
+    missing = await client.post(
+        "/api/v1/requests", json={**body, "elder_id": 987654}, headers={**world.operator, "Idempotency-Key": "nobody"}
+    )
     assert missing.status_code == 422 and missing.json()["errors"] == [
-        {"field": "elder_id", "reason": "elder 987654 does not exist"}]
+        {"field": "elder_id", "reason": "elder 987654 does not exist"}
+    ]
     assert await _counts(db) == (2, 2, 0)
 
 
@@ -154,8 +170,9 @@ async def test_creation_notifies_the_leader_scheduler(client, token, db, setting
         routine = {"elder_id": world.elder_id, "service": "clean"}
         assert (await client.post("/api/v1/requests", json=routine, headers=world.operator)).status_code == 201
         assert await asyncio.wait_for(heard.get(), 5) == ""
-        assert (await client.post("/api/v1/requests", json={**routine, "elder_id": 987654},
-                                  headers=world.operator)).status_code == 422
+        assert (
+            await client.post("/api/v1/requests", json={**routine, "elder_id": 987654}, headers=world.operator)
+        ).status_code == 422
         with contextlib.suppress(TimeoutError):
             extra = await asyncio.wait_for(heard.get(), 0.5)
             pytest.fail(f"a replay or a refusal notified the scheduler ({extra!r})")

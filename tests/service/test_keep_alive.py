@@ -42,14 +42,17 @@ async def test_bad_requests_then_a_good_one_on_one_keep_alive_connection(tmp_pat
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v1", headers=admin, limits=one) as c:
             elder = (await c.post("/elders", json=elder_body())).json()["id"]
             provider = (await c.post("/providers", json=provider_body())).json()["id"]
-            statuses = [(await request).status_code for request in (
-                c.patch(f"/elders/{elder}", json={"services": None}),
-                c.get(f"/elders/{2**63}"),
-                c.get("/reports/monthly", params={"month": "0998-05"}),
-                c.post("/plans", json={"month": "9999-12"}),
-                c.patch(f"/providers/{provider}", json={"name": None}),
-                c.get(f"/elders/{elder}"),
-            )]
+            statuses = [
+                (await request).status_code
+                for request in (
+                    c.patch(f"/elders/{elder}", json={"services": None}),
+                    c.get(f"/elders/{2**63}"),
+                    c.get("/reports/monthly", params={"month": "0998-05"}),
+                    c.post("/plans", json={"month": "9999-12"}),
+                    c.patch(f"/providers/{provider}", json={"name": None}),
+                    c.get(f"/elders/{elder}"),
+                )
+            ]
     finally:
         server.should_exit = True
         await serving

@@ -57,21 +57,44 @@ async def keyed_endpoints(client, token, db, settings) -> list[Keyed]:
     october = await build_october(db)
     world = await build_world(client, token)
     endpoints = [
-        Keyed("/api/v1/alerts", {"elder_id": world.elder_id, "kind": "sos", "at": NOW}, "operator",
-              "service.requests.service:raise_alert"),
+        Keyed(
+            "/api/v1/alerts",
+            {"elder_id": world.elder_id, "kind": "sos", "at": NOW},
+            "operator",
+            "service.requests.service:raise_alert",
+        ),
         Keyed("/api/v1/elders", elder_body(), "admin", "service.elders.service:create_elder"),
-        Keyed("/api/v1/providers", provider_body(name="新开服务社"), "admin",
-              "service.providers.service:create_provider"),
-        Keyed(f"/api/v1/visits/{october.visits['v6']}/follow-up", {"satisfaction": 4}, "operator",
-              "service.followups.service:record_follow_up"),
-        Keyed("/api/v1/prices", {"service": "clean", "unit_price_yuan": "45.00", "effective_from": "2027-01-01"},
-              "admin", "service.reports.prices:add_price"),
-        Keyed("/api/v1/reports/closures", {"month": "2026-10", "area": "530111"}, "admin",
-              "service.reports.closing:close_month"),
+        Keyed(
+            "/api/v1/providers", provider_body(name="新开服务社"), "admin", "service.providers.service:create_provider"
+        ),
+        Keyed(
+            f"/api/v1/visits/{october.visits['v6']}/follow-up",
+            {"satisfaction": 4},
+            "operator",
+            "service.followups.service:record_follow_up",
+        ),
+        Keyed(
+            "/api/v1/prices",
+            {"service": "clean", "unit_price_yuan": "45.00", "effective_from": "2027-01-01"},
+            "admin",
+            "service.reports.prices:add_price",
+        ),
+        Keyed(
+            "/api/v1/reports/closures",
+            {"month": "2026-10", "area": "530111"},
+            "admin",
+            "service.reports.closing:close_month",
+        ),
     ]
     if not on_postgresql(settings):  # on PostgreSQL operators' creates are one statement: never half-way
-        endpoints.append(Keyed("/api/v1/requests", {"elder_id": world.elder_id, "service": "clean"}, "operator",
-                               "service.requests.service:create_request"))
+        endpoints.append(
+            Keyed(
+                "/api/v1/requests",
+                {"elder_id": world.elder_id, "service": "clean"},
+                "operator",
+                "service.requests.service:create_request",
+            )
+        )
     return endpoints
 
 
@@ -94,10 +117,13 @@ def hang_after(monkeypatch, target: str) -> tuple[asyncio.Event, Callable[[], No
 
 
 async def test_every_keyed_endpoint_commits_nothing_until_done_and_its_retry_runs_at_once(
-        app, client, token, db, settings, monkeypatch):
+    app, client, token, db, settings, monkeypatch
+):
     for endpoint in await keyed_endpoints(client, token, db, settings):
-        headers = {**await token(endpoint.role, area_code="530111" if endpoint.role == "regulator" else None),
-                   "Idempotency-Key": f"crash-{endpoint.path}"}
+        headers = {
+            **await token(endpoint.role, area_code="530111" if endpoint.role == "regulator" else None),
+            "Idempotency-Key": f"crash-{endpoint.path}",
+        }
         waiting, restore = hang_after(monkeypatch, endpoint.work)
         first = asyncio.create_task(client.post(endpoint.path, json=endpoint.body, headers=headers))
         await asyncio.wait_for(waiting.wait(), 30)
@@ -137,18 +163,26 @@ async def wait_until(check: Callable[[], Awaitable[bool]], what: str, seconds: f
 
 
 async def test_an_alert_whose_api_was_killed_mid_request_is_raised_by_its_retry_at_once(
-        app, client, token, db, settings):
+    app, client, token, db, settings
+):
     """The issue's reproduction: kill -9 of the API during a keyed POST /alerts. Before, every retry got 409
     "still being processed" for two minutes while no alert existed."""
     port = free_port()
     api = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.service.hanging_api", str(port), cwd=ROOT,
-        env={**os.environ, "HOMECARE_DATABASE_URL": settings.database_url}, stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "tests.service.hanging_api",
+        str(port),
+        cwd=ROOT,
+        env={**os.environ, "HOMECARE_DATABASE_URL": settings.database_url},
+        stdout=asyncio.subprocess.PIPE,
+    )
     try:
         world = await build_world(client, token)  # while the API process starts
         body = {"elder_id": world.elder_id, "kind": "fall", "at": NOW}
         headers = {**world.operator, "Idempotency-Key": "sos-1"}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as remote:
+
             async def answers() -> bool:
                 try:
                     return (await remote.get("/livez")).status_code == 200
@@ -171,11 +205,13 @@ async def test_an_alert_whose_api_was_killed_mid_request_is_raised_by_its_retry_
             api.kill()
             await api.wait()
     if on_postgresql(settings):  # the server ends the dead client's transaction, and its lock with it
+
         async def released() -> bool:
             connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
             try:
                 return not await connection.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1", KEY_LOCK_SPACE)
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1", KEY_LOCK_SPACE
+                )
             finally:
                 await connection.close()
 

@@ -23,12 +23,12 @@ async def used(db, provider_id: int, month: str) -> int:
         return row.used if row else 0
 
 
-async def test_a_visit_its_month_ended_without_withdraws_its_offer_and_gives_the_unit_back(client, token, db,
-                                                                                         settings):
+async def test_a_visit_its_month_ended_without_withdraws_its_offer_and_gives_the_unit_back(client, token, db, settings):
     world = await build_world(client, token)
     last_month = previous_month(month_of(utcnow(), settings.tz))
-    request_id = await poisoned_request(db, world.elder_id, month=last_month, kind="planned", seq=1,
-                                        channel="plan", service="clean", urgency="routine")
+    request_id = await poisoned_request(
+        db, world.elder_id, month=last_month, kind="planned", seq=1, channel="plan", service="clean", urgency="routine"
+    )
     assignment_id = await offer_to(db, request_id, world.provider_id)
     assert await used(db, world.provider_id, last_month) == 1
     assert await sweeps.mark_missed(db, last_month, now=utcnow()) == 1
@@ -45,10 +45,12 @@ async def test_a_cancelled_request_withdraws_its_offer_and_gives_the_unit_back(c
     request = await new_request(client, world)
     assignment_id = await offer_to(db, request["id"], world.provider_id)
     assert await used(db, world.provider_id, request["month"]) == 1
-    response = await client.post(f"/api/v1/requests/{request['id']}/cancel", json={"reason": "家属已送医"},
-                                 headers=world.operator)
+    response = await client.post(
+        f"/api/v1/requests/{request['id']}/cancel", json={"reason": "家属已送医"}, headers=world.operator
+    )
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     async with db() as session:
-        assert (await session.exec(select(Assignment.status).where(Assignment.id == assignment_id))).one() == \
-            "cancelled"
+        assert (
+            await session.exec(select(Assignment.status).where(Assignment.id == assignment_id))
+        ).one() == "cancelled"
     assert await used(db, world.provider_id, request["month"]) == 0

@@ -26,8 +26,15 @@ def _free_port() -> int:
 
 def _make_run(port: int, env: dict[str, str], deadline_s: float = 240) -> tuple[list[str], subprocess.Popen]:
     """Start `make run PORT=port`; return its output up to "serving on …" and the running process."""
-    process = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=lambda: [*map(lines.put, process.stdout), lines.put(None)], daemon=True).start()
     seen, until = [], time.monotonic() + deadline_s

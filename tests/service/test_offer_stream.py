@@ -59,8 +59,10 @@ class Stream:
 @contextlib.asynccontextmanager
 async def stream(base_url: str, headers: dict, last_event_id: str | None = None) -> AsyncIterator[Stream]:
     extra = {"Last-Event-ID": last_event_id} if last_event_id else {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=BOUND_S) as client, \
-            aconnect_sse(client, "GET", STREAM, headers={**headers, **extra}) as source:
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=BOUND_S) as client,
+        aconnect_sse(client, "GET", STREAM, headers={**headers, **extra}) as source,
+    ):
         assert source.response.status_code == 200, await source.response.aread()
         assert source.response.headers["content-type"].startswith("text/event-stream")
         yield Stream(source.aiter_sse())
@@ -70,8 +72,9 @@ def offered(events) -> list[int]:
     return [json.loads(e.data)["id"] for e in events if e.event == "offer"]
 
 
-async def test_an_offer_made_after_connecting_arrives_and_only_the_providers_own(client, token, db, live, app,
-                                                                                 settings):
+async def test_an_offer_made_after_connecting_arrives_and_only_the_providers_own(
+    client, token, db, live, app, settings
+):
     world = await build_world(client, token)
     async with stream(live, world.provider) as feed:
         [ready] = await feed.until_ready()
@@ -122,8 +125,10 @@ async def test_resuming_sends_exactly_the_offers_missed_meanwhile(client, token,
 async def test_heartbeats_are_comments(client, token, db, live, app, settings, monkeypatch):
     monkeypatch.setitem(app.state._state, "settings", settings.model_copy(update={"feed_heartbeat_s": 0.05}))
     world = await build_world(client, token)
-    async with httpx.AsyncClient(base_url=live, timeout=BOUND_S) as http, \
-            http.stream("GET", STREAM, headers=world.provider) as response:
+    async with (
+        httpx.AsyncClient(base_url=live, timeout=BOUND_S) as http,
+        http.stream("GET", STREAM, headers=world.provider) as response,
+    ):
         lines = response.aiter_lines()
         async with asyncio.timeout(BOUND_S):
             async for line in lines:
@@ -133,7 +138,8 @@ async def test_heartbeats_are_comments(client, token, db, live, app, settings, m
 
 
 async def test_more_streams_than_allowed_for_one_token_is_429_and_a_closed_one_frees_its_place(
-        client, token, db, live, app, settings, monkeypatch):
+    client, token, db, live, app, settings, monkeypatch
+):
     monkeypatch.setitem(app.state._state, "settings", settings.model_copy(update={"feed_max_per_token": 2}))
     world = await build_world(client, token)
     async with stream(live, world.provider) as one:
@@ -197,8 +203,9 @@ async def test_offers_are_announced_only_once_committed(client, token, db, setti
         request = await new_request(client, world)
         async with sessions() as session:
             row = await session.get(ServiceRequest, request["id"])
-            await moves.offer(session, row, world.provider_id, km=1.0, explanation=None, actor="test",
-                               now=utcnow(), settings=settings)
+            await moves.offer(
+                session, row, world.provider_id, km=1.0, explanation=None, actor="test", now=utcnow(), settings=settings
+            )
             await session.rollback()
         await asyncio.sleep(0)
         assert announced == []
@@ -237,7 +244,8 @@ async def test_a_client_that_never_reads_is_disconnected_holding_no_connection(c
         async with asyncio.timeout(BOUND_S):
             await response({"type": "http", "method": "GET", "asgi": {"spec_version": "2.4"}}, receive, never_reads)
     assert isinstance(raised.value, TimeoutError) or any(
-        isinstance(e, TimeoutError) for e in getattr(raised.value, "exceptions", ()))
+        isinstance(e, TimeoutError) for e in getattr(raised.value, "exceptions", ())
+    )
     assert stuck.is_set() and set(checked_out) == {0}
     assert hub.open_streams == 0
 

@@ -37,8 +37,11 @@ async def plan_now(client, admin, month: str, **body) -> dict:
 
 async def planned_statuses(db, elder_id: int) -> list[tuple[str, dict | None]]:
     async with db() as session:
-        rows = (await session.exec(select(ServiceRequest).where(
-            ServiceRequest.elder_id == elder_id, ServiceRequest.kind == "planned"))).all()
+        rows = (
+            await session.exec(
+                select(ServiceRequest).where(ServiceRequest.elder_id == elder_id, ServiceRequest.kind == "planned")
+            )
+        ).all()
     return [(r.status, r.explanation) for r in rows]
 
 
@@ -51,12 +54,14 @@ async def test_elders_with_unusable_data_are_set_aside_and_the_others_planned(cl
         await set_elder_services(db, ids[name], services)
     # An elder whose planned request was made before its data went bad; one with weekdays gone bad.
     ids["went_bad"] = (await client.post("/api/v1/elders", json=elder_body(), headers=world.admin)).json()["id"]
-    await poisoned_request(db, ids["went_bad"], month=month, kind="planned", seq=1, channel="plan",
-                           service="clean", urgency="routine")
+    await poisoned_request(
+        db, ids["went_bad"], month=month, kind="planned", seq=1, channel="plan", service="clean", urgency="routine"
+    )
     await set_elder_services(db, ids["went_bad"], "clean")
     ids["weekdays"] = (await client.post("/api/v1/elders", json=elder_body(), headers=world.admin)).json()["id"]
     async with db() as session:
         from service.elders.models import Elder
+
         await session.exec(update(Elder).where(Elder.id == ids["weekdays"]).values(preferred_weekdays=["周一"]))
         await session.commit()
 
@@ -64,12 +69,16 @@ async def test_elders_with_unusable_data_are_set_aside_and_the_others_planned(cl
 
     assert plan["state"] == "done" and plan["error"] is None
     summary = plan["summary"]
-    assert summary["elders_set_aside"] == sorted([
-        {"elder_id": ids["no_services"], "reason": "bad_elder_services"},
-        {"elder_id": ids["empty"], "reason": "bad_elder_services"},
-        {"elder_id": ids["unknown"], "reason": "bad_elder_services"},
-        {"elder_id": ids["went_bad"], "reason": "bad_elder_services"},
-        {"elder_id": ids["weekdays"], "reason": "bad_elder_weekdays"}], key=lambda e: e["elder_id"])
+    assert summary["elders_set_aside"] == sorted(
+        [
+            {"elder_id": ids["no_services"], "reason": "bad_elder_services"},
+            {"elder_id": ids["empty"], "reason": "bad_elder_services"},
+            {"elder_id": ids["unknown"], "reason": "bad_elder_services"},
+            {"elder_id": ids["went_bad"], "reason": "bad_elder_services"},
+            {"elder_id": ids["weekdays"], "reason": "bad_elder_weekdays"},
+        ],
+        key=lambda e: e["elder_id"],
+    )
     assert summary["visits_offered"] == 2  # the world's elder, two visits
     assert [s for s, _ in await planned_statuses(db, world.elder_id)] == ["assigned", "assigned"]
     assert await planned_statuses(db, ids["no_services"]) == []  # no request could name its service
@@ -79,7 +88,8 @@ async def test_elders_with_unusable_data_are_set_aside_and_the_others_planned(cl
 
 
 async def test_an_elder_whose_offers_the_database_refuses_is_set_aside_by_the_scheduled_plan(
-        client, token, db, app, settings):
+    client, token, db, app, settings
+):
     world = await build_world(client, token)
     other = (await client.post("/api/v1/elders", json=elder_body(name="王秀英"), headers=world.admin)).json()["id"]
     refused = f"NEW.request_id IN (SELECT id FROM service_request WHERE elder_id = {other})"
@@ -155,8 +165,7 @@ async def test_plans_only_for_this_month_or_the_next_unless_an_admin_forces_a_pa
     async with db() as session:  # nothing written on refusal
         assert (await session.exec(select(DispatchPlan))).all() == []
         assert (await session.exec(select(ServiceRequest))).all() == []
-    assert (await client.post(PLANS, json={"month": past, "force": True},
-                              headers=world.operator)).status_code == 403
+    assert (await client.post(PLANS, json={"month": past, "force": True}, headers=world.operator)).status_code == 403
     forced = await plan_now(client, world.admin, past, force=True)
     assert forced["state"] == "done"
     upcoming = await plan_now(client, world.admin, next_month(month))
@@ -173,8 +182,9 @@ async def test_an_elder_whose_entitlement_was_withdrawn_after_planning_is_set_as
     world = await build_world(client, token)
     month = this_month(settings)
     withdrawn = (await client.post("/api/v1/elders", json=elder_body(), headers=world.admin)).json()["id"]
-    await poisoned_request(db, withdrawn, month=month, kind="planned", seq=1, channel="plan",
-                           service="clean", urgency="routine")
+    await poisoned_request(
+        db, withdrawn, month=month, kind="planned", seq=1, channel="plan", service="clean", urgency="routine"
+    )
     async with db() as session:  # the engine refuses an elder with no visits: the whole plan used to fail
         await session.exec(update(Elder).where(Elder.id == withdrawn).values(visits_per_month=0))
         await session.commit()

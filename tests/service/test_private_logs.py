@@ -38,8 +38,10 @@ async def test_a_failing_request_logs_no_personal_data(settings, db, caplog):
     @app.post("/probe/{phone}")
     async def probe(phone: str):
         async with app.state.sessions() as session:  # the area's level breaks a CHECK constraint
-            await session.exec(text("INSERT INTO area (code, name, level) VALUES (:code, :name, 'household')"),
-                               params={"code": phone[:12], "name": f"{NAME} {ID_NUMBER} {ADDRESS}"})
+            await session.exec(
+                text("INSERT INTO area (code, name, level) VALUES (:code, :name, 'household')"),
+                params={"code": phone[:12], "name": f"{NAME} {ID_NUMBER} {ADDRESS}"},
+            )
 
     caplog.set_level(logging.WARNING, logger="httpx")  # the test's own client logs the URL it asks for
     caplog.set_level(logging.INFO)  # (after: it sets the capturing handler's level too)
@@ -58,8 +60,10 @@ async def test_a_failing_request_logs_no_personal_data(settings, db, caplog):
 async def test_tracebacks_keep_class_statement_and_stack_but_no_message(db):
     async with db() as session:
         try:
-            await session.exec(text("SELECT * FROM elder WHERE id_number = :n AND CAST(:n AS INTEGER) = 1"),
-                               params={"n": ID_NUMBER + "x"})
+            await session.exec(
+                text("SELECT * FROM elder WHERE id_number = :n AND CAST(:n AS INTEGER) = 1"),
+                params={"n": ID_NUMBER + "x"},
+            )
             failure = None
         except Exception as exc:  # noqa: BLE001 - PostgreSQL: `invalid input syntax for type integer: "…"`
             failure = exc
@@ -88,8 +92,18 @@ async def test_a_database_error_in_the_cli_is_one_line_without_data(database_url
     world = generate_world("guandu", elders=40, seed=2026)
     clash = next(e for e in world.elders if e.device_id)
     async with db() as session:
-        session.add(Elder(name=NAME, id_number=ID_NUMBER, phone=PHONE, address=ADDRESS, lat=25.02, lon=102.74,
-                          area_code="530111001001", device_id=clash.device_id))
+        session.add(
+            Elder(
+                name=NAME,
+                id_number=ID_NUMBER,
+                phone=PHONE,
+                address=ADDRESS,
+                lat=25.02,
+                lon=102.74,
+                area_code="530111001001",
+                device_id=clash.device_id,
+            )
+        )
         await session.commit()
     monkeypatch.setenv("HOMECARE_DATABASE_URL", database_url)
     get_settings.cache_clear()
@@ -104,8 +118,9 @@ async def test_a_database_error_in_the_cli_is_one_line_without_data(database_url
         assert elder.id_number not in err and elder.name not in err and elder.phone not in err
 
 
-@pytest.mark.parametrize(("backend", "why"), [("sqlite", "file is not a database"),
-                                              ("postgresql", "does not exist (SQLSTATE 3D000)")])
+@pytest.mark.parametrize(
+    ("backend", "why"), [("sqlite", "file is not a database"), ("postgresql", "does not exist (SQLSTATE 3D000)")]
+)
 async def test_an_unreachable_database_is_one_line_saying_why(monkeypatch, capsys, tmp_path, backend, why):
     if backend not in BACKENDS:
         pytest.skip(f"{backend} is not among HOMECARE_TEST_BACKENDS")
@@ -132,8 +147,10 @@ async def test_a_database_in_a_missing_folder_is_one_line_naming_the_setting(mon
         code, _, err = await _in_thread(_run_cli, monkeypatch, capsys, "serve")
     finally:
         get_settings.cache_clear()
-    assert code == 2 and err == (f"bad setting HOMECARE_DATABASE_URL: the folder of the SQLite database "
-                                 f"{tmp_path}/no/such/folder/homecare.db does not exist\n")
+    assert code == 2 and err == (
+        f"bad setting HOMECARE_DATABASE_URL: the folder of the SQLite database "
+        f"{tmp_path}/no/such/folder/homecare.db does not exist\n"
+    )
     assert not (tmp_path / "no").exists()  # nothing made in a mistyped place
 
 

@@ -41,8 +41,9 @@ async def test_pull_shows_offers_with_masked_elder_and_cursor_returns_only_chang
     cursor = settled.json()["next_cursor"]
     quiet = await client.get("/api/v1/provider/assignments", params={"cursor": cursor}, headers=world.provider)
     assert quiet.json()["items"] == []
-    await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "李"},
-                      headers=world.provider)
+    await client.post(
+        f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "李"}, headers=world.provider
+    )
     changed = await client.get("/api/v1/provider/assignments", params={"cursor": cursor}, headers=world.provider)
     assert [(i["id"], i["status"]) for i in changed.json()["items"]] == [(assignment_id, "accepted")]
 
@@ -78,8 +79,11 @@ async def test_accept_is_idempotent_for_the_same_caregiver_and_409_for_another(c
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
     assert (await client.post(url, json={"caregiver": "王"}, headers=world.provider)).status_code == 409
     assert (await client.post(url, json={"caregiver": "李"}, headers=world.other_provider)).status_code == 404
-    assert (await client.post("/api/v1/provider/assignments/999999/accept", json={"caregiver": "李"},
-                              headers=world.provider)).status_code == 404
+    assert (
+        await client.post(
+            "/api/v1/provider/assignments/999999/accept", json={"caregiver": "李"}, headers=world.provider
+        )
+    ).status_code == 404
     assert (await client.post(url, json={}, headers=world.provider)).status_code == 422
     assert (await client.post(url, json={"caregiver": "李"}, headers=world.operator)).status_code == 403
     assert (await client.post(url, json={"caregiver": "李"})).status_code == 401
@@ -92,8 +96,9 @@ async def test_two_apps_racing_to_accept_one_offer(client, token, db):
     request = await new_request(client, world)
     assignment_id = await offer_to(db, request["id"], world.provider_id)
     url = f"/api/v1/provider/assignments/{assignment_id}/accept"
-    responses = await asyncio.gather(*(client.post(url, json={"caregiver": f"护理员{i}"}, headers=world.provider)
-                                       for i in range(6)))
+    responses = await asyncio.gather(
+        *(client.post(url, json={"caregiver": f"护理员{i}"}, headers=world.provider) for i in range(6))
+    )
     assert sorted(r.status_code for r in responses) == [200] + [409] * 5
 
 
@@ -113,8 +118,9 @@ async def test_decline_returns_the_request_to_dispatch_and_frees_quota(client, t
         assert await moves.excluded_providers(session, request["id"]) == {world.provider_id}
         usage = (await session.exec(select(QuotaUsage).where(QuotaUsage.provider_id == world.provider_id))).one()
         assert usage.used == 0
-    accept_after = await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "李"},
-                                     headers=world.provider)
+    accept_after = await client.post(
+        f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "李"}, headers=world.provider
+    )
     assert accept_after.status_code == 409
 
 
@@ -126,8 +132,11 @@ async def test_expired_offer_goes_back_to_dispatch_then_unassignable_after_max_t
         assignment_id = await offer_to(db, request["id"], provider_id, settings)
         expired = await sweeps.expire_offers(db, now=utcnow() + timedelta(days=2), settings=settings)
         assert expired == 1
-        accept = await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "李"},
-                                   headers=world.provider if provider_id == world.provider_id else world.other_provider)
+        accept = await client.post(
+            f"/api/v1/provider/assignments/{assignment_id}/accept",
+            json={"caregiver": "李"},
+            headers=world.provider if provider_id == world.provider_id else world.other_provider,
+        )
         assert accept.status_code == 409
         detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
         assert detail["status"] == ("open" if attempt == 1 else "unassignable")
@@ -145,8 +154,9 @@ async def test_quota_is_never_exceeded(client, token, db):
         from service.lifecycle.models import ServiceRequest
 
         request = await session.get(ServiceRequest, second["id"])
-        refused = await moves.offer(session, request, world.provider_id, km=1.0, explanation=None, actor="t",
-                                     now=utcnow(), settings=Settings())
+        refused = await moves.offer(
+            session, request, world.provider_id, km=1.0, explanation=None, actor="t", now=utcnow(), settings=Settings()
+        )
         assert refused is None
         await session.rollback()
     detail = (await client.get(f"/api/v1/requests/{second['id']}", headers=world.operator)).json()
@@ -169,22 +179,29 @@ async def test_a_provider_lists_its_own_visits_of_a_month(client, token, db):
     mine = []
     for _ in range(3):
         _, assignment_id = await accepted_assignment(client, db, world)
-        visit = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, ago(minutes=30)),
-                                  headers=world.provider)
+        visit = await client.post(
+            "/api/v1/provider/visits", json=check_in_body(assignment_id, ago(minutes=30)), headers=world.provider
+        )
         mine.append(visit.json()["id"])
     month = month_of(ago(minutes=30), Settings().tz)
     seen, cursor = [], None
     for _ in range(4):
-        page = (await client.get("/api/v1/provider/visits", headers=world.provider,
-                                 params={"month": month, "limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+        page = (
+            await client.get(
+                "/api/v1/provider/visits",
+                headers=world.provider,
+                params={"month": month, "limit": 2, **({"cursor": cursor} if cursor else {})},
+            )
+        ).json()
         seen += [(v["id"], v["caregiver"]) for v in page["items"]]
         if not (cursor := page["next_cursor"]):
             break
     assert seen == [(visit_id, "李护理员") for visit_id in mine]
     others = await client.get("/api/v1/provider/visits", params={"month": month}, headers=world.other_provider)
     assert others.json()["items"] == []
-    assert (await client.get("/api/v1/provider/visits", params={"month": "2001-01"},
-                             headers=world.provider)).json()["items"] == []
+    assert (await client.get("/api/v1/provider/visits", params={"month": "2001-01"}, headers=world.provider)).json()[
+        "items"
+    ] == []
     for bad in ({}, {"month": "2026-13"}):
         assert (await client.get("/api/v1/provider/visits", params=bad, headers=world.provider)).status_code == 422
     by_operator = await client.get("/api/v1/provider/visits", params={"month": month}, headers=world.operator)

@@ -23,8 +23,9 @@ ELDER_NAME = "张桂英"  # tests/factories.py elder_body
 
 
 async def _feed(client, world) -> dict[int, dict]:
-    items = (await client.get("/api/v1/provider/assignments", params={"limit": 500},
-                              headers=world.provider)).json()["items"]
+    items = (await client.get("/api/v1/provider/assignments", params={"limit": 500}, headers=world.provider)).json()[
+        "items"
+    ]
     return {item["id"]: item for item in items}
 
 
@@ -41,25 +42,32 @@ async def test_the_elder_stays_while_there_is_a_visit_and_goes_with_the_offer(cl
     _, ids["accepted"] = await accepted_assignment(client, db, world)
 
     _, ids["completed"] = await accepted_assignment(client, db, world)
-    visit = (await client.post("/api/v1/provider/visits", json=check_in_body(ids["completed"], ago(minutes=70)),
-                               headers=world.provider)).json()
-    done = await client.post(f"/api/v1/provider/visits/{visit['id']}/check-out", json=check_out_body(ago(minutes=1)),
-                             headers=world.provider)
+    visit = (
+        await client.post(
+            "/api/v1/provider/visits", json=check_in_body(ids["completed"], ago(minutes=70)), headers=world.provider
+        )
+    ).json()
+    done = await client.post(
+        f"/api/v1/provider/visits/{visit['id']}/check-out", json=check_out_body(ago(minutes=1)), headers=world.provider
+    )
     assert done.status_code == 200, done.text
 
     ids["declined"] = await _offered(client, db, world)
-    declined = await client.post(f"/api/v1/provider/assignments/{ids['declined']}/decline",
-                                 json={"reason": "人手不足"}, headers=world.provider)
+    declined = await client.post(
+        f"/api/v1/provider/assignments/{ids['declined']}/decline", json={"reason": "人手不足"}, headers=world.provider
+    )
     assert declined.status_code == 200 and declined.json()["elder"] is None  # the answer itself too
-
 
     for status in ("offered", "accepted"):  # cancelled by the call centre, before and after acceptance
         ids[f"cancelled after {status}"] = assignment_id = (
-            await _offered(client, db, world) if status == "offered" else
-            (await accepted_assignment(client, db, world))[1])
+            await _offered(client, db, world)
+            if status == "offered"
+            else (await accepted_assignment(client, db, world))[1]
+        )
         request_id = (await _feed(client, world))[assignment_id]["request_id"]
-        cancelled = await client.post(f"/api/v1/requests/{request_id}/cancel", json={"reason": "家属已处理"},
-                                      headers=world.operator)
+        cancelled = await client.post(
+            f"/api/v1/requests/{request_id}/cancel", json={"reason": "家属已处理"}, headers=world.operator
+        )
         assert cancelled.status_code == 200, cancelled.text
 
     feed = await _feed(client, world)
@@ -73,6 +81,7 @@ async def test_the_elder_stays_while_there_is_a_visit_and_goes_with_the_offer(cl
             assert item["elder"] is None, case
             assert item["id"] == assignment_id and item["request_id"]  # enough to drop it
     for status in ("declined", "expired", "cancelled"):  # filtered by status: the same
-        items = (await client.get("/api/v1/provider/assignments", params={"status": status},
-                                  headers=world.provider)).json()["items"]
+        items = (
+            await client.get("/api/v1/provider/assignments", params={"status": status}, headers=world.provider)
+        ).json()["items"]
         assert items and all(item["elder"] is None for item in items)

@@ -16,11 +16,18 @@ async def test_admin_creates_and_updates_a_provider(client, token):
     assert provider["areas"] == ["530111001"] and provider["status"] == "active"
     assert provider["stations"][0]["location"]["coord_sys"] == "wgs84"
 
-    patched = await client.patch(f"/api/v1/providers/{provider['id']}",
-                                 json={"areas": ["530111001", "530111002"], "monthly_quota": 500,
-                                       "stations": [{"name": "太和站", "location": {"lat": 25.04, "lon": 102.72}},
-                                                    {"name": "关上站", "location": {"lat": 25.02, "lon": 102.74}}]},
-                                 headers=admin)
+    patched = await client.patch(
+        f"/api/v1/providers/{provider['id']}",
+        json={
+            "areas": ["530111001", "530111002"],
+            "monthly_quota": 500,
+            "stations": [
+                {"name": "太和站", "location": {"lat": 25.04, "lon": 102.72}},
+                {"name": "关上站", "location": {"lat": 25.02, "lon": 102.74}},
+            ],
+        },
+        headers=admin,
+    )
     assert patched.status_code == 200, patched.text
     body = patched.json()
     assert body["areas"] == ["530111001", "530111002"] and body["monthly_quota"] == 500

@@ -22,14 +22,19 @@ async def test_operator_creates_reads_lists_and_cancels(client, token, db):
     detail = (await client.get(f"/api/v1/requests/{created['id']}", headers=world.operator)).json()
     assert detail["status"] == "assigned"
     assert [(a["id"], a["provider_id"], a["status"]) for a in detail["assignments"]] == [
-        (assignment_id, world.provider_id, "offered")]
+        (assignment_id, world.provider_id, "offered")
+    ]
 
-    listed = (await client.get("/api/v1/requests", params={"status": "assigned", "elder_id": world.elder_id},
-                               headers=world.operator)).json()
+    listed = (
+        await client.get(
+            "/api/v1/requests", params={"status": "assigned", "elder_id": world.elder_id}, headers=world.operator
+        )
+    ).json()
     assert [r["id"] for r in listed["items"]] == [created["id"]]
 
-    cancelled = await client.post(f"/api/v1/requests/{created['id']}/cancel", json={"reason": "家属已处理"},
-                                  headers=world.operator)
+    cancelled = await client.post(
+        f"/api/v1/requests/{created['id']}/cancel", json={"reason": "家属已处理"}, headers=world.operator
+    )
     assert cancelled.status_code == 200
     body = cancelled.json()
     assert body["status"] == "cancelled" and body["cancel_reason"] == "家属已处理"
@@ -38,8 +43,9 @@ async def test_operator_creates_reads_lists_and_cancels(client, token, db):
     again = await client.post(f"/api/v1/requests/{created['id']}/cancel", json={"reason": "x"}, headers=world.operator)
     assert again.status_code == 409
     # The provider's app sees the offer withdrawn, and accepting it now is a conflict.
-    accept = await client.post(f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "王"},
-                               headers=world.provider)
+    accept = await client.post(
+        f"/api/v1/provider/assignments/{assignment_id}/accept", json={"caregiver": "王"}, headers=world.provider
+    )
     assert accept.status_code == 409
 
 
@@ -80,22 +86,27 @@ async def test_bad_requests_are_422(client, token, override, field):
 async def test_request_for_a_moved_elder_is_refused(client, token):
     world = await build_world(client, token)
     await client.patch(f"/api/v1/elders/{world.elder_id}", json={"status": "moved"}, headers=world.admin)
-    response = await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"},
-                                 headers=world.operator)
+    response = await client.post(
+        "/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"}, headers=world.operator
+    )
     assert response.status_code == 422 and "elder_id" in problem_fields(response)
 
 
 async def test_unknown_request_and_wrong_roles(client, token):
     world = await build_world(client, token)
     assert (await client.get("/api/v1/requests/424242", headers=world.operator)).status_code == 404
-    assert (await client.post("/api/v1/requests/424242/cancel", json={"reason": "x"},
-                              headers=world.operator)).status_code == 404
+    assert (
+        await client.post("/api/v1/requests/424242/cancel", json={"reason": "x"}, headers=world.operator)
+    ).status_code == 404
     assert (await client.get("/api/v1/requests/424242/explanation", headers=world.operator)).status_code == 404
     request = await new_request(client, world)
     for headers in (world.provider, await token("regulator", area_code="530111")):
         assert (await client.get(f"/api/v1/requests/{request['id']}", headers=headers)).status_code == 403
-        assert (await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"},
-                                  headers=headers)).status_code == 403
+        assert (
+            await client.post(
+                "/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"}, headers=headers
+            )
+        ).status_code == 403
     assert (await client.get("/api/v1/requests")).status_code == 401
     bad_filter = await client.get("/api/v1/requests", params={"month": "2026-13"}, headers=world.operator)
     assert bad_filter.status_code == 422 and "month" in problem_fields(bad_filter)
@@ -111,8 +122,11 @@ async def test_alerts_create_one_emergency_and_merge_repeats(client, token):
     assert body["elder_id"] == world.elder_id
     repeat = await client.post("/api/v1/alerts", json={**alert, "kind": "sos"}, headers=world.operator)
     assert repeat.status_code == 200 and repeat.json()["id"] == body["id"]
-    by_elder = await client.post("/api/v1/alerts", json={"elder_id": world.elder_id, "kind": "sos",
-                                                         "at": "2026-11-20T08:01:00+08:00"}, headers=world.operator)
+    by_elder = await client.post(
+        "/api/v1/alerts",
+        json={"elder_id": world.elder_id, "kind": "sos", "at": "2026-11-20T08:01:00+08:00"},
+        headers=world.operator,
+    )
     assert by_elder.status_code == 200 and by_elder.json()["id"] == body["id"]
 
 
@@ -143,17 +157,27 @@ async def _stored(db, request_id: int):
     from service.idempotency.models import IdempotencyRecord
 
     async with db() as session:
-        events = (await session.exec(select(AuditEvent).where(
-            AuditEvent.entity == "service_request", AuditEvent.entity_id == str(request_id))
-            .order_by(AuditEvent.id))).all()
+        events = (
+            await session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.entity == "service_request", AuditEvent.entity_id == str(request_id))
+                .order_by(AuditEvent.id)
+            )
+        ).all()
         keys = (await session.exec(select(IdempotencyRecord))).all()
         return [e.action for e in events], keys
 
 
 async def test_a_created_request_answers_exactly_what_is_stored(client, token, db):
     world = await build_world(client, token)
-    body = {"elder_id": world.elder_id, "service": "meal", "urgency": "urgent", "note": "午饭",
-            "window_start": "2026-12-03T09:30:00+08:00", "window_end": "2026-12-03T11:30:00+08:00"}
+    body = {
+        "elder_id": world.elder_id,
+        "service": "meal",
+        "urgency": "urgent",
+        "note": "午饭",
+        "window_start": "2026-12-03T09:30:00+08:00",
+        "window_end": "2026-12-03T11:30:00+08:00",
+    }
     created = await client.post("/api/v1/requests", json=body, headers={**world.operator, "Idempotency-Key": "k-1"})
     assert created.status_code == 201, created.text
     stored = await client.get(f"/api/v1/requests/{created.json()['id']}", headers=world.operator)
@@ -173,8 +197,9 @@ async def test_alerts_answer_what_is_stored_and_merges_are_audited(client, token
     first = await client.post("/api/v1/alerts", json=alert, headers={**world.operator, "Idempotency-Key": "a-1"})
     assert first.status_code == 201
     assert first.json() == (await client.get(f"/api/v1/requests/{first.json()['id']}", headers=world.operator)).json()
-    merged = await client.post("/api/v1/alerts", json={**alert, "kind": "sos"},
-                               headers={**world.operator, "Idempotency-Key": "a-2"})
+    merged = await client.post(
+        "/api/v1/alerts", json={**alert, "kind": "sos"}, headers={**world.operator, "Idempotency-Key": "a-2"}
+    )
     assert merged.status_code == 200 and merged.json()["id"] == first.json()["id"]
     actions, keys = await _stored(db, first.json()["id"])
     assert actions == ["request.create", "request.alert_merged"]
@@ -202,8 +227,11 @@ async def test_a_create_that_fails_after_writing_leaves_nothing_and_frees_its_ke
         from service.audit.models import AuditEvent
         from service.idempotency.models import IdempotencyRecord
 
-        assert (await session.exec(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.entity == "service_request"))).one() == 0
+        assert (
+            await session.exec(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.entity == "service_request")
+            )
+        ).one() == 0
         assert (await session.exec(select(func.count()).select_from(IdempotencyRecord))).one() == 0
     monkeypatch.setattr(service, "new_request_detail", answer)
     retried = await client.post("/api/v1/requests", json=body, headers=headers)
@@ -232,16 +260,24 @@ async def test_keyed_creates_return_no_connection_to_the_pool_in_autocommit(clie
         pytest.skip("PostgreSQL's pool")
     world = await build_world(client, token)
     for i in range(4):
-        response = await client.post("/api/v1/requests", json={"elder_id": world.elder_id, "service": "clean"},
-                                     headers={**world.operator, "Idempotency-Key": f"k-{i}"})
+        response = await client.post(
+            "/api/v1/requests",
+            json={"elder_id": world.elder_id, "service": "clean"},
+            headers={**world.operator, "Idempotency-Key": f"k-{i}"},
+        )
         assert response.status_code == 201
     engine = app.state.engine
     async with contextlib.AsyncExitStack() as stack:  # every idle connection at once, each writing and rolling back
-        connections = [await stack.enter_async_context(engine.connect())
-                       for _ in range(engine.sync_engine.pool.checkedin())]
+        connections = [
+            await stack.enter_async_context(engine.connect()) for _ in range(engine.sync_engine.pool.checkedin())
+        ]
         for connection in connections:
-            await connection.execute(text("INSERT INTO audit_event (at, actor, action, entity, entity_id) "
-                                          "VALUES (now(), 'test', 'probe', 'probe', '1')"))
+            await connection.execute(
+                text(
+                    "INSERT INTO audit_event (at, actor, action, entity, entity_id) "
+                    "VALUES (now(), 'test', 'probe', 'probe', '1')"
+                )
+            )
             await connection.rollback()
         assert connections
     async with engine.connect() as connection:
@@ -285,8 +321,9 @@ async def test_a_key_whose_answer_cannot_be_built_commits_nothing(client, token,
 async def test_a_window_within_the_year_ahead_is_taken(client, token):
     world = await build_world(client, token)
     day = (utcnow() + timedelta(days=300)).replace(hour=9, minute=0, second=0, microsecond=0)
-    created = await new_request(client, world, window_start=day.isoformat(),
-                                window_end=(day + timedelta(hours=2)).isoformat())
+    created = await new_request(
+        client, world, window_start=day.isoformat(), window_end=(day + timedelta(hours=2)).isoformat()
+    )
     assert created["window_start"].startswith(day.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"))
 
 

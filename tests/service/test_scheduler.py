@@ -22,8 +22,16 @@ async def test_jobs_and_their_defaults(app, settings):
     scheduler.start(paused=True)  # defaults are applied to jobs when the scheduler starts
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"dispatch_tick", "offer_expiry", "missing_check_out", "missed_visits", "monthly_plan",
-                         "provider_quality", "idempotency_keys", "escalation"}
+    assert set(jobs) == {
+        "dispatch_tick",
+        "offer_expiry",
+        "missing_check_out",
+        "missed_visits",
+        "monthly_plan",
+        "provider_quality",
+        "idempotency_keys",
+        "escalation",
+    }
     # An unanswered emergency reaches the next providers within HOMECARE_ESCALATE_AFTER_S + 1 s.
     assert jobs["escalation"].trigger.interval.total_seconds() == 1
     for job in jobs.values():
@@ -183,8 +191,9 @@ async def test_only_one_scheduler_process_leads(settings, tmp_path):
     if settings.is_sqlite:
         pytest.skip("leadership is a PostgreSQL advisory lock; SQLite runs one embedded scheduler")
     dsn = asyncpg_dsn(settings.database_url)
-    first_settings, second_settings = (settings.model_copy(update={"heartbeat_path": tmp_path / name,
-                                                                   "heartbeat_s": 0.1}) for name in "ab")
+    first_settings, second_settings = (
+        settings.model_copy(update={"heartbeat_path": tmp_path / name, "heartbeat_s": 0.1}) for name in "ab"
+    )
     stop_first, stop_second = asyncio.Event(), asyncio.Event()
     first = asyncio.create_task(run_scheduler_process(first_settings, stop_first, handle_signals=False))
     await wait_for_state(first_settings.heartbeat_path, "leader")
@@ -236,8 +245,9 @@ async def test_who_pokes_the_dispatcher_and_for_what(client, token, db, app):
         alert = {"elder_id": world.elder_id, "kind": "fall", "at": "2026-11-20T08:00:00+08:00"}
         assert (await client.post("/api/v1/alerts", json=alert, headers=world.operator)).status_code == 200  # merged
         assignment_id = await offer_to(db, emergency["id"], world.provider_id)
-        declined = await client.post(f"/api/v1/provider/assignments/{assignment_id}/decline",
-                                     json={"reason": "没有人手"}, headers=world.provider)
+        declined = await client.post(
+            f"/api/v1/provider/assignments/{assignment_id}/decline", json={"reason": "没有人手"}, headers=world.provider
+        )
         assert declined.status_code == 200
         # new routine work, nothing for the replay, the emergency, nothing for the merged alert, the re-opened emergency
         assert recorder.pokes == [False, True, True]
@@ -279,8 +289,9 @@ async def test_offers_expired_by_the_job_wake_the_dispatcher_at_once(client, tok
     await jobs.expire_offers()
     assert recorder.pokes == []  # nothing expired yet
     async with db() as session:
-        await session.exec(update(Assignment).where(Assignment.id == assignment_id)
-                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        await session.exec(
+            update(Assignment).where(Assignment.id == assignment_id).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
         await session.commit()
     await jobs.expire_offers()
     assert recorder.pokes == [True]

@@ -61,9 +61,14 @@ async def _is_offered(db, request_id: int) -> bool:
 
 def through(pg_proxy, settings, tmp_path, name: str, **changes):
     """Scheduler settings whose database connections all go through the proxy, with a fast heartbeat."""
-    return settings.model_copy(update={
-        "database_url": pg_proxy.route(settings.database_url), "heartbeat_path": tmp_path / name,
-        "heartbeat_s": 0.1, **changes})
+    return settings.model_copy(
+        update={
+            "database_url": pg_proxy.route(settings.database_url),
+            "heartbeat_path": tmp_path / name,
+            "heartbeat_s": 0.1,
+            **changes,
+        }
+    )
 
 
 @contextlib.asynccontextmanager
@@ -92,7 +97,8 @@ async def lock_is_taken(dsn: str) -> bool:
 
 @pytest.mark.parametrize("kind", ["restart", "network"])
 async def test_the_leader_survives_a_database_outage_retakes_the_lock_and_listens_again(
-        client, token, db, settings, pg_proxy, tmp_path, kind):
+    client, token, db, settings, pg_proxy, tmp_path, kind
+):
     world = await build_world(client, token)
     # A tick far longer than the test: only pokes dispatch, so what follows shows the LISTEN working again
     # and the backlog picked up when leadership is regained.
@@ -116,8 +122,7 @@ async def test_the_leader_survives_a_database_outage_retakes_the_lock_and_listen
 
 
 @pytest.mark.parametrize("kind", ["restart", "network"])
-async def test_a_standby_survives_an_outage_and_takes_over_when_the_leader_goes(settings, db, pg_proxy, tmp_path,
-                                                                               kind):
+async def test_a_standby_survives_an_outage_and_takes_over_when_the_leader_goes(settings, db, pg_proxy, tmp_path, kind):
     holder = await asyncpg.connect(asyncpg_dsn(settings.database_url))  # the leader, on a direct connection
     try:
         assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY)
@@ -165,8 +170,9 @@ async def test_two_schedulers_through_outages_never_lead_at_once(settings, db, p
     assert most == 1 and terms >= 4
 
 
-async def test_the_embedded_scheduler_keeps_dispatching_across_an_outage(client, token, db, app, settings,
-                                                                          pg_proxy, tmp_path):
+async def test_the_embedded_scheduler_keeps_dispatching_across_an_outage(
+    client, token, db, app, settings, pg_proxy, tmp_path
+):
     world = await build_world(client, token)
     embedded = EmbeddedScheduler(through(pg_proxy, settings, tmp_path, "beat", dispatch_tick_s=0.2))
     await asyncio.to_thread(embedded.start)

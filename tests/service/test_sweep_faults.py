@@ -33,8 +33,13 @@ class Untouched:
 
 async def row_failures(db, entity: str) -> list[str]:
     async with db() as session:
-        events = (await session.exec(select(AuditEvent).where(
-            AuditEvent.action == "job.row_failed", AuditEvent.entity == entity).order_by(AuditEvent.id))).all()
+        events = (
+            await session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.action == "job.row_failed", AuditEvent.entity == entity)
+                .order_by(AuditEvent.id)
+            )
+        ).all()
     return [e.entity_id for e in events]
 
 
@@ -67,8 +72,12 @@ async def test_closing_a_month_marks_the_rest_missed_past_a_failing_request(clie
     world = await build_world(client, token)
     last_month = previous_month(month_of(utcnow(), settings.tz))
     other = (await client.post("/api/v1/elders", json=elder_body(), headers=world.admin)).json()["id"]
-    planned = [await poisoned_request(db, elder, month=last_month, kind="planned", seq=1, channel="plan",
-                                      service="clean", urgency="routine") for elder in (world.elder_id, other)]
+    planned = [
+        await poisoned_request(
+            db, elder, month=last_month, kind="planned", seq=1, channel="plan", service="clean", urgency="routine"
+        )
+        for elder in (world.elder_id, other)
+    ]
     jobs = Jobs(app.state.sessions, settings, Untouched())
     async with refusing(db, "service_request", f"NEW.status = 'missed' AND NEW.id = {planned[0]}", on="UPDATE"):
         await jobs.close_last_month()
@@ -82,8 +91,9 @@ async def test_the_missing_check_out_sweep_flags_the_rest_past_a_failing_visit(c
     visits = []
     for caregiver in ("李护理员", "王护理员"):
         _, assignment_id = await accepted_assignment(client, db, world, caregiver=caregiver)
-        response = await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, ago(hours=13)),
-                                     headers=world.provider)
+        response = await client.post(
+            "/api/v1/provider/visits", json=check_in_body(assignment_id, ago(hours=13)), headers=world.provider
+        )
         assert response.status_code == 201, response.text
         visits.append(response.json()["id"])
     jobs = Jobs(app.state.sessions, settings, Untouched())

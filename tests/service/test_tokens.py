@@ -7,8 +7,7 @@ import re
 from homecare_cli.main import app as cli_app
 from tests.factories import provider_body
 
-LISTED = {"id", "name", "role", "provider_id", "area_code", "gateway_id", "created_at", "last_used_at",
-          "revoked_at"}
+LISTED = {"id", "name", "role", "provider_id", "area_code", "gateway_id", "created_at", "last_used_at", "revoked_at"}
 
 
 async def test_me_tells_a_token_its_identity(client, token):
@@ -83,14 +82,16 @@ async def test_the_token_list_pages(client, token):
         await client.post("/api/v1/tokens", json={"name": f"seat-{n}", "role": "operator"}, headers=admin)
     seen, cursor = [], None
     for _ in range(5):
-        page = (await client.get("/api/v1/tokens", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
-                                 headers=admin)).json()
+        page = (
+            await client.get(
+                "/api/v1/tokens", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=admin
+            )
+        ).json()
         seen += [t["id"] for t in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == 5 and seen == sorted(seen)
-
 
 
 def test_token_demo_list_and_revoke_from_the_shell(cli):

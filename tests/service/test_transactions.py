@@ -21,9 +21,20 @@ async def answer_start(app, method: str, path: str, headers: dict[str, str], bod
     head = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     if body is not None:
         head += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": head, "client": ("127.0.0.1", 50000), "server": ("test", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": head,
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
     sent, seen = [], {}
 
     async def receive():
@@ -44,11 +55,13 @@ async def test_a_request_ends_its_transaction_before_its_answer_is_sent(client, 
     request = await new_request(client, world)
     read = await answer_start(app, "GET", f"/api/v1/requests/{request['id']}", world.operator)
     assert read[0] == 200 and read[1]["id"] == request["id"] and read[2] == 0
-    cancelled = await answer_start(app, "POST", f"/api/v1/requests/{request['id']}/cancel", world.operator,
-                                   {"reason": "家属已送医"})
+    cancelled = await answer_start(
+        app, "POST", f"/api/v1/requests/{request['id']}/cancel", world.operator, {"reason": "家属已送医"}
+    )
     assert cancelled[0] == 200 and cancelled[1]["status"] == "cancelled" and cancelled[2] == 0
-    refused = await answer_start(app, "POST", f"/api/v1/requests/{request['id']}/cancel", world.operator,
-                                 {"reason": "again"})
+    refused = await answer_start(
+        app, "POST", f"/api/v1/requests/{request['id']}/cancel", world.operator, {"reason": "again"}
+    )
     assert refused[0] == 409 and refused[2] == 0
     after = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
     assert after["status"] == "cancelled" and after["cancel_reason"] == "家属已送医"  # committed, once

@@ -20,12 +20,15 @@ FAR = {"lat": 25.0300, "lon": 102.7410, "coord_sys": "wgs84"}  # ~1 km north of 
 
 
 async def visit(client, world, assignment_id, start, minutes, check_in_at=None, check_out_at=None):
-    started = await client.post("/api/v1/provider/visits",
-                                json=check_in_body(assignment_id, start, check_in_at), headers=world.provider)
+    started = await client.post(
+        "/api/v1/provider/visits", json=check_in_body(assignment_id, start, check_in_at), headers=world.provider
+    )
     assert started.status_code == 201, started.text
-    ended = await client.post(f"/api/v1/provider/visits/{started.json()['id']}/check-out",
-                              json=check_out_body(start + timedelta(minutes=minutes), check_out_at),
-                              headers=world.provider)
+    ended = await client.post(
+        f"/api/v1/provider/visits/{started.json()['id']}/check-out",
+        json=check_out_body(start + timedelta(minutes=minutes), check_out_at),
+        headers=world.provider,
+    )
     assert ended.status_code == 200, ended.text
     return ended.json()
 
@@ -80,15 +83,18 @@ async def test_caregiver_overlap_and_impossible_travel(client, token, db):
     assert "overlap" in overlapping["verification"]["exceptions"]
     # 20 km away two minutes after the first visit ended: no bicycle does that.
     distant = {"lat": 25.2011, "lon": 102.7410, "coord_sys": "wgs84"}
-    travel = await visit(client, world, a3, start + timedelta(minutes=67), 65, check_in_at=distant,
-                         check_out_at=distant)
+    travel = await visit(
+        client, world, a3, start + timedelta(minutes=67), 65, check_in_at=distant, check_out_at=distant
+    )
     assert "impossible_travel" in travel["verification"]["exceptions"]
 
 
 async def test_outside_window(client, token, db):
     world = await build_world(client, token)
-    window = {"window_start": (utcnow() - timedelta(hours=5)).isoformat(),
-              "window_end": (utcnow() - timedelta(hours=4)).isoformat()}
+    window = {
+        "window_start": (utcnow() - timedelta(hours=5)).isoformat(),
+        "window_end": (utcnow() - timedelta(hours=4)).isoformat(),
+    }
     _, assignment_id = await accepted_assignment(client, db, world, **window)
     late = await visit(client, world, assignment_id, ago(minutes=65), 61)
     assert late["verification"]["exceptions"] == ["outside_window"]
@@ -98,8 +104,9 @@ async def test_retried_check_in_and_check_out_change_nothing(client, token, db):
     world = await build_world(client, token)
     _, assignment_id = await accepted_assignment(client, db, world)
     body = check_in_body(assignment_id, ago(minutes=90))
-    responses = await asyncio.gather(*(client.post("/api/v1/provider/visits", json=body, headers=world.provider)
-                                       for _ in range(4)))
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/provider/visits", json=body, headers=world.provider) for _ in range(4))
+    )
     assert {r.status_code for r in responses} <= {200, 201} and 201 in {r.status_code for r in responses}
     assert len({r.json()["id"] for r in responses}) == 1
     visit_id = responses[0].json()["id"]
@@ -107,11 +114,13 @@ async def test_retried_check_in_and_check_out_change_nothing(client, token, db):
     first = await client.post(f"/api/v1/provider/visits/{visit_id}/check-out", json=out, headers=world.provider)
     second = await client.post(f"/api/v1/provider/visits/{visit_id}/check-out", json=out, headers=world.provider)
     assert first.status_code == second.status_code == 200 and first.json() == second.json()
-    other_time = await client.post(f"/api/v1/provider/visits/{visit_id}/check-out",
-                                   json=check_out_body(ago(minutes=10)), headers=world.provider)
+    other_time = await client.post(
+        f"/api/v1/provider/visits/{visit_id}/check-out", json=check_out_body(ago(minutes=10)), headers=world.provider
+    )
     assert other_time.status_code == 409
-    reused = await client.post("/api/v1/provider/visits", json={**body, "assignment_id": assignment_id + 1000},
-                               headers=world.provider)
+    reused = await client.post(
+        "/api/v1/provider/visits", json={**body, "assignment_id": assignment_id + 1000}, headers=world.provider
+    )
     assert reused.status_code == 409
     async with db() as session:
         assert len((await session.exec(select(Visit))).all()) == 1
@@ -150,10 +159,14 @@ async def test_bad_visit_input(client, token, db):
     assert future.status_code == 422
     no_tasks = await client.post(checkout, json={**check_out_body(ago(minutes=1)), "tasks": []}, headers=world.provider)
     assert no_tasks.status_code == 422 and "tasks" in problem_fields(no_tasks)
-    assert (await client.post(checkout, json=check_out_body(ago(minutes=1)),
-                              headers=world.other_provider)).status_code == 404
-    assert (await client.post("/api/v1/provider/visits/999999/check-out", json=check_out_body(ago(minutes=1)),
-                              headers=world.provider)).status_code == 404
+    assert (
+        await client.post(checkout, json=check_out_body(ago(minutes=1)), headers=world.other_provider)
+    ).status_code == 404
+    assert (
+        await client.post(
+            "/api/v1/provider/visits/999999/check-out", json=check_out_body(ago(minutes=1)), headers=world.provider
+        )
+    ).status_code == 404
     assert (await client.post(checkout, json=check_out_body(ago(minutes=1)), headers=world.operator)).status_code == 403
     detail = (await client.get(f"/api/v1/requests/{request['id']}", headers=world.operator)).json()
     assert detail["status"] == "in_progress" and detail["visit"]["check_out_at"] is None
@@ -181,21 +194,28 @@ async def test_batch_upload_stores_good_items_reports_bad_ones_and_replays(clien
     assert replayed == [r["visit"]["id"] for r in results if r["ok"]]
     async with db() as session:
         assert len((await session.exec(select(Visit))).all()) == 2
-    assert (await client.post("/api/v1/provider/visits:batch", json={"visits": []},
-                              headers=world.provider)).status_code == 422
+    assert (
+        await client.post("/api/v1/provider/visits:batch", json={"visits": []}, headers=world.provider)
+    ).status_code == 422
 
 
 async def test_missing_check_out_sweep_and_late_upload(client, token, db):
     world = await build_world(client, token)
     _, assignment_id = await accepted_assignment(client, db, world)
-    started = (await client.post("/api/v1/provider/visits", json=check_in_body(assignment_id, ago(hours=13)),
-                                 headers=world.provider)).json()
+    started = (
+        await client.post(
+            "/api/v1/provider/visits", json=check_in_body(assignment_id, ago(hours=13)), headers=world.provider
+        )
+    ).json()
     assert await sweeps.flag_missing_check_outs(db, now=utcnow(), settings=Settings()) == 1
     assert await sweeps.flag_missing_check_outs(db, now=utcnow(), settings=Settings()) == 0
     async with db() as session:
         flagged = await session.get(Visit, started["id"])
         assert flagged.status == "exception" and flagged.exceptions == ["missing_check_out"]
     # The phone was offline; its check-out arrives late and the visit is verified afresh.
-    late = await client.post(f"/api/v1/provider/visits/{started['id']}/check-out",
-                             json=check_out_body(ago(hours=13) + timedelta(minutes=70)), headers=world.provider)
+    late = await client.post(
+        f"/api/v1/provider/visits/{started['id']}/check-out",
+        json=check_out_body(ago(hours=13) + timedelta(minutes=70)),
+        headers=world.provider,
+    )
     assert late.status_code == 200 and late.json()["verification"]["status"] == "verified"
