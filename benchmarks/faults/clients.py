@@ -16,7 +16,6 @@ import random
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -148,7 +147,6 @@ async def make_visit(
     ledger: Ledger,
     assignment: dict,
     rng: random.Random,
-    tz: ZoneInfo,
     run: Run,
 ) -> None:
     """Check in and out, each retried with the same client_visit_id / time until answered."""
@@ -189,7 +187,7 @@ async def make_visit(
 
 
 async def provider_app(
-    j: int, client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, run: Run, seed: int, tz: ZoneInfo, poll: float
+    j: int, client: httpx.AsyncClient, rec: Timeline, ledger: Ledger, run: Run, seed: int, poll: float
 ) -> None:
     """Pull with the cursor (a failed pull is simply pulled again); accept new offers, retrying an
     unanswered accept with the same caregiver (the service answers a repeat with the same 200); visit."""
@@ -233,6 +231,6 @@ async def provider_app(
                 rec.note(accept, f"assignment {assignment['id']}: 200 to app {j} for another caregiver")
             ledger.winners[assignment["id"]].append(j)
             won += 1
-            await make_visit(client, rec, ledger, assignment, rng, tz, run)
+            await make_visit(client, rec, ledger, assignment, rng, run)
         if len(page["items"]) < PAGE:
             await asyncio.sleep(rng.uniform(0.5, 1.5) * poll)

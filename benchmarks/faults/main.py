@@ -15,7 +15,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import numpy as np
@@ -132,13 +131,12 @@ async def main(args) -> int:
     apps = [tokens[j % len(tokens)][1] for j in range(args.apps)]
     app_clients = [layout.client(token, j) for j, token in enumerate(apps)]
     probe_client = layout.client(operator_token, 0)  # the replica the API fault kills: it must go elsewhere
-    tz = ZoneInfo("Asia/Shanghai")
     work = [
         guarded(rec, f"operator {i}", operator(i, c, rec, ledger, elders, run, args.seed, args.think))
         for i, c in enumerate(operators)
     ]
     work += [
-        guarded(rec, f"app {j}", provider_app(j, c, rec, ledger, run, args.seed, tz, 1.0))
+        guarded(rec, f"app {j}", provider_app(j, c, rec, ledger, run, args.seed, 1.0))
         for j, c in enumerate(app_clients)
     ]
     working = asyncio.gather(*work)

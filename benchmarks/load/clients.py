@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -163,7 +162,7 @@ def visit_times(rng: random.Random) -> tuple[datetime, datetime]:
 
 
 async def make_visit(
-    client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict, rng: random.Random, tz: ZoneInfo
+    client: httpx.AsyncClient, rec: Recorder, ledger: Ledger, assignment: dict, rng: random.Random
 ) -> None:
     check_in, check_out = visit_times(rng)
     home = {**assignment["elder"]["location"], "coord_sys": "wgs84"}
@@ -222,7 +221,6 @@ async def take_offer(
     assignment: dict,
     won: int,
     rng: random.Random,
-    tz: ZoneInfo,
 ) -> bool:
     """Try to accept an offer (the provider's other apps try too); make the visit if this app won it."""
     accept = "POST /provider/assignments/{id}/accept"
@@ -239,7 +237,7 @@ async def take_offer(
     if response.json()["caregiver"] != body["caregiver"]:
         rec.note(accept, f"assignment {assignment['id']}: 200 to app {j} for {response.json()['caregiver']}")
     ledger.winners[assignment["id"]].append(j)
-    await make_visit(client, rec, ledger, assignment, rng, tz)
+    await make_visit(client, rec, ledger, assignment, rng)
     return True
 
 
@@ -250,7 +248,6 @@ async def provider_app(
     ledger: Ledger,
     deadline: float,
     seed: int,
-    tz: ZoneInfo,
     poll: float,
 ) -> None:
     """Pull with the cursor; try each new offer (the provider's other apps try too); visit what it won."""
@@ -276,7 +273,7 @@ async def provider_app(
             if time.monotonic() >= deadline:
                 return
             tried.add(assignment["id"])
-            won += await take_offer(j, client, rec, ledger, assignment, won, rng, tz)
+            won += await take_offer(j, client, rec, ledger, assignment, won, rng)
         if len(page["items"]) < PAGE:  # caught up: the app polls again in a moment
             await asyncio.sleep(rng.uniform(0.5, 1.5) * poll)
 
@@ -327,7 +324,6 @@ async def provider_app_stream(
     ledger: Ledger,
     deadline: float,
     seed: int,
-    tz: ZoneInfo,
     drop_s: float,
 ) -> None:
     """The app on the offer stream: each offer is seen the moment it is read; a worker tries them in turn
@@ -367,7 +363,7 @@ async def provider_app_stream(
                     assignment = await offers.get()
             except TimeoutError:
                 break
-            won += await take_offer(j, client, rec, ledger, assignment, won, rng, tz)
+            won += await take_offer(j, client, rec, ledger, assignment, won, rng)
     finally:
         with contextlib.suppress(asyncio.CancelledError):
             await listener
@@ -420,7 +416,6 @@ async def run_phase(
     seed: int,
     replay_share: float,
     apps: list[str] = (),
-    tz: ZoneInfo | None = None,
     poll: float = 1.0,
     ledger: Ledger | None = None,
     watch: Watch | None = None,
@@ -459,9 +454,9 @@ async def run_phase(
     tasks += [
         guarded(
             f"app {j}",
-            provider_app_stream(j, client, rec, ledger, deadline, seed, tz, stream_drop_s)
+            provider_app_stream(j, client, rec, ledger, deadline, seed, stream_drop_s)
             if stream_drop_s
-            else provider_app(j, client, rec, ledger, deadline, seed, tz, poll),
+            else provider_app(j, client, rec, ledger, deadline, seed, poll),
         )
         for j, client in enumerate(app_clients)
     ]

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import numpy as np
@@ -45,7 +44,6 @@ CREATE = "POST /api/v1/requests"
 
 
 async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, dict, dict, list, list, dict]:
-    tz = ZoneInfo("Asia/Shanghai")
     operator_token, tokens, elders = await prepare_service_database(args.keep_quotas)
     if args.trace_offers:
         await install_offer_trace()
@@ -102,7 +100,6 @@ async def service_phases(args, workdir: Path) -> tuple[list[Recorder], Ledger, d
             {
                 "seed": args.seed,
                 "apps": apps,
-                "tz": tz,
                 "poll": args.poll,
                 "stream_drop_s": args.stream_drop_s if args.app_feed == "stream" else None,
                 "replay_share": args.replay_share,
